@@ -1,0 +1,57 @@
+import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
+import { type Database, type Migration, migrate, openDatabase, withTransaction } from '../src/index.ts';
+
+const migrations: Migration[] = [
+  { version: 1, description: 'counters', sql: 'CREATE TABLE t.counters (id text PRIMARY KEY, n integer NOT NULL)' },
+  { version: 2, description: 'seed', sql: "INSERT INTO t.counters VALUES ('a', 0)" },
+];
+
+async function exercise(db: Database) {
+  expect(await migrate(db.pool, { schema: 't', migrations })).toEqual([1, 2]);
+  // Idempotent: a second start (or a second replica) applies nothing.
+  expect(await migrate(db.pool, { schema: 't', migrations })).toEqual([]);
+  // Concurrent read-modify-write transactions serialize on the row lock: no lost update.
+  await Promise.all(
+    Array.from({ length: 20 }, () =>
+      withTransaction(db.pool, async (c) => {
+        const { rows } = await c.query<{ n: number }>("SELECT n FROM t.counters WHERE id = 'a' FOR UPDATE");
+        await c.query("UPDATE t.counters SET n = $1 WHERE id = 'a'", [(rows[0]?.n ?? 0) + 1]);
+      }),
+    ),
+  );
+  const { rows } = await db.pool.query<{ n: number }>("SELECT n FROM t.counters WHERE id = 'a'");
+  expect(rows[0]?.n).toBe(20);
+  await expect(
+    withTransaction(db.pool, async (c) => {
+      await c.query("UPDATE t.counters SET n = 99 WHERE id = 'a'");
+      throw new Error('abort');
+    }),
+  ).rejects.toThrow('abort');
+  expect((await db.pool.query("SELECT n FROM t.counters WHERE id = 'a'")).rows[0].n).toBe(20);
+}
+
+describe('on the real Postgres', () => {
+  let testDb: TestDatabase;
+  let db: Database;
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    db = await openDatabase({ url: testDb.url });
+  });
+  afterAll(async () => {
+    await db?.close();
+    await testDb?.drop();
+  });
+  test('migrations, transactions and concurrency', () => exercise(db));
+});
+
+describe('on embedded PGlite', () => {
+  let db: Database;
+  beforeAll(async () => {
+    db = await openDatabase();
+  });
+  afterAll(() => db?.close());
+  test('the same code path works', async () => {
+    expect(db.embedded).toBe(true);
+    await exercise(db);
+  });
+});

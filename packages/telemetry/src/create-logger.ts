@@ -1,0 +1,26 @@
+import { type DestinationStream, type Logger, pino } from 'pino';
+
+export type { Logger };
+
+/** Options of {@link createLogger}. */
+export interface LoggerOptions {
+  /** Service name stamped on every line. */
+  service: string;
+  /** pino level; default "info". */
+  level?: string;
+  /** Where lines go; default stdout. Tests pass a stream to read what was logged. */
+  destination?: DestinationStream;
+}
+
+/** Creates the structured JSON logger every process uses. */
+export function createLogger(options: LoggerOptions): Logger {
+  return pino(
+    {
+      level: options.level ?? 'info',
+      base: { service: options.service },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    options.destination,
+  );
+}
