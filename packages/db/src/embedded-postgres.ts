@@ -23,7 +23,9 @@ export interface EmbeddedPostgres {
  * Starts PGlite (Postgres compiled to WASM) behind a socket server, so services
  * reach it with the plain `pg` driver: the same code path as a real Postgres.
  */
-export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(
+  options: EmbeddedPostgresOptions = {},
+): Promise<EmbeddedPostgres> {
   const db = await PGlite.create(options.dataDir ? { dataDir: options.dataDir } : {});
   const host = options.host ?? '127.0.0.1';
   const server = new PGLiteSocketServer({

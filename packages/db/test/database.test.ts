@@ -2,7 +2,11 @@ import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
 import { type Database, type Migration, migrate, openDatabase, withTransaction } from '../src/index.ts';
 
 const migrations: Migration[] = [
-  { version: 1, description: 'counters', sql: 'CREATE TABLE t.counters (id text PRIMARY KEY, n integer NOT NULL)' },
+  {
+    version: 1,
+    description: 'counters',
+    sql: 'CREATE TABLE t.counters (id text PRIMARY KEY, n integer NOT NULL)',
+  },
   { version: 2, description: 'seed', sql: "INSERT INTO t.counters VALUES ('a', 0)" },
 ];
 

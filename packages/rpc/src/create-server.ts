@@ -1,10 +1,10 @@
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import type { DescService } from '@bufbuild/protobuf';
 import type { Interceptor } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { Health } from '@toolmesh/proto';
 import type { Logger } from '@toolmesh/telemetry';
-import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { createErrorBoundary, type ErrorMapper } from './error-boundary.ts';
 import { createHealthRegistry, type HealthRegistry } from './health-registry.ts';
 import { createReflectionRegistrations } from './reflection-service.ts';
@@ -50,7 +50,10 @@ export function createServer(options: ServerOptions): Server {
     routes: (router) => {
       for (const r of registrations) r.register(router);
     },
-    interceptors: [createErrorBoundary({ logger, mapError: options.mapError }), ...(options.interceptors ?? [])],
+    interceptors: [
+      createErrorBoundary({ logger, mapError: options.mapError }),
+      ...(options.interceptors ?? []),
+    ],
     readMaxBytes: options.readMaxBytes ?? 4 * 1024 * 1024,
     shutdownSignal: shutdownController.signal,
   });

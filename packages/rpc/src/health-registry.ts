@@ -1,13 +1,13 @@
+import { EventEmitter, on } from 'node:events';
 import { create } from '@bufbuild/protobuf';
-import { type ServiceImpl, Code, ConnectError } from '@connectrpc/connect';
+import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import {
-  Health,
+  type Health,
   type HealthCheckResponse,
-  HealthCheckResponse_ServingStatus as ServingStatus,
   HealthCheckResponseSchema,
   HealthListResponseSchema,
+  HealthCheckResponse_ServingStatus as ServingStatus,
 } from '@toolmesh/proto';
-import { EventEmitter, on } from 'node:events';
 
 /** Serving status per service name; "" is the whole server. */
 export interface HealthRegistry {

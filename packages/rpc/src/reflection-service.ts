@@ -22,7 +22,8 @@ function buildIndex(services: DescService[]): DescriptorIndex {
     byFilename.set(file.proto.name, file);
     for (const type of nestedTypes(file)) {
       bySymbol.set(type.typeName, file);
-      if (type.kind === 'service') for (const m of type.methods) bySymbol.set(`${type.typeName}.${m.name}`, file);
+      if (type.kind === 'service')
+        for (const m of type.methods) bySymbol.set(`${type.typeName}.${m.name}`, file);
     }
     for (const dep of file.dependencies) visit(dep);
   };
@@ -59,11 +60,16 @@ function answer(index: DescriptorIndex, req: ReflectionRequest): Answer {
     value: { errorCode: NOT_FOUND, errorMessage: `${what} not found` },
   });
   const files = (file: DescFile | undefined, what: string): Answer =>
-    file ? { case: 'fileDescriptorResponse', value: { fileDescriptorProto: withDependencies(file) } } : notFound(what);
+    file
+      ? { case: 'fileDescriptorResponse', value: { fileDescriptorProto: withDependencies(file) } }
+      : notFound(what);
   const r = req.messageRequest;
   switch (r.case) {
     case 'listServices':
-      return { case: 'listServicesResponse', value: { service: index.serviceNames.map((name) => ({ name })) } };
+      return {
+        case: 'listServicesResponse',
+        value: { service: index.serviceNames.map((name) => ({ name })) },
+      };
     case 'fileByFilename':
       return files(index.byFilename.get(r.value), `file ${r.value}`);
     case 'fileContainingSymbol':

@@ -1,16 +1,22 @@
+import { Writable } from 'node:stream';
 import { create, createFileRegistry, fromBinary } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError } from '@connectrpc/connect';
 import {
   Health,
-  HealthCheckResponse_ServingStatus as ServingStatus,
   reflectionV1,
   reflectionV1alpha,
+  HealthCheckResponse_ServingStatus as ServingStatus,
   ToolService,
 } from '@toolmesh/proto';
 import { createLogger } from '@toolmesh/telemetry';
-import { Writable } from 'node:stream';
-import { createGrpcClient, createServer, publicError, type Server, serviceRegistration } from '../src/index.ts';
+import {
+  createGrpcClient,
+  createServer,
+  publicError,
+  type Server,
+  serviceRegistration,
+} from '../src/index.ts';
 
 const logLines: string[] = [];
 const logger = createLogger({
@@ -79,28 +85,44 @@ test('health reports SERVING for the server and each service, NOT_SERVING after 
 test.each([
   ['v1', reflectionV1],
   ['v1alpha', reflectionV1alpha],
-] as const)('reflection %s lists services and resolves symbols with their dependencies', async (_name, api) => {
-  const list = await reflect(api, { messageRequest: { case: 'listServices', value: '' } });
-  expect(list.messageResponse.case).toBe('listServicesResponse');
-  const names = list.messageResponse.case === 'listServicesResponse' ? list.messageResponse.value.service.map((s) => s.name) : [];
-  expect(names).toEqual(
-    expect.arrayContaining(['toolmesh.v1.ToolService', 'grpc.health.v1.Health', `grpc.reflection.${_name}.ServerReflection`]),
-  );
+] as const)(
+  'reflection %s lists services and resolves symbols with their dependencies',
+  async (_name, api) => {
+    const list = await reflect(api, { messageRequest: { case: 'listServices', value: '' } });
+    expect(list.messageResponse.case).toBe('listServicesResponse');
+    const names =
+      list.messageResponse.case === 'listServicesResponse'
+        ? list.messageResponse.value.service.map((s) => s.name)
+        : [];
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'toolmesh.v1.ToolService',
+        'grpc.health.v1.Health',
+        `grpc.reflection.${_name}.ServerReflection`,
+      ]),
+    );
 
-  const file = await reflect(api, { messageRequest: { case: 'fileContainingSymbol', value: 'toolmesh.v1.InvokeToolRequest' } });
-  expect(file.messageResponse.case).toBe('fileDescriptorResponse');
-  if (file.messageResponse.case !== 'fileDescriptorResponse') return;
-  const protos = file.messageResponse.value.fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b));
-  const dependenciesFirst = [...protos].reverse();
-  expect(protos[0]?.name).toBe('toolmesh/v1/tool.proto');
-  // The answer is self-contained: a registry built from it resolves the message and its fields.
-  const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: dependenciesFirst }));
-  const message = registry.getMessage('toolmesh.v1.InvokeToolRequest');
-  expect(message?.fields.map((f) => f.name)).toContain('principal');
+    const file = await reflect(api, {
+      messageRequest: { case: 'fileContainingSymbol', value: 'toolmesh.v1.InvokeToolRequest' },
+    });
+    expect(file.messageResponse.case).toBe('fileDescriptorResponse');
+    if (file.messageResponse.case !== 'fileDescriptorResponse') return;
+    const protos = file.messageResponse.value.fileDescriptorProto.map((b) =>
+      fromBinary(FileDescriptorProtoSchema, b),
+    );
+    const dependenciesFirst = [...protos].reverse();
+    expect(protos[0]?.name).toBe('toolmesh/v1/tool.proto');
+    // The answer is self-contained: a registry built from it resolves the message and its fields.
+    const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: dependenciesFirst }));
+    const message = registry.getMessage('toolmesh.v1.InvokeToolRequest');
+    expect(message?.fields.map((f) => f.name)).toContain('principal');
 
-  const missing = await reflect(api, { messageRequest: { case: 'fileContainingSymbol', value: 'no.Such' } });
-  expect(missing.messageResponse.case).toBe('errorResponse');
-});
+    const missing = await reflect(api, {
+      messageRequest: { case: 'fileContainingSymbol', value: 'no.Such' },
+    });
+    expect(missing.messageResponse.case).toBe('errorResponse');
+  },
+);
 
 test('the error boundary passes public errors and hides internal ones', async () => {
   const client = createGrpcClient(ToolService, { address });

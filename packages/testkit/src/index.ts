@@ -1,2 +1,2 @@
-export { freePort } from './free-port.ts';
 export { createTestDatabase, type TestDatabase } from './create-test-database.ts';
+export { freePort } from './free-port.ts';

@@ -1,0 +1,92 @@
+// `npm start`: the whole mesh on this machine, each service its own process.
+import { z } from 'zod';
+import { defaultPorts, startMesh } from './start-mesh.ts';
+
+const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
+const env = z
+  .object({
+    TOOLMESH_GATEWAY_PORT: port(defaultPorts.gateway),
+    TOOLMESH_ORCHESTRATOR_PORT: port(defaultPorts.orchestrator),
+    TOOLMESH_ORDER_PORT: port(defaultPorts.order),
+    TOOLMESH_INVENTORY_PORT: port(defaultPorts.inventory),
+    TOOLMESH_DISPATCH_PORT: port(defaultPorts.dispatch),
+    TOOLMESH_TICKET_PORT: port(defaultPorts.ticket),
+    TOOLMESH_MODEL_PORT: port(defaultPorts.model),
+    TOOLMESH_EMBEDDED_DB_PORT: port(defaultPorts.database),
+    DATABASE_URL: z.string().url().optional(),
+    OPENAI_BASE_URL: z.string().url().optional(),
+    OPENAI_API_KEY: z.string().optional(),
+    TOOLMESH_MODEL: z.string().optional(),
+    TOOLMESH_QUIET: z.enum(['0', '1']).default('0'),
+  })
+  .parse(process.env);
+
+const started = performance.now();
+console.log('toolmesh: starting the mesh …');
+const mesh = await startMesh({
+  ports: {
+    gateway: env.TOOLMESH_GATEWAY_PORT,
+    orchestrator: env.TOOLMESH_ORCHESTRATOR_PORT,
+    order: env.TOOLMESH_ORDER_PORT,
+    inventory: env.TOOLMESH_INVENTORY_PORT,
+    dispatch: env.TOOLMESH_DISPATCH_PORT,
+    ticket: env.TOOLMESH_TICKET_PORT,
+    model: env.TOOLMESH_MODEL_PORT,
+    database: env.TOOLMESH_EMBEDDED_DB_PORT,
+  },
+  databaseUrl: env.DATABASE_URL,
+  model: env.OPENAI_BASE_URL
+    ? { baseUrl: env.OPENAI_BASE_URL, apiKey: env.OPENAI_API_KEY, name: env.TOOLMESH_MODEL }
+    : undefined,
+  onLine: env.TOOLMESH_QUIET === '1' ? undefined : (service, line) => console.log(`${service.padEnd(14)}| ${line}`),
+}).catch((error: unknown) => {
+  console.error(`toolmesh: failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
+
+const { ports } = mesh;
+const rows: [string, string, string][] = [
+  ['gateway', `127.0.0.1:${ports.gateway}`, 'toolmesh.v1.ChatService (public)'],
+  ['orchestrator', `127.0.0.1:${ports.orchestrator}`, 'toolmesh.v1.OrchestratorService (internal)'],
+  ['order', `127.0.0.1:${ports.order}`, 'toolmesh.v1.ToolService'],
+  ['inventory', `127.0.0.1:${ports.inventory}`, 'toolmesh.v1.ToolService'],
+  ['dispatch', `127.0.0.1:${ports.dispatch}`, 'toolmesh.v1.ToolService'],
+  ['ticket', `127.0.0.1:${ports.ticket}`, 'toolmesh.v1.ToolService'],
+];
+if (!env.OPENAI_BASE_URL) rows.push(['scripted-model', `http://127.0.0.1:${ports.model}/v1`, 'OpenAI-compatible stand-in']);
+else rows.push(['model', env.OPENAI_BASE_URL, 'OpenAI-compatible model']);
+rows.push(
+  env.DATABASE_URL
+    ? ['database', 'DATABASE_URL', 'PostgreSQL']
+    : ['embedded-db', `127.0.0.1:${ports.database}`, 'PGlite (in memory)'],
+);
+const table = rows.map(([name, where, what]) => `  ${name.padEnd(15)}${where.padEnd(34)}${what}`).join('\n');
+console.log(`
+toolmesh is up in ${((performance.now() - started) / 1000).toFixed(1)} s
+
+${table}
+
+Try it:
+  grpcurl -plaintext -H 'authorization: Bearer dev-key-u1001' \\
+    -d '{"message":"Where is my order 202604100018? I also need an invoice for it."}' \\
+    127.0.0.1:${ports.gateway} toolmesh.v1.ChatService/Chat
+
+Ctrl-C stops everything.
+`);
+
+let stopping = false;
+const shutdown = (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  console.log(`toolmesh: ${signal}, stopping …`);
+  mesh.stop().then(() => process.exit(0));
+};
+process.on('SIGINT', () => shutdown('SIGINT'));
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+for (const proc of mesh.processes.values()) {
+  proc.child.once('exit', (code) => {
+    if (stopping) return;
+    console.error(`toolmesh: ${proc.name} exited unexpectedly (code ${code}); stopping the mesh`);
+    shutdown('failure');
+  });
+}

@@ -1,0 +1,62 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+/** A child process of the mesh. */
+export interface ServiceProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  /** Aborted when the process exits. */
+  readonly exited: AbortSignal;
+  /** The last lines it printed, for error reports. */
+  tail(): string;
+  /** SIGTERM, then SIGKILL after graceMs; resolves when it is gone. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Options of {@link spawnService}. */
+export interface SpawnServiceOptions {
+  name: string;
+  /** Entry file, run by the same Node binary as the launcher. */
+  entry: string;
+  env: NodeJS.ProcessEnv;
+  onLine?: (name: string, line: string) => void;
+}
+
+/**
+ * Spawns one service with an IPC channel: if the launcher dies, the channel
+ * closes and the service shuts itself down, so nothing is left orphaned.
+ */
+export function spawnService(options: SpawnServiceOptions): ServiceProcess {
+  const child = spawn(process.execPath, [options.entry], {
+    env: options.env,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  const lines: string[] = [];
+  const exitController = new AbortController();
+  child.once('exit', () => exitController.abort());
+  for (const stream of [child.stdout, child.stderr]) {
+    if (!stream) continue;
+    createInterface({ input: stream }).on('line', (line) => {
+      lines.push(line);
+      if (lines.length > 40) lines.shift();
+      options.onLine?.(options.name, line);
+    });
+  }
+  return {
+    name: options.name,
+    child,
+    exited: exitController.signal,
+    tail: () => lines.join('\n'),
+    stop(graceMs = 10_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      });
+    },
+  };
+}

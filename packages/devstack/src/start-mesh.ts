@@ -1,0 +1,152 @@
+import { waitForServing } from '@toolmesh/rpc';
+import { fileURLToPath } from 'node:url';
+import { type ServiceProcess, spawnService } from './spawn-service.ts';
+import { waitForPort } from './wait-for-port.ts';
+
+/** The mesh's listening ports (DESIGN.md dev defaults). */
+export interface MeshPorts {
+  gateway: number;
+  orchestrator: number;
+  order: number;
+  inventory: number;
+  dispatch: number;
+  ticket: number;
+  /** Scripted model (only when no real model is configured). */
+  model: number;
+  /** Embedded database (only without a database URL). */
+  database: number;
+}
+
+/** The ports `npm start` uses unless told otherwise. */
+export const defaultPorts: MeshPorts = {
+  gateway: 8080,
+  orchestrator: 50051,
+  order: 50061,
+  inventory: 50062,
+  dispatch: 50063,
+  ticket: 50064,
+  model: 50070,
+  database: 55432,
+};
+
+/** Options of {@link startMesh}. */
+export interface MeshOptions {
+  ports?: Partial<MeshPorts>;
+  /** Real Postgres for every service; absent starts one embedded PGlite process. */
+  databaseUrl?: string;
+  /** A real OpenAI-compatible model; absent starts the scripted model. */
+  model?: { baseUrl: string; apiKey?: string; name?: string };
+  /** Extra environment for every service (e.g. LOG_LEVEL), or per service name. */
+  env?: NodeJS.ProcessEnv;
+  serviceEnv?: Record<string, NodeJS.ProcessEnv>;
+  /** Receives every line a service prints. */
+  onLine?: (service: string, line: string) => void;
+  /** Startup budget per step; default 60 s. */
+  startTimeoutMs?: number;
+}
+
+/** A running mesh. */
+export interface Mesh {
+  readonly ports: MeshPorts;
+  /** host:port of every gRPC server, by service name. */
+  readonly grpcAddresses: Record<'gateway' | 'orchestrator' | 'order' | 'inventory' | 'dispatch' | 'ticket', string>;
+  readonly processes: ReadonlyMap<string, ServiceProcess>;
+  /** Stops every process, the gateway first and the database last. */
+  stop(): Promise<void>;
+}
+
+const host = '127.0.0.1';
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const entry = (path: string) => `${root}${path}`;
+const toolServices = ['order', 'inventory', 'dispatch', 'ticket'] as const;
+
+/**
+ * Starts every service of the mesh as its own process, in dependency order, each
+ * waited for until it is healthy. Any failure stops what was started and reports
+ * the failing service's last lines.
+ */
+export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
+  const ports: MeshPorts = { ...defaultPorts, ...options.ports };
+  const timeoutMs = options.startTimeoutMs ?? 60_000;
+  const started: ServiceProcess[] = [];
+  const processes = new Map<string, ServiceProcess>();
+  const at = (port: number) => `${host}:${port}`;
+
+  const launch = (name: string, path: string, env: NodeJS.ProcessEnv) => {
+    const proc = spawnService({
+      name,
+      entry: entry(path),
+      env: { ...process.env, ...options.env, ...options.serviceEnv?.[name], ...env, HOST: host },
+      onLine: options.onLine,
+    });
+    started.push(proc);
+    processes.set(name, proc);
+    return proc;
+  };
+  const ready = async (proc: ServiceProcess, wait: (signal: AbortSignal) => Promise<void>) => {
+    try {
+      await wait(proc.exited);
+    } catch (error) {
+      const why = proc.exited.aborted ? `exited with code ${proc.child.exitCode}` : String(error);
+      throw new Error(`${proc.name} did not start (${why}). Its last lines:\n${proc.tail()}`);
+    }
+  };
+  const stop = async () => {
+    for (const proc of [...started].reverse()) await proc.stop();
+  };
+
+  try {
+    let databaseUrl = options.databaseUrl;
+    if (!databaseUrl) {
+      const db = launch('embedded-db', 'packages/devstack/src/embedded-db-main.ts', { PORT: String(ports.database) });
+      await ready(db, (signal) => waitForPort(host, ports.database, timeoutMs, signal));
+      databaseUrl = `postgres://postgres@${at(ports.database)}/postgres?sslmode=disable`;
+    }
+    let model = options.model;
+    if (!model) {
+      const scripted = launch('scripted-model', 'services/scripted-model/src/main.ts', { PORT: String(ports.model) });
+      await ready(scripted, (signal) => waitForPort(host, ports.model, timeoutMs, signal));
+      model = { baseUrl: `http://${at(ports.model)}/v1` };
+    }
+    await Promise.all(
+      toolServices.map((name) => {
+        const proc = launch(name, `services/${name}/src/main.ts`, {
+          PORT: String(ports[name]),
+          DATABASE_URL: databaseUrl,
+        });
+        return ready(proc, (signal) => waitForServing(at(ports[name]), { timeoutMs, signal }));
+      }),
+    );
+    const orchestrator = launch('orchestrator', 'services/orchestrator/src/main.ts', {
+      PORT: String(ports.orchestrator),
+      DATABASE_URL: databaseUrl,
+      TOOL_SERVICES: toolServices.map((name) => at(ports[name])).join(','),
+      OPENAI_BASE_URL: model.baseUrl,
+      ...(model.apiKey ? { OPENAI_API_KEY: model.apiKey } : {}),
+      ...(model.name ? { TOOLMESH_MODEL: model.name } : {}),
+    });
+    await ready(orchestrator, (signal) => waitForServing(at(ports.orchestrator), { timeoutMs, signal }));
+    const gateway = launch('gateway', 'services/gateway/src/main.ts', {
+      PORT: String(ports.gateway),
+      ORCHESTRATOR_ADDR: at(ports.orchestrator),
+    });
+    await ready(gateway, (signal) => waitForServing(at(ports.gateway), { timeoutMs, signal }));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  return {
+    ports,
+    grpcAddresses: {
+      gateway: at(ports.gateway),
+      orchestrator: at(ports.orchestrator),
+      order: at(ports.order),
+      inventory: at(ports.inventory),
+      dispatch: at(ports.dispatch),
+      ticket: at(ports.ticket),
+    },
+    processes,
+    stop,
+  };
+}

@@ -1,0 +1,82 @@
+import type { Principal } from '@toolmesh/proto';
+import type { Logger } from '@toolmesh/telemetry';
+import { z } from 'zod';
+
+/** Tool metadata as a tool team writes it; defaults suit a cheap read. */
+export interface ToolMetadataInput {
+  /** "read" tools run when the model asks; "write" tools only after the user confirms. */
+  sideEffect: 'read' | 'write';
+  /** Permission the principal needs, e.g. "order:read". */
+  permission: string;
+  /** Upper bound of one execution; default 5 s. */
+  timeoutMs?: number;
+  /** Concurrent executions per replica; default 0 = unlimited. */
+  maxConcurrency?: number;
+  /** Safe to retry with the same arguments; default true for reads, false for writes. */
+  idempotent?: boolean;
+  /** Results may be cached this long; default 0 (no caching). */
+  cacheTtlMs?: number;
+  /** May run alongside other calls of the same round; default true for reads, false for writes. */
+  allowParallel?: boolean;
+  /** Answers at once with a task_id; default false. */
+  async?: boolean;
+  /** Argument/result fields with sensitive data (phone, address, tokens …). */
+  sensitiveFields?: string[];
+}
+
+/** What a handler knows about the call it serves. */
+export interface ToolContext {
+  /** The end user the tool runs as. */
+  principal: Principal;
+  toolCallId: string;
+  /** Same key and arguments must yield the stored result instead of a second effect. */
+  idempotencyKey: string;
+  /** Aborted on timeout or when the caller cancels; pass it to I/O. */
+  signal: AbortSignal;
+  logger: Logger;
+}
+
+/** A tool as a team defines it. */
+export interface ToolSpec<S extends z.ZodType> {
+  name: string;
+  /** Written for the model: what the tool does and when to use it. */
+  description: string;
+  input: S;
+  metadata: ToolMetadataInput;
+  handler: (args: z.output<S>, ctx: ToolContext) => Promise<unknown>;
+}
+
+/** A defined tool, with its metadata resolved and its JSON Schema derived. */
+export interface Tool {
+  readonly name: string;
+  readonly description: string;
+  readonly input: z.ZodType;
+  readonly inputJsonSchema: string;
+  readonly metadata: Required<ToolMetadataInput>;
+  readonly handler: (args: unknown, ctx: ToolContext) => Promise<unknown>;
+}
+
+const toolName = /^[a-zA-Z0-9_-]{1,64}$/;
+
+/** Defines a tool: zod validates its input, and the JSON Schema published by ListTools is derived from it. */
+export function defineTool<S extends z.ZodType>(spec: ToolSpec<S>): Tool {
+  if (!toolName.test(spec.name)) throw new Error(`invalid tool name "${spec.name}"`);
+  const read = spec.metadata.sideEffect === 'read';
+  return {
+    name: spec.name,
+    description: spec.description,
+    input: spec.input,
+    inputJsonSchema: JSON.stringify(z.toJSONSchema(spec.input, { target: 'draft-2020-12', io: 'input' })),
+    metadata: {
+      timeoutMs: 5_000,
+      maxConcurrency: 0,
+      idempotent: read,
+      cacheTtlMs: 0,
+      allowParallel: read,
+      async: false,
+      sensitiveFields: [],
+      ...spec.metadata,
+    },
+    handler: spec.handler as Tool['handler'],
+  };
+}

@@ -1,0 +1,88 @@
+import type { Client } from '@connectrpc/connect';
+import { ChatService, type OrchestratorService, type Principal } from '@toolmesh/proto';
+import {
+  Code,
+  ConnectError,
+  type HandlerContext,
+  publicError,
+  type ServiceRegistration,
+  serviceRegistration,
+} from '@toolmesh/rpc';
+import { randomUUID } from 'node:crypto';
+import { principalKey } from './auth-interceptor.ts';
+
+/** Options of {@link createChatService}. */
+export interface ChatServiceOptions {
+  orchestrator: Client<typeof OrchestratorService>;
+  /** Deadline when the caller sets none. */
+  defaultDeadlineMs: number;
+}
+
+// Statuses the orchestrator raises on purpose, with messages written for the caller.
+const forwardedCodes = new Set([
+  Code.InvalidArgument,
+  Code.NotFound,
+  Code.PermissionDenied,
+  Code.FailedPrecondition,
+  Code.Aborted,
+  Code.Unauthenticated,
+  Code.ResourceExhausted,
+]);
+
+function forwardError(error: unknown): never {
+  if (error instanceof ConnectError && forwardedCodes.has(error.code)) throw publicError(error.code, error.rawMessage);
+  throw error;
+}
+
+/** The public ChatService: forwards each call with the verified principal and the caller's deadline. */
+export function createChatService(options: ChatServiceOptions): ServiceRegistration {
+  const { orchestrator } = options;
+  const forward = (ctx: HandlerContext) => {
+    const principal = ctx.values.get(principalKey) as Principal;
+    const requestId = ctx.requestHeader.get('x-request-id')?.slice(0, 128) || randomUUID();
+    ctx.responseHeader.set('x-request-id', requestId);
+    return {
+      principal,
+      requestId,
+      callOptions: { timeoutMs: ctx.timeoutMs() ?? options.defaultDeadlineMs, signal: ctx.signal },
+    };
+  };
+  return serviceRegistration(ChatService, {
+    async chat(req, ctx) {
+      const { principal, requestId, callOptions } = forward(ctx);
+      const res = await orchestrator.runChat({ principal, chat: req, requestId }, callOptions).catch(forwardError);
+      return res.response ?? {};
+    },
+    async *chatStream(req, ctx) {
+      const { principal, requestId, callOptions } = forward(ctx);
+      try {
+        for await (const res of orchestrator.runChatStream(
+          {
+            principal,
+            chat: { conversationId: req.conversationId, message: req.message, idempotencyKey: req.idempotencyKey },
+            requestId,
+          },
+          callOptions,
+        )) {
+          if (res.event) yield res.event;
+        }
+      } catch (error) {
+        forwardError(error);
+      }
+    },
+    async confirm(req, ctx) {
+      const { principal, requestId, callOptions } = forward(ctx);
+      const res = await orchestrator.runConfirm({ principal, confirm: req, requestId }, callOptions).catch(forwardError);
+      // ConfirmResponse carries the fields of ChatResponse at its top level.
+      const r = res.response;
+      return {
+        conversationId: r?.conversationId,
+        reply: r?.reply,
+        toolExecutions: r?.toolExecutions,
+        pendingActions: r?.pendingActions,
+        usage: r?.usage,
+        stopReason: r?.stopReason,
+      };
+    },
+  });
+}

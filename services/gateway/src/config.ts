@@ -1,0 +1,63 @@
+import { z } from 'zod';
+
+const principalSchema = z.object({
+  user_id: z.string().min(1),
+  tenant_id: z.string().min(1),
+  permissions: z.array(z.string().min(1)),
+});
+
+/** API keys and the principal each one stands for. */
+export type ApiKeys = Record<string, z.infer<typeof principalSchema>>;
+
+const readPermissions = ['order:read', 'inventory:read', 'dispatch:read', 'ticket:read'];
+
+/** The demo world's keys (DESIGN.md). Development only: set TOOLMESH_API_KEYS in production. */
+export const devApiKeys: ApiKeys = {
+  'dev-key-u1001': { user_id: 'u_1001', tenant_id: 't_demo', permissions: [...readPermissions, 'ticket:write'] },
+  'dev-key-u2002': { user_id: 'u_2002', tenant_id: 't_demo', permissions: [...readPermissions, 'ticket:write'] },
+  'dev-key-readonly': { user_id: 'u_1001', tenant_id: 't_demo', permissions: readPermissions },
+};
+
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('127.0.0.1'),
+  ORCHESTRATOR_ADDR: z.string().regex(/^[\w.-]+:\d{1,5}$/, 'expected host:port').default('127.0.0.1:50051'),
+  /** JSON object: api key → {user_id, tenant_id, permissions}. Unset means the dev keys. */
+  TOOLMESH_API_KEYS: z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'not valid JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string().min(16, 'api keys must have at least 16 characters'), principalSchema))
+    .optional(),
+  /** Deadline of a Chat whose caller set none. */
+  DEFAULT_DEADLINE_MS: z.coerce.number().int().min(100).default(120_000),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+});
+
+/** The gateway's settings. */
+export type Config = ReturnType<typeof loadConfig>;
+
+/** Parses the environment once; throws naming each invalid variable. */
+export function loadConfig(env: NodeJS.ProcessEnv) {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid gateway configuration: ${problems}`);
+  }
+  const c = parsed.data;
+  return {
+    port: c.PORT,
+    host: c.HOST,
+    orchestratorAddress: c.ORCHESTRATOR_ADDR,
+    apiKeys: c.TOOLMESH_API_KEYS ?? devApiKeys,
+    usingDevKeys: c.TOOLMESH_API_KEYS === undefined,
+    defaultDeadlineMs: c.DEFAULT_DEADLINE_MS,
+    logLevel: c.LOG_LEVEL,
+  };
+}

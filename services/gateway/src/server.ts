@@ -1,0 +1,28 @@
+import type { Client } from '@connectrpc/connect';
+import type { OrchestratorService } from '@toolmesh/proto';
+import { createServer, type Server } from '@toolmesh/rpc';
+import type { Logger } from '@toolmesh/telemetry';
+import { createAuthInterceptor } from './auth-interceptor.ts';
+import type { Authenticate } from './authenticate.ts';
+import { createChatService } from './chat-service.ts';
+
+/** Options of {@link createGatewayServer}. */
+export interface GatewayServerOptions {
+  orchestrator: Client<typeof OrchestratorService>;
+  authenticate: Authenticate;
+  defaultDeadlineMs: number;
+  logger: Logger;
+}
+
+/** Builds the public gateway server; it listens only when main says so. */
+export function createGatewayServer(options: GatewayServerOptions): Server {
+  return createServer({
+    logger: options.logger,
+    // Chat requests are small; a large body is refused before it is parsed.
+    readMaxBytes: 256 * 1024,
+    interceptors: [createAuthInterceptor(options.authenticate)],
+    services: [
+      createChatService({ orchestrator: options.orchestrator, defaultDeadlineMs: options.defaultDeadlineMs }),
+    ],
+  });
+}

@@ -1,0 +1,373 @@
+import { create, fromJson, type JsonValue, type MessageInitShape, toJson } from '@bufbuild/protobuf';
+import { durationFromMs, timestampFromDate } from '@bufbuild/protobuf/wkt';
+import {
+  type ChatResponse,
+  ChatResponseSchema,
+  type ChatStreamResponseSchema,
+  type PendingAction,
+  PendingActionSchema,
+  type Principal,
+  SideEffect,
+  StopReason,
+  type ToolExecution,
+  ToolExecutionSchema,
+} from '@toolmesh/proto';
+import { Code, publicError } from '@toolmesh/rpc';
+import type { Logger } from '@toolmesh/telemetry';
+import { buildPrompt, offeredTools } from './build-prompt.ts';
+import { canonicalJson } from './canonical-json.ts';
+import type { ConversationStore, ModelToolCall, StoredMessage } from './conversation-store.ts';
+import type { ModelClient } from './model-client.ts';
+import type { PendingActionRecord, PendingActionStore } from './pending-action-store.ts';
+import { failedOutcome, type PlannedCall, type ToolExecutor, type ToolOutcome } from './tool-executor.ts';
+import type { ToolRegistry } from './tool-registry.ts';
+
+/** A streamed event of a turn (the oneof of ChatStreamResponse). */
+export type ChatEvent = NonNullable<MessageInitShape<typeof ChatStreamResponseSchema>['event']>;
+
+/** Where a turn reports progress; Chat ignores it, ChatStream forwards it. */
+export type EmitEvent = (event: ChatEvent) => void;
+
+/** Options of {@link createChatEngine}. */
+export interface ChatEngineOptions {
+  conversations: ConversationStore;
+  actions: PendingActionStore;
+  registry: ToolRegistry;
+  executor: ToolExecutor;
+  model: ModelClient;
+  logger: Logger;
+  maxRounds: number;
+  approvalTtlSeconds: number;
+  /** Upper bound of one turn holding its conversation; default 5 min. */
+  turnHoldMs?: number;
+}
+
+/** One call of the engine, as the orchestrator service passes it. */
+export interface TurnContext {
+  principal: Principal;
+  requestId: string;
+  signal: AbortSignal;
+  /** Stream text deltas and tool events; absent for unary Chat. */
+  emit?: EmitEvent;
+}
+
+/** The seed's loop: model → validated tool calls → results → model …, with server-owned approvals. */
+export interface ChatEngine {
+  chat(ctx: TurnContext, conversationId: string, message: string): Promise<ChatResponse>;
+  confirm(ctx: TurnContext, conversationId: string, actionId: string, approve: boolean): Promise<ChatResponse>;
+}
+
+// Accumulates what one turn produced, for the response.
+interface TurnState {
+  conversationId: string;
+  executions: ToolExecution[];
+  usage: { promptTokens: number; completionTokens: number; modelCalls: number };
+}
+
+const toolMessage = (o: { toolCallId: string; content: string }): StoredMessage => ({
+  role: 'tool',
+  toolCallId: o.toolCallId,
+  content: o.content,
+});
+
+const notExecuted = (code: string, message: string) => JSON.stringify({ error: { code, message, retryable: false } });
+
+function describeCall(toolName: string, args: Record<string, unknown>): string {
+  const parts = Object.entries(args).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  return `${toolName}(${parts.join(', ')})`;
+}
+
+/** Creates the {@link ChatEngine}. */
+export function createChatEngine(options: ChatEngineOptions): ChatEngine {
+  const { conversations, actions, registry, executor, model, logger } = options;
+  const holdMs = options.turnHoldMs ?? 5 * 60_000;
+
+  const toExecution = (o: ToolOutcome): ToolExecution =>
+    create(ToolExecutionSchema, {
+      toolCallId: o.toolCallId,
+      toolName: o.toolName,
+      success: o.success,
+      errorCode: o.errorCode,
+      errorMessage: o.errorMessage,
+      duration: durationFromMs(o.durationMs),
+      cached: false,
+    });
+
+  const toPendingAction = (a: PendingActionRecord): PendingAction =>
+    create(PendingActionSchema, {
+      actionId: a.actionId,
+      toolName: a.toolName,
+      argumentsJson: a.argumentsJson,
+      summary: a.summary,
+      expiresAt: timestampFromDate(a.expiresAt),
+    });
+
+  function respond(state: TurnState, reply: string, stopReason: StopReason, pending: PendingAction[] = []) {
+    const { promptTokens, completionTokens, modelCalls } = state.usage;
+    return create(ChatResponseSchema, {
+      conversationId: state.conversationId,
+      reply,
+      toolExecutions: state.executions,
+      pendingActions: pending,
+      usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, modelCalls },
+      stopReason,
+    });
+  }
+
+  // Holds the conversation for the duration of the work, across replicas.
+  async function withConversation<T>(conversationId: string, work: () => Promise<T>): Promise<T> {
+    if (!(await conversations.tryAcquire(conversationId, holdMs))) {
+      throw publicError(Code.Aborted, 'another request is running on this conversation; retry when it is done');
+    }
+    try {
+      return await work();
+    } finally {
+      await conversations.release(conversationId).catch((error: unknown) => {
+        logger.warn({ err: error, conversation_id: conversationId }, 'releasing the conversation failed');
+      });
+    }
+  }
+
+  // Validates each call of the model and sorts it: run now, hold for approval, or fail.
+  async function planRound(ctx: TurnContext, state: TurnState, calls: ModelToolCall[]) {
+    const runnable: PlannedCall[] = [];
+    const failed: ToolOutcome[] = [];
+    const held: PendingActionRecord[] = [];
+    for (const call of calls) {
+      const tool = registry.get(call.name);
+      const name = call.name.slice(0, 64);
+      if (!tool) {
+        failed.push(failedOutcome(call.id, name, 'INVALID_ARGUMENT', `unknown tool "${name}"`));
+        continue;
+      }
+      if (!ctx.principal.permissions.includes(tool.definition.metadata?.permission ?? '')) {
+        failed.push(failedOutcome(call.id, name, 'PERMISSION_DENIED', `the user may not run ${name}`));
+        continue;
+      }
+      let args: unknown;
+      try {
+        args = call.arguments.trim() === '' ? {} : JSON.parse(call.arguments);
+      } catch {
+        failed.push(failedOutcome(call.id, name, 'INVALID_ARGUMENT', 'arguments are not valid JSON'));
+        continue;
+      }
+      if (!args || typeof args !== 'object' || Array.isArray(args)) {
+        failed.push(failedOutcome(call.id, name, 'INVALID_ARGUMENT', 'arguments must be a JSON object'));
+        continue;
+      }
+      const argumentsJson = canonicalJson(args);
+      if (tool.definition.metadata?.sideEffect === SideEffect.WRITE) {
+        held.push(
+          await actions.create({
+            conversationId: state.conversationId,
+            userId: ctx.principal.userId,
+            toolName: name,
+            toolCallId: call.id,
+            argumentsJson,
+            summary: describeCall(name, args as Record<string, unknown>),
+            ttlSeconds: options.approvalTtlSeconds,
+          }),
+        );
+        continue;
+      }
+      runnable.push({
+        toolCallId: call.id,
+        tool,
+        argumentsJson,
+        idempotencyKey: `${state.conversationId}:${call.id}`,
+      });
+    }
+    return { runnable, failed, held };
+  }
+
+  // Model rounds until a final answer, an approval stop, or the round limit.
+  async function runRounds(ctx: TurnContext, state: TurnState): Promise<ChatResponse> {
+    const emit = ctx.emit;
+    for (let round = 0; round < options.maxRounds; round++) {
+      const history = await conversations.load(state.conversationId);
+      const answer = await model.complete({
+        messages: buildPrompt(history),
+        tools: offeredTools(registry.list(), ctx.principal.permissions),
+        signal: ctx.signal,
+        onTextDelta: emit && ((text) => emit({ case: 'textDelta', value: { text } })),
+      });
+      state.usage.modelCalls++;
+      state.usage.promptTokens += answer.usage.promptTokens;
+      state.usage.completionTokens += answer.usage.completionTokens;
+      await conversations.append(state.conversationId, [
+        { role: 'assistant', content: answer.content, toolCalls: answer.toolCalls },
+      ]);
+      if (!answer.toolCalls.length) return respond(state, answer.content ?? '', StopReason.COMPLETED);
+
+      const { runnable, failed, held } = await planRound(ctx, state, answer.toolCalls);
+      const outcomes = await executor.executeAll(runnable, ctx.principal, ctx.signal, {
+        onStart: (call) =>
+          emit?.({
+            case: 'toolCallStarted',
+            value: { toolCallId: call.toolCallId, toolName: call.tool.definition.name, argumentsJson: call.argumentsJson },
+          }),
+        onFinish: (outcome) => emit?.({ case: 'toolCallFinished', value: { execution: toExecution(outcome) } }),
+      });
+      for (const f of failed) emit?.({ case: 'toolCallFinished', value: { execution: toExecution(f) } });
+      const byId = new Map([...outcomes, ...failed].map((o) => [o.toolCallId, o]));
+      const finished = answer.toolCalls.flatMap((c) => {
+        const o = byId.get(c.id);
+        return o ? [o] : [];
+      });
+      state.executions.push(...finished.map(toExecution));
+      await conversations.append(state.conversationId, finished.map(toolMessage));
+      if (held.length) {
+        const pending = held.map(toPendingAction);
+        for (const p of pending) emit?.({ case: 'pendingAction', value: p });
+        const ask = `Waiting for your approval: ${held.map((a) => a.summary).join('; ')}.`;
+        return respond(state, answer.content ? `${answer.content}\n\n${ask}` : ask, StopReason.AWAITING_CONFIRMATION, pending);
+      }
+    }
+    // Round limit: one last answer without tools, so the caller always gets a reply.
+    const answer = await model.complete({
+      messages: buildPrompt(await conversations.load(state.conversationId)),
+      tools: offeredTools(registry.list(), ctx.principal.permissions),
+      toolChoice: 'none',
+      signal: ctx.signal,
+      onTextDelta: emit && ((text) => emit({ case: 'textDelta', value: { text } })),
+    });
+    state.usage.modelCalls++;
+    state.usage.promptTokens += answer.usage.promptTokens;
+    state.usage.completionTokens += answer.usage.completionTokens;
+    const reply = answer.content ?? 'I could not finish this request within the allowed number of steps.';
+    await conversations.append(state.conversationId, [{ role: 'assistant', content: reply, toolCalls: [] }]);
+    return respond(state, reply, StopReason.ROUND_LIMIT);
+  }
+
+  // A new message while actions wait: they are closed unexecuted, each with its one tool message.
+  async function closeUndecided(conversationId: string) {
+    const undecided = await actions.listUndecided(conversationId);
+    if (!undecided.length) return;
+    const now = Date.now();
+    const expired = undecided.filter((a) => a.expiresAt.getTime() <= now);
+    const superseded = undecided.filter((a) => a.expiresAt.getTime() > now);
+    await actions.close(
+      expired.map((a) => a.actionId),
+      'expired',
+    );
+    await actions.close(
+      superseded.map((a) => a.actionId),
+      'superseded',
+    );
+    await conversations.append(conversationId, [
+      ...expired.map((a) =>
+        toolMessage({ toolCallId: a.toolCallId, content: notExecuted('EXPIRED', 'The approval expired; not executed.') }),
+      ),
+      ...superseded.map((a) =>
+        toolMessage({
+          toolCallId: a.toolCallId,
+          content: notExecuted('NOT_CONFIRMED', 'The user did not approve this action; it was not executed.'),
+        }),
+      ),
+    ]);
+  }
+
+  async function requireOwnedConversation(conversationId: string, userId: string) {
+    if (!(await conversations.isOwnedBy(conversationId, userId))) {
+      throw publicError(Code.NotFound, 'conversation not found');
+    }
+  }
+
+  return {
+    async chat(ctx, requestedId, message) {
+      let conversationId = requestedId;
+      if (conversationId) await requireOwnedConversation(conversationId, ctx.principal.userId);
+      else conversationId = await conversations.create(ctx.principal);
+      const state: TurnState = {
+        conversationId,
+        executions: [],
+        usage: { promptTokens: 0, completionTokens: 0, modelCalls: 0 },
+      };
+      return withConversation(conversationId, async () => {
+        await closeUndecided(conversationId);
+        await conversations.append(conversationId, [{ role: 'user', content: message }]);
+        return runRounds(ctx, state);
+      });
+    },
+
+    async confirm(ctx, conversationId, actionId, approve) {
+      const action = await actions.get(actionId);
+      if (!action || action.conversationId !== conversationId) throw publicError(Code.NotFound, 'action not found');
+      if (action.userId !== ctx.principal.userId) {
+        throw publicError(Code.PermissionDenied, 'only the user who asked may decide on this action');
+      }
+      // A repeated Confirm answers the first decision again; nothing runs twice.
+      if (action.response) return fromJson(ChatResponseSchema, action.response as JsonValue);
+      const state: TurnState = {
+        conversationId,
+        executions: [],
+        usage: { promptTokens: 0, completionTokens: 0, modelCalls: 0 },
+      };
+      return withConversation(conversationId, async () => {
+        const claimed = await actions.claim(actionId, approve ? 'executing' : 'declined');
+        if (!claimed) {
+          const current = await actions.get(actionId);
+          if (current?.response) return fromJson(ChatResponseSchema, current.response as JsonValue);
+          if (current?.status === 'pending' || current?.status === 'expired') {
+            await closeUndecided(conversationId);
+            throw publicError(Code.FailedPrecondition, 'the action expired; ask again to get a new one');
+          }
+          throw publicError(Code.FailedPrecondition, `the action is ${current?.status ?? 'gone'}`);
+        }
+        let status: 'executed' | 'declined' = 'declined';
+        if (approve) {
+          const tool = registry.get(action.toolName);
+          // Executes exactly the stored arguments; the model is not asked again.
+          const [outcome] = tool
+            ? await executor.executeAll(
+                [
+                  {
+                    toolCallId: action.toolCallId,
+                    tool,
+                    argumentsJson: action.argumentsJson,
+                    idempotencyKey: `action:${action.actionId}`,
+                  },
+                ],
+                ctx.principal,
+                ctx.signal,
+              )
+            : [failedOutcome(action.toolCallId, action.toolName, 'UNAVAILABLE', 'the tool is not available', true)];
+          const result = outcome ?? failedOutcome(action.toolCallId, action.toolName, 'INTERNAL', 'no result');
+          state.executions.push(toExecution(result));
+          ctx.emit?.({ case: 'toolCallFinished', value: { execution: toExecution(result) } });
+          await conversations.append(conversationId, [toolMessage(result)]);
+          status = 'executed';
+        } else {
+          await conversations.append(conversationId, [
+            toolMessage({
+              toolCallId: action.toolCallId,
+              content: notExecuted('DECLINED', 'The user declined this action; it was not executed.'),
+            }),
+          ]);
+        }
+        const stillPending = await actions.listUndecided(conversationId);
+        let response: ChatResponse;
+        if (stillPending.length) {
+          const ask = `Waiting for your approval: ${stillPending.map((a) => a.summary).join('; ')}.`;
+          response = respond(state, ask, StopReason.AWAITING_CONFIRMATION, stillPending.map(toPendingAction));
+        } else {
+          try {
+            response = await runRounds(ctx, state);
+          } catch (error) {
+            // The decision is final even if the assistant cannot go on: record and report it.
+            logger.warn({ err: error, action_id: actionId }, 'continuing after the decision failed');
+            const done = state.executions[0];
+            const what = !approve ? 'declined' : done?.success ? 'done' : `failed (${done?.errorCode})`;
+            response = respond(
+              state,
+              `${action.summary}: ${what}. The assistant could not continue right now; ask again to go on.`,
+              StopReason.COMPLETED,
+            );
+          }
+        }
+        await actions.finish(actionId, status, toJson(ChatResponseSchema, response));
+        return response;
+      });
+    },
+  };
+}

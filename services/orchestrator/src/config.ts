@@ -1,0 +1,52 @@
+import { z } from 'zod';
+
+const addressList = z
+  .string()
+  .transform((s) => s.split(',').map((a) => a.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[\w.-]+:\d{1,5}$/, 'expected host:port')).min(1));
+
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(50051),
+  HOST: z.string().default('127.0.0.1'),
+  DATABASE_URL: z.string().url().optional(),
+  /** Static discovery: the tool services' host:port, comma separated. */
+  TOOL_SERVICES: addressList.default([
+    '127.0.0.1:50061',
+    '127.0.0.1:50062',
+    '127.0.0.1:50063',
+    '127.0.0.1:50064',
+  ]),
+  TOOL_REFRESH_MS: z.coerce.number().int().min(1_000).default(30_000),
+  /** Any OpenAI-compatible endpoint; the default is the scripted model of `npm start`. */
+  OPENAI_BASE_URL: z.string().url().default('http://127.0.0.1:50070/v1'),
+  OPENAI_API_KEY: z.string().min(1).default('scripted-model-needs-no-key'),
+  TOOLMESH_MODEL: z.string().min(1).default('toolmesh-scripted'),
+  MODEL_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
+  MAX_ROUNDS: z.coerce.number().int().min(1).max(50).default(8),
+  APPROVAL_TTL_SECONDS: z.coerce.number().int().min(10).default(900),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+});
+
+/** The orchestrator's settings, parsed once from the environment. */
+export type Config = ReturnType<typeof loadConfig>;
+
+/** Parses the environment; throws naming each invalid variable. */
+export function loadConfig(env: NodeJS.ProcessEnv) {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid orchestrator configuration: ${problems}`);
+  }
+  const c = parsed.data;
+  return {
+    port: c.PORT,
+    host: c.HOST,
+    databaseUrl: c.DATABASE_URL,
+    toolServices: c.TOOL_SERVICES,
+    toolRefreshMs: c.TOOL_REFRESH_MS,
+    model: { baseURL: c.OPENAI_BASE_URL, apiKey: c.OPENAI_API_KEY, model: c.TOOLMESH_MODEL, timeoutMs: c.MODEL_TIMEOUT_MS },
+    maxRounds: c.MAX_ROUNDS,
+    approvalTtlSeconds: c.APPROVAL_TTL_SECONDS,
+    logLevel: c.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,99 @@
+import type { Pool } from '@toolmesh/db';
+import type { Principal } from '@toolmesh/proto';
+import { randomUUID } from 'node:crypto';
+
+/** A tool call as the model made it. */
+export interface ModelToolCall {
+  id: string;
+  name: string;
+  /** Raw JSON text from the model: it may be malformed. */
+  arguments: string;
+}
+
+/** One message of a conversation, in the shape the model API uses. */
+export type StoredMessage =
+  | { role: 'user'; content: string }
+  | { role: 'assistant'; content: string | null; toolCalls: ModelToolCall[] }
+  | { role: 'tool'; toolCallId: string; content: string };
+
+/** Conversations and their messages in SQL, so any replica can continue any conversation. */
+export interface ConversationStore {
+  create(principal: Principal): Promise<string>;
+  /** True when the conversation exists and belongs to the user. */
+  isOwnedBy(conversationId: string, userId: string): Promise<boolean>;
+  /** Claims the conversation for one turn; false while another turn holds it. */
+  tryAcquire(conversationId: string, holdMs: number): Promise<boolean>;
+  release(conversationId: string): Promise<void>;
+  append(conversationId: string, messages: StoredMessage[]): Promise<void>;
+  load(conversationId: string): Promise<StoredMessage[]>;
+}
+
+interface MessageRow {
+  role: StoredMessage['role'];
+  content: string | null;
+  tool_calls: ModelToolCall[] | null;
+  tool_call_id: string | null;
+}
+
+/** Creates the SQL-backed {@link ConversationStore}. */
+export function createConversationStore(pool: Pool): ConversationStore {
+  return {
+    async create(principal) {
+      const id = randomUUID();
+      await pool.query(
+        'INSERT INTO orchestrator.conversations (conversation_id, user_id, tenant_id) VALUES ($1, $2, $3)',
+        [id, principal.userId, principal.tenantId],
+      );
+      return id;
+    },
+    async isOwnedBy(conversationId, userId) {
+      const { rowCount } = await pool.query(
+        'SELECT 1 FROM orchestrator.conversations WHERE conversation_id = $1 AND user_id = $2',
+        [conversationId, userId],
+      );
+      return rowCount === 1;
+    },
+    async tryAcquire(conversationId, holdMs) {
+      const { rowCount } = await pool.query(
+        `UPDATE orchestrator.conversations
+            SET busy_until = now() + make_interval(secs => $2::double precision / 1000), updated_at = now()
+          WHERE conversation_id = $1 AND (busy_until IS NULL OR busy_until < now())`,
+        [conversationId, holdMs],
+      );
+      return rowCount === 1;
+    },
+    async release(conversationId) {
+      await pool.query('UPDATE orchestrator.conversations SET busy_until = NULL WHERE conversation_id = $1', [
+        conversationId,
+      ]);
+    },
+    async append(conversationId, messages) {
+      for (const m of messages) {
+        await pool.query(
+          `INSERT INTO orchestrator.messages (conversation_id, seq, role, content, tool_calls, tool_call_id)
+           SELECT $1, coalesce(max(seq), 0) + 1, $2, $3, $4, $5
+             FROM orchestrator.messages WHERE conversation_id = $1`,
+          [
+            conversationId,
+            m.role,
+            m.content,
+            m.role === 'assistant' && m.toolCalls.length ? JSON.stringify(m.toolCalls) : null,
+            m.role === 'tool' ? m.toolCallId : null,
+          ],
+        );
+      }
+    },
+    async load(conversationId) {
+      const { rows } = await pool.query<MessageRow>(
+        `SELECT role, content, tool_calls, tool_call_id FROM orchestrator.messages
+          WHERE conversation_id = $1 ORDER BY seq`,
+        [conversationId],
+      );
+      return rows.map((r): StoredMessage => {
+        if (r.role === 'user') return { role: 'user', content: r.content ?? '' };
+        if (r.role === 'tool') return { role: 'tool', toolCallId: r.tool_call_id ?? '', content: r.content ?? '' };
+        return { role: 'assistant', content: r.content, toolCalls: r.tool_calls ?? [] };
+      });
+    },
+  };
+}

@@ -1,0 +1,11 @@
+export { type ChatEngine, type ChatEngineOptions, createChatEngine } from './chat-engine.ts';
+export { buildPrompt, offeredTools } from './build-prompt.ts';
+export { canonicalJson } from './canonical-json.ts';
+export { type Config, loadConfig } from './config.ts';
+export { createConversationStore, type StoredMessage } from './conversation-store.ts';
+export { migrations, schema } from './migrations.ts';
+export { createModelClient } from './model-client.ts';
+export { createPendingActionStore } from './pending-action-store.ts';
+export { createOrchestratorServer } from './server.ts';
+export { createToolExecutor } from './tool-executor.ts';
+export { createToolRegistry } from './tool-registry.ts';

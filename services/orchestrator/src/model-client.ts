@@ -1,0 +1,115 @@
+import OpenAI from 'openai';
+import type {
+  ChatCompletionMessageParam,
+  ChatCompletionTool,
+  ChatCompletionToolChoiceOption,
+} from 'openai/resources/chat/completions';
+import type { ModelToolCall } from './conversation-store.ts';
+
+/** Options of {@link createModelClient}. */
+export interface ModelClientOptions {
+  baseURL: string;
+  apiKey: string;
+  model: string;
+  timeoutMs: number;
+  /** SDK-level retries of 429/5xx/connection errors; default 2. */
+  maxRetries?: number;
+}
+
+/** One model request. */
+export interface ModelRequest {
+  messages: ChatCompletionMessageParam[];
+  tools: ChatCompletionTool[];
+  toolChoice?: ChatCompletionToolChoiceOption;
+  signal?: AbortSignal;
+  /** When set, the answer is streamed and each text piece is passed here. */
+  onTextDelta?: (text: string) => void;
+}
+
+/** What the model answered. */
+export interface ModelAnswer {
+  content: string | null;
+  toolCalls: ModelToolCall[];
+  usage: { promptTokens: number; completionTokens: number };
+}
+
+/** Raised when the model cannot be reached or refuses; the boundary maps it to UNAVAILABLE. */
+export class ModelUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super('model unavailable', { cause });
+    this.name = 'ModelUnavailableError';
+  }
+}
+
+/** A chat-completions client for any OpenAI-compatible server (OpenAI, vLLM, Ollama, the scripted model). */
+export interface ModelClient {
+  complete(request: ModelRequest): Promise<ModelAnswer>;
+}
+
+/** Creates a {@link ModelClient} on the official `openai` SDK. */
+export function createModelClient(options: ModelClientOptions): ModelClient {
+  const openai = new OpenAI({
+    baseURL: options.baseURL,
+    apiKey: options.apiKey,
+    timeout: options.timeoutMs,
+    maxRetries: options.maxRetries ?? 2,
+  });
+
+  const base = (req: ModelRequest) => ({
+    model: options.model,
+    messages: req.messages,
+    ...(req.tools.length ? { tools: req.tools, tool_choice: req.toolChoice ?? 'auto' } : {}),
+  });
+
+  async function plain(req: ModelRequest): Promise<ModelAnswer> {
+    const res = await openai.chat.completions.create({ ...base(req), stream: false }, { signal: req.signal });
+    const message = res.choices[0]?.message;
+    return {
+      content: message?.content ?? null,
+      toolCalls: (message?.tool_calls ?? []).flatMap((c) =>
+        c.type === 'function' ? [{ id: c.id, name: c.function.name, arguments: c.function.arguments }] : [],
+      ),
+      usage: { promptTokens: res.usage?.prompt_tokens ?? 0, completionTokens: res.usage?.completion_tokens ?? 0 },
+    };
+  }
+
+  async function streamed(req: ModelRequest, onTextDelta: (text: string) => void): Promise<ModelAnswer> {
+    const stream = await openai.chat.completions.create(
+      { ...base(req), stream: true, stream_options: { include_usage: true } },
+      { signal: req.signal },
+    );
+    let content = '';
+    const calls: { id: string; name: string; arguments: string }[] = [];
+    const usage = { promptTokens: 0, completionTokens: 0 };
+    for await (const chunk of stream) {
+      if (chunk.usage) {
+        usage.promptTokens = chunk.usage.prompt_tokens;
+        usage.completionTokens = chunk.usage.completion_tokens;
+      }
+      const delta = chunk.choices[0]?.delta;
+      if (!delta) continue;
+      if (delta.content) {
+        content += delta.content;
+        onTextDelta(delta.content);
+      }
+      for (const d of delta.tool_calls ?? []) {
+        const call = (calls[d.index] ??= { id: '', name: '', arguments: '' });
+        if (d.id) call.id = d.id;
+        if (d.function?.name) call.name += d.function.name;
+        if (d.function?.arguments) call.arguments += d.function.arguments;
+      }
+    }
+    return { content: content || null, toolCalls: calls.filter(Boolean), usage };
+  }
+
+  return {
+    async complete(req) {
+      try {
+        return req.onTextDelta ? await streamed(req, req.onTextDelta) : await plain(req);
+      } catch (error) {
+        if (req.signal?.aborted) throw error;
+        throw new ModelUnavailableError(error);
+      }
+    },
+  };
+}

@@ -1,0 +1,144 @@
+import type { Pool } from '@toolmesh/db';
+import { createHash, randomUUID } from 'node:crypto';
+
+/** Lifecycle of a write the model proposed. */
+export type ActionStatus = 'pending' | 'executing' | 'executed' | 'declined' | 'expired' | 'superseded';
+
+/** A write tool call held until the user decides. */
+export interface PendingActionRecord {
+  actionId: string;
+  conversationId: string;
+  userId: string;
+  toolName: string;
+  toolCallId: string;
+  /** Canonical JSON: exactly what approval executes. */
+  argumentsJson: string;
+  argumentsHash: string;
+  summary: string;
+  status: ActionStatus;
+  expiresAt: Date;
+  /** The stored answer of the decision (a ChatResponse as JSON). */
+  response: unknown;
+}
+
+/** New-action input of {@link PendingActionStore.create}. */
+export interface NewPendingAction {
+  conversationId: string;
+  userId: string;
+  toolName: string;
+  toolCallId: string;
+  argumentsJson: string;
+  summary: string;
+  ttlSeconds: number;
+}
+
+/** Server-owned approvals: the model proposes, only the user's Confirm executes. */
+export interface PendingActionStore {
+  create(action: NewPendingAction): Promise<PendingActionRecord>;
+  get(actionId: string): Promise<PendingActionRecord | undefined>;
+  /** Actions of the conversation still waiting for a decision (or expired without one). */
+  listUndecided(conversationId: string): Promise<PendingActionRecord[]>;
+  /** Moves pending → `to` only if still pending and unexpired; false when someone else got there first. */
+  claim(actionId: string, to: 'executing' | 'declined'): Promise<boolean>;
+  /** Final status with the response that repeated Confirms will get. */
+  finish(actionId: string, status: ActionStatus, response: unknown): Promise<void>;
+  /** Closes undecided actions because the user moved on (or they expired). */
+  close(actionIds: string[], status: 'expired' | 'superseded'): Promise<void>;
+}
+
+interface Row {
+  action_id: string;
+  conversation_id: string;
+  user_id: string;
+  tool_name: string;
+  tool_call_id: string;
+  arguments_json: string;
+  arguments_hash: string;
+  summary: string;
+  status: ActionStatus;
+  expires_at: Date;
+  response: unknown;
+}
+
+const fromRow = (r: Row): PendingActionRecord => ({
+  actionId: r.action_id,
+  conversationId: r.conversation_id,
+  userId: r.user_id,
+  toolName: r.tool_name,
+  toolCallId: r.tool_call_id,
+  argumentsJson: r.arguments_json,
+  argumentsHash: r.arguments_hash,
+  summary: r.summary,
+  status: r.status,
+  expiresAt: r.expires_at,
+  response: r.response,
+});
+
+/** sha256 of the canonical arguments: binds an approval to exactly these arguments. */
+export function hashArguments(canonicalJson: string): string {
+  return createHash('sha256').update(canonicalJson).digest('hex');
+}
+
+/** Creates the SQL-backed {@link PendingActionStore}. */
+export function createPendingActionStore(pool: Pool): PendingActionStore {
+  return {
+    async create(a) {
+      const { rows } = await pool.query<Row>(
+        `INSERT INTO orchestrator.pending_actions
+           (action_id, conversation_id, user_id, tool_name, tool_call_id, arguments_json, arguments_hash,
+            summary, status, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', now() + make_interval(secs => $9))
+         RETURNING *`,
+        [
+          randomUUID(),
+          a.conversationId,
+          a.userId,
+          a.toolName,
+          a.toolCallId,
+          a.argumentsJson,
+          hashArguments(a.argumentsJson),
+          a.summary,
+          a.ttlSeconds,
+        ],
+      );
+      return fromRow(rows[0] as Row);
+    },
+    async get(actionId) {
+      const { rows } = await pool.query<Row>('SELECT * FROM orchestrator.pending_actions WHERE action_id = $1', [
+        actionId,
+      ]);
+      return rows[0] && fromRow(rows[0]);
+    },
+    async listUndecided(conversationId) {
+      const { rows } = await pool.query<Row>(
+        `SELECT * FROM orchestrator.pending_actions
+          WHERE conversation_id = $1 AND status = 'pending' ORDER BY created_at`,
+        [conversationId],
+      );
+      return rows.map(fromRow);
+    },
+    async claim(actionId, to) {
+      const { rowCount } = await pool.query(
+        `UPDATE orchestrator.pending_actions SET status = $2, decided_at = now()
+          WHERE action_id = $1 AND status = 'pending' AND expires_at > now()`,
+        [actionId, to],
+      );
+      return rowCount === 1;
+    },
+    async finish(actionId, status, response) {
+      await pool.query('UPDATE orchestrator.pending_actions SET status = $2, response = $3 WHERE action_id = $1', [
+        actionId,
+        status,
+        JSON.stringify(response),
+      ]);
+    },
+    async close(actionIds, status) {
+      if (!actionIds.length) return;
+      await pool.query(
+        `UPDATE orchestrator.pending_actions SET status = $2, decided_at = now()
+          WHERE action_id = ANY($1::uuid[]) AND status = 'pending'`,
+        [actionIds, status],
+      );
+    },
+  };
+}
