@@ -4,7 +4,9 @@ import { startEmbeddedPostgres } from '@toolmesh/db';
 
 const port = Number(process.env.PORT ?? 0);
 const db = await startEmbeddedPostgres({ port, dataDir: process.env.TOOLMESH_EMBEDDED_DB_DIR || undefined });
-process.stdout.write(`${JSON.stringify({ level: 'info', service: 'embedded-db', url: db.url, msg: 'listening' })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ level: 'info', service: 'embedded-db', url: db.url, msg: 'listening' })}\n`,
+);
 
 let closing = false;
 const stop = () => {

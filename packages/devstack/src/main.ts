@@ -38,7 +38,8 @@ const mesh = await startMesh({
   model: env.OPENAI_BASE_URL
     ? { baseUrl: env.OPENAI_BASE_URL, apiKey: env.OPENAI_API_KEY, name: env.TOOLMESH_MODEL }
     : undefined,
-  onLine: env.TOOLMESH_QUIET === '1' ? undefined : (service, line) => console.log(`${service.padEnd(14)}| ${line}`),
+  onLine:
+    env.TOOLMESH_QUIET === '1' ? undefined : (service, line) => console.log(`${service.padEnd(14)}| ${line}`),
 }).catch((error: unknown) => {
   console.error(`toolmesh: failed to start: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
@@ -53,7 +54,8 @@ const rows: [string, string, string][] = [
   ['dispatch', `127.0.0.1:${ports.dispatch}`, 'toolmesh.v1.ToolService'],
   ['ticket', `127.0.0.1:${ports.ticket}`, 'toolmesh.v1.ToolService'],
 ];
-if (!env.OPENAI_BASE_URL) rows.push(['scripted-model', `http://127.0.0.1:${ports.model}/v1`, 'OpenAI-compatible stand-in']);
+if (!env.OPENAI_BASE_URL)
+  rows.push(['scripted-model', `http://127.0.0.1:${ports.model}/v1`, 'OpenAI-compatible stand-in']);
 else rows.push(['model', env.OPENAI_BASE_URL, 'OpenAI-compatible model']);
 rows.push(
   env.DATABASE_URL

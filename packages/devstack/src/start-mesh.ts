@@ -1,5 +1,5 @@
-import { waitForServing } from '@toolmesh/rpc';
 import { fileURLToPath } from 'node:url';
+import { waitForServing } from '@toolmesh/rpc';
 import { type ServiceProcess, spawnService } from './spawn-service.ts';
 import { waitForPort } from './wait-for-port.ts';
 
@@ -49,7 +49,10 @@ export interface MeshOptions {
 export interface Mesh {
   readonly ports: MeshPorts;
   /** host:port of every gRPC server, by service name. */
-  readonly grpcAddresses: Record<'gateway' | 'orchestrator' | 'order' | 'inventory' | 'dispatch' | 'ticket', string>;
+  readonly grpcAddresses: Record<
+    'gateway' | 'orchestrator' | 'order' | 'inventory' | 'dispatch' | 'ticket',
+    string
+  >;
   readonly processes: ReadonlyMap<string, ServiceProcess>;
   /** Stops every process, the gateway first and the database last. */
   stop(): Promise<void>;
@@ -98,13 +101,17 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   try {
     let databaseUrl = options.databaseUrl;
     if (!databaseUrl) {
-      const db = launch('embedded-db', 'packages/devstack/src/embedded-db-main.ts', { PORT: String(ports.database) });
+      const db = launch('embedded-db', 'packages/devstack/src/embedded-db-main.ts', {
+        PORT: String(ports.database),
+      });
       await ready(db, (signal) => waitForPort(host, ports.database, timeoutMs, signal));
       databaseUrl = `postgres://postgres@${at(ports.database)}/postgres?sslmode=disable`;
     }
     let model = options.model;
     if (!model) {
-      const scripted = launch('scripted-model', 'services/scripted-model/src/main.ts', { PORT: String(ports.model) });
+      const scripted = launch('scripted-model', 'services/scripted-model/src/main.ts', {
+        PORT: String(ports.model),
+      });
       await ready(scripted, (signal) => waitForPort(host, ports.model, timeoutMs, signal));
       model = { baseUrl: `http://${at(ports.model)}/v1` };
     }

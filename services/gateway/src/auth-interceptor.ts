@@ -15,7 +15,10 @@ export function createAuthInterceptor(authenticate: Authenticate): Interceptor {
     if (req.service.typeName === ChatService.typeName) {
       const principal = authenticate(req.header.get('authorization'));
       if (!principal) {
-        throw publicError(Code.Unauthenticated, 'missing or unknown API key: send "authorization: Bearer <key>"');
+        throw publicError(
+          Code.Unauthenticated,
+          'missing or unknown API key: send "authorization: Bearer <key>"',
+        );
       }
       req.contextValues.set(principalKey, principal);
     }

@@ -1,6 +1,6 @@
+import { createHash } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
 import { type Principal, PrincipalSchema } from '@toolmesh/proto';
-import { createHash } from 'node:crypto';
 import type { ApiKeys } from './config.ts';
 
 /** Resolves an `authorization` header to the caller's principal. */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Client } from '@connectrpc/connect';
 import { ChatService, type OrchestratorService, type Principal } from '@toolmesh/proto';
 import {
@@ -8,7 +9,6 @@ import {
   type ServiceRegistration,
   serviceRegistration,
 } from '@toolmesh/rpc';
-import { randomUUID } from 'node:crypto';
 import { principalKey } from './auth-interceptor.ts';
 
 /** Options of {@link createChatService}. */
@@ -30,7 +30,8 @@ const forwardedCodes = new Set([
 ]);
 
 function forwardError(error: unknown): never {
-  if (error instanceof ConnectError && forwardedCodes.has(error.code)) throw publicError(error.code, error.rawMessage);
+  if (error instanceof ConnectError && forwardedCodes.has(error.code))
+    throw publicError(error.code, error.rawMessage);
   throw error;
 }
 
@@ -50,7 +51,9 @@ export function createChatService(options: ChatServiceOptions): ServiceRegistrat
   return serviceRegistration(ChatService, {
     async chat(req, ctx) {
       const { principal, requestId, callOptions } = forward(ctx);
-      const res = await orchestrator.runChat({ principal, chat: req, requestId }, callOptions).catch(forwardError);
+      const res = await orchestrator
+        .runChat({ principal, chat: req, requestId }, callOptions)
+        .catch(forwardError);
       return res.response ?? {};
     },
     async *chatStream(req, ctx) {
@@ -59,7 +62,11 @@ export function createChatService(options: ChatServiceOptions): ServiceRegistrat
         for await (const res of orchestrator.runChatStream(
           {
             principal,
-            chat: { conversationId: req.conversationId, message: req.message, idempotencyKey: req.idempotencyKey },
+            chat: {
+              conversationId: req.conversationId,
+              message: req.message,
+              idempotencyKey: req.idempotencyKey,
+            },
             requestId,
           },
           callOptions,
@@ -72,7 +79,9 @@ export function createChatService(options: ChatServiceOptions): ServiceRegistrat
     },
     async confirm(req, ctx) {
       const { principal, requestId, callOptions } = forward(ctx);
-      const res = await orchestrator.runConfirm({ principal, confirm: req, requestId }, callOptions).catch(forwardError);
+      const res = await orchestrator
+        .runConfirm({ principal, confirm: req, requestId }, callOptions)
+        .catch(forwardError);
       // ConfirmResponse carries the fields of ChatResponse at its top level.
       const r = res.response;
       return {

@@ -13,15 +13,26 @@ const readPermissions = ['order:read', 'inventory:read', 'dispatch:read', 'ticke
 
 /** The demo world's keys (DESIGN.md). Development only: set TOOLMESH_API_KEYS in production. */
 export const devApiKeys: ApiKeys = {
-  'dev-key-u1001': { user_id: 'u_1001', tenant_id: 't_demo', permissions: [...readPermissions, 'ticket:write'] },
-  'dev-key-u2002': { user_id: 'u_2002', tenant_id: 't_demo', permissions: [...readPermissions, 'ticket:write'] },
+  'dev-key-u1001': {
+    user_id: 'u_1001',
+    tenant_id: 't_demo',
+    permissions: [...readPermissions, 'ticket:write'],
+  },
+  'dev-key-u2002': {
+    user_id: 'u_2002',
+    tenant_id: 't_demo',
+    permissions: [...readPermissions, 'ticket:write'],
+  },
   'dev-key-readonly': { user_id: 'u_1001', tenant_id: 't_demo', permissions: readPermissions },
 };
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('127.0.0.1'),
-  ORCHESTRATOR_ADDR: z.string().regex(/^[\w.-]+:\d{1,5}$/, 'expected host:port').default('127.0.0.1:50051'),
+  ORCHESTRATOR_ADDR: z
+    .string()
+    .regex(/^[\w.-]+:\d{1,5}$/, 'expected host:port')
+    .default('127.0.0.1:50051'),
   /** JSON object: api key → {user_id, tenant_id, permissions}. Unset means the dev keys. */
   TOOLMESH_API_KEYS: z
     .string()

@@ -1,3 +1,3 @@
-export { createApiKeyAuthenticator, type Authenticate } from './authenticate.ts';
+export { type Authenticate, createApiKeyAuthenticator } from './authenticate.ts';
 export { type ApiKeys, type Config, devApiKeys, loadConfig } from './config.ts';
 export { createGatewayServer, type GatewayServerOptions } from './server.ts';

@@ -51,7 +51,9 @@ export function buildPrompt(history: StoredMessage[]): ChatCompletionMessagePara
         tool_call_id: c.id,
         content:
           results.get(c.id) ??
-          JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'the call was interrupted', retryable: true } }),
+          JSON.stringify({
+            error: { code: 'UNAVAILABLE', message: 'the call was interrupted', retryable: true },
+          }),
       });
     }
   }

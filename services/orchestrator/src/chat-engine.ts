@@ -54,7 +54,12 @@ export interface TurnContext {
 /** The seed's loop: model → validated tool calls → results → model …, with server-owned approvals. */
 export interface ChatEngine {
   chat(ctx: TurnContext, conversationId: string, message: string): Promise<ChatResponse>;
-  confirm(ctx: TurnContext, conversationId: string, actionId: string, approve: boolean): Promise<ChatResponse>;
+  confirm(
+    ctx: TurnContext,
+    conversationId: string,
+    actionId: string,
+    approve: boolean,
+  ): Promise<ChatResponse>;
 }
 
 // Accumulates what one turn produced, for the response.
@@ -70,7 +75,8 @@ const toolMessage = (o: { toolCallId: string; content: string }): StoredMessage 
   content: o.content,
 });
 
-const notExecuted = (code: string, message: string) => JSON.stringify({ error: { code, message, retryable: false } });
+const notExecuted = (code: string, message: string) =>
+  JSON.stringify({ error: { code, message, retryable: false } });
 
 function describeCall(toolName: string, args: Record<string, unknown>): string {
   const parts = Object.entries(args).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
@@ -117,7 +123,10 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
   // Holds the conversation for the duration of the work, across replicas.
   async function withConversation<T>(conversationId: string, work: () => Promise<T>): Promise<T> {
     if (!(await conversations.tryAcquire(conversationId, holdMs))) {
-      throw publicError(Code.Aborted, 'another request is running on this conversation; retry when it is done');
+      throw publicError(
+        Code.Aborted,
+        'another request is running on this conversation; retry when it is done',
+      );
     }
     try {
       return await work();
@@ -204,9 +213,14 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
         onStart: (call) =>
           emit?.({
             case: 'toolCallStarted',
-            value: { toolCallId: call.toolCallId, toolName: call.tool.definition.name, argumentsJson: call.argumentsJson },
+            value: {
+              toolCallId: call.toolCallId,
+              toolName: call.tool.definition.name,
+              argumentsJson: call.argumentsJson,
+            },
           }),
-        onFinish: (outcome) => emit?.({ case: 'toolCallFinished', value: { execution: toExecution(outcome) } }),
+        onFinish: (outcome) =>
+          emit?.({ case: 'toolCallFinished', value: { execution: toExecution(outcome) } }),
       });
       for (const f of failed) emit?.({ case: 'toolCallFinished', value: { execution: toExecution(f) } });
       const byId = new Map([...outcomes, ...failed].map((o) => [o.toolCallId, o]));
@@ -220,7 +234,12 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
         const pending = held.map(toPendingAction);
         for (const p of pending) emit?.({ case: 'pendingAction', value: p });
         const ask = `Waiting for your approval: ${held.map((a) => a.summary).join('; ')}.`;
-        return respond(state, answer.content ? `${answer.content}\n\n${ask}` : ask, StopReason.AWAITING_CONFIRMATION, pending);
+        return respond(
+          state,
+          answer.content ? `${answer.content}\n\n${ask}` : ask,
+          StopReason.AWAITING_CONFIRMATION,
+          pending,
+        );
       }
     }
     // Round limit: one last answer without tools, so the caller always gets a reply.
@@ -256,7 +275,10 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
     );
     await conversations.append(conversationId, [
       ...expired.map((a) =>
-        toolMessage({ toolCallId: a.toolCallId, content: notExecuted('EXPIRED', 'The approval expired; not executed.') }),
+        toolMessage({
+          toolCallId: a.toolCallId,
+          content: notExecuted('EXPIRED', 'The approval expired; not executed.'),
+        }),
       ),
       ...superseded.map((a) =>
         toolMessage({
@@ -292,7 +314,8 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
 
     async confirm(ctx, conversationId, actionId, approve) {
       const action = await actions.get(actionId);
-      if (!action || action.conversationId !== conversationId) throw publicError(Code.NotFound, 'action not found');
+      if (!action || action.conversationId !== conversationId)
+        throw publicError(Code.NotFound, 'action not found');
       if (action.userId !== ctx.principal.userId) {
         throw publicError(Code.PermissionDenied, 'only the user who asked may decide on this action');
       }
@@ -331,8 +354,17 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
                 ctx.principal,
                 ctx.signal,
               )
-            : [failedOutcome(action.toolCallId, action.toolName, 'UNAVAILABLE', 'the tool is not available', true)];
-          const result = outcome ?? failedOutcome(action.toolCallId, action.toolName, 'INTERNAL', 'no result');
+            : [
+                failedOutcome(
+                  action.toolCallId,
+                  action.toolName,
+                  'UNAVAILABLE',
+                  'the tool is not available',
+                  true,
+                ),
+              ];
+          const result =
+            outcome ?? failedOutcome(action.toolCallId, action.toolName, 'INTERNAL', 'no result');
           state.executions.push(toExecution(result));
           ctx.emit?.({ case: 'toolCallFinished', value: { execution: toExecution(result) } });
           await conversations.append(conversationId, [toolMessage(result)]);

@@ -2,7 +2,12 @@ import { z } from 'zod';
 
 const addressList = z
   .string()
-  .transform((s) => s.split(',').map((a) => a.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.string().regex(/^[\w.-]+:\d{1,5}$/, 'expected host:port')).min(1));
 
 const schema = z.object({
@@ -44,7 +49,12 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
     databaseUrl: c.DATABASE_URL,
     toolServices: c.TOOL_SERVICES,
     toolRefreshMs: c.TOOL_REFRESH_MS,
-    model: { baseURL: c.OPENAI_BASE_URL, apiKey: c.OPENAI_API_KEY, model: c.TOOLMESH_MODEL, timeoutMs: c.MODEL_TIMEOUT_MS },
+    model: {
+      baseURL: c.OPENAI_BASE_URL,
+      apiKey: c.OPENAI_API_KEY,
+      model: c.TOOLMESH_MODEL,
+      timeoutMs: c.MODEL_TIMEOUT_MS,
+    },
     maxRounds: c.MAX_ROUNDS,
     approvalTtlSeconds: c.APPROVAL_TTL_SECONDS,
     logLevel: c.LOG_LEVEL,

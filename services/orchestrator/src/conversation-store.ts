@@ -1,6 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { Pool } from '@toolmesh/db';
 import type { Principal } from '@toolmesh/proto';
-import { randomUUID } from 'node:crypto';
 
 /** A tool call as the model made it. */
 export interface ModelToolCall {
@@ -91,7 +91,8 @@ export function createConversationStore(pool: Pool): ConversationStore {
       );
       return rows.map((r): StoredMessage => {
         if (r.role === 'user') return { role: 'user', content: r.content ?? '' };
-        if (r.role === 'tool') return { role: 'tool', toolCallId: r.tool_call_id ?? '', content: r.content ?? '' };
+        if (r.role === 'tool')
+          return { role: 'tool', toolCallId: r.tool_call_id ?? '', content: r.content ?? '' };
         return { role: 'assistant', content: r.content, toolCalls: r.tool_calls ?? [] };
       });
     },

@@ -1,6 +1,6 @@
-export { type ChatEngine, type ChatEngineOptions, createChatEngine } from './chat-engine.ts';
 export { buildPrompt, offeredTools } from './build-prompt.ts';
 export { canonicalJson } from './canonical-json.ts';
+export { type ChatEngine, type ChatEngineOptions, createChatEngine } from './chat-engine.ts';
 export { type Config, loadConfig } from './config.ts';
 export { createConversationStore, type StoredMessage } from './conversation-store.ts';
 export { migrations, schema } from './migrations.ts';

@@ -18,7 +18,11 @@ const logger = createLogger({ service: 'orchestrator', level: config.logLevel })
 const db = await openDatabase({ url: config.databaseUrl, applicationName: 'toolmesh-orchestrator' });
 await migrate(db.pool, { schema, migrations });
 
-const registry = createToolRegistry({ addresses: config.toolServices, logger, refreshMs: config.toolRefreshMs });
+const registry = createToolRegistry({
+  addresses: config.toolServices,
+  logger,
+  refreshMs: config.toolRefreshMs,
+});
 await registry.start();
 
 const engine = createChatEngine({

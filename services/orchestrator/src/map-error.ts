@@ -13,7 +13,10 @@ export function mapError(error: unknown): ConnectError | undefined {
   if (typeof code === 'string' && storageDown.test(code)) {
     return new ConnectError('storage is unavailable, retry later', Code.Unavailable);
   }
-  if (error instanceof Error && /Connection terminated|timeout exceeded when trying to connect/.test(error.message)) {
+  if (
+    error instanceof Error &&
+    /Connection terminated|timeout exceeded when trying to connect/.test(error.message)
+  ) {
     return new ConnectError('storage is unavailable, retry later', Code.Unavailable);
   }
   return undefined;

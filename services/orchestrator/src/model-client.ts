@@ -69,7 +69,10 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
       toolCalls: (message?.tool_calls ?? []).flatMap((c) =>
         c.type === 'function' ? [{ id: c.id, name: c.function.name, arguments: c.function.arguments }] : [],
       ),
-      usage: { promptTokens: res.usage?.prompt_tokens ?? 0, completionTokens: res.usage?.completion_tokens ?? 0 },
+      usage: {
+        promptTokens: res.usage?.prompt_tokens ?? 0,
+        completionTokens: res.usage?.completion_tokens ?? 0,
+      },
     };
   }
 
@@ -93,7 +96,8 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
         onTextDelta(delta.content);
       }
       for (const d of delta.tool_calls ?? []) {
-        const call = (calls[d.index] ??= { id: '', name: '', arguments: '' });
+        const call = calls[d.index] ?? { id: '', name: '', arguments: '' };
+        calls[d.index] = call;
         if (d.id) call.id = d.id;
         if (d.function?.name) call.name += d.function.name;
         if (d.function?.arguments) call.arguments += d.function.arguments;

@@ -1,6 +1,12 @@
 import { create } from '@bufbuild/protobuf';
 import { OrchestratorService, type Principal, RunChatStreamResponseSchema } from '@toolmesh/proto';
-import { Code, type HandlerContext, publicError, type ServiceRegistration, serviceRegistration } from '@toolmesh/rpc';
+import {
+  Code,
+  type HandlerContext,
+  publicError,
+  type ServiceRegistration,
+  serviceRegistration,
+} from '@toolmesh/rpc';
 import type { ChatEngine } from './chat-engine.ts';
 import { streamTurn } from './stream-turn.ts';
 
@@ -14,7 +20,8 @@ function requirePrincipal(principal: Principal | undefined): Principal {
 }
 
 function checkConversationId(id: string) {
-  if (id && !uuid.test(id)) throw publicError(Code.InvalidArgument, 'conversation_id must be empty or a UUID');
+  if (id && !uuid.test(id))
+    throw publicError(Code.InvalidArgument, 'conversation_id must be empty or a UUID');
 }
 
 function checkMessage(message: string) {

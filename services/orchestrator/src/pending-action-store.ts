@@ -1,5 +1,5 @@
-import type { Pool } from '@toolmesh/db';
 import { createHash, randomUUID } from 'node:crypto';
+import type { Pool } from '@toolmesh/db';
 
 /** Lifecycle of a write the model proposed. */
 export type ActionStatus = 'pending' | 'executing' | 'executed' | 'declined' | 'expired' | 'superseded';
@@ -104,9 +104,10 @@ export function createPendingActionStore(pool: Pool): PendingActionStore {
       return fromRow(rows[0] as Row);
     },
     async get(actionId) {
-      const { rows } = await pool.query<Row>('SELECT * FROM orchestrator.pending_actions WHERE action_id = $1', [
-        actionId,
-      ]);
+      const { rows } = await pool.query<Row>(
+        'SELECT * FROM orchestrator.pending_actions WHERE action_id = $1',
+        [actionId],
+      );
       return rows[0] && fromRow(rows[0]);
     },
     async listUndecided(conversationId) {
@@ -126,11 +127,10 @@ export function createPendingActionStore(pool: Pool): PendingActionStore {
       return rowCount === 1;
     },
     async finish(actionId, status, response) {
-      await pool.query('UPDATE orchestrator.pending_actions SET status = $2, response = $3 WHERE action_id = $1', [
-        actionId,
-        status,
-        JSON.stringify(response),
-      ]);
+      await pool.query(
+        'UPDATE orchestrator.pending_actions SET status = $2, response = $3 WHERE action_id = $1',
+        [actionId, status, JSON.stringify(response)],
+      );
     },
     async close(actionIds, status) {
       if (!actionIds.length) return;

@@ -5,7 +5,9 @@ import type { ChatEvent, EmitEvent } from './chat-engine.ts';
  * Runs a turn and yields its events as they happen, then the final response.
  * Events are buffered, so a slow reader never blocks the turn.
  */
-export async function* streamTurn(run: (emit: EmitEvent) => Promise<ChatResponse>): AsyncGenerator<ChatEvent> {
+export async function* streamTurn(
+  run: (emit: EmitEvent) => Promise<ChatResponse>,
+): AsyncGenerator<ChatEvent> {
   const queue: ChatEvent[] = [];
   let wake: (() => void) | undefined;
   let finished = false;

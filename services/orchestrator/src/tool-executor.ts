@@ -68,7 +68,11 @@ export interface ToolExecutor {
 export function createToolExecutor(options: { logger: Logger }): ToolExecutor {
   const { logger } = options;
 
-  async function executeOne(call: PlannedCall, principal: Principal, signal: AbortSignal): Promise<ToolOutcome> {
+  async function executeOne(
+    call: PlannedCall,
+    principal: Principal,
+    signal: AbortSignal,
+  ): Promise<ToolOutcome> {
     const { definition, client } = call.tool;
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
@@ -109,17 +113,48 @@ export function createToolExecutor(options: { logger: Logger }): ToolExecutor {
     } catch (error) {
       if (signal.aborted) throw error;
       const code = error instanceof ConnectError ? error.code : Code.Unknown;
-      logger.warn({ err: error, tool: definition.name, address: call.tool.address }, 'tool call failed in transport');
+      logger.warn(
+        { err: error, tool: definition.name, address: call.tool.address },
+        'tool call failed in transport',
+      );
       if (code === Code.DeadlineExceeded) {
-        return failedOutcome(call.toolCallId, definition.name, 'TIMEOUT', 'the tool did not answer in time', true, elapsed());
+        return failedOutcome(
+          call.toolCallId,
+          definition.name,
+          'TIMEOUT',
+          'the tool did not answer in time',
+          true,
+          elapsed(),
+        );
       }
       if (code === Code.Unavailable || code === Code.Unknown) {
-        return failedOutcome(call.toolCallId, definition.name, 'UNAVAILABLE', 'the tool service is unavailable', true, elapsed());
+        return failedOutcome(
+          call.toolCallId,
+          definition.name,
+          'UNAVAILABLE',
+          'the tool service is unavailable',
+          true,
+          elapsed(),
+        );
       }
       if (code === Code.ResourceExhausted) {
-        return failedOutcome(call.toolCallId, definition.name, 'RATE_LIMITED', 'the tool service is overloaded', true, elapsed());
+        return failedOutcome(
+          call.toolCallId,
+          definition.name,
+          'RATE_LIMITED',
+          'the tool service is overloaded',
+          true,
+          elapsed(),
+        );
       }
-      return failedOutcome(call.toolCallId, definition.name, 'INTERNAL', 'the tool call failed', false, elapsed());
+      return failedOutcome(
+        call.toolCallId,
+        definition.name,
+        'INTERNAL',
+        'the tool call failed',
+        false,
+        elapsed(),
+      );
     }
   }
 

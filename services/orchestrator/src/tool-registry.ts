@@ -36,7 +36,10 @@ export interface ToolRegistry {
 export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
   const { logger } = options;
   const clients = new Map(
-    options.addresses.map((address) => [address, createGrpcClient(ToolService, { address, defaultTimeoutMs: 5_000 })]),
+    options.addresses.map((address) => [
+      address,
+      createGrpcClient(ToolService, { address, defaultTimeoutMs: 5_000 }),
+    ]),
   );
   const byService = new Map<string, RegisteredTool[]>();
   let byName = new Map<string, RegisteredTool>();
@@ -48,7 +51,10 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
       for (const tool of tools) {
         const existing = next.get(tool.definition.name);
         if (existing) {
-          logger.warn({ tool: tool.definition.name, address, kept: existing.address }, 'duplicate tool name ignored');
+          logger.warn(
+            { tool: tool.definition.name, address, kept: existing.address },
+            'duplicate tool name ignored',
+          );
           continue;
         }
         next.set(tool.definition.name, tool);
@@ -72,10 +78,15 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
   };
 
   const refresh = async () => {
-    const results = await Promise.allSettled([...clients].map(([address, client]) => refreshOne(address, client)));
+    const results = await Promise.allSettled(
+      [...clients].map(([address, client]) => refreshOne(address, client)),
+    );
     results.forEach((r, i) => {
       if (r.status === 'rejected') {
-        logger.warn({ address: options.addresses[i], err: r.reason }, 'ListTools failed; keeping last known tools');
+        logger.warn(
+          { address: options.addresses[i], err: r.reason },
+          'ListTools failed; keeping last known tools',
+        );
       }
     });
     rebuild();

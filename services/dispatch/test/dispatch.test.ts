@@ -1,0 +1,110 @@
+import { type Database, migrate, openDatabase } from '@toolmesh/db';
+import { type Principal, SideEffect, ToolErrorCode, ToolService } from '@toolmesh/proto';
+import { createGrpcClient, type Server } from '@toolmesh/rpc';
+import { createLogger } from '@toolmesh/telemetry';
+import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
+import { createDispatchServer, dispatchMigrations, dispatchSchema } from '../src/index.ts';
+
+type PrincipalInit = Omit<Principal, '$typeName'>;
+
+const logger = createLogger({ service: 'dispatch-test', level: 'silent' });
+const allPermissions = ['order:read', 'inventory:read', 'dispatch:read', 'ticket:read', 'ticket:write'];
+const u1001: PrincipalInit = { userId: 'u_1001', tenantId: 't_demo', permissions: allPermissions };
+const u2002: PrincipalInit = { ...u1001, userId: 'u_2002' };
+
+let testDb: TestDatabase;
+let db: Database;
+let server: Server;
+let client: ReturnType<typeof createGrpcClient<typeof ToolService>>;
+
+beforeAll(async () => {
+  testDb = await createTestDatabase();
+  db = await openDatabase({ url: testDb.url });
+  await migrate(db.pool, { schema: dispatchSchema, migrations: dispatchMigrations });
+  server = createDispatchServer({ pool: db.pool, logger });
+  const port = await server.listen(0);
+  client = createGrpcClient(ToolService, { address: `127.0.0.1:${port}` });
+});
+
+afterAll(async () => {
+  await server?.shutdown(1_000);
+  await db?.close();
+  await testDb?.drop();
+});
+
+async function invoke(argumentsJson: unknown, principal: PrincipalInit = u1001) {
+  const res = await client.invokeTool({
+    toolCallId: 'call_1',
+    toolName: 'get_dispatch_plan',
+    argumentsJson: typeof argumentsJson === 'string' ? argumentsJson : JSON.stringify(argumentsJson),
+    principal,
+  });
+  return res.outcome;
+}
+
+async function result(argumentsJson: unknown, principal?: PrincipalInit) {
+  const outcome = await invoke(argumentsJson, principal);
+  if (outcome.case !== 'resultJson') throw new Error(`expected a result, got ${JSON.stringify(outcome)}`);
+  return JSON.parse(outcome.value) as unknown;
+}
+
+test('ListTools publishes get_dispatch_plan with its JSON Schema and metadata', async () => {
+  const { tools } = await client.listTools({});
+  expect(tools.map((t) => t.name)).toEqual(['get_dispatch_plan']);
+  const schema = JSON.parse(tools[0]?.inputSchemaJson ?? '');
+  expect(schema).toMatchObject({
+    type: 'object',
+    required: ['order_id'],
+    additionalProperties: false,
+    properties: { order_id: { type: 'string', pattern: '^[0-9]{12}$' } },
+  });
+  expect(tools[0]?.metadata).toMatchObject({
+    permission: 'dispatch:read',
+    sideEffect: SideEffect.READ,
+    timeout: { seconds: 3n, nanos: 0 },
+  });
+});
+
+test("returns each user's own demo plan", async () => {
+  expect(await result({ order_id: '202604100018' })).toEqual({
+    order_id: '202604100018',
+    dispatch_node: 'Shanghai-DC-03',
+    carrier: 'SF Express',
+    status: 'in_transit',
+    logistics_no: 'SF1234567890',
+    estimated_delivery: '2026-04-13',
+  });
+  expect(await result({ order_id: '202604100042' }, u2002)).toEqual({
+    order_id: '202604100042',
+    dispatch_node: 'Shanghai-DC-03',
+    carrier: 'SF Express',
+    status: 'scheduled',
+    logistics_no: null,
+    estimated_delivery: '2026-04-15',
+  });
+});
+
+test("another user's plan answers exactly like a missing one", async () => {
+  const foreign = await invoke({ order_id: '202604100042' });
+  const missing = await invoke({ order_id: '209912319999' });
+  if (foreign.case !== 'error' || missing.case !== 'error') throw new Error('expected errors');
+  expect(foreign.value.code).toBe(ToolErrorCode.NOT_FOUND);
+  expect(missing.value.code).toBe(ToolErrorCode.NOT_FOUND);
+  expect(foreign.value.message.replace('202604100042', 'X')).toBe(
+    missing.value.message.replace('209912319999', 'X'),
+  );
+});
+
+test('a principal without dispatch:read is denied', async () => {
+  const outcome = await invoke({ order_id: '202604100018' }, { ...u1001, permissions: ['order:read'] });
+  expect(outcome.case === 'error' && outcome.value.code).toBe(ToolErrorCode.PERMISSION_DENIED);
+});
+
+test.each([
+  ['a wrong type', { order_id: 202604100018 }],
+  ['an extra key', { order_id: '202604100018', user_id: 'u_2002' }],
+  ['bad JSON', 'order 202604100018'],
+])('%s is an invalid argument', async (_case, args) => {
+  const outcome = await invoke(args);
+  expect(outcome.case === 'error' && outcome.value.code).toBe(ToolErrorCode.INVALID_ARGUMENT);
+});

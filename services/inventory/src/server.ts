@@ -1,0 +1,21 @@
+import type { Pool } from '@toolmesh/db';
+import { createServer, type Server } from '@toolmesh/rpc';
+import type { Logger } from '@toolmesh/telemetry';
+import { createToolService } from '@toolmesh/tool-sdk';
+import { createInventoryTools } from './inventory-tools.ts';
+
+/** Options of {@link createInventoryServer}. */
+export interface InventoryServerOptions {
+  /** Pool on a database migrated with the inventory migrations. */
+  pool: Pool;
+  logger: Logger;
+}
+
+/** Builds the inventory service's gRPC server (ToolService, health, reflection); it does not listen. */
+export function createInventoryServer(options: InventoryServerOptions): Server {
+  const { pool, logger } = options;
+  return createServer({
+    logger,
+    services: [createToolService({ logger, tools: createInventoryTools(pool) })],
+  });
+}

@@ -1,0 +1,30 @@
+import { migrate, openDatabase } from '@toolmesh/db';
+import { handleShutdown } from '@toolmesh/rpc';
+import { createLogger } from '@toolmesh/telemetry';
+import { loadConfig } from './config.ts';
+import { orderMigrations, orderSchema } from './migrations.ts';
+import { createOrderServer } from './server.ts';
+
+// Composition root of the order service: config → logger → database → server.
+const config = loadConfig(process.env);
+const logger = createLogger({ service: 'order', level: config.logLevel });
+
+try {
+  const db = await openDatabase({ url: config.databaseUrl, applicationName: 'toolmesh-order' });
+  await migrate(db.pool, { schema: orderSchema, migrations: orderMigrations });
+  const server = createOrderServer({ pool: db.pool, logger });
+  const port = await server.listen(config.port, config.host);
+  server.health.setAll(true);
+  logger.info({ port }, 'order service listening');
+  handleShutdown({
+    logger,
+    stop: async () => {
+      await server.shutdown();
+      await db.close();
+    },
+  });
+} catch (error) {
+  // A failed start must end the process, or an embedded database would keep it alive.
+  logger.fatal({ err: error }, 'order service failed to start');
+  process.exit(1);
+}

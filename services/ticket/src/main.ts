@@ -1,0 +1,30 @@
+import { migrate, openDatabase } from '@toolmesh/db';
+import { handleShutdown } from '@toolmesh/rpc';
+import { createLogger } from '@toolmesh/telemetry';
+import { loadConfig } from './config.ts';
+import { ticketMigrations, ticketSchema } from './migrations.ts';
+import { createTicketServer } from './server.ts';
+
+// Composition root of the ticket service: config → logger → database → server.
+const config = loadConfig(process.env);
+const logger = createLogger({ service: 'ticket', level: config.logLevel });
+
+try {
+  const db = await openDatabase({ url: config.databaseUrl, applicationName: 'toolmesh-ticket' });
+  await migrate(db.pool, { schema: ticketSchema, migrations: ticketMigrations });
+  const server = createTicketServer({ pool: db.pool, logger });
+  const port = await server.listen(config.port, config.host);
+  server.health.setAll(true);
+  logger.info({ port }, 'ticket service listening');
+  handleShutdown({
+    logger,
+    stop: async () => {
+      await server.shutdown();
+      await db.close();
+    },
+  });
+} catch (error) {
+  // A failed start must end the process, or an embedded database would keep it alive.
+  logger.fatal({ err: error }, 'ticket service failed to start');
+  process.exit(1);
+}

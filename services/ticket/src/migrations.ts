@@ -1,0 +1,40 @@
+import type { Migration } from '@toolmesh/db';
+
+/** The schema holding every table of the ticket service. */
+export const ticketSchema = 'tickets';
+
+// Every statement names its schema: the embedded database multiplexes all
+// connections onto one session, so a search_path would leak between services.
+/** Forward-only migrations of the ticket service. */
+export const ticketMigrations: Migration[] = [
+  {
+    version: 1,
+    description: 'tickets and idempotency records',
+    sql: `
+      CREATE TABLE tickets.tickets (
+        ticket_id text PRIMARY KEY CHECK (ticket_id ~ '^T-[0-9A-Z]{10}$'),
+        user_id text NOT NULL,
+        tenant_id text NOT NULL,
+        order_id text NOT NULL,
+        category text NOT NULL CHECK (category IN ('invoice', 'refund', 'delivery', 'product', 'other')),
+        description text NOT NULL,
+        status text NOT NULL DEFAULT 'open',
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      -- The business rule "one open ticket per order and category" held by the
+      -- database, so concurrent requests with different keys cannot both pass it.
+      CREATE UNIQUE INDEX tickets_one_open_idx
+        ON tickets.tickets (tenant_id, user_id, order_id, category) WHERE status = 'open';
+      CREATE INDEX tickets_owner_idx ON tickets.tickets (tenant_id, user_id, created_at DESC);
+      -- response_json is json, not jsonb: a replay must answer byte for byte the
+      -- first response, and jsonb would reorder its keys.
+      CREATE TABLE tickets.idempotency (
+        user_id text NOT NULL,
+        idempotency_key text NOT NULL,
+        request_hash text NOT NULL,
+        response_json json,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (user_id, idempotency_key)
+      );`,
+  },
+];

@@ -1,0 +1,21 @@
+import type { Pool } from '@toolmesh/db';
+import { createServer, type Server } from '@toolmesh/rpc';
+import type { Logger } from '@toolmesh/telemetry';
+import { createToolService } from '@toolmesh/tool-sdk';
+import { createTicketTools } from './ticket-tools.ts';
+
+/** Options of {@link createTicketServer}. */
+export interface TicketServerOptions {
+  /** Pool on a database migrated with the ticket migrations. */
+  pool: Pool;
+  logger: Logger;
+}
+
+/** Builds the ticket service's gRPC server (ToolService, health, reflection); it does not listen. */
+export function createTicketServer(options: TicketServerOptions): Server {
+  const { pool, logger } = options;
+  return createServer({
+    logger,
+    services: [createToolService({ logger, tools: createTicketTools(pool) })],
+  });
+}

@@ -1,0 +1,80 @@
+import type { Pool } from '@toolmesh/db';
+import { defineTool, type Tool } from '@toolmesh/tool-sdk';
+import { z } from 'zod';
+import { createTicketOnce } from './create-ticket-once.ts';
+
+interface TicketRow {
+  ticket_id: string;
+  order_id: string;
+  category: string;
+  status: string;
+  created_at: Date;
+}
+
+const createTicketInput = z.strictObject({
+  order_id: z
+    .string()
+    .regex(/^[0-9]{12}$/, 'must be a 12-digit order number')
+    .describe('The 12-digit order number the ticket is about, e.g. "202604100018".'),
+  category: z
+    .enum(['invoice', 'refund', 'delivery', 'product', 'other'])
+    .describe('What the ticket is about: invoice, refund, delivery, product or other.'),
+  description: z
+    .string()
+    .trim()
+    .min(5)
+    .max(1000)
+    .describe("The user's request in their own words, 5 to 1000 characters."),
+});
+
+// Bounds the answer for the model; a user with more tickets sees the newest ones.
+const listLimit = 50;
+
+/** The ticket service's tools; every ticket belongs to the user who opened it. */
+export function createTicketTools(pool: Pool): Tool[] {
+  const createTicket = defineTool({
+    name: 'create_ticket',
+    description:
+      "Opens a customer-service ticket for one of the user's orders, e.g. to request an invoice or " +
+      'report a delivery problem. Changes state: it runs only after the user confirms. At most one ' +
+      'open ticket per order and category.',
+    input: createTicketInput,
+    metadata: {
+      sideEffect: 'write',
+      permission: 'ticket:write',
+      timeoutMs: 5_000,
+      // Retries are safe because the idempotency key makes them replays.
+      idempotent: true,
+      allowParallel: false,
+    },
+    handler: (args, ctx) => createTicketOnce(pool, ctx.principal, ctx.idempotencyKey, args),
+  });
+
+  const listTickets = defineTool({
+    name: 'list_tickets',
+    description: "Lists the user's customer-service tickets, newest first, with their status.",
+    input: z.strictObject({}),
+    metadata: { sideEffect: 'read', permission: 'ticket:read' },
+    async handler(_args, ctx) {
+      const { rows } = await pool.query<TicketRow>(
+        `SELECT ticket_id, order_id, category, status, created_at
+           FROM tickets.tickets
+          WHERE user_id = $1 AND tenant_id = $2
+          ORDER BY created_at DESC, ticket_id DESC
+          LIMIT ${listLimit}`,
+        [ctx.principal.userId, ctx.principal.tenantId],
+      );
+      return {
+        tickets: rows.map((t) => ({
+          ticket_id: t.ticket_id,
+          order_id: t.order_id,
+          category: t.category,
+          status: t.status,
+          created_at: t.created_at.toISOString(),
+        })),
+      };
+    },
+  });
+
+  return [createTicket, listTickets];
+}
