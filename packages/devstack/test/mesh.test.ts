@@ -62,17 +62,14 @@ test('every process reports SERVING and answers reflection', async () => {
     expect([name, (await health.check({ service: '' })).status]).toEqual([name, ServingStatus.SERVING]);
 
     const reflection = createGrpcClient(reflectionV1.ServerReflection, { address });
-    const abort = new AbortController();
     async function* list() {
       yield { messageRequest: { case: 'listServices' as const, value: '' } };
     }
     let services: string[] = [];
-    for await (const res of reflection.serverReflectionInfo(list(), { signal: abort.signal })) {
+    for await (const res of reflection.serverReflectionInfo(list())) {
       if (res.messageResponse.case === 'listServicesResponse') {
         services = res.messageResponse.value.service.map((s) => s.name);
       }
-      abort.abort();
-      break;
     }
     expect(services).toContain('grpc.health.v1.Health');
     expect(services).toContain(
