@@ -229,7 +229,9 @@ describe('step 6: invoice ticket', () => {
     // The proposal carries what is known so far, then asks for the ticket.
     expect(ticketTurn?.content).toContain('Order 202604100018: status shipped, payment paid.');
     expect(ticketTurn?.content).toMatch(
-      new RegExp(`Your invoice isn't ready yet, so I'd like to open an invoice ticket for order ${orderId}\\.$`),
+      new RegExp(
+        `Your invoice isn't ready yet, so I'd like to open an invoice ticket for order ${orderId}\\.$`,
+      ),
     );
     expect(ticketTurn?.toolCalls[0]?.id).toBe('call_2_0_create_ticket');
     expect(args(ticketTurn)).toEqual({
