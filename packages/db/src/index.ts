@@ -6,4 +6,5 @@ export {
 } from './embedded-postgres.ts';
 export { type MigrateOptions, type Migration, migrate } from './migrate.ts';
 export { type Database, type DatabaseOptions, openDatabase } from './open-database.ts';
+export { queryWithDeadline } from './query-with-deadline.ts';
 export { withTransaction } from './with-transaction.ts';

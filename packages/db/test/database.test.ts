@@ -1,5 +1,12 @@
 import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
-import { type Database, type Migration, migrate, openDatabase, withTransaction } from '../src/index.ts';
+import {
+  type Database,
+  type Migration,
+  migrate,
+  openDatabase,
+  queryWithDeadline,
+  withTransaction,
+} from '../src/index.ts';
 
 const migrations: Migration[] = [
   {
@@ -57,5 +64,30 @@ describe('on embedded PGlite', () => {
   test('the same code path works', async () => {
     expect(db.embedded).toBe(true);
     await exercise(db);
+  });
+});
+
+describe('queryWithDeadline on the real Postgres', () => {
+  let testDb: TestDatabase;
+  let db: Database;
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    db = await openDatabase({ url: testDb.url });
+  });
+  afterAll(async () => {
+    await db?.close();
+    await testDb?.drop();
+  });
+  test('the statement is cancelled by Postgres at the deadline', async () => {
+    const started = Date.now();
+    await expect(queryWithDeadline(db.pool, 100, 'SELECT pg_sleep(2)')).rejects.toMatchObject({
+      code: '57014',
+    });
+    expect(Date.now() - started).toBeLessThan(1_500);
+    const ok = await queryWithDeadline<{ n: number }>(db.pool, 1_000, 'SELECT $1::int AS n', [7]);
+    expect(ok.rows[0]?.n).toBe(7);
+    // The connection went back to the pool clean: no transaction, default timeout.
+    const { rows } = await db.pool.query('SHOW statement_timeout');
+    expect(rows[0].statement_timeout).toBe('30s');
   });
 });

@@ -41,6 +41,8 @@ export interface MeshOptions {
   serviceEnv?: Record<string, NodeJS.ProcessEnv>;
   /** Receives every line a service prints. */
   onLine?: (service: string, line: string) => void;
+  /** More tool services (host:port) for the orchestrator, e.g. one a test runs in-process. */
+  extraToolServices?: string[];
   /** Startup budget per step; default 60 s. */
   startTimeoutMs?: number;
 }
@@ -120,6 +122,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
         const proc = launch(name, `services/${name}/src/main.ts`, {
           PORT: String(ports[name]),
           DATABASE_URL: databaseUrl,
+          // The ticket service checks orders with the order service, as the same user.
+          ...(name === 'ticket' ? { ORDER_SERVICE_ADDR: at(ports.order) } : {}),
         });
         return ready(proc, (signal) => waitForServing(at(ports[name]), { timeoutMs, signal }));
       }),
@@ -127,7 +131,10 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     const orchestrator = launch('orchestrator', 'services/orchestrator/src/main.ts', {
       PORT: String(ports.orchestrator),
       DATABASE_URL: databaseUrl,
-      TOOL_SERVICES: toolServices.map((name) => at(ports[name])).join(','),
+      TOOL_SERVICES: [
+        ...toolServices.map((name) => at(ports[name])),
+        ...(options.extraToolServices ?? []),
+      ].join(','),
       OPENAI_BASE_URL: model.baseUrl,
       ...(model.apiKey ? { OPENAI_API_KEY: model.apiKey } : {}),
       ...(model.name ? { TOOLMESH_MODEL: model.name } : {}),

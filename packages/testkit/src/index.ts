@@ -1,2 +1,8 @@
 export { createTestDatabase, type TestDatabase } from './create-test-database.ts';
 export { freePort } from './free-port.ts';
+export {
+  type CannedAnswer,
+  type CannedModel,
+  type CannedRequest,
+  startCannedModel,
+} from './start-canned-model.ts';

@@ -3,6 +3,7 @@ import { durationFromMs } from '@bufbuild/protobuf/wkt';
 import {
   type InvokeToolResponse,
   InvokeToolResponseSchema,
+  type Principal,
   SideEffect,
   ToolDefinitionSchema,
   ToolService,
@@ -14,8 +15,8 @@ import {
   toolErrorCode,
 } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
-import type { Tool, ToolContext } from './define-tool.ts';
-import { ToolFailure } from './tool-failure.ts';
+import { classifyError } from './classify-error.ts';
+import type { Tool } from './define-tool.ts';
 
 /** Options of {@link createToolService}. */
 export interface ToolServiceOptions {
@@ -38,6 +39,28 @@ function describeIssues(error: { issues: { path: PropertyKey[]; message: string 
     .join('; ');
 }
 
+function toDefinition(t: Tool) {
+  const m = t.metadata;
+  return create(ToolDefinitionSchema, {
+    name: t.name,
+    description: t.description,
+    inputSchemaJson: t.inputJsonSchema,
+    metadata: {
+      timeout: durationFromMs(m.timeoutMs),
+      maxConcurrency: m.maxConcurrency,
+      idempotent: m.idempotent,
+      permission: m.permission,
+      cacheTtl: durationFromMs(m.cacheTtlMs),
+      allowParallel: m.allowParallel,
+      sideEffect: m.sideEffect === 'write' ? SideEffect.WRITE : SideEffect.READ,
+      async: m.async,
+      sensitiveFields: m.sensitiveFields,
+      summaryFields: m.summaryFields,
+      maxOutputChars: m.maxOutputChars,
+    },
+  });
+}
+
 /**
  * Serves tools as a toolmesh.v1.ToolService. Every call is checked here again,
  * whatever the orchestrator did: permission, argument size, JSON, the zod schema,
@@ -49,41 +72,46 @@ export function createToolService(options: ToolServiceOptions): ServiceRegistrat
   const maxArgumentBytes = options.maxArgumentBytes ?? 64 * 1024;
   const tools = new Map(options.tools.map((t) => [t.name, t]));
   if (tools.size !== options.tools.length) throw new Error('duplicate tool names');
+  // Handlers still running, per tool: a handler that outlived its timeout still
+  // holds its slot until it really ends.
   const running = new Map<string, number>();
-
-  const definitions = options.tools.map((t) =>
-    create(ToolDefinitionSchema, {
-      name: t.name,
-      description: t.description,
-      inputSchemaJson: t.inputJsonSchema,
-      metadata: {
-        timeout: durationFromMs(t.metadata.timeoutMs),
-        maxConcurrency: t.metadata.maxConcurrency,
-        idempotent: t.metadata.idempotent,
-        permission: t.metadata.permission,
-        cacheTtl: durationFromMs(t.metadata.cacheTtlMs),
-        allowParallel: t.metadata.allowParallel,
-        sideEffect: t.metadata.sideEffect === 'write' ? SideEffect.WRITE : SideEffect.READ,
-        async: t.metadata.async,
-        sensitiveFields: t.metadata.sensitiveFields,
-      },
-    }),
-  );
+  const definitions = options.tools.map(toDefinition);
 
   // Runs the handler under the tool's timeout and the caller's cancellation. The
-  // race returns at once on abort even if a handler ignores its signal.
+  // race answers at once on abort even if a handler ignores its signal.
   async function execute(
     tool: Tool,
     args: unknown,
     callerSignal: AbortSignal,
-    call: Omit<ToolContext, 'signal' | 'logger'>,
+    principal: Principal,
+    req: InvokeIds,
   ) {
-    const signal = AbortSignal.any([callerSignal, AbortSignal.timeout(tool.metadata.timeoutMs)]);
-    const log = logger.child({ tool: tool.name, tool_call_id: call.toolCallId, user: call.principal.userId });
+    const started = Date.now();
+    const timeoutMs = tool.metadata.timeoutMs;
+    const signal = AbortSignal.any([callerSignal, AbortSignal.timeout(timeoutMs)]);
+    const log = logger.child({ tool: tool.name, tool_call_id: req.toolCallId, user: principal.userId });
     const aborted = new Promise<never>((_, reject) => {
       signal.addEventListener('abort', () => reject(signal.reason), { once: true });
     });
-    return Promise.race([tool.handler(args, { ...call, signal, logger: log }), aborted]);
+    running.set(tool.name, (running.get(tool.name) ?? 0) + 1);
+    const work = tool
+      .handler(args, {
+        principal,
+        toolCallId: req.toolCallId,
+        idempotencyKey: req.idempotencyKey,
+        signal,
+        remainingMs: () => Math.max(0, timeoutMs - (Date.now() - started)),
+        logger: log,
+      })
+      .finally(() => running.set(tool.name, (running.get(tool.name) ?? 1) - 1));
+    // A late rejection after the race was lost must not become an unhandled rejection.
+    work.catch(() => {});
+    return Promise.race([work, aborted]);
+  }
+
+  interface InvokeIds {
+    toolCallId: string;
+    idempotencyKey: string;
   }
 
   return serviceRegistration(ToolService, {
@@ -110,36 +138,27 @@ export function createToolService(options: ToolServiceOptions): ServiceRegistrat
       const parsed = tool.input.safeParse(raw);
       if (!parsed.success) return failure('INVALID_ARGUMENT', describeIssues(parsed.error));
 
-      const inFlight = running.get(tool.name) ?? 0;
-      if (tool.metadata.maxConcurrency > 0 && inFlight >= tool.metadata.maxConcurrency) {
+      const limit = tool.metadata.maxConcurrency;
+      if (limit > 0 && (running.get(tool.name) ?? 0) >= limit) {
         return failure('RATE_LIMITED', `${tool.name} is at its concurrency limit, retry shortly`, true);
       }
-      running.set(tool.name, inFlight + 1);
       const started = performance.now();
       try {
-        const result = await execute(tool, parsed.data, ctx.signal, {
+        const result = await execute(tool, parsed.data, ctx.signal, principal, {
           toolCallId: req.toolCallId,
           idempotencyKey: req.idempotencyKey,
-          principal,
         });
         return create(InvokeToolResponseSchema, {
           outcome: { case: 'resultJson', value: JSON.stringify(result ?? null) },
         });
       } catch (error) {
-        if (error instanceof ToolFailure) return failure(error.code, error.message, error.retryable);
-        if (ctx.signal.aborted)
-          return failure('TIMEOUT', 'the caller cancelled or its deadline passed', true);
-        if (error instanceof DOMException && error.name === 'TimeoutError') {
-          return failure(
-            'TIMEOUT',
-            `${tool.name} timed out after ${tool.metadata.timeoutMs} ms`,
-            tool.metadata.idempotent,
-          );
-        }
-        logger.error({ err: error, tool: tool.name, tool_call_id: req.toolCallId }, 'tool failed');
-        return failure('INTERNAL', 'internal error in the tool');
+        const c = classifyError(error, tool.name, tool.metadata.timeoutMs);
+        if (c.unexpected)
+          logger.error({ err: error, tool: tool.name, tool_call_id: req.toolCallId }, 'tool failed');
+        // A timed-out write may still commit: only idempotent tools are safe to retry blindly.
+        const retryable = c.code === 'TIMEOUT' ? c.retryable && tool.metadata.idempotent : c.retryable;
+        return failure(c.code, c.message, retryable);
       } finally {
-        running.set(tool.name, (running.get(tool.name) ?? 1) - 1);
         logger.debug(
           { tool: tool.name, duration_ms: Math.round(performance.now() - started) },
           'tool executed',

@@ -22,6 +22,10 @@ export interface ToolMetadataInput {
   async?: boolean;
   /** Argument/result fields with sensitive data (phone, address, tokens …). */
   sensitiveFields?: string[];
+  /** Top-level result fields the model gets when a result exceeds its output budget. */
+  summaryFields?: string[];
+  /** Output budget of one result in characters; default 0 = the orchestrator's default. */
+  maxOutputChars?: number;
 }
 
 /** What a handler knows about the call it serves. */
@@ -33,6 +37,8 @@ export interface ToolContext {
   idempotencyKey: string;
   /** Aborted on timeout or when the caller cancels; pass it to I/O. */
   signal: AbortSignal;
+  /** Milliseconds left before the tool's timeout: the deadline to give SQL and downstream calls. */
+  remainingMs: () => number;
   logger: Logger;
 }
 
@@ -75,6 +81,8 @@ export function defineTool<S extends z.ZodType>(spec: ToolSpec<S>): Tool {
       allowParallel: read,
       async: false,
       sensitiveFields: [],
+      summaryFields: [],
+      maxOutputChars: 0,
       ...spec.metadata,
     },
     handler: spec.handler as Tool['handler'],

@@ -1,4 +1,4 @@
-import type { Pool } from '@toolmesh/db';
+import { type Pool, queryWithDeadline } from '@toolmesh/db';
 import { defineTool, type Tool, toolErrors } from '@toolmesh/tool-sdk';
 import { z } from 'zod';
 
@@ -30,7 +30,9 @@ export function createDispatchTools(pool: Pool): Tool[] {
     async handler(args, ctx) {
       const { userId, tenantId } = ctx.principal;
       // to_char keeps the date a calendar date; pg would turn it into a local-time Date.
-      const { rows } = await pool.query<PlanRow>(
+      const { rows } = await queryWithDeadline<PlanRow>(
+        pool,
+        ctx.remainingMs(),
         `SELECT order_id, dispatch_node, carrier, status, logistics_no,
                 to_char(estimated_delivery, 'YYYY-MM-DD') AS estimated_delivery
            FROM dispatch.plans

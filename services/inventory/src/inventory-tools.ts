@@ -1,4 +1,4 @@
-import type { Pool } from '@toolmesh/db';
+import { type Pool, queryWithDeadline } from '@toolmesh/db';
 import { defineTool, type Tool } from '@toolmesh/tool-sdk';
 import { z } from 'zod';
 
@@ -36,10 +36,12 @@ export function createInventoryTools(pool: Pool): Tool[] {
       timeoutMs: 3_000,
       cacheTtlMs: 2_000,
     },
-    async handler(args) {
+    async handler(args, ctx) {
       const skus = [...new Set(args.skus)];
       // to_char keeps the date a calendar date; pg would turn it into a local-time Date.
-      const { rows } = await pool.query<StockRow>(
+      const { rows } = await queryWithDeadline<StockRow>(
+        pool,
+        ctx.remainingMs(),
         `SELECT sku, name, available, to_char(restock_date, 'YYYY-MM-DD') AS restock_date
            FROM inventory.stock
           WHERE sku = ANY($1::text[])`,

@@ -7,19 +7,20 @@ import {
   type PendingAction,
   PendingActionSchema,
   type Principal,
-  SideEffect,
   StopReason,
   type ToolExecution,
   ToolExecutionSchema,
 } from '@toolmesh/proto';
 import { Code, publicError } from '@toolmesh/rpc';
-import type { Logger } from '@toolmesh/telemetry';
+import { type Logger, maskSensitiveJson } from '@toolmesh/telemetry';
 import { buildPrompt, offeredTools } from './build-prompt.ts';
-import { canonicalJson } from './canonical-json.ts';
 import type { ConversationStore, ModelToolCall, StoredMessage } from './conversation-store.ts';
+import { fitToBudget } from './fit-to-budget.ts';
+import { fitToolOutput } from './fit-tool-output.ts';
 import type { ModelClient } from './model-client.ts';
 import type { PendingActionRecord, PendingActionStore } from './pending-action-store.ts';
-import { failedOutcome, type PlannedCall, type ToolExecutor, type ToolOutcome } from './tool-executor.ts';
+import { planRound, type RoundLimits } from './plan-round.ts';
+import { failedOutcome, type ToolExecutor, type ToolOutcome } from './tool-executor.ts';
 import type { ToolRegistry } from './tool-registry.ts';
 
 /** A streamed event of a turn (the oneof of ChatStreamResponse). */
@@ -38,6 +39,12 @@ export interface ChatEngineOptions {
   logger: Logger;
   maxRounds: number;
   approvalTtlSeconds: number;
+  limits: RoundLimits & {
+    /** Default output budget of one tool result, in characters. */
+    maxToolOutputChars: number;
+    /** Token budget of the prompt. */
+    contextBudgetTokens: number;
+  };
   /** Upper bound of one turn holding its conversation; default 5 min. */
   turnHoldMs?: number;
 }
@@ -78,15 +85,25 @@ const toolMessage = (o: { toolCallId: string; content: string }): StoredMessage 
 const notExecuted = (code: string, message: string) =>
   JSON.stringify({ error: { code, message, retryable: false } });
 
-function describeCall(toolName: string, args: Record<string, unknown>): string {
-  const parts = Object.entries(args).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
-  return `${toolName}(${parts.join(', ')})`;
-}
-
 /** Creates the {@link ChatEngine}. */
 export function createChatEngine(options: ChatEngineOptions): ChatEngine {
   const { conversations, actions, registry, executor, model, logger } = options;
   const holdMs = options.turnHoldMs ?? 5 * 60_000;
+
+  const prompt = (history: StoredMessage[]) =>
+    fitToBudget(buildPrompt(history), options.limits.contextBudgetTokens);
+
+  // A result as the model reads it: bounded by its tool's output budget, stored that way.
+  const resultMessage = (o: ToolOutcome): StoredMessage => {
+    const metadata = registry.get(o.toolName)?.definition.metadata;
+    return toolMessage({
+      toolCallId: o.toolCallId,
+      content: fitToolOutput(o.content, {
+        maxChars: metadata?.maxOutputChars || options.limits.maxToolOutputChars,
+        summaryFields: metadata?.summaryFields ?? [],
+      }),
+    });
+  };
 
   const toExecution = (o: ToolOutcome): ToolExecution =>
     create(ToolExecutionSchema, {
@@ -137,65 +154,13 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
     }
   }
 
-  // Validates each call of the model and sorts it: run now, hold for approval, or fail.
-  async function planRound(ctx: TurnContext, state: TurnState, calls: ModelToolCall[]) {
-    const runnable: PlannedCall[] = [];
-    const failed: ToolOutcome[] = [];
-    const held: PendingActionRecord[] = [];
-    for (const call of calls) {
-      const tool = registry.get(call.name);
-      const name = call.name.slice(0, 64);
-      if (!tool) {
-        failed.push(failedOutcome(call.id, name, 'INVALID_ARGUMENT', `unknown tool "${name}"`));
-        continue;
-      }
-      if (!ctx.principal.permissions.includes(tool.definition.metadata?.permission ?? '')) {
-        failed.push(failedOutcome(call.id, name, 'PERMISSION_DENIED', `the user may not run ${name}`));
-        continue;
-      }
-      let args: unknown;
-      try {
-        args = call.arguments.trim() === '' ? {} : JSON.parse(call.arguments);
-      } catch {
-        failed.push(failedOutcome(call.id, name, 'INVALID_ARGUMENT', 'arguments are not valid JSON'));
-        continue;
-      }
-      if (!args || typeof args !== 'object' || Array.isArray(args)) {
-        failed.push(failedOutcome(call.id, name, 'INVALID_ARGUMENT', 'arguments must be a JSON object'));
-        continue;
-      }
-      const argumentsJson = canonicalJson(args);
-      if (tool.definition.metadata?.sideEffect === SideEffect.WRITE) {
-        held.push(
-          await actions.create({
-            conversationId: state.conversationId,
-            userId: ctx.principal.userId,
-            toolName: name,
-            toolCallId: call.id,
-            argumentsJson,
-            summary: describeCall(name, args as Record<string, unknown>),
-            ttlSeconds: options.approvalTtlSeconds,
-          }),
-        );
-        continue;
-      }
-      runnable.push({
-        toolCallId: call.id,
-        tool,
-        argumentsJson,
-        idempotencyKey: `${state.conversationId}:${call.id}`,
-      });
-    }
-    return { runnable, failed, held };
-  }
-
   // Model rounds until a final answer, an approval stop, or the round limit.
   async function runRounds(ctx: TurnContext, state: TurnState): Promise<ChatResponse> {
     const emit = ctx.emit;
     for (let round = 0; round < options.maxRounds; round++) {
       const history = await conversations.load(state.conversationId);
       const answer = await model.complete({
-        messages: buildPrompt(history),
+        messages: prompt(history),
         tools: offeredTools(registry.list(), ctx.principal.permissions),
         signal: ctx.signal,
         onTextDelta: emit && ((text) => emit({ case: 'textDelta', value: { text } })),
@@ -208,7 +173,14 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
       ]);
       if (!answer.toolCalls.length) return respond(state, answer.content ?? '', StopReason.COMPLETED);
 
-      const { runnable, failed, held } = await planRound(ctx, state, answer.toolCalls);
+      const { runnable, failed, held } = await planRound({
+        conversationId: state.conversationId,
+        principal: ctx.principal,
+        calls: answer.toolCalls,
+        registry,
+        limits: options.limits,
+        holdForApproval: (action) => actions.create({ ...action, ttlSeconds: options.approvalTtlSeconds }),
+      });
       const outcomes = await executor.executeAll(runnable, ctx.principal, ctx.signal, {
         onStart: (call) =>
           emit?.({
@@ -216,7 +188,10 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
             value: {
               toolCallId: call.toolCallId,
               toolName: call.tool.definition.name,
-              argumentsJson: call.argumentsJson,
+              argumentsJson: maskSensitiveJson(
+                call.argumentsJson,
+                call.tool.definition.metadata?.sensitiveFields,
+              ),
             },
           }),
         onFinish: (outcome) =>
@@ -229,7 +204,7 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
         return o ? [o] : [];
       });
       state.executions.push(...finished.map(toExecution));
-      await conversations.append(state.conversationId, finished.map(toolMessage));
+      await conversations.append(state.conversationId, finished.map(resultMessage));
       if (held.length) {
         const pending = held.map(toPendingAction);
         for (const p of pending) emit?.({ case: 'pendingAction', value: p });
@@ -244,7 +219,7 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
     }
     // Round limit: one last answer without tools, so the caller always gets a reply.
     const answer = await model.complete({
-      messages: buildPrompt(await conversations.load(state.conversationId)),
+      messages: prompt(await conversations.load(state.conversationId)),
       tools: offeredTools(registry.list(), ctx.principal.permissions),
       toolChoice: 'none',
       signal: ctx.signal,
@@ -367,7 +342,7 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
             outcome ?? failedOutcome(action.toolCallId, action.toolName, 'INTERNAL', 'no result');
           state.executions.push(toExecution(result));
           ctx.emit?.({ case: 'toolCallFinished', value: { execution: toExecution(result) } });
-          await conversations.append(conversationId, [toolMessage(result)]);
+          await conversations.append(conversationId, [resultMessage(result)]);
           status = 'executed';
         } else {
           await conversations.append(conversationId, [

@@ -29,6 +29,10 @@ const schema = z.object({
   MODEL_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
   MAX_ROUNDS: z.coerce.number().int().min(1).max(50).default(8),
   APPROVAL_TTL_SECONDS: z.coerce.number().int().min(10).default(900),
+  MAX_TOOL_CALLS_PER_ROUND: z.coerce.number().int().min(1).max(128).default(8),
+  MAX_ARGUMENT_BYTES: z.coerce.number().int().min(64).default(16_384),
+  MAX_TOOL_OUTPUT_CHARS: z.coerce.number().int().min(100).default(8_000),
+  CONTEXT_BUDGET_TOKENS: z.coerce.number().int().min(500).default(12_000),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
 });
 
@@ -57,6 +61,12 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
     },
     maxRounds: c.MAX_ROUNDS,
     approvalTtlSeconds: c.APPROVAL_TTL_SECONDS,
+    limits: {
+      maxToolCallsPerRound: c.MAX_TOOL_CALLS_PER_ROUND,
+      maxArgumentBytes: c.MAX_ARGUMENT_BYTES,
+      maxToolOutputChars: c.MAX_TOOL_OUTPUT_CHARS,
+      contextBudgetTokens: c.CONTEXT_BUDGET_TOKENS,
+    },
     logLevel: c.LOG_LEVEL,
   };
 }

@@ -1,8 +1,11 @@
+export { compileArgumentValidator } from './argument-validator.ts';
 export { buildPrompt, offeredTools } from './build-prompt.ts';
 export { canonicalJson } from './canonical-json.ts';
 export { type ChatEngine, type ChatEngineOptions, createChatEngine } from './chat-engine.ts';
 export { type Config, loadConfig } from './config.ts';
 export { createConversationStore, type StoredMessage } from './conversation-store.ts';
+export { estimateTokens, fitToBudget } from './fit-to-budget.ts';
+export { fitToolOutput } from './fit-tool-output.ts';
 export { migrations, schema } from './migrations.ts';
 export { createModelClient } from './model-client.ts';
 export { createPendingActionStore } from './pending-action-store.ts';

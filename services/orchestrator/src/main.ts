@@ -34,6 +34,7 @@ const engine = createChatEngine({
   logger,
   maxRounds: config.maxRounds,
   approvalTtlSeconds: config.approvalTtlSeconds,
+  limits: config.limits,
 });
 
 const server = createOrchestratorServer({ engine, logger });

@@ -2,12 +2,15 @@ import type { Client } from '@connectrpc/connect';
 import { type ToolDefinition, ToolService } from '@toolmesh/proto';
 import { createGrpcClient } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
+import { type ArgumentValidator, compileArgumentValidator } from './argument-validator.ts';
 
 /** A tool known to the orchestrator, with where it is served. */
 export interface RegisteredTool {
   readonly definition: ToolDefinition;
   /** JSON Schema of the arguments, parsed once. */
   readonly parameters: Record<string, unknown>;
+  /** Checks arguments against {@link parameters} before anything is sent. */
+  readonly validate: ArgumentValidator;
   readonly address: string;
   readonly client: Client<typeof ToolService>;
 }
@@ -69,7 +72,13 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
     for (const definition of res.tools) {
       try {
         const parameters = JSON.parse(definition.inputSchemaJson) as Record<string, unknown>;
-        tools.push({ definition, parameters, address, client });
+        tools.push({
+          definition,
+          parameters,
+          validate: compileArgumentValidator(parameters),
+          address,
+          client,
+        });
       } catch {
         logger.warn({ tool: definition.name, address }, 'tool with an invalid JSON Schema ignored');
       }

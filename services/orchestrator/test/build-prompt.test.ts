@@ -37,6 +37,7 @@ test('only tools the user may run are offered, without the $schema keyword', () 
   const tool = (name: string, permission: string) => ({
     definition: create(ToolDefinitionSchema, { name, description: name, metadata: { permission } }),
     parameters: { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object' },
+    validate: () => undefined,
     address: '127.0.0.1:1',
     client,
   });

@@ -1,4 +1,4 @@
-import type { Pool } from '@toolmesh/db';
+import { type Pool, queryWithDeadline } from '@toolmesh/db';
 import { defineTool, type Tool, toolErrors } from '@toolmesh/tool-sdk';
 import { z } from 'zod';
 
@@ -48,7 +48,9 @@ export function createOrderTools(pool: Pool): Tool[] {
     },
     async handler(args, ctx) {
       const { userId, tenantId } = ctx.principal;
-      const { rows } = await pool.query<OrderRow>(
+      const { rows } = await queryWithDeadline<OrderRow>(
+        pool,
+        ctx.remainingMs(),
         `SELECT order_id, status, pay_status, logistics_no, dispatch_node, invoice_ready, created_at
            FROM orders.orders
           WHERE order_id = $1 AND user_id = $2 AND tenant_id = $3`,
@@ -67,7 +69,9 @@ export function createOrderTools(pool: Pool): Tool[] {
         created_at: order.created_at.toISOString(),
       };
       if (!args.include_items) return detail;
-      const items = await pool.query<ItemRow>(
+      const items = await queryWithDeadline<ItemRow>(
+        pool,
+        ctx.remainingMs(),
         'SELECT sku, name, quantity FROM orders.order_items WHERE order_id = $1 ORDER BY sku',
         [order.order_id],
       );

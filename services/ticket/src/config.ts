@@ -7,6 +7,8 @@ export interface TicketConfig {
   /** postgres:// URL; undefined runs on an embedded PGlite database. */
   databaseUrl: string | undefined;
   logLevel: string;
+  /** host:port of the order service, asked whether an order allows a ticket. */
+  orderServiceAddr: string;
 }
 
 const envSchema = z.object({
@@ -14,6 +16,10 @@ const envSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ORDER_SERVICE_ADDR: z
+    .string()
+    .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):[0-9]{1,5}$/, 'must be host:port')
+    .default('127.0.0.1:50061'),
 });
 
 /** Parses the service's environment; throws an error naming each invalid variable. */
@@ -25,6 +31,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): TicketConfig {
     const problems = parsed.error.issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`);
     throw new Error(`invalid ticket service configuration: ${problems.join('; ')}`);
   }
-  const { PORT, HOST, DATABASE_URL, LOG_LEVEL } = parsed.data;
-  return { port: PORT, host: HOST, databaseUrl: DATABASE_URL, logLevel: LOG_LEVEL };
+  const { PORT, HOST, DATABASE_URL, LOG_LEVEL, ORDER_SERVICE_ADDR } = parsed.data;
+  return {
+    port: PORT,
+    host: HOST,
+    databaseUrl: DATABASE_URL,
+    logLevel: LOG_LEVEL,
+    orderServiceAddr: ORDER_SERVICE_ADDR,
+  };
 }

@@ -20,14 +20,40 @@ export interface CreatedTicket {
   created_at: string;
 }
 
+/** Options of {@link createTicketOnce}. */
+export interface CreateTicketOnceOptions {
+  /**
+   * Business checks of a new request: they run only when the key holds no stored
+   * response, before the transaction (never holding it open across a network call).
+   * Throwing stops the creation and leaves the key unused.
+   */
+  precheck?: () => Promise<void>;
+}
+
+interface StoredResponse {
+  request_hash: string;
+  response_json: CreatedTicket | null;
+}
+
 const maxKeyLength = 200;
 
 // 5 random bytes as upper-case hex: "T-" + 10 characters, as the schema checks.
 const newTicketId = () => `T-${randomBytes(5).toString('hex').toUpperCase()}`;
 
+// A committed claim always holds a response (only committed claims are visible);
+// a missing one is a race with a cleanup job at most, and trying again resolves it.
+function replay(stored: StoredResponse, requestHash: string): CreatedTicket {
+  if (!stored.response_json) throw toolErrors.unavailable('ticket request in flux, retry');
+  if (stored.request_hash !== requestHash) {
+    throw toolErrors.conflict('idempotency key reused with different arguments');
+  }
+  return stored.response_json;
+}
+
 /**
- * Creates a ticket at most once per (user, idempotency key). The key is claimed
- * first, in the same transaction as the ticket: a concurrent call with the same
+ * Creates a ticket at most once per (user, idempotency key). A key with a stored
+ * response replays it without any check. Otherwise the precheck runs, then the key
+ * is claimed in the same transaction as the ticket: a concurrent call with the same
  * key blocks on the claim until this one commits, then replays its response; if
  * this one rolls back, the waiting call takes over the key.
  */
@@ -36,6 +62,7 @@ export async function createTicketOnce(
   principal: Principal,
   idempotencyKey: string,
   ticket: NewTicket,
+  options: CreateTicketOnceOptions = {},
 ): Promise<CreatedTicket> {
   if (idempotencyKey === '') throw toolErrors.invalidArgument('idempotency key required');
   if (idempotencyKey.length > maxKeyLength) {
@@ -43,6 +70,14 @@ export async function createTicketOnce(
   }
   const { userId, tenantId } = principal;
   const requestHash = createHash('sha256').update(canonicalJson(ticket)).digest('hex');
+  const selectStored = `SELECT request_hash, response_json FROM tickets.idempotency
+                         WHERE user_id = $1 AND idempotency_key = $2`;
+
+  const earlier = await pool.query<StoredResponse>(selectStored, [userId, idempotencyKey]);
+  const stored = earlier.rows[0];
+  if (stored) return replay(stored, requestHash);
+
+  await options.precheck?.();
 
   return withTransaction(pool, async (client) => {
     const claim = await client.query(
@@ -51,19 +86,11 @@ export async function createTicketOnce(
       [userId, idempotencyKey, requestHash],
     );
     if (claim.rowCount === 0) {
-      const { rows } = await client.query<{ request_hash: string; response_json: CreatedTicket | null }>(
-        `SELECT request_hash, response_json FROM tickets.idempotency
-          WHERE user_id = $1 AND idempotency_key = $2`,
-        [userId, idempotencyKey],
-      );
-      const stored = rows[0];
-      // Only committed claims are visible and they always hold a response; this is a
-      // race with a cleanup job at most, and trying again resolves it.
-      if (!stored?.response_json) throw toolErrors.unavailable('ticket request in flux, retry');
-      if (stored.request_hash !== requestHash) {
-        throw toolErrors.conflict('idempotency key reused with different arguments');
-      }
-      return stored.response_json;
+      // A concurrent call with this key committed while this one was checking.
+      const { rows } = await client.query<StoredResponse>(selectStored, [userId, idempotencyKey]);
+      const claimed = rows[0];
+      if (!claimed) throw toolErrors.unavailable('ticket request in flux, retry');
+      return replay(claimed, requestHash);
     }
 
     const inserted = await client.query<{ ticket_id: string; created_at: Date }>(

@@ -2,6 +2,7 @@ import type { Pool } from '@toolmesh/db';
 import { createServer, type Server } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
 import { createToolService } from '@toolmesh/tool-sdk';
+import type { OrderLookup } from './order-lookup.ts';
 import { createTicketTools } from './ticket-tools.ts';
 
 /** Options of {@link createTicketServer}. */
@@ -9,13 +10,15 @@ export interface TicketServerOptions {
   /** Pool on a database migrated with the ticket migrations. */
   pool: Pool;
   logger: Logger;
+  /** Order checks of create_ticket, e.g. createOrderLookup({ address }). */
+  orderLookup: OrderLookup;
 }
 
 /** Builds the ticket service's gRPC server (ToolService, health, reflection); it does not listen. */
 export function createTicketServer(options: TicketServerOptions): Server {
-  const { pool, logger } = options;
+  const { pool, logger, orderLookup } = options;
   return createServer({
     logger,
-    services: [createToolService({ logger, tools: createTicketTools(pool) })],
+    services: [createToolService({ logger, tools: createTicketTools({ pool, orderLookup }) })],
   });
 }

@@ -2,6 +2,8 @@ import type { Pool } from '@toolmesh/db';
 import { defineTool, type Tool } from '@toolmesh/tool-sdk';
 import { z } from 'zod';
 import { createTicketOnce } from './create-ticket-once.ts';
+import type { OrderLookup } from './order-lookup.ts';
+import { assertTicketAllowed } from './ticket-rules.ts';
 
 interface TicketRow {
   ticket_id: string;
@@ -30,14 +32,25 @@ const createTicketInput = z.strictObject({
 // Bounds the answer for the model; a user with more tickets sees the newest ones.
 const listLimit = 50;
 
+/** Options of {@link createTicketTools}. */
+export interface TicketToolsOptions {
+  /** Pool on a database migrated with the ticket migrations. */
+  pool: Pool;
+  /** Where create_ticket checks that the order is the caller's and allows the ticket. */
+  orderLookup: OrderLookup;
+}
+
 /** The ticket service's tools; every ticket belongs to the user who opened it. */
-export function createTicketTools(pool: Pool): Tool[] {
+export function createTicketTools(options: TicketToolsOptions): Tool[] {
+  const { pool, orderLookup } = options;
+
   const createTicket = defineTool({
     name: 'create_ticket',
     description:
       "Opens a customer-service ticket for one of the user's orders, e.g. to request an invoice or " +
       'report a delivery problem. Changes state: it runs only after the user confirms. At most one ' +
-      'open ticket per order and category.',
+      "open ticket per order and category; the order must be one of the user's and in a state that " +
+      'allows the request (e.g. an invoice needs a paid order whose invoice is not yet available).',
     input: createTicketInput,
     metadata: {
       sideEffect: 'write',
@@ -47,7 +60,10 @@ export function createTicketTools(pool: Pool): Tool[] {
       idempotent: true,
       allowParallel: false,
     },
-    handler: (args, ctx) => createTicketOnce(pool, ctx.principal, ctx.idempotencyKey, args),
+    handler: (args, ctx) =>
+      createTicketOnce(pool, ctx.principal, ctx.idempotencyKey, args, {
+        precheck: async () => assertTicketAllowed(await orderLookup.getOrder(args.order_id, ctx), args),
+      }),
   });
 
   const listTickets = defineTool({

@@ -1,0 +1,105 @@
+import { type Principal, SideEffect } from '@toolmesh/proto';
+import { canonicalJson } from './canonical-json.ts';
+import type { ModelToolCall } from './conversation-store.ts';
+import type { NewPendingAction, PendingActionRecord } from './pending-action-store.ts';
+import { failedOutcome, type PlannedCall, type ToolOutcome } from './tool-executor.ts';
+import type { ToolRegistry } from './tool-registry.ts';
+
+/** Bounds on what one model round may ask for. */
+export interface RoundLimits {
+  maxToolCallsPerRound: number;
+  maxArgumentBytes: number;
+}
+
+/** What a round's tool calls turned into. */
+export interface PlannedRound {
+  /** Valid reads, to run now. */
+  runnable: PlannedCall[];
+  /** Refused before anything was sent. */
+  failed: ToolOutcome[];
+  /** Writes, stored as pending actions for the user to decide. */
+  held: PendingActionRecord[];
+}
+
+/** Inputs of {@link planRound}. */
+export interface PlanRoundInput {
+  conversationId: string;
+  principal: Principal;
+  calls: ModelToolCall[];
+  registry: ToolRegistry;
+  limits: RoundLimits;
+  holdForApproval: (action: Omit<NewPendingAction, 'ttlSeconds'>) => Promise<PendingActionRecord>;
+}
+
+function describeCall(toolName: string, args: Record<string, unknown>): string {
+  const parts = Object.entries(args).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  return `${toolName}(${parts.join(', ')})`;
+}
+
+/**
+ * The model only suggests: each call is checked here before anything runs —
+ * round size, known tool, the user's permission, argument size, JSON, the tool's
+ * JSON Schema — and writes are held for approval. A refused call becomes a failed
+ * outcome the model reads, so it can repair the call; nothing here throws on bad input.
+ */
+export async function planRound(input: PlanRoundInput): Promise<PlannedRound> {
+  const { principal, registry, limits } = input;
+  const runnable: PlannedCall[] = [];
+  const failed: ToolOutcome[] = [];
+  const held: PendingActionRecord[] = [];
+  for (const [index, call] of input.calls.entries()) {
+    const name = call.name.slice(0, 64);
+    const fail = (code: Parameters<typeof failedOutcome>[2], message: string) =>
+      failed.push(failedOutcome(call.id, name, code, message));
+    if (index >= limits.maxToolCallsPerRound) {
+      fail('INVALID_ARGUMENT', `too many tool calls in one round (limit ${limits.maxToolCallsPerRound})`);
+      continue;
+    }
+    const tool = registry.get(call.name);
+    if (!tool) {
+      fail('INVALID_ARGUMENT', `unknown tool "${name}"`);
+      continue;
+    }
+    if (!principal.permissions.includes(tool.definition.metadata?.permission ?? '')) {
+      fail('PERMISSION_DENIED', `the user may not run ${name}`);
+      continue;
+    }
+    if (Buffer.byteLength(call.arguments) > limits.maxArgumentBytes) {
+      fail('INVALID_ARGUMENT', `arguments exceed ${limits.maxArgumentBytes} bytes`);
+      continue;
+    }
+    let args: unknown;
+    try {
+      args = call.arguments.trim() === '' ? {} : JSON.parse(call.arguments);
+    } catch {
+      fail('INVALID_ARGUMENT', 'arguments are not valid JSON');
+      continue;
+    }
+    const problem = tool.validate(args);
+    if (problem) {
+      fail('INVALID_ARGUMENT', `arguments do not match the schema: ${problem}`);
+      continue;
+    }
+    const argumentsJson = canonicalJson(args);
+    if (tool.definition.metadata?.sideEffect === SideEffect.WRITE) {
+      held.push(
+        await input.holdForApproval({
+          conversationId: input.conversationId,
+          userId: principal.userId,
+          toolName: name,
+          toolCallId: call.id,
+          argumentsJson,
+          summary: describeCall(name, args as Record<string, unknown>),
+        }),
+      );
+      continue;
+    }
+    runnable.push({
+      toolCallId: call.id,
+      tool,
+      argumentsJson,
+      idempotencyKey: `${input.conversationId}:${call.id}`,
+    });
+  }
+  return { runnable, failed, held };
+}

@@ -1,0 +1,110 @@
+import { ToolService } from '@toolmesh/proto';
+import { createGrpcClient, toolErrorName } from '@toolmesh/rpc';
+import { type ToolContext, ToolFailure } from '@toolmesh/tool-sdk';
+import { z } from 'zod';
+
+/** An order as get_order_detail answers it: the fields the ticket rules read. */
+export interface OrderDetail {
+  order_id: string;
+  status: string;
+  pay_status: string;
+  invoice_ready: boolean;
+}
+
+/** What the lookup takes from the ticket call it serves. */
+export type OrderLookupContext = Pick<ToolContext, 'principal' | 'toolCallId' | 'signal' | 'logger'> & {
+  /** Milliseconds left of the ticket call; the lookup's deadline never outlives it. */
+  remainingMs?: () => number;
+};
+
+/** Reads orders from the order service as the end user of the ticket call. */
+export interface OrderLookup {
+  /**
+   * The caller's order. Throws ToolFailure NOT_FOUND when it is missing or someone
+   * else's, PERMISSION_DENIED when the caller may not read orders, and a retryable
+   * UNAVAILABLE when the order service does not answer in time or answers nonsense.
+   */
+  getOrder(orderId: string, ctx: OrderLookupContext): Promise<OrderDetail>;
+}
+
+/** A ToolService client, as createGrpcClient builds it. */
+export type ToolServiceClient = ReturnType<typeof createGrpcClient<typeof ToolService>>;
+
+/** Options of {@link createOrderLookup}: the order service's host:port, or a client on it. */
+export type OrderLookupOptions = ({ address: string } | { client: ToolServiceClient }) & {
+  /** Upper bound of one lookup; default 3 s, inside the 5 s of create_ticket. */
+  timeoutMs?: number;
+};
+
+const orderDetail = z.object({
+  order_id: z.string(),
+  status: z.string(),
+  pay_status: z.string(),
+  invoice_ready: z.boolean(),
+});
+
+function parseOrder(json: string): OrderDetail | undefined {
+  try {
+    return orderDetail.safeParse(JSON.parse(json)).data;
+  } catch {
+    return undefined;
+  }
+}
+
+const unavailable = () => new ToolFailure('UNAVAILABLE', 'order service unavailable, retry later', true);
+
+/** Builds an {@link OrderLookup} calling the order service's get_order_detail. */
+export function createOrderLookup(options: OrderLookupOptions): OrderLookup {
+  const client =
+    'client' in options ? options.client : createGrpcClient(ToolService, { address: options.address });
+  const timeoutMs = options.timeoutMs ?? 3_000;
+
+  return {
+    async getOrder(orderId, ctx) {
+      let res: Awaited<ReturnType<ToolServiceClient['invokeTool']>>;
+      try {
+        res = await client.invokeTool(
+          {
+            toolCallId: `${ctx.toolCallId}:order-check`,
+            toolName: 'get_order_detail',
+            argumentsJson: JSON.stringify({ order_id: orderId }),
+            // The same end user: the order service decides what this user may see.
+            principal: ctx.principal,
+          },
+          // The ticket call's signal carries its cancellation; the deadline sent along is
+          // the shorter of ours and what is left of it (at least 1 ms: 0 means none).
+          {
+            signal: ctx.signal,
+            timeoutMs: Math.max(1, Math.min(timeoutMs, ctx.remainingMs?.() ?? timeoutMs)),
+          },
+        );
+      } catch (error) {
+        ctx.logger.warn({ err: error, order_id: orderId }, 'order service call failed');
+        throw unavailable();
+      }
+
+      const outcome = res.outcome;
+      if (outcome.case === 'resultJson') {
+        const order = parseOrder(outcome.value);
+        if (order?.order_id === orderId) return order;
+        ctx.logger.error({ order_id: orderId }, 'order service answered an unexpected result');
+        throw unavailable();
+      }
+      if (outcome.case !== 'error') {
+        ctx.logger.error({ order_id: orderId }, 'order service answered no outcome');
+        throw unavailable();
+      }
+      const code = toolErrorName(outcome.value.code);
+      // One message for missing and foreign orders alike: no existence leak.
+      if (code === 'NOT_FOUND') throw new ToolFailure('NOT_FOUND', `order ${orderId} not found`);
+      if (code === 'PERMISSION_DENIED') {
+        throw new ToolFailure('PERMISSION_DENIED', 'checking the order needs permission order:read');
+      }
+      ctx.logger.warn(
+        { order_id: orderId, code, message: outcome.value.message },
+        'order service could not check the order',
+      );
+      throw unavailable();
+    },
+  };
+}
