@@ -46,6 +46,11 @@ const schema = z.object({
     })
     .pipe(z.record(z.string().min(16, 'api keys must have at least 16 characters'), principalSchema))
     .optional(),
+  /** Chat turns per second one user may start, and the burst allowed. */
+  CHAT_RATE_PER_SEC: z.coerce.number().positive().default(5),
+  CHAT_RATE_BURST: z.coerce.number().int().min(1).default(20),
+  /** Shares rate limits across gateway replicas; unset keeps them in process. */
+  REDIS_URL: z.string().url().optional(),
   /** Deadline of a Chat whose caller set none. */
   DEFAULT_DEADLINE_MS: z.coerce.number().int().min(100).default(120_000),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
@@ -69,6 +74,8 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
     apiKeys: c.TOOLMESH_API_KEYS ?? devApiKeys,
     usingDevKeys: c.TOOLMESH_API_KEYS === undefined,
     defaultDeadlineMs: c.DEFAULT_DEADLINE_MS,
+    chatRate: { ratePerSec: c.CHAT_RATE_PER_SEC, burst: c.CHAT_RATE_BURST },
+    redisUrl: c.REDIS_URL,
     logLevel: c.LOG_LEVEL,
   };
 }

@@ -1,7 +1,10 @@
 // Composition root of the gateway: config → authenticator → orchestrator client → server.
+
+import { createRateLimiter } from '@toolmesh/limits';
 import { OrchestratorService } from '@toolmesh/proto';
 import { createGrpcClient, handleShutdown } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
+import { Redis } from 'ioredis';
 import { createApiKeyAuthenticator } from './authenticate.ts';
 import { loadConfig } from './config.ts';
 import { createGatewayServer } from './server.ts';
@@ -14,14 +17,30 @@ const orchestrator = createGrpcClient(OrchestratorService, {
   address: config.orchestratorAddress,
   defaultTimeoutMs: config.defaultDeadlineMs,
 });
+// Rate limits live in Redis when configured, so every replica counts against one budget.
+const redis = config.redisUrl
+  ? new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false })
+  : undefined;
+await redis
+  ?.connect()
+  .catch((error: unknown) => logger.warn({ err: error }, 'Redis unreachable; limits stay local'));
+
 const server = createGatewayServer({
   orchestrator,
   authenticate: createApiKeyAuthenticator(config.apiKeys),
   defaultDeadlineMs: config.defaultDeadlineMs,
+  rateLimiter: createRateLimiter({ redis, prefix: 'toolmesh:gateway:' }),
+  chatRate: config.chatRate,
   logger,
 });
 const port = await server.listen(config.port, config.host);
 server.health.setAll(true);
 logger.info({ port, orchestrator: config.orchestratorAddress }, 'gateway listening');
 
-handleShutdown({ logger, stop: () => server.shutdown() });
+handleShutdown({
+  logger,
+  stop: async () => {
+    await server.shutdown();
+    redis?.disconnect();
+  },
+});

@@ -1,16 +1,20 @@
 import type { Client } from '@connectrpc/connect';
+import type { RateLimiter, RateRule } from '@toolmesh/limits';
 import type { OrchestratorService } from '@toolmesh/proto';
 import { createServer, type Server } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
 import { createAuthInterceptor } from './auth-interceptor.ts';
 import type { Authenticate } from './authenticate.ts';
 import { createChatService } from './chat-service.ts';
+import { createRateLimitInterceptor } from './rate-limit-interceptor.ts';
 
 /** Options of {@link createGatewayServer}. */
 export interface GatewayServerOptions {
   orchestrator: Client<typeof OrchestratorService>;
   authenticate: Authenticate;
   defaultDeadlineMs: number;
+  rateLimiter: RateLimiter;
+  chatRate: RateRule;
   logger: Logger;
 }
 
@@ -20,7 +24,10 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
     logger: options.logger,
     // Chat requests are small; a large body is refused before it is parsed.
     readMaxBytes: 256 * 1024,
-    interceptors: [createAuthInterceptor(options.authenticate)],
+    interceptors: [
+      createAuthInterceptor(options.authenticate),
+      createRateLimitInterceptor(options.rateLimiter, options.chatRate),
+    ],
     services: [
       createChatService({ orchestrator: options.orchestrator, defaultDeadlineMs: options.defaultDeadlineMs }),
     ],

@@ -14,7 +14,7 @@ import {
 import { Code, publicError } from '@toolmesh/rpc';
 import { type Logger, maskSensitiveJson } from '@toolmesh/telemetry';
 import { buildPrompt, offeredTools } from './build-prompt.ts';
-import type { ConversationStore, ModelToolCall, StoredMessage } from './conversation-store.ts';
+import type { ConversationStore, StoredMessage } from './conversation-store.ts';
 import { fitToBudget } from './fit-to-budget.ts';
 import { fitToolOutput } from './fit-tool-output.ts';
 import type { ModelClient } from './model-client.ts';

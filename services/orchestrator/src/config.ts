@@ -33,6 +33,12 @@ const schema = z.object({
   MAX_ARGUMENT_BYTES: z.coerce.number().int().min(64).default(16_384),
   MAX_TOOL_OUTPUT_CHARS: z.coerce.number().int().min(100).default(8_000),
   CONTEXT_BUDGET_TOKENS: z.coerce.number().int().min(500).default(12_000),
+  MAX_CONCURRENT_TOOL_CALLS: z.coerce.number().int().min(1).default(64),
+  TOOL_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(0).default(5_000),
+  TOOL_RATE_PER_SEC: z.coerce.number().positive().default(10),
+  TOOL_RATE_BURST: z.coerce.number().int().min(1).default(30),
+  /** Shares rate limits across replicas; unset keeps them in process. */
+  REDIS_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
 });
 
@@ -60,6 +66,12 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
       timeoutMs: c.MODEL_TIMEOUT_MS,
     },
     maxRounds: c.MAX_ROUNDS,
+    redisUrl: c.REDIS_URL,
+    execution: {
+      maxConcurrent: c.MAX_CONCURRENT_TOOL_CALLS,
+      queueTimeoutMs: c.TOOL_QUEUE_TIMEOUT_MS,
+      perUserToolRate: { ratePerSec: c.TOOL_RATE_PER_SEC, burst: c.TOOL_RATE_BURST },
+    },
     approvalTtlSeconds: c.APPROVAL_TTL_SECONDS,
     limits: {
       maxToolCallsPerRound: c.MAX_TOOL_CALLS_PER_ROUND,

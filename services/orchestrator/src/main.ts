@@ -1,7 +1,9 @@
 // Composition root of the orchestrator: config → storage → tool registry → model → engine → server.
 import { migrate, openDatabase } from '@toolmesh/db';
+import { createConcurrencyLimiter, createKeyedConcurrencyLimiter, createRateLimiter } from '@toolmesh/limits';
 import { handleShutdown } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
+import { Redis } from 'ioredis';
 import { createChatEngine } from './chat-engine.ts';
 import { loadConfig } from './config.ts';
 import { createConversationStore } from './conversation-store.ts';
@@ -9,6 +11,7 @@ import { migrations, schema } from './migrations.ts';
 import { createModelClient } from './model-client.ts';
 import { createPendingActionStore } from './pending-action-store.ts';
 import { createOrchestratorServer } from './server.ts';
+import { createToolAdmission } from './tool-admission.ts';
 import { createToolExecutor } from './tool-executor.ts';
 import { createToolRegistry } from './tool-registry.ts';
 
@@ -25,11 +28,32 @@ const registry = createToolRegistry({
 });
 await registry.start();
 
+// Rate limits live in Redis when configured, so every replica counts against one budget.
+const redis = config.redisUrl
+  ? new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false })
+  : undefined;
+await redis
+  ?.connect()
+  .catch((error: unknown) => logger.warn({ err: error }, 'Redis unreachable; limits stay local'));
+const admission = createToolAdmission({
+  rateLimiter: createRateLimiter({ redis, prefix: 'toolmesh:orchestrator:' }),
+  perUserToolRate: config.execution.perUserToolRate,
+  perTool: createKeyedConcurrencyLimiter({
+    limitFor: (tool) => registry.get(tool)?.definition.metadata?.maxConcurrency ?? 0,
+    queueTimeoutMs: config.execution.queueTimeoutMs,
+  }),
+  global: createConcurrencyLimiter({
+    limit: config.execution.maxConcurrent,
+    maxQueue: config.execution.maxConcurrent * 4,
+    queueTimeoutMs: config.execution.queueTimeoutMs,
+  }),
+});
+
 const engine = createChatEngine({
   conversations: createConversationStore(db.pool),
   actions: createPendingActionStore(db.pool),
   registry,
-  executor: createToolExecutor({ logger }),
+  executor: createToolExecutor({ logger, admission }),
   model: createModelClient(config.model),
   logger,
   maxRounds: config.maxRounds,
@@ -48,5 +72,6 @@ handleShutdown({
     await server.shutdown();
     registry.stop();
     await db.close();
+    redis?.disconnect();
   },
 });

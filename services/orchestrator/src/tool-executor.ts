@@ -2,6 +2,7 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import type { Principal } from '@toolmesh/proto';
 import { type ToolErrorName, toolErrorName } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
+import type { ToolAdmission } from './tool-admission.ts';
 import type { RegisteredTool } from './tool-registry.ts';
 
 /** A validated call, ready to run. */
@@ -64,15 +65,42 @@ export interface ToolExecutor {
   ): Promise<ToolOutcome[]>;
 }
 
+/** Options of {@link createToolExecutor}. */
+export interface ToolExecutorOptions {
+  logger: Logger;
+  /** Rate and concurrency limits each call must pass; absent means none. */
+  admission?: ToolAdmission;
+}
+
 /** Creates the gRPC {@link ToolExecutor}. */
-export function createToolExecutor(options: { logger: Logger }): ToolExecutor {
-  const { logger } = options;
+export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
+  const { logger, admission } = options;
 
   async function executeOne(
     call: PlannedCall,
     principal: Principal,
     signal: AbortSignal,
   ): Promise<ToolOutcome> {
+    const name = call.tool.definition.name;
+    const admitted = admission ? await admission(name, principal.userId, signal) : { release: () => {} };
+    if ('refused' in admitted) {
+      const seconds = Math.max(1, Math.ceil(admitted.retryAfterMs / 1000));
+      return failedOutcome(
+        call.toolCallId,
+        name,
+        'RATE_LIMITED',
+        `${admitted.refused}; retry in ${seconds} s`,
+        true,
+      );
+    }
+    try {
+      return await invoke(call, principal, signal);
+    } finally {
+      admitted.release();
+    }
+  }
+
+  async function invoke(call: PlannedCall, principal: Principal, signal: AbortSignal): Promise<ToolOutcome> {
     const { definition, client } = call.tool;
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);

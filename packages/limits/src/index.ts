@@ -1,0 +1,19 @@
+export {
+  type ConcurrencyLimiter,
+  type ConcurrencyLimiterOptions,
+  createConcurrencyLimiter,
+  type Release,
+} from './concurrency-limiter.ts';
+export {
+  createKeyedConcurrencyLimiter,
+  type KeyedConcurrencyLimiter,
+  type KeyedConcurrencyLimiterOptions,
+} from './keyed-concurrency-limiter.ts';
+export { LimitExceededError, type LimitExceededReason } from './limit-exceeded-error.ts';
+export {
+  createRateLimiter,
+  type RateLimiter,
+  type RateLimiterOptions,
+  type RedisErrorPolicy,
+} from './rate-limiter.ts';
+export type { RateDecision, RateRule } from './rate-rule.ts';

@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import net from 'node:net';
+import { Redis } from 'ioredis';
+import { createRateLimiter } from '../src/index.ts';
+
+const unreachable =
+  'Redis is not reachable at 127.0.0.1:6379 — start it with: ' +
+  'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no';
+
+async function connectRedis(): Promise<Redis> {
+  const client = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, retryStrategy: () => null });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.ping();
+  } catch {
+    client.disconnect();
+    throw new Error(unreachable);
+  }
+  return client;
+}
+
+// Each run gets its own keys, so parallel runs and leftovers cannot interfere.
+const prefix = `toolmesh-test:${randomUUID()}:`;
+let a: Redis;
+let b: Redis;
+
+beforeAll(async () => {
+  a = await connectRedis();
+  b = await connectRedis();
+});
+
+afterAll(async () => {
+  if (a) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await a.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      if (keys.length > 0) await a.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  }
+  a?.disconnect();
+  b?.disconnect();
+});
+
+describe('Redis rate limiter', () => {
+  test('two limiters on one prefix share the budget', async () => {
+    const one = createRateLimiter({ redis: a, prefix });
+    const two = createRateLimiter({ redis: b, prefix });
+    expect(one.backend()).toBe('redis');
+    const rule = { ratePerSec: 0.01, burst: 5 };
+    const answers = [];
+    for (let i = 0; i < 4; i++) {
+      answers.push(await one.take('shared', rule));
+      answers.push(await two.take('shared', rule));
+    }
+    expect(answers.map((d) => d.allowed)).toEqual([true, true, true, true, true, false, false, false]);
+    expect(answers.map((d) => d.remaining)).toEqual([4, 3, 2, 1, 0, 0, 0, 0]);
+    // Another prefix is another budget.
+    const other = createRateLimiter({ redis: a, prefix: `${prefix}other:` });
+    expect((await other.take('shared', rule)).allowed).toBe(true);
+    expect(one.fallbacks() + two.fallbacks() + other.fallbacks()).toBe(0);
+  });
+
+  test('200 concurrent takes with burst 50 allow exactly 50', async () => {
+    // A generous timeout: a fallback here would answer from local buckets and blur the count.
+    const limiter = createRateLimiter({ redis: a, prefix, redisTimeoutMs: 5_000 });
+    const rule = { ratePerSec: 0.01, burst: 50 };
+    const answers = await Promise.all(Array.from({ length: 200 }, () => limiter.take('crowd', rule)));
+    expect(answers.filter((d) => d.allowed)).toHaveLength(50);
+    expect(limiter.fallbacks()).toBe(0);
+  });
+
+  test('retryAfterMs tells when the next take succeeds, and the key expires once full', async () => {
+    const limiter = createRateLimiter({ redis: a, prefix, redisTimeoutMs: 1_000 });
+    const rule = { ratePerSec: 20, burst: 1 };
+    expect(await limiter.take('retry', rule)).toEqual({ allowed: true, retryAfterMs: 0, remaining: 0 });
+    const ttl = await a.pttl(`${prefix}rl:retry`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(51);
+    const denied = await limiter.take('retry', rule);
+    expect(denied.allowed).toBe(false);
+    expect(denied.retryAfterMs).toBeGreaterThan(30);
+    expect(denied.retryAfterMs).toBeLessThanOrEqual(50);
+    await new Promise((resolve) => setTimeout(resolve, denied.retryAfterMs + 5));
+    expect((await limiter.take('retry', rule)).allowed).toBe(true);
+    const big = await limiter.take('retry-cost', { ratePerSec: 10, burst: 30 }, 30);
+    expect(big.allowed).toBe(true);
+    const again = await limiter.take('retry-cost', { ratePerSec: 10, burst: 30 }, 30);
+    expect(again.retryAfterMs).toBeGreaterThan(2_900);
+    expect(again.retryAfterMs).toBeLessThanOrEqual(3_000);
+  });
+});
+
+describe('Redis failures', () => {
+  // A client pointed at a closed port fails every command at once.
+  function deadClient(): Redis {
+    const client = new Redis({
+      host: '127.0.0.1',
+      port: 1,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      connectTimeout: 50,
+      retryStrategy: () => null,
+    });
+    client.on('error', () => {});
+    return client;
+  }
+
+  async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
+    const started = performance.now();
+    const value = await fn();
+    return { value, ms: performance.now() - started };
+  }
+
+  test('Redis down: local fallback answers fast and still limits', async () => {
+    const redis = deadClient();
+    const causes: unknown[] = [];
+    const limiter = createRateLimiter({ redis, prefix, onFallback: (error) => causes.push(error) });
+    const rule = { ratePerSec: 0.01, burst: 3 };
+    const allowed: boolean[] = [];
+    for (let i = 0; i < 10; i++) {
+      const { value, ms } = await timed(() => limiter.take('down', rule));
+      expect(ms).toBeLessThan(100);
+      allowed.push(value.allowed);
+    }
+    expect(allowed.filter(Boolean)).toHaveLength(3);
+    expect(limiter.fallbacks()).toBe(10);
+    expect(causes).toHaveLength(10);
+    expect(limiter.backend()).toBe('redis');
+    redis.disconnect();
+  });
+
+  test('Redis down: allow and deny policies', async () => {
+    const redis = deadClient();
+    const allow = createRateLimiter({ redis, prefix, onRedisError: 'allow' });
+    const deny = createRateLimiter({ redis, prefix, onRedisError: 'deny' });
+    const rule = { ratePerSec: 2, burst: 1 };
+    for (let i = 0; i < 3; i++) expect((await allow.take('p', rule)).allowed).toBe(true);
+    expect(await deny.take('p', rule)).toEqual({ allowed: false, retryAfterMs: 500, remaining: 0 });
+    expect(allow.fallbacks()).toBe(3);
+    expect(deny.fallbacks()).toBe(1);
+    redis.disconnect();
+  });
+
+  test('Redis hangs: the command timeout bounds the wait', async () => {
+    // Accepts connections and never answers, like a stalled server.
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    // Without the ready check and the CLIENT SETINFO calls, the client is ready as soon as TCP connects.
+    const redis = new Redis({
+      host: '127.0.0.1',
+      port,
+      lazyConnect: true,
+      enableReadyCheck: false,
+      disableClientInfo: true,
+    });
+    redis.on('error', () => {});
+    await redis.connect();
+    try {
+      const limiter = createRateLimiter({ redis, prefix, redisTimeoutMs: 50 });
+      const { value, ms } = await timed(() => limiter.take('hang', { ratePerSec: 1, burst: 1 }));
+      expect(value.allowed).toBe(true);
+      expect(ms).toBeGreaterThanOrEqual(45);
+      expect(ms).toBeLessThan(150);
+      expect(limiter.fallbacks()).toBe(1);
+    } finally {
+      redis.disconnect();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
