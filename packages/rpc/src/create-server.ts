@@ -7,6 +7,7 @@ import { Health } from '@toolmesh/proto';
 import type { Logger } from '@toolmesh/telemetry';
 import { createErrorBoundary, type ErrorMapper } from './error-boundary.ts';
 import { createHealthRegistry, type HealthRegistry } from './health-registry.ts';
+import { reportUndecodableRequests } from './invalid-request-status.ts';
 import { createReflectionRegistrations } from './reflection-service.ts';
 import { type ServiceRegistration, serviceRegistration } from './service-registration.ts';
 
@@ -57,7 +58,10 @@ export function createServer(options: ServerOptions): Server {
     readMaxBytes: options.readMaxBytes ?? 4 * 1024 * 1024,
     shutdownSignal: shutdownController.signal,
   });
-  const server = http2.createServer(handler);
+  const server = http2.createServer({}, (req, res) => {
+    reportUndecodableRequests(res);
+    handler(req, res);
+  });
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on('session', (session) => {
     sessions.add(session);

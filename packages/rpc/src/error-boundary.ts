@@ -1,5 +1,6 @@
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import type { Logger } from '@toolmesh/telemetry';
+import { isUndecodableRequest } from './invalid-request-status.ts';
 import { isPublicError } from './public-error.ts';
 
 /** Maps a service's domain errors to caller-facing errors; undefined means "not mine". */
@@ -44,7 +45,17 @@ export function createErrorBoundary(options: ErrorBoundaryOptions): Interceptor 
   const toPublic = (error: unknown, rpc: string): ConnectError => {
     if (isPublicError(error)) return error;
     const mapped = mapError?.(error);
-    if (mapped) return mapped;
+    if (mapped) {
+      logger.warn({ rpc, code: Code[mapped.code], err: error }, 'rpc failed');
+      return mapped;
+    }
+    if (
+      error instanceof ConnectError &&
+      error.code === Code.Internal &&
+      isUndecodableRequest(error.rawMessage)
+    ) {
+      return new ConnectError('invalid request message', Code.InvalidArgument);
+    }
     if (error instanceof ConnectError && passThroughCodes.has(error.code)) {
       logger.warn({ rpc, code: Code[error.code], err: error }, 'rpc failed');
       return new ConnectError(genericMessages[error.code] ?? Code[error.code] ?? 'error', error.code);

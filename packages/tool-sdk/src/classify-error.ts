@@ -44,6 +44,15 @@ export function classifyError(error: unknown, toolName: string, timeoutMs: numbe
       unexpected: false,
     };
   }
+  // SQLSTATE class 22: the data store refused a value (e.g. NUL in text): bad input.
+  if (typeof code === 'string' && /^22\w{3}$/.test(code)) {
+    return {
+      code: 'INVALID_ARGUMENT',
+      message: 'an argument value cannot be stored',
+      retryable: false,
+      unexpected: false,
+    };
+  }
   if (typeof code === 'string' && storageDown.test(code)) {
     return {
       code: 'UNAVAILABLE',

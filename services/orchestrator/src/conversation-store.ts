@@ -28,6 +28,9 @@ export interface ConversationStore {
   load(conversationId: string): Promise<StoredMessage[]>;
 }
 
+// Text from the model or a tool may carry NUL, which Postgres text cannot store.
+const storable = (text: string | null) => (text === null ? null : text.replaceAll('\u0000', '\ufffd'));
+
 interface MessageRow {
   role: StoredMessage['role'];
   content: string | null;
@@ -76,7 +79,7 @@ export function createConversationStore(pool: Pool): ConversationStore {
           [
             conversationId,
             m.role,
-            m.content,
+            storable(m.content),
             m.role === 'assistant' && m.toolCalls.length ? JSON.stringify(m.toolCalls) : null,
             m.role === 'tool' ? m.toolCallId : null,
           ],

@@ -26,6 +26,9 @@ function checkConversationId(id: string) {
 
 function checkMessage(message: string) {
   if (!message.trim()) throw publicError(Code.InvalidArgument, 'message must not be empty');
+  // Postgres text cannot hold NUL; such input is malformed, not an internal failure.
+  if (message.includes('\u0000'))
+    throw publicError(Code.InvalidArgument, 'message must not contain NUL characters');
   if (message.length > maxMessageChars) {
     throw publicError(Code.InvalidArgument, `message exceeds ${maxMessageChars} characters`);
   }
