@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { create, fromJson, type JsonValue, type MessageInitShape, toJson } from '@bufbuild/protobuf';
 import { durationFromMs, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import {
@@ -7,6 +8,7 @@ import {
   type PendingAction,
   PendingActionSchema,
   type Principal,
+  PrincipalSchema,
   StopReason,
   type ToolExecution,
   ToolExecutionSchema,
@@ -14,13 +16,15 @@ import {
 import { Code, publicError } from '@toolmesh/rpc';
 import { type Logger, maskSensitiveJson } from '@toolmesh/telemetry';
 import { buildPrompt, offeredTools } from './build-prompt.ts';
+import type { ChatRequestStore } from './chat-request-store.ts';
 import type { ConversationStore, StoredMessage } from './conversation-store.ts';
 import { fitToBudget } from './fit-to-budget.ts';
 import { fitToolOutput } from './fit-tool-output.ts';
 import type { ModelClient } from './model-client.ts';
 import type { PendingActionRecord, PendingActionStore } from './pending-action-store.ts';
 import { planRound, type RoundLimits } from './plan-round.ts';
-import { failedOutcome, type ToolExecutor, type ToolOutcome } from './tool-executor.ts';
+import type { ToolExecutor } from './tool-executor.ts';
+import { failedOutcome, type ToolOutcome } from './tool-outcome.ts';
 import type { ToolRegistry } from './tool-registry.ts';
 
 /** A streamed event of a turn (the oneof of ChatStreamResponse). */
@@ -33,6 +37,7 @@ export type EmitEvent = (event: ChatEvent) => void;
 export interface ChatEngineOptions {
   conversations: ConversationStore;
   actions: PendingActionStore;
+  chatRequests: ChatRequestStore;
   registry: ToolRegistry;
   executor: ToolExecutor;
   model: ModelClient;
@@ -45,8 +50,8 @@ export interface ChatEngineOptions {
     /** Token budget of the prompt. */
     contextBudgetTokens: number;
   };
-  /** Upper bound of one turn holding its conversation; default 5 min. */
-  turnHoldMs?: number;
+  /** Lease on a conversation while a turn runs, renewed every third; default 30 s. */
+  conversationLeaseMs?: number;
 }
 
 /** One call of the engine, as the orchestrator service passes it. */
@@ -60,13 +65,25 @@ export interface TurnContext {
 
 /** The seed's loop: model → validated tool calls → results → model …, with server-owned approvals. */
 export interface ChatEngine {
-  chat(ctx: TurnContext, conversationId: string, message: string): Promise<ChatResponse>;
+  /** One user turn; a non-empty idempotency key makes a retry answer the first response. */
+  chat(
+    ctx: TurnContext,
+    conversationId: string,
+    message: string,
+    idempotencyKey?: string,
+  ): Promise<ChatResponse>;
   confirm(
     ctx: TurnContext,
     conversationId: string,
     actionId: string,
     approve: boolean,
   ): Promise<ChatResponse>;
+  /**
+   * Finishes an approved write whose orchestrator died mid-execution: the call is
+   * sent again with the same idempotency key, so the tool service answers its
+   * stored result instead of writing twice.
+   */
+  reconcileAction(action: PendingActionRecord, signal: AbortSignal): Promise<void>;
 }
 
 // Accumulates what one turn produced, for the response.
@@ -87,8 +104,8 @@ const notExecuted = (code: string, message: string) =>
 
 /** Creates the {@link ChatEngine}. */
 export function createChatEngine(options: ChatEngineOptions): ChatEngine {
-  const { conversations, actions, registry, executor, model, logger } = options;
-  const holdMs = options.turnHoldMs ?? 5 * 60_000;
+  const { conversations, actions, chatRequests, registry, executor, model, logger } = options;
+  const leaseMs = options.conversationLeaseMs ?? 30_000;
 
   const prompt = (history: StoredMessage[]) =>
     fitToBudget(buildPrompt(history), options.limits.contextBudgetTokens);
@@ -105,6 +122,12 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
     });
   };
 
+  const newState = (conversationId: string): TurnState => ({
+    conversationId,
+    executions: [],
+    usage: { promptTokens: 0, completionTokens: 0, modelCalls: 0 },
+  });
+
   const toExecution = (o: ToolOutcome): ToolExecution =>
     create(ToolExecutionSchema, {
       toolCallId: o.toolCallId,
@@ -113,7 +136,7 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
       errorCode: o.errorCode,
       errorMessage: o.errorMessage,
       duration: durationFromMs(o.durationMs),
-      cached: false,
+      cached: o.cached,
     });
 
   const toPendingAction = (a: PendingActionRecord): PendingAction =>
@@ -137,18 +160,29 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
     });
   }
 
-  // Holds the conversation for the duration of the work, across replicas.
+  // Holds the conversation for the duration of the work, across replicas: a lease
+  // renewed while the work runs, so a crashed holder frees it within one lease.
   async function withConversation<T>(conversationId: string, work: () => Promise<T>): Promise<T> {
-    if (!(await conversations.tryAcquire(conversationId, holdMs))) {
+    const token = randomUUID();
+    if (!(await conversations.tryAcquire(conversationId, leaseMs, token))) {
       throw publicError(
         Code.Aborted,
         'another request is running on this conversation; retry when it is done',
       );
     }
+    const renewal = setInterval(() => {
+      conversations.renew(conversationId, leaseMs, token).catch((error: unknown) => {
+        logger.warn(
+          { err: error, conversation_id: conversationId },
+          'renewing the conversation lease failed',
+        );
+      });
+    }, leaseMs / 3);
     try {
       return await work();
     } finally {
-      await conversations.release(conversationId).catch((error: unknown) => {
+      clearInterval(renewal);
+      await conversations.release(conversationId, token).catch((error: unknown) => {
         logger.warn({ err: error, conversation_id: conversationId }, 'releasing the conversation failed');
       });
     }
@@ -179,24 +213,38 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
         calls: answer.toolCalls,
         registry,
         limits: options.limits,
-        holdForApproval: (action) => actions.create({ ...action, ttlSeconds: options.approvalTtlSeconds }),
-      });
-      const outcomes = await executor.executeAll(runnable, ctx.principal, ctx.signal, {
-        onStart: (call) =>
-          emit?.({
-            case: 'toolCallStarted',
-            value: {
-              toolCallId: call.toolCallId,
-              toolName: call.tool.definition.name,
-              argumentsJson: maskSensitiveJson(
-                call.argumentsJson,
-                call.tool.definition.metadata?.sensitiveFields,
-              ),
-            },
+        holdForApproval: (action) =>
+          actions.create({
+            ...action,
+            ttlSeconds: options.approvalTtlSeconds,
+            principal: toJson(PrincipalSchema, ctx.principal),
           }),
-        onFinish: (outcome) =>
-          emit?.({ case: 'toolCallFinished', value: { execution: toExecution(outcome) } }),
       });
+      const outcomes = await executor.executeAll(
+        runnable,
+        {
+          principal: ctx.principal,
+          requestId: ctx.requestId,
+          conversationId: state.conversationId,
+          signal: ctx.signal,
+        },
+        {
+          onStart: (call) =>
+            emit?.({
+              case: 'toolCallStarted',
+              value: {
+                toolCallId: call.toolCallId,
+                toolName: call.tool.definition.name,
+                argumentsJson: maskSensitiveJson(
+                  call.argumentsJson,
+                  call.tool.definition.metadata?.sensitiveFields,
+                ),
+              },
+            }),
+          onFinish: (outcome) =>
+            emit?.({ case: 'toolCallFinished', value: { execution: toExecution(outcome) } }),
+        },
+      );
       for (const f of failed) emit?.({ case: 'toolCallFinished', value: { execution: toExecution(f) } });
       const byId = new Map([...outcomes, ...failed].map((o) => [o.toolCallId, o]));
       const finished = answer.toolCalls.flatMap((c) => {
@@ -270,21 +318,121 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
     }
   }
 
+  async function runTurn(ctx: TurnContext, requestedId: string, message: string): Promise<ChatResponse> {
+    let conversationId = requestedId;
+    if (conversationId) await requireOwnedConversation(conversationId, ctx.principal.userId);
+    else conversationId = await conversations.create(ctx.principal);
+    const state = newState(conversationId);
+    return withConversation(conversationId, async () => {
+      await closeUndecided(conversationId);
+      await conversations.append(conversationId, [{ role: 'user', content: message }]);
+      return runRounds(ctx, state);
+    });
+  }
+
+  // After the decision: run the approved write (exactly the stored arguments, the
+  // model is not asked again) or record the refusal, then let the model go on.
+  async function completeDecision(
+    ctx: TurnContext,
+    action: PendingActionRecord,
+    approve: boolean,
+  ): Promise<ChatResponse> {
+    const state = newState(action.conversationId);
+    if (approve) {
+      const tool = registry.get(action.toolName);
+      const [outcome] = tool
+        ? await executor.executeAll(
+            [
+              {
+                toolCallId: action.toolCallId,
+                tool,
+                argumentsJson: action.argumentsJson,
+                idempotencyKey: `${action.conversationId}:${action.actionId}:${action.argumentsHash}`,
+                actionId: action.actionId,
+                approver: ctx.principal.userId,
+              },
+            ],
+            {
+              principal: ctx.principal,
+              requestId: ctx.requestId,
+              conversationId: action.conversationId,
+              signal: ctx.signal,
+            },
+          )
+        : [
+            failedOutcome(
+              action.toolCallId,
+              action.toolName,
+              'UNAVAILABLE',
+              'the tool is not available',
+              true,
+            ),
+          ];
+      const result = outcome ?? failedOutcome(action.toolCallId, action.toolName, 'INTERNAL', 'no result');
+      state.executions.push(toExecution(result));
+      ctx.emit?.({ case: 'toolCallFinished', value: { execution: toExecution(result) } });
+      await conversations.append(action.conversationId, [resultMessage(result)]);
+    } else {
+      await conversations.append(action.conversationId, [
+        toolMessage({
+          toolCallId: action.toolCallId,
+          content: notExecuted('DECLINED', 'The user declined this action; it was not executed.'),
+        }),
+      ]);
+    }
+    const stillPending = await actions.listUndecided(action.conversationId);
+    let response: ChatResponse;
+    if (stillPending.length) {
+      const ask = `Waiting for your approval: ${stillPending.map((a) => a.summary).join('; ')}.`;
+      response = respond(state, ask, StopReason.AWAITING_CONFIRMATION, stillPending.map(toPendingAction));
+    } else {
+      try {
+        response = await runRounds(ctx, state);
+      } catch (error) {
+        // The decision is final even if the assistant cannot go on: record and report it.
+        logger.warn({ err: error, action_id: action.actionId }, 'continuing after the decision failed');
+        const done = state.executions[0];
+        const what = !approve ? 'declined' : done?.success ? 'done' : `failed (${done?.errorCode})`;
+        response = respond(
+          state,
+          `${action.summary}: ${what}. The assistant could not continue right now; ask again to go on.`,
+          StopReason.COMPLETED,
+        );
+      }
+    }
+    await actions.finish(
+      action.actionId,
+      approve ? 'executed' : 'declined',
+      toJson(ChatResponseSchema, response),
+    );
+    return response;
+  }
+
   return {
-    async chat(ctx, requestedId, message) {
-      let conversationId = requestedId;
-      if (conversationId) await requireOwnedConversation(conversationId, ctx.principal.userId);
-      else conversationId = await conversations.create(ctx.principal);
-      const state: TurnState = {
-        conversationId,
-        executions: [],
-        usage: { promptTokens: 0, completionTokens: 0, modelCalls: 0 },
-      };
-      return withConversation(conversationId, async () => {
-        await closeUndecided(conversationId);
-        await conversations.append(conversationId, [{ role: 'user', content: message }]);
-        return runRounds(ctx, state);
-      });
+    async chat(ctx, requestedId, message, idempotencyKey = '') {
+      const userId = ctx.principal.userId;
+      if (idempotencyKey) {
+        const claim = await chatRequests.claim(userId, idempotencyKey, { requestedId, message });
+        if (claim.state === 'done') return fromJson(ChatResponseSchema, claim.response as JsonValue);
+        if (claim.state === 'in_progress') {
+          throw publicError(
+            Code.Aborted,
+            'a request with this idempotency key is still running; retry later',
+          );
+        }
+        if (claim.state === 'mismatch') {
+          throw publicError(Code.InvalidArgument, 'idempotency key reused with a different request');
+        }
+      }
+      try {
+        const response = await runTurn(ctx, requestedId, message);
+        if (idempotencyKey)
+          await chatRequests.complete(userId, idempotencyKey, toJson(ChatResponseSchema, response));
+        return response;
+      } catch (error) {
+        if (idempotencyKey) await chatRequests.release(userId, idempotencyKey).catch(() => {});
+        throw error;
+      }
     },
 
     async confirm(ctx, conversationId, actionId, approve) {
@@ -296,13 +444,12 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
       }
       // A repeated Confirm answers the first decision again; nothing runs twice.
       if (action.response) return fromJson(ChatResponseSchema, action.response as JsonValue);
-      const state: TurnState = {
-        conversationId,
-        executions: [],
-        usage: { promptTokens: 0, completionTokens: 0, modelCalls: 0 },
-      };
       return withConversation(conversationId, async () => {
-        const claimed = await actions.claim(actionId, approve ? 'executing' : 'declined');
+        const claimed = await actions.claim(
+          actionId,
+          approve ? 'executing' : 'declined',
+          ctx.principal.userId,
+        );
         if (!claimed) {
           const current = await actions.get(actionId);
           if (current?.response) return fromJson(ChatResponseSchema, current.response as JsonValue);
@@ -312,69 +459,14 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
           }
           throw publicError(Code.FailedPrecondition, `the action is ${current?.status ?? 'gone'}`);
         }
-        let status: 'executed' | 'declined' = 'declined';
-        if (approve) {
-          const tool = registry.get(action.toolName);
-          // Executes exactly the stored arguments; the model is not asked again.
-          const [outcome] = tool
-            ? await executor.executeAll(
-                [
-                  {
-                    toolCallId: action.toolCallId,
-                    tool,
-                    argumentsJson: action.argumentsJson,
-                    idempotencyKey: `action:${action.actionId}`,
-                  },
-                ],
-                ctx.principal,
-                ctx.signal,
-              )
-            : [
-                failedOutcome(
-                  action.toolCallId,
-                  action.toolName,
-                  'UNAVAILABLE',
-                  'the tool is not available',
-                  true,
-                ),
-              ];
-          const result =
-            outcome ?? failedOutcome(action.toolCallId, action.toolName, 'INTERNAL', 'no result');
-          state.executions.push(toExecution(result));
-          ctx.emit?.({ case: 'toolCallFinished', value: { execution: toExecution(result) } });
-          await conversations.append(conversationId, [resultMessage(result)]);
-          status = 'executed';
-        } else {
-          await conversations.append(conversationId, [
-            toolMessage({
-              toolCallId: action.toolCallId,
-              content: notExecuted('DECLINED', 'The user declined this action; it was not executed.'),
-            }),
-          ]);
-        }
-        const stillPending = await actions.listUndecided(conversationId);
-        let response: ChatResponse;
-        if (stillPending.length) {
-          const ask = `Waiting for your approval: ${stillPending.map((a) => a.summary).join('; ')}.`;
-          response = respond(state, ask, StopReason.AWAITING_CONFIRMATION, stillPending.map(toPendingAction));
-        } else {
-          try {
-            response = await runRounds(ctx, state);
-          } catch (error) {
-            // The decision is final even if the assistant cannot go on: record and report it.
-            logger.warn({ err: error, action_id: actionId }, 'continuing after the decision failed');
-            const done = state.executions[0];
-            const what = !approve ? 'declined' : done?.success ? 'done' : `failed (${done?.errorCode})`;
-            response = respond(
-              state,
-              `${action.summary}: ${what}. The assistant could not continue right now; ask again to go on.`,
-              StopReason.COMPLETED,
-            );
-          }
-        }
-        await actions.finish(actionId, status, toJson(ChatResponseSchema, response));
-        return response;
+        return completeDecision(ctx, action, approve);
       });
+    },
+
+    async reconcileAction(action, signal) {
+      const principal = fromJson(PrincipalSchema, action.principal as JsonValue);
+      const ctx: TurnContext = { principal, requestId: `reconcile:${action.actionId}`, signal };
+      await withConversation(action.conversationId, () => completeDecision(ctx, action, true));
     },
   };
 }

@@ -37,6 +37,10 @@ const schema = z.object({
   TOOL_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(0).default(5_000),
   TOOL_RATE_PER_SEC: z.coerce.number().positive().default(10),
   TOOL_RATE_BURST: z.coerce.number().int().min(1).default(30),
+  CONVERSATION_LEASE_MS: z.coerce.number().int().min(300).default(30_000),
+  /** Executions running longer than this (and approved writes not finished) are reconciled. */
+  RECONCILE_STALE_MS: z.coerce.number().int().min(0).default(120_000),
+  RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(30_000),
   /** Shares rate limits across replicas; unset keeps them in process. */
   REDIS_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
@@ -67,6 +71,8 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
     },
     maxRounds: c.MAX_ROUNDS,
     redisUrl: c.REDIS_URL,
+    conversationLeaseMs: c.CONVERSATION_LEASE_MS,
+    reconcile: { staleMs: c.RECONCILE_STALE_MS, intervalMs: c.RECONCILE_INTERVAL_MS },
     execution: {
       maxConcurrent: c.MAX_CONCURRENT_TOOL_CALLS,
       queueTimeoutMs: c.TOOL_QUEUE_TIMEOUT_MS,

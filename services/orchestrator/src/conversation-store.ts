@@ -21,9 +21,14 @@ export interface ConversationStore {
   create(principal: Principal): Promise<string>;
   /** True when the conversation exists and belongs to the user. */
   isOwnedBy(conversationId: string, userId: string): Promise<boolean>;
-  /** Claims the conversation for one turn; false while another turn holds it. */
-  tryAcquire(conversationId: string, holdMs: number): Promise<boolean>;
-  release(conversationId: string): Promise<void>;
+  /**
+   * Claims the conversation for one turn with a lease; false while another turn
+   * holds it. A holder that dies loses the lease when it runs out.
+   */
+  tryAcquire(conversationId: string, leaseMs: number, token: string): Promise<boolean>;
+  /** Renews the lease of the current holder. */
+  renew(conversationId: string, leaseMs: number, token: string): Promise<void>;
+  release(conversationId: string, token: string): Promise<void>;
   append(conversationId: string, messages: StoredMessage[]): Promise<void>;
   load(conversationId: string): Promise<StoredMessage[]>;
 }
@@ -56,19 +61,29 @@ export function createConversationStore(pool: Pool): ConversationStore {
       );
       return rowCount === 1;
     },
-    async tryAcquire(conversationId, holdMs) {
+    async tryAcquire(conversationId, leaseMs, token) {
       const { rowCount } = await pool.query(
         `UPDATE orchestrator.conversations
-            SET busy_until = now() + make_interval(secs => $2::double precision / 1000), updated_at = now()
+            SET busy_until = now() + make_interval(secs => $2::double precision / 1000), lock_token = $3,
+                updated_at = now()
           WHERE conversation_id = $1 AND (busy_until IS NULL OR busy_until < now())`,
-        [conversationId, holdMs],
+        [conversationId, leaseMs, token],
       );
       return rowCount === 1;
     },
-    async release(conversationId) {
-      await pool.query('UPDATE orchestrator.conversations SET busy_until = NULL WHERE conversation_id = $1', [
-        conversationId,
-      ]);
+    async renew(conversationId, leaseMs, token) {
+      await pool.query(
+        `UPDATE orchestrator.conversations
+            SET busy_until = now() + make_interval(secs => $2::double precision / 1000)
+          WHERE conversation_id = $1 AND lock_token = $3`,
+        [conversationId, leaseMs, token],
+      );
+    },
+    async release(conversationId, token) {
+      await pool.query(
+        'UPDATE orchestrator.conversations SET busy_until = NULL, lock_token = NULL WHERE conversation_id = $1 AND lock_token = $2',
+        [conversationId, token],
+      );
     },
     async append(conversationId, messages) {
       for (const m of messages) {

@@ -1,15 +1,21 @@
 // Composition root of the orchestrator: config → storage → tool registry → model → engine → server.
+
+import { createToolCache } from '@toolmesh/cache';
 import { migrate, openDatabase } from '@toolmesh/db';
 import { createConcurrencyLimiter, createKeyedConcurrencyLimiter, createRateLimiter } from '@toolmesh/limits';
 import { handleShutdown } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
 import { Redis } from 'ioredis';
 import { createChatEngine } from './chat-engine.ts';
+import { createChatRequestStore } from './chat-request-store.ts';
 import { loadConfig } from './config.ts';
 import { createConversationStore } from './conversation-store.ts';
+import { createExecutionLedger } from './execution-ledger.ts';
 import { migrations, schema } from './migrations.ts';
 import { createModelClient } from './model-client.ts';
 import { createPendingActionStore } from './pending-action-store.ts';
+import { createReconciler } from './reconciler.ts';
+import { createResultCache } from './result-cache.ts';
 import { createOrchestratorServer } from './server.ts';
 import { createToolAdmission } from './tool-admission.ts';
 import { createToolExecutor } from './tool-executor.ts';
@@ -49,17 +55,37 @@ const admission = createToolAdmission({
   }),
 });
 
+const ledger = createExecutionLedger(db.pool);
+const actions = createPendingActionStore(db.pool);
 const engine = createChatEngine({
   conversations: createConversationStore(db.pool),
-  actions: createPendingActionStore(db.pool),
+  actions,
+  chatRequests: createChatRequestStore(db.pool),
   registry,
-  executor: createToolExecutor({ logger, admission }),
+  executor: createToolExecutor({
+    logger,
+    admission,
+    ledger,
+    cache: createResultCache(
+      createToolCache({
+        redis,
+        prefix: 'toolmesh:cache:',
+        onError: (error) => logger.warn({ err: error }, 'read cache unavailable; calling the tool'),
+      }),
+    ),
+  }),
   model: createModelClient(config.model),
   logger,
   maxRounds: config.maxRounds,
   approvalTtlSeconds: config.approvalTtlSeconds,
   limits: config.limits,
+  conversationLeaseMs: config.conversationLeaseMs,
 });
+
+// Finish what a crashed predecessor left running, before serving.
+const reconciler = createReconciler({ ledger, actions, engine, logger, ...config.reconcile });
+await reconciler.runOnce();
+reconciler.start();
 
 const server = createOrchestratorServer({ engine, logger });
 const port = await server.listen(config.port, config.host);
@@ -70,6 +96,7 @@ handleShutdown({
   logger,
   stop: async () => {
     await server.shutdown();
+    reconciler.stop();
     registry.stop();
     await db.close();
     redis?.disconnect();

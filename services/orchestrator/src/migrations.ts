@@ -50,4 +50,63 @@ export const migrations: Migration[] = [
       CREATE INDEX pending_actions_conversation ON orchestrator.pending_actions (conversation_id, status);
     `,
   },
+  {
+    version: 2,
+    description: 'execution ledger, audit log, chat request idempotency, principal of pending actions',
+    sql: `
+      -- Every tool execution: running → done | failed | unknown (crashed while running).
+      CREATE TABLE orchestrator.tool_executions (
+        execution_id uuid PRIMARY KEY,
+        owner text NOT NULL,
+        request_id text NOT NULL,
+        conversation_id uuid NOT NULL,
+        tool_call_id text NOT NULL,
+        tool_name text NOT NULL,
+        user_id text NOT NULL,
+        side_effect text NOT NULL,
+        idempotency_key text NOT NULL,
+        action_id uuid,
+        status text NOT NULL CHECK (status IN ('running', 'done', 'failed', 'unknown')),
+        result_code text,
+        task_id text,
+        tool_address text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        finished_at timestamptz
+      );
+      CREATE INDEX tool_executions_open ON orchestrator.tool_executions (status, created_at) WHERE status = 'running';
+      CREATE INDEX tool_executions_task ON orchestrator.tool_executions (task_id) WHERE task_id IS NOT NULL;
+      -- Append-only, masked: what operators read.
+      CREATE TABLE orchestrator.audit_log (
+        audit_id bigserial PRIMARY KEY,
+        request_id text NOT NULL,
+        user_id text NOT NULL,
+        tenant_id text NOT NULL,
+        conversation_id uuid NOT NULL,
+        tool_call_id text NOT NULL,
+        tool_name text NOT NULL,
+        arguments_json text NOT NULL,
+        result_code text NOT NULL,
+        duration_ms integer NOT NULL,
+        trace_id text NOT NULL DEFAULT '',
+        approver text NOT NULL DEFAULT '',
+        cached boolean NOT NULL DEFAULT false,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX audit_log_user ON orchestrator.audit_log (user_id, audit_id DESC);
+      -- A retried ChatRequest with the same idempotency key gets the first response.
+      CREATE TABLE orchestrator.chat_requests (
+        user_id text NOT NULL,
+        idempotency_key text NOT NULL,
+        request_hash text NOT NULL,
+        response jsonb,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (user_id, idempotency_key)
+      );
+      -- Approval executes as the user who asked, with the permissions they had then.
+      ALTER TABLE orchestrator.pending_actions ADD COLUMN principal jsonb;
+      ALTER TABLE orchestrator.pending_actions ADD COLUMN approver text;
+      -- Which turn holds the conversation; the lease is renewed while it runs.
+      ALTER TABLE orchestrator.conversations ADD COLUMN lock_token text;
+    `,
+  },
 ];

@@ -24,6 +24,12 @@ function checkConversationId(id: string) {
     throw publicError(Code.InvalidArgument, 'conversation_id must be empty or a UUID');
 }
 
+function checkIdempotencyKey(key: string) {
+  if (key.length > 128 || /[^\x21-\x7e]/.test(key)) {
+    throw publicError(Code.InvalidArgument, 'idempotency_key must be at most 128 printable ASCII characters');
+  }
+}
+
 function checkMessage(message: string) {
   if (!message.trim()) throw publicError(Code.InvalidArgument, 'message must not be empty');
   // Postgres text cannot hold NUL; such input is malformed, not an internal failure.
@@ -46,10 +52,12 @@ export function createOrchestratorService(engine: ChatEngine): ServiceRegistrati
       const chat = req.chat;
       checkConversationId(chat?.conversationId ?? '');
       checkMessage(chat?.message ?? '');
+      checkIdempotencyKey(chat?.idempotencyKey ?? '');
       const response = await engine.chat(
         turn(req.principal, req.requestId, ctx),
         chat?.conversationId ?? '',
         chat?.message ?? '',
+        chat?.idempotencyKey,
       );
       return { response };
     },
@@ -58,8 +66,9 @@ export function createOrchestratorService(engine: ChatEngine): ServiceRegistrati
       checkConversationId(chat?.conversationId ?? '');
       checkMessage(chat?.message ?? '');
       const base = turn(req.principal, req.requestId, ctx);
+      checkIdempotencyKey(chat?.idempotencyKey ?? '');
       const events = streamTurn((emit) =>
-        engine.chat({ ...base, emit }, chat?.conversationId ?? '', chat?.message ?? ''),
+        engine.chat({ ...base, emit }, chat?.conversationId ?? '', chat?.message ?? '', chat?.idempotencyKey),
       );
       for await (const event of events) yield create(RunChatStreamResponseSchema, { event: { event } });
     },

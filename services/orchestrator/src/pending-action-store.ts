@@ -19,6 +19,8 @@ export interface PendingActionRecord {
   expiresAt: Date;
   /** The stored answer of the decision (a ChatResponse as JSON). */
   response: unknown;
+  /** The proposing user's principal (JSON): approval executes as this user. */
+  principal: unknown;
 }
 
 /** New-action input of {@link PendingActionStore.create}. */
@@ -30,6 +32,8 @@ export interface NewPendingAction {
   argumentsJson: string;
   summary: string;
   ttlSeconds: number;
+  /** The user's principal as JSON. */
+  principal: unknown;
 }
 
 /** Server-owned approvals: the model proposes, only the user's Confirm executes. */
@@ -39,7 +43,12 @@ export interface PendingActionStore {
   /** Actions of the conversation still waiting for a decision (or expired without one). */
   listUndecided(conversationId: string): Promise<PendingActionRecord[]>;
   /** Moves pending → `to` only if still pending and unexpired; false when someone else got there first. */
-  claim(actionId: string, to: 'executing' | 'declined'): Promise<boolean>;
+  claim(actionId: string, to: 'executing' | 'declined', approver: string): Promise<boolean>;
+  /**
+   * Approved writes whose execution never finished (their orchestrator died):
+   * claimed longer ago than `olderThanMs` and not being executed by `liveOwner`.
+   */
+  listExecuting(olderThanMs: number, liveOwner: string): Promise<PendingActionRecord[]>;
   /** Final status with the response that repeated Confirms will get. */
   finish(actionId: string, status: ActionStatus, response: unknown): Promise<void>;
   /** Closes undecided actions because the user moved on (or they expired). */
@@ -58,6 +67,7 @@ interface Row {
   status: ActionStatus;
   expires_at: Date;
   response: unknown;
+  principal: unknown;
 }
 
 const fromRow = (r: Row): PendingActionRecord => ({
@@ -72,6 +82,7 @@ const fromRow = (r: Row): PendingActionRecord => ({
   status: r.status,
   expiresAt: r.expires_at,
   response: r.response,
+  principal: r.principal,
 });
 
 /** sha256 of the canonical arguments: binds an approval to exactly these arguments. */
@@ -86,8 +97,8 @@ export function createPendingActionStore(pool: Pool): PendingActionStore {
       const { rows } = await pool.query<Row>(
         `INSERT INTO orchestrator.pending_actions
            (action_id, conversation_id, user_id, tool_name, tool_call_id, arguments_json, arguments_hash,
-            summary, status, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', now() + make_interval(secs => $9))
+            summary, status, expires_at, principal)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', now() + make_interval(secs => $9), $10)
          RETURNING *`,
         [
           randomUUID(),
@@ -99,6 +110,7 @@ export function createPendingActionStore(pool: Pool): PendingActionStore {
           hashArguments(a.argumentsJson),
           a.summary,
           a.ttlSeconds,
+          JSON.stringify(a.principal),
         ],
       );
       return fromRow(rows[0] as Row);
@@ -118,13 +130,23 @@ export function createPendingActionStore(pool: Pool): PendingActionStore {
       );
       return rows.map(fromRow);
     },
-    async claim(actionId, to) {
+    async claim(actionId, to, approver) {
       const { rowCount } = await pool.query(
-        `UPDATE orchestrator.pending_actions SET status = $2, decided_at = now()
+        `UPDATE orchestrator.pending_actions SET status = $2, decided_at = now(), approver = $3
           WHERE action_id = $1 AND status = 'pending' AND expires_at > now()`,
-        [actionId, to],
+        [actionId, to, approver],
       );
       return rowCount === 1;
+    },
+    async listExecuting(olderThanMs, liveOwner) {
+      const { rows } = await pool.query<Row>(
+        `SELECT * FROM orchestrator.pending_actions a
+          WHERE status = 'executing' AND decided_at < now() - make_interval(secs => $1::double precision / 1000)
+            AND NOT EXISTS (SELECT 1 FROM orchestrator.tool_executions e
+                             WHERE e.action_id = a.action_id AND e.owner = $2 AND e.status = 'running')`,
+        [olderThanMs, liveOwner],
+      );
+      return rows.map(fromRow);
     },
     async finish(actionId, status, response) {
       await pool.query(

@@ -2,7 +2,8 @@ import { type Principal, SideEffect } from '@toolmesh/proto';
 import { canonicalJson } from './canonical-json.ts';
 import type { ModelToolCall } from './conversation-store.ts';
 import type { NewPendingAction, PendingActionRecord } from './pending-action-store.ts';
-import { failedOutcome, type PlannedCall, type ToolOutcome } from './tool-executor.ts';
+import type { PlannedCall } from './tool-executor.ts';
+import { failedOutcome, type ToolOutcome } from './tool-outcome.ts';
 import type { ToolRegistry } from './tool-registry.ts';
 
 /** Bounds on what one model round may ask for. */
@@ -28,7 +29,9 @@ export interface PlanRoundInput {
   calls: ModelToolCall[];
   registry: ToolRegistry;
   limits: RoundLimits;
-  holdForApproval: (action: Omit<NewPendingAction, 'ttlSeconds'>) => Promise<PendingActionRecord>;
+  holdForApproval: (
+    action: Omit<NewPendingAction, 'ttlSeconds' | 'principal'>,
+  ) => Promise<PendingActionRecord>;
 }
 
 function describeCall(toolName: string, args: Record<string, unknown>): string {

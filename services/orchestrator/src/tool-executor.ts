@@ -1,8 +1,9 @@
-import { Code, ConnectError } from '@connectrpc/connect';
-import type { Principal } from '@toolmesh/proto';
-import { type ToolErrorName, toolErrorName } from '@toolmesh/rpc';
-import type { Logger } from '@toolmesh/telemetry';
+import { type Principal, SideEffect } from '@toolmesh/proto';
+import { type Logger, maskSensitiveJson } from '@toolmesh/telemetry';
+import type { ExecutionLedger } from './execution-ledger.ts';
+import { invokeTool } from './invoke-tool.ts';
 import type { ToolAdmission } from './tool-admission.ts';
+import { failedOutcome, type ToolOutcome } from './tool-outcome.ts';
 import type { RegisteredTool } from './tool-registry.ts';
 
 /** A validated call, ready to run. */
@@ -12,17 +13,17 @@ export interface PlannedCall {
   /** Canonical JSON arguments. */
   argumentsJson: string;
   idempotencyKey: string;
+  /** Set for an approved write: which action, approved by whom. */
+  actionId?: string;
+  approver?: string;
 }
 
-/** How one tool call ended; `content` is what the model reads in the tool message. */
-export interface ToolOutcome {
-  toolCallId: string;
-  toolName: string;
-  success: boolean;
-  errorCode: ToolErrorName | '';
-  errorMessage: string;
-  content: string;
-  durationMs: number;
+/** Who runs the calls, for which request. */
+export interface ExecutionContext {
+  principal: Principal;
+  requestId: string;
+  conversationId: string;
+  signal: AbortSignal;
 }
 
 /** Hooks to follow execution live (ChatStream). */
@@ -31,24 +32,18 @@ export interface ExecutionObserver {
   onFinish?(outcome: ToolOutcome): void;
 }
 
-/** Builds the outcome of a call that failed before or during execution. */
-export function failedOutcome(
-  toolCallId: string,
-  toolName: string,
-  code: ToolErrorName,
-  message: string,
-  retryable = false,
-  durationMs = 0,
-): ToolOutcome {
-  return {
-    toolCallId,
-    toolName,
-    success: false,
-    errorCode: code,
-    errorMessage: message,
-    content: JSON.stringify({ error: { code, message, retryable } }),
-    durationMs,
-  };
+/** The read cache as the executor uses it (see @toolmesh/cache). */
+export interface ResultCache {
+  lookup(principal: Principal, tool: string, argumentsJson: string): Promise<string | undefined>;
+  store(
+    principal: Principal,
+    tool: string,
+    argumentsJson: string,
+    result: string,
+    ttlMs: number,
+  ): Promise<void>;
+  /** A write changed what these arguments point at (e.g. an order): drop cached reads about it. */
+  invalidate(principal: Principal, argumentsJson: string): Promise<void>;
 }
 
 /** Runs tool calls on their tool services as the end user. */
@@ -59,8 +54,7 @@ export interface ToolExecutor {
    */
   executeAll(
     calls: PlannedCall[],
-    principal: Principal,
-    signal: AbortSignal,
+    ctx: ExecutionContext,
     observer?: ExecutionObserver,
   ): Promise<ToolOutcome[]>;
 }
@@ -68,21 +62,79 @@ export interface ToolExecutor {
 /** Options of {@link createToolExecutor}. */
 export interface ToolExecutorOptions {
   logger: Logger;
+  ledger: ExecutionLedger;
   /** Rate and concurrency limits each call must pass; absent means none. */
   admission?: ToolAdmission;
+  cache?: ResultCache;
 }
 
-/** Creates the gRPC {@link ToolExecutor}. */
-export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
-  const { logger, admission } = options;
+const durationMs = (d: { seconds: bigint; nanos: number } | undefined) =>
+  d ? Number(d.seconds) * 1000 + d.nanos / 1e6 : 0;
 
-  async function executeOne(
-    call: PlannedCall,
-    principal: Principal,
-    signal: AbortSignal,
-  ): Promise<ToolOutcome> {
+function taskIdOf(content: string): string | undefined {
+  try {
+    const parsed = JSON.parse(content) as { task_id?: unknown };
+    return typeof parsed.task_id === 'string' ? parsed.task_id.slice(0, 128) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Creates the {@link ToolExecutor}: cache, limits, ledger and audit around every InvokeTool. */
+export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
+  const { logger, admission, cache, ledger } = options;
+
+  async function executeOne(call: PlannedCall, ctx: ExecutionContext): Promise<ToolOutcome> {
+    const { definition } = call.tool;
+    const metadata = definition.metadata;
+    const write = metadata?.sideEffect === SideEffect.WRITE;
+    const cacheTtlMs = write ? 0 : durationMs(metadata?.cacheTtl);
+    const finish = await ledger.start({
+      requestId: ctx.requestId,
+      conversationId: ctx.conversationId,
+      toolCallId: call.toolCallId,
+      toolName: definition.name,
+      userId: ctx.principal.userId,
+      tenantId: ctx.principal.tenantId,
+      sideEffect: write ? 'write' : 'read',
+      idempotencyKey: call.idempotencyKey,
+      toolAddress: call.tool.address,
+      actionId: call.actionId,
+      approver: call.approver,
+      maskedArgumentsJson: maskSensitiveJson(call.argumentsJson, metadata?.sensitiveFields),
+    });
+    const outcome = await run(call, ctx, cacheTtlMs);
+    if (write && outcome.success) await cache?.invalidate(ctx.principal, call.argumentsJson);
+    await finish({
+      success: outcome.success,
+      resultCode: outcome.success ? 'OK' : outcome.errorCode || 'INTERNAL',
+      durationMs: outcome.durationMs,
+      cached: outcome.cached,
+      taskId: outcome.success && metadata?.async ? taskIdOf(outcome.content) : undefined,
+    });
+    return outcome;
+  }
+
+  async function run(call: PlannedCall, ctx: ExecutionContext, cacheTtlMs: number): Promise<ToolOutcome> {
     const name = call.tool.definition.name;
-    const admitted = admission ? await admission(name, principal.userId, signal) : { release: () => {} };
+    if (cacheTtlMs > 0 && cache) {
+      const hit = await cache.lookup(ctx.principal, name, call.argumentsJson);
+      if (hit !== undefined) {
+        return {
+          toolCallId: call.toolCallId,
+          toolName: name,
+          success: true,
+          errorCode: '',
+          errorMessage: '',
+          content: hit,
+          durationMs: 0,
+          cached: true,
+        };
+      }
+    }
+    const admitted = admission
+      ? await admission(name, ctx.principal.userId, ctx.signal)
+      : { release: () => {} };
     if ('refused' in admitted) {
       const seconds = Math.max(1, Math.ceil(admitted.retryAfterMs / 1000));
       return failedOutcome(
@@ -94,104 +146,22 @@ export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
       );
     }
     try {
-      return await invoke(call, principal, signal);
+      const outcome = await invokeTool({ ...call, principal: ctx.principal, signal: ctx.signal }, logger);
+      if (outcome.success && cacheTtlMs > 0) {
+        await cache?.store(ctx.principal, name, call.argumentsJson, outcome.content, cacheTtlMs);
+      }
+      return outcome;
     } finally {
       admitted.release();
     }
   }
 
-  async function invoke(call: PlannedCall, principal: Principal, signal: AbortSignal): Promise<ToolOutcome> {
-    const { definition, client } = call.tool;
-    const started = performance.now();
-    const elapsed = () => Math.round(performance.now() - started);
-    const timeout = definition.metadata?.timeout;
-    const toolTimeoutMs = timeout ? Number(timeout.seconds) * 1000 + timeout.nanos / 1e6 : 5_000;
-    try {
-      const res = await client.invokeTool(
-        {
-          toolCallId: call.toolCallId,
-          toolName: definition.name,
-          argumentsJson: call.argumentsJson,
-          principal,
-          idempotencyKey: call.idempotencyKey,
-        },
-        // The service enforces the tool's own timeout; the extra second covers the hop.
-        { timeoutMs: toolTimeoutMs + 1_000, signal },
-      );
-      if (res.outcome.case === 'resultJson') {
-        return {
-          toolCallId: call.toolCallId,
-          toolName: definition.name,
-          success: true,
-          errorCode: '',
-          errorMessage: '',
-          content: res.outcome.value,
-          durationMs: elapsed(),
-        };
-      }
-      const error = res.outcome.value;
-      return failedOutcome(
-        call.toolCallId,
-        definition.name,
-        error ? toolErrorName(error.code) : 'INTERNAL',
-        error?.message ?? 'the tool service gave no result',
-        error?.retryable ?? false,
-        elapsed(),
-      );
-    } catch (error) {
-      if (signal.aborted) throw error;
-      const code = error instanceof ConnectError ? error.code : Code.Unknown;
-      logger.warn(
-        { err: error, tool: definition.name, address: call.tool.address },
-        'tool call failed in transport',
-      );
-      if (code === Code.DeadlineExceeded) {
-        return failedOutcome(
-          call.toolCallId,
-          definition.name,
-          'TIMEOUT',
-          'the tool did not answer in time',
-          true,
-          elapsed(),
-        );
-      }
-      if (code === Code.Unavailable || code === Code.Unknown) {
-        return failedOutcome(
-          call.toolCallId,
-          definition.name,
-          'UNAVAILABLE',
-          'the tool service is unavailable',
-          true,
-          elapsed(),
-        );
-      }
-      if (code === Code.ResourceExhausted) {
-        return failedOutcome(
-          call.toolCallId,
-          definition.name,
-          'RATE_LIMITED',
-          'the tool service is overloaded',
-          true,
-          elapsed(),
-        );
-      }
-      return failedOutcome(
-        call.toolCallId,
-        definition.name,
-        'INTERNAL',
-        'the tool call failed',
-        false,
-        elapsed(),
-      );
-    }
-  }
-
   return {
-    async executeAll(calls, principal, signal, observer) {
+    async executeAll(calls, ctx, observer) {
       const outcomes = new Array<ToolOutcome>(calls.length);
-      const run = async (call: PlannedCall, index: number) => {
+      const runAt = async (call: PlannedCall, index: number) => {
         observer?.onStart?.(call);
-        const outcome = await executeOne(call, principal, signal);
+        const outcome = await executeOne(call, ctx);
         outcomes[index] = outcome;
         observer?.onFinish?.(outcome);
       };
@@ -199,9 +169,9 @@ export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
       const parallel = indexed.filter(({ call }) => call.tool.definition.metadata?.allowParallel);
       const sequential = indexed.filter(({ call }) => !call.tool.definition.metadata?.allowParallel);
       await Promise.all([
-        ...parallel.map(({ call, index }) => run(call, index)),
+        ...parallel.map(({ call, index }) => runAt(call, index)),
         (async () => {
-          for (const { call, index } of sequential) await run(call, index);
+          for (const { call, index } of sequential) await runAt(call, index);
         })(),
       ]);
       return outcomes;

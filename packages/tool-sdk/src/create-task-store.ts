@@ -1,0 +1,192 @@
+import type { Pool } from '@toolmesh/db';
+import type { ToolErrorName } from '@toolmesh/rpc';
+import { type TaskEvents, taskEvents } from './task-events.ts';
+import { newTaskId, type TaskRecord, type TaskRow, tasksTable, toTaskRecord } from './task-record.ts';
+import { ToolFailure } from './tool-failure.ts';
+
+/** Where a service keeps its tasks: its pool and its own schema (migrated with `taskMigrations`). */
+export interface TaskStoreOptions {
+  pool: Pool;
+  schema: string;
+}
+
+/** What it takes to enqueue a task. */
+export interface EnqueueTaskInput {
+  toolName: string;
+  principal: { userId: string; tenantId: string; permissions: string[] };
+  /** The validated arguments, as JSON. */
+  argumentsJson: string;
+  /** The InvokeTool idempotency key: the same key returns the same task instead of a second one. */
+  idempotencyKey?: string;
+  /** Default 3. */
+  maxAttempts?: number;
+}
+
+/** The owner a caller claims to be; a task of anyone else is invisible. */
+export interface TaskOwner {
+  userId: string;
+  /** When given, the task's tenant must match too. */
+  tenantId?: string;
+}
+
+/** How an attempt failed. */
+export interface TaskFailure {
+  code: ToolErrorName;
+  message: string;
+  /** Run again after this delay if attempts are left; undefined fails the task now. */
+  retryAfterMs?: number;
+}
+
+/**
+ * The task table as a durable queue. Every write of a running task is fenced by
+ * its attempt number: a worker whose lease ran out (and whose task was claimed
+ * again) can no longer change it.
+ */
+export interface TaskStore {
+  readonly events: TaskEvents;
+  enqueue(input: EnqueueTaskInput): Promise<TaskRecord>;
+  get(taskId: string, owner: TaskOwner): Promise<TaskRecord | undefined>;
+  /** Claims the next due task of these tools (queued, or running with a lapsed lease). */
+  claim(toolNames: string[], leaseMs: number): Promise<TaskRecord | undefined>;
+  /** Extends the lease; false when the attempt is no longer the task's current one. */
+  renew(taskId: string, attempt: number, leaseMs: number): Promise<boolean>;
+  progress(taskId: string, attempt: number, percent: number, leaseMs: number): Promise<TaskRecord | undefined>;
+  succeed(taskId: string, attempt: number, resultJson: string): Promise<TaskRecord | undefined>;
+  fail(taskId: string, attempt: number, failure: TaskFailure): Promise<TaskRecord | undefined>;
+  /** Fails running tasks whose lease lapsed on their last attempt: nobody will run them again. */
+  expire(toolNames: string[]): Promise<TaskRecord[]>;
+}
+
+/** Creates the task store of a service's schema. */
+export function createTaskStore(options: TaskStoreOptions): TaskStore {
+  const { pool, schema } = options;
+  const table = tasksTable(schema);
+  const events = taskEvents(pool, schema);
+  const ms = (param: string) => `(${param}::double precision * interval '1 millisecond')`;
+  const touched = 'revision = revision + 1, updated_at = now()';
+  const mine = 'task_id = $1 AND attempts = $2 AND status = $3';
+
+  async function one(text: string, values: unknown[]): Promise<TaskRecord | undefined> {
+    const { rows } = await pool.query<TaskRow>(text, values);
+    const record = rows[0] ? toTaskRecord(rows[0]) : undefined;
+    if (record) events.changed(record);
+    return record;
+  }
+
+  return {
+    events,
+    async enqueue(input) {
+      const key = input.idempotencyKey || null;
+      const { userId, tenantId, permissions } = input.principal;
+      const inserted = await one(
+        `INSERT INTO ${table}
+           (task_id, tool_name, user_id, tenant_id, permissions, arguments_json, idempotency_key, max_attempts)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (tenant_id, user_id, tool_name, idempotency_key) WHERE idempotency_key IS NOT NULL
+         DO NOTHING
+         RETURNING *`,
+        [
+          newTaskId(),
+          input.toolName,
+          userId,
+          tenantId,
+          permissions,
+          input.argumentsJson,
+          key,
+          input.maxAttempts ?? 3,
+        ],
+      );
+      if (inserted) {
+        events.enqueued();
+        return inserted;
+      }
+      // A retried InvokeTool (same key) gets the task its first try created.
+      const { rows } = await pool.query<TaskRow>(
+        `SELECT * FROM ${table}
+          WHERE tenant_id = $1 AND user_id = $2 AND tool_name = $3 AND idempotency_key = $4`,
+        [tenantId, userId, input.toolName, key],
+      );
+      const existing = rows[0];
+      if (!existing) throw new Error('task vanished after an idempotency conflict');
+      if (existing.arguments_json !== input.argumentsJson) {
+        throw new ToolFailure('CONFLICT', 'the idempotency key was already used with other arguments');
+      }
+      return toTaskRecord(existing);
+    },
+    async get(taskId, owner) {
+      const { rows } = await pool.query<TaskRow>(
+        `SELECT * FROM ${table} WHERE task_id = $1 AND user_id = $2 AND ($3::text IS NULL OR tenant_id = $3)`,
+        [taskId, owner.userId, owner.tenantId ?? null],
+      );
+      return rows[0] ? toTaskRecord(rows[0]) : undefined;
+    },
+    claim(toolNames, leaseMs) {
+      // SKIP LOCKED: concurrent claimers pass over a row another one is taking
+      // instead of waiting for it, and the row lock makes each claim exclusive.
+      return one(
+        `UPDATE ${table} t
+            SET status = 'running', attempts = t.attempts + 1, locked_until = now() + ${ms('$2')},
+                progress_percent = 0, ${touched}
+          WHERE t.task_id = (
+            SELECT task_id FROM ${table}
+             WHERE tool_name = ANY($1::text[])
+               AND ((status = 'queued' AND run_after <= now())
+                 OR (status = 'running' AND locked_until < now() AND attempts < max_attempts))
+             ORDER BY run_after
+             LIMIT 1
+             FOR UPDATE SKIP LOCKED)
+          RETURNING t.*`,
+        [toolNames, leaseMs],
+      );
+    },
+    async renew(taskId, attempt, leaseMs) {
+      const { rowCount } = await pool.query(
+        `UPDATE ${table} SET locked_until = now() + ${ms('$4')} WHERE ${mine}`,
+        [taskId, attempt, 'running', leaseMs],
+      );
+      return rowCount === 1;
+    },
+    progress(taskId, attempt, percent, leaseMs) {
+      return one(
+        `UPDATE ${table} SET progress_percent = $4, locked_until = now() + ${ms('$5')}, ${touched}
+          WHERE ${mine} RETURNING *`,
+        [taskId, attempt, 'running', percent, leaseMs],
+      );
+    },
+    succeed(taskId, attempt, resultJson) {
+      return one(
+        `UPDATE ${table}
+            SET status = 'succeeded', progress_percent = 100, result_json = $4, error_code = NULL,
+                error_message = NULL, locked_until = NULL, ${touched}
+          WHERE ${mine} RETURNING *`,
+        [taskId, attempt, 'running', resultJson],
+      );
+    },
+    fail(taskId, attempt, failure) {
+      const retry = failure.retryAfterMs !== undefined;
+      return one(
+        `UPDATE ${table}
+            SET status = CASE WHEN $6::boolean AND attempts < max_attempts THEN 'queued' ELSE 'failed' END,
+                run_after = CASE WHEN $6::boolean AND attempts < max_attempts THEN now() + ${ms('$7')} ELSE run_after END,
+                error_code = $4, error_message = $5, locked_until = NULL, ${touched}
+          WHERE ${mine} RETURNING *`,
+        [taskId, attempt, 'running', failure.code, failure.message, retry, failure.retryAfterMs ?? 0],
+      );
+    },
+    async expire(toolNames) {
+      const { rows } = await pool.query<TaskRow>(
+        `UPDATE ${table}
+            SET status = 'failed', error_code = 'TIMEOUT',
+                error_message = 'the task stopped responding on its last attempt',
+                locked_until = NULL, ${touched}
+          WHERE tool_name = ANY($1::text[]) AND status = 'running'
+            AND locked_until < now() AND attempts >= max_attempts
+          RETURNING *`,
+        [toolNames],
+      );
+      const records = rows.map(toTaskRecord);
+      for (const r of records) events.changed(r);
+      return records;
+    },
+  };
+}

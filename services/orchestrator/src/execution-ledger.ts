@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import type { Pool } from '@toolmesh/db';
+
+/** What is known about a tool execution when it starts. */
+export interface ExecutionStart {
+  requestId: string;
+  conversationId: string;
+  toolCallId: string;
+  toolName: string;
+  userId: string;
+  tenantId: string;
+  sideEffect: 'read' | 'write';
+  idempotencyKey: string;
+  toolAddress: string;
+  actionId?: string;
+  /** Masked arguments, for the audit record. */
+  maskedArgumentsJson: string;
+  /** The user who approved a write. */
+  approver?: string;
+}
+
+/** How it ended. */
+export interface ExecutionEnd {
+  success: boolean;
+  /** "OK" or an error taxonomy code. */
+  resultCode: string;
+  durationMs: number;
+  cached: boolean;
+  /** For async tools: the task the tool service started. */
+  taskId?: string;
+}
+
+/** A write that was running when its orchestrator died. */
+export interface InterruptedExecution {
+  executionId: string;
+  conversationId: string;
+  toolCallId: string;
+  toolName: string;
+  sideEffect: 'read' | 'write';
+  actionId: string | null;
+}
+
+/**
+ * The execution ledger and the audit log. Every execution is recorded as running
+ * before the call leaves and finished after, so a crash leaves a trace that
+ * reconciliation resolves; the audit record (masked) is written when it ends.
+ */
+export interface ExecutionLedger {
+  /** This process's id in the ledger; rows of other (dead) owners get reconciled. */
+  readonly owner: string;
+  start(execution: ExecutionStart): Promise<(end: ExecutionEnd) => Promise<void>>;
+  /** Marks running rows of other owners older than `staleMs` as unknown and returns them. */
+  markStaleAsUnknown(staleMs: number): Promise<InterruptedExecution[]>;
+  /** Resolves an unknown row once reconciliation knows the outcome. */
+  resolve(executionId: string, end: Pick<ExecutionEnd, 'success' | 'resultCode'>): Promise<void>;
+  /** Where a task lives: the tool service that started it, and for whom. */
+  findTask(taskId: string): Promise<{ toolAddress: string; userId: string } | undefined>;
+}
+
+/** Creates the SQL {@link ExecutionLedger}. */
+export function createExecutionLedger(pool: Pool): ExecutionLedger {
+  const owner = randomUUID();
+  return {
+    owner,
+    async start(e) {
+      const executionId = randomUUID();
+      await pool.query(
+        `INSERT INTO orchestrator.tool_executions
+           (execution_id, owner, request_id, conversation_id, tool_call_id, tool_name, user_id, side_effect,
+            idempotency_key, action_id, status, tool_address)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'running', $11)`,
+        [
+          executionId,
+          owner,
+          e.requestId,
+          e.conversationId,
+          e.toolCallId,
+          e.toolName,
+          e.userId,
+          e.sideEffect,
+          e.idempotencyKey,
+          e.actionId ?? null,
+          e.toolAddress,
+        ],
+      );
+      return async (end) => {
+        await pool.query(
+          `UPDATE orchestrator.tool_executions
+              SET status = $2, result_code = $3, task_id = $4, finished_at = now()
+            WHERE execution_id = $1`,
+          [executionId, end.success ? 'done' : 'failed', end.resultCode, end.taskId ?? null],
+        );
+        await pool.query(
+          `INSERT INTO orchestrator.audit_log
+             (request_id, user_id, tenant_id, conversation_id, tool_call_id, tool_name, arguments_json,
+              result_code, duration_ms, approver, cached)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+          [
+            e.requestId,
+            e.userId,
+            e.tenantId,
+            e.conversationId,
+            e.toolCallId,
+            e.toolName,
+            e.maskedArgumentsJson,
+            end.resultCode,
+            Math.round(end.durationMs),
+            e.approver ?? '',
+            end.cached,
+          ],
+        );
+      };
+    },
+    async markStaleAsUnknown(staleMs) {
+      const { rows } = await pool.query<{
+        execution_id: string;
+        conversation_id: string;
+        tool_call_id: string;
+        tool_name: string;
+        side_effect: 'read' | 'write';
+        action_id: string | null;
+      }>(
+        `UPDATE orchestrator.tool_executions SET status = 'unknown'
+          WHERE status = 'running' AND owner <> $1
+            AND created_at < now() - make_interval(secs => $2::double precision / 1000)
+          RETURNING execution_id, conversation_id, tool_call_id, tool_name, side_effect, action_id`,
+        [owner, staleMs],
+      );
+      return rows.map((r) => ({
+        executionId: r.execution_id,
+        conversationId: r.conversation_id,
+        toolCallId: r.tool_call_id,
+        toolName: r.tool_name,
+        sideEffect: r.side_effect,
+        actionId: r.action_id,
+      }));
+    },
+    async resolve(executionId, end) {
+      await pool.query(
+        `UPDATE orchestrator.tool_executions SET status = $2, result_code = $3, finished_at = now()
+          WHERE execution_id = $1`,
+        [executionId, end.success ? 'done' : 'failed', end.resultCode],
+      );
+    },
+    async findTask(taskId) {
+      const { rows } = await pool.query<{ tool_address: string; user_id: string }>(
+        'SELECT tool_address, user_id FROM orchestrator.tool_executions WHERE task_id = $1 LIMIT 1',
+        [taskId],
+      );
+      return rows[0] && { toolAddress: rows[0].tool_address, userId: rows[0].user_id };
+    },
+  };
+}
