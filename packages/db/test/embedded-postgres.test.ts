@@ -111,9 +111,10 @@ describe('embedded Postgres under concurrency', () => {
         const client = await (pools[i % pools.length] as pg.Pool).connect();
         try {
           await client.query('BEGIN');
-          const { rows } = await client.query<{ n: number }>('SELECT n FROM counters WHERE id = $1 FOR UPDATE', [
-            'rmw',
-          ]);
+          const { rows } = await client.query<{ n: number }>(
+            'SELECT n FROM counters WHERE id = $1 FOR UPDATE',
+            ['rmw'],
+          );
           await client.query('UPDATE counters SET n = $1 WHERE id = $2', [(rows[0]?.n ?? 0) + 1, 'rmw']);
           await client.query('COMMIT');
           return 'ok';
@@ -146,7 +147,9 @@ describe('embedded Postgres under concurrency', () => {
         const client = await (pools[i % pools.length] as pg.Pool).connect();
         try {
           await client.query('BEGIN');
-          const { rows } = await client.query<{ n: number }>("SELECT n FROM counters WHERE id = 'a' FOR UPDATE");
+          const { rows } = await client.query<{ n: number }>(
+            "SELECT n FROM counters WHERE id = 'a' FOR UPDATE",
+          );
           await client.query("UPDATE counters SET n = $1 WHERE id = 'a'", [(rows[0]?.n ?? 0) + 1]);
           await client.query('COMMIT');
         } finally {
@@ -166,14 +169,18 @@ describe('embedded Postgres under concurrency', () => {
     await client.query("INSERT INTO counters VALUES ('left', 1)");
     // Others queue behind the open transaction...
     const others = Promise.all(
-      Array.from({ length: 20 }, (_, i) => (pools[i % pools.length] as pg.Pool).query('SELECT $1::int AS n', [i])),
+      Array.from({ length: 20 }, (_, i) =>
+        (pools[i % pools.length] as pg.Pool).query('SELECT $1::int AS n', [i]),
+      ),
     );
     await new Promise((resolve) => setTimeout(resolve, 50));
     // ...until its owner vanishes without COMMIT: its work is rolled back and the others proceed.
     (client as unknown as { connection: { stream: net.Socket } }).connection.stream.destroy();
     const results = await within(1_000, () => others);
     expect(results.map((r) => r.rows[0]?.n)).toEqual(Array.from({ length: 20 }, (_, i) => i));
-    const { rows } = await (pools[0] as pg.Pool).query("SELECT count(*)::int AS c FROM counters WHERE id = 'left'");
+    const { rows } = await (pools[0] as pg.Pool).query(
+      "SELECT count(*)::int AS c FROM counters WHERE id = 'left'",
+    );
     expect(rows[0]?.c).toBe(0);
   });
 
@@ -198,7 +205,9 @@ describe('embedded Postgres under concurrency', () => {
     raw.socket.write(Buffer.from([0x51, 0xff, 0xff, 0xff, 0xff, 1, 2, 3]));
     await new Promise<void>((resolve) => raw.socket.once('close', () => resolve()));
     const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => (pools[i % pools.length] as pg.Pool).query('SELECT $1::int AS n', [i])),
+      Array.from({ length: 10 }, (_, i) =>
+        (pools[i % pools.length] as pg.Pool).query('SELECT $1::int AS n', [i]),
+      ),
     );
     expect(results.map((r) => r.rows[0]?.n)).toEqual(Array.from({ length: 10 }, (_, i) => i));
   });

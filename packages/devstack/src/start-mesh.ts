@@ -43,6 +43,8 @@ export interface MeshOptions {
   onLine?: (service: string, line: string) => void;
   /** More tool services (host:port) for the orchestrator, e.g. one a test runs in-process. */
   extraToolServices?: string[];
+  /** Where the orchestrator reaches a demo tool service, e.g. through a fault-injecting proxy. */
+  toolServiceAddresses?: Partial<Record<(typeof toolServices)[number], string>>;
   /** Startup budget per step; default 60 s. */
   startTimeoutMs?: number;
 }
@@ -56,6 +58,10 @@ export interface Mesh {
     string
   >;
   readonly processes: ReadonlyMap<string, ServiceProcess>;
+  /** Kills one service abruptly (SIGKILL): a crash, not a shutdown. */
+  kill(name: string): Promise<void>;
+  /** Starts a stopped or killed service again, as it was, and waits until it is healthy. */
+  restart(name: string): Promise<void>;
   /** Stops every process, the gateway first and the database last. */
   stop(): Promise<void>;
 }
@@ -77,18 +83,25 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const processes = new Map<string, ServiceProcess>();
   const at = (port: number) => `${host}:${port}`;
 
+  const launches = new Map<string, () => ServiceProcess>();
+  const readiness = new Map<string, (signal: AbortSignal) => Promise<void>>();
   const launch = (name: string, path: string, env: NodeJS.ProcessEnv) => {
-    const proc = spawnService({
-      name,
-      entry: entry(path),
-      env: { ...process.env, ...options.env, ...options.serviceEnv?.[name], ...env, HOST: host },
-      onLine: options.onLine,
-    });
-    started.push(proc);
-    processes.set(name, proc);
-    return proc;
+    const start = () => {
+      const proc = spawnService({
+        name,
+        entry: entry(path),
+        env: { ...process.env, ...options.env, ...options.serviceEnv?.[name], ...env, HOST: host },
+        onLine: options.onLine,
+      });
+      started.push(proc);
+      processes.set(name, proc);
+      return proc;
+    };
+    launches.set(name, start);
+    return start();
   };
   const ready = async (proc: ServiceProcess, wait: (signal: AbortSignal) => Promise<void>) => {
+    readiness.set(proc.name, wait);
     try {
       await wait(proc.exited);
     } catch (error) {
@@ -132,7 +145,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       PORT: String(ports.orchestrator),
       DATABASE_URL: databaseUrl,
       TOOL_SERVICES: [
-        ...toolServices.map((name) => at(ports[name])),
+        ...toolServices.map((name) => options.toolServiceAddresses?.[name] ?? at(ports[name])),
         ...(options.extraToolServices ?? []),
       ].join(','),
       OPENAI_BASE_URL: model.baseUrl,
@@ -162,5 +175,19 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     },
     processes,
     stop,
+    async kill(name) {
+      const proc = processes.get(name);
+      if (!proc || proc.exited.aborted) return;
+      const gone = new Promise((resolve) => proc.child.once('exit', resolve));
+      proc.child.kill('SIGKILL');
+      await gone;
+    },
+    async restart(name) {
+      const start = launches.get(name);
+      const wait = readiness.get(name);
+      if (!start || !wait) throw new Error(`unknown service ${name}`);
+      await processes.get(name)?.stop();
+      await ready(start(), wait);
+    },
   };
 }

@@ -6,3 +6,4 @@ export {
   type CannedRequest,
   startCannedModel,
 } from './start-canned-model.ts';
+export { type DelayProxy, startDelayProxy } from './start-delay-proxy.ts';

@@ -50,7 +50,12 @@ export interface TaskStore {
   claim(toolNames: string[], leaseMs: number): Promise<TaskRecord | undefined>;
   /** Extends the lease; false when the attempt is no longer the task's current one. */
   renew(taskId: string, attempt: number, leaseMs: number): Promise<boolean>;
-  progress(taskId: string, attempt: number, percent: number, leaseMs: number): Promise<TaskRecord | undefined>;
+  progress(
+    taskId: string,
+    attempt: number,
+    percent: number,
+    leaseMs: number,
+  ): Promise<TaskRecord | undefined>;
   succeed(taskId: string, attempt: number, resultJson: string): Promise<TaskRecord | undefined>;
   fail(taskId: string, attempt: number, failure: TaskFailure): Promise<TaskRecord | undefined>;
   /** Fails running tasks whose lease lapsed on their last attempt: nobody will run them again. */

@@ -16,7 +16,9 @@ import {
 } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
 import { classifyError } from './classify-error.ts';
-import type { Tool } from './define-tool.ts';
+import { createTaskStore, type TaskStore, type TaskStoreOptions } from './create-task-store.ts';
+import { type AsyncTool, isAsyncTool } from './define-async-tool.ts';
+import type { Tool, ToolContext } from './define-tool.ts';
 
 /** Options of {@link createToolService}. */
 export interface ToolServiceOptions {
@@ -24,6 +26,8 @@ export interface ToolServiceOptions {
   logger: Logger;
   /** Largest arguments_json accepted; default 64 KiB. */
   maxArgumentBytes?: number;
+  /** Where async tools enqueue their tasks; required when `tools` holds one. */
+  tasks?: TaskStoreOptions;
 }
 
 const failure = (code: ToolErrorName, message: string, retryable = false): InvokeToolResponse =>
@@ -76,11 +80,16 @@ export function createToolService(options: ToolServiceOptions): ServiceRegistrat
   // holds its slot until it really ends.
   const running = new Map<string, number>();
   const definitions = options.tools.map(toDefinition);
+  const store = options.tasks ? createTaskStore(options.tasks) : undefined;
+  for (const t of options.tools) {
+    if (isAsyncTool(t) && !store) throw new Error(`async tool ${t.name} needs the tasks option`);
+  }
 
   // Runs the handler under the tool's timeout and the caller's cancellation. The
   // race answers at once on abort even if a handler ignores its signal.
   async function execute(
     tool: Tool,
+    handler: Tool['handler'],
     args: unknown,
     callerSignal: AbortSignal,
     principal: Principal,
@@ -94,16 +103,14 @@ export function createToolService(options: ToolServiceOptions): ServiceRegistrat
       signal.addEventListener('abort', () => reject(signal.reason), { once: true });
     });
     running.set(tool.name, (running.get(tool.name) ?? 0) + 1);
-    const work = tool
-      .handler(args, {
-        principal,
-        toolCallId: req.toolCallId,
-        idempotencyKey: req.idempotencyKey,
-        signal,
-        remainingMs: () => Math.max(0, timeoutMs - (Date.now() - started)),
-        logger: log,
-      })
-      .finally(() => running.set(tool.name, (running.get(tool.name) ?? 1) - 1));
+    const work = handler(args, {
+      principal,
+      toolCallId: req.toolCallId,
+      idempotencyKey: req.idempotencyKey,
+      signal,
+      remainingMs: () => Math.max(0, timeoutMs - (Date.now() - started)),
+      logger: log,
+    }).finally(() => running.set(tool.name, (running.get(tool.name) ?? 1) - 1));
     // A late rejection after the race was lost must not become an unhandled rejection.
     work.catch(() => {});
     return Promise.race([work, aborted]);
@@ -143,8 +150,10 @@ export function createToolService(options: ToolServiceOptions): ServiceRegistrat
         return failure('RATE_LIMITED', `${tool.name} is at its concurrency limit, retry shortly`, true);
       }
       const started = performance.now();
+      const handler =
+        store && isAsyncTool(tool) ? enqueueing(store, tool, JSON.stringify(raw)) : tool.handler;
       try {
-        const result = await execute(tool, parsed.data, ctx.signal, principal, {
+        const result = await execute(tool, handler, parsed.data, ctx.signal, principal, {
           toolCallId: req.toolCallId,
           idempotencyKey: req.idempotencyKey,
         });
@@ -166,4 +175,24 @@ export function createToolService(options: ToolServiceOptions): ServiceRegistrat
       }
     },
   });
+}
+
+// An async tool's call: its precheck runs as a normal handler, then the task is
+// enqueued and the call answers at once. The raw arguments are stored (the worker
+// validates them again), so schemas with transforms survive the round trip.
+function enqueueing(store: TaskStore, tool: AsyncTool, argumentsJson: string): Tool['handler'] {
+  return async (args: unknown, ctx: ToolContext) => {
+    await tool.handler(args, ctx);
+    // Nobody waits for the answer any more: better no task than an orphan.
+    ctx.signal.throwIfAborted();
+    const { userId, tenantId, permissions } = ctx.principal;
+    const task = await store.enqueue({
+      toolName: tool.name,
+      principal: { userId, tenantId, permissions },
+      argumentsJson,
+      idempotencyKey: ctx.idempotencyKey,
+      maxAttempts: tool.maxAttempts,
+    });
+    return { task_id: task.taskId, status: task.status };
+  };
 }

@@ -1,4 +1,26 @@
+export {
+  createTaskService,
+  type TaskServiceOptions,
+  taskTenantHeader,
+  taskUserHeader,
+} from './create-task-service.ts';
+export {
+  createTaskStore,
+  type EnqueueTaskInput,
+  type TaskFailure,
+  type TaskOwner,
+  type TaskStore,
+  type TaskStoreOptions,
+} from './create-task-store.ts';
+export { createTaskWorker, type TaskWorker, type TaskWorkerOptions } from './create-task-worker.ts';
 export { createToolService, type ToolServiceOptions } from './create-tool-service.ts';
+export {
+  type AsyncTool,
+  type AsyncToolSpec,
+  defineAsyncTool,
+  isAsyncTool,
+  type TaskContext,
+} from './define-async-tool.ts';
 export {
   defineTool,
   type Tool,
@@ -6,4 +28,6 @@ export {
   type ToolMetadataInput,
   type ToolSpec,
 } from './define-tool.ts';
+export { taskMigrationBaseVersion, taskMigrations } from './task-migrations.ts';
+export { type TaskRecord, type TaskState, taskIdPattern } from './task-record.ts';
 export { ToolFailure, toolErrors } from './tool-failure.ts';

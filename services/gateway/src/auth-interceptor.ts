@@ -1,18 +1,22 @@
 import { createContextKey } from '@connectrpc/connect';
-import { ChatService, type Principal } from '@toolmesh/proto';
+import { Health, type Principal, reflectionV1, reflectionV1alpha } from '@toolmesh/proto';
 import { Code, type Interceptor, publicError } from '@toolmesh/rpc';
 import type { Authenticate } from './authenticate.ts';
 
 /** Where the verified principal travels from the interceptor to the handlers. */
 export const principalKey = createContextKey<Principal | undefined>(undefined, { description: 'principal' });
 
-/**
- * Authenticates every ChatService call; health and reflection stay open so
- * probes and grpcurl work without a key.
- */
+// Probes and grpcurl must work without a key.
+const open = new Set([
+  Health.typeName,
+  reflectionV1.ServerReflection.typeName,
+  reflectionV1alpha.ServerReflection.typeName,
+]);
+
+/** Authenticates every call except health and reflection. */
 export function createAuthInterceptor(authenticate: Authenticate): Interceptor {
   return (next) => async (req) => {
-    if (req.service.typeName === ChatService.typeName) {
+    if (!open.has(req.service.typeName)) {
       const principal = authenticate(req.header.get('authorization'));
       if (!principal) {
         throw publicError(

@@ -29,9 +29,14 @@ const forwardedCodes = new Set([
   Code.ResourceExhausted,
 ]);
 
-function forwardError(error: unknown): never {
+function forwardError(error: unknown, ctx: HandlerContext): never {
   if (error instanceof ConnectError && forwardedCodes.has(error.code))
     throw publicError(error.code, error.rawMessage);
+  // The orchestrator went away mid-call (its stream was reset) while our caller is
+  // still waiting: that is an unavailable dependency, and retryable.
+  if (error instanceof ConnectError && error.code === Code.Canceled && !ctx.signal.aborted) {
+    throw publicError(Code.Unavailable, 'the orchestrator is unavailable, retry later');
+  }
   throw error;
 }
 
@@ -53,7 +58,7 @@ export function createChatService(options: ChatServiceOptions): ServiceRegistrat
       const { principal, requestId, callOptions } = forward(ctx);
       const res = await orchestrator
         .runChat({ principal, chat: req, requestId }, callOptions)
-        .catch(forwardError);
+        .catch((e: unknown) => forwardError(e, ctx));
       return res.response ?? {};
     },
     async *chatStream(req, ctx) {
@@ -74,14 +79,14 @@ export function createChatService(options: ChatServiceOptions): ServiceRegistrat
           if (res.event) yield res.event;
         }
       } catch (error) {
-        forwardError(error);
+        forwardError(error, ctx);
       }
     },
     async confirm(req, ctx) {
       const { principal, requestId, callOptions } = forward(ctx);
       const res = await orchestrator
         .runConfirm({ principal, confirm: req, requestId }, callOptions)
-        .catch(forwardError);
+        .catch((e: unknown) => forwardError(e, ctx));
       // ConfirmResponse carries the fields of ChatResponse at its top level.
       const r = res.response;
       return {

@@ -24,6 +24,7 @@ export const devApiKeys: ApiKeys = {
     permissions: [...readPermissions, 'ticket:write'],
   },
   'dev-key-readonly': { user_id: 'u_1001', tenant_id: 't_demo', permissions: readPermissions },
+  'dev-key-operator': { user_id: 'op_1', tenant_id: 't_demo', permissions: ['audit:read'] },
 };
 
 const schema = z.object({

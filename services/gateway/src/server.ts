@@ -1,8 +1,9 @@
 import type { Client } from '@connectrpc/connect';
 import type { RateLimiter, RateRule } from '@toolmesh/limits';
-import type { OrchestratorService } from '@toolmesh/proto';
+import type { AuditService, OrchestratorService } from '@toolmesh/proto';
 import { createServer, type Server } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
+import { createAuditForwarder } from './audit-forwarder.ts';
 import { createAuthInterceptor } from './auth-interceptor.ts';
 import type { Authenticate } from './authenticate.ts';
 import { createChatService } from './chat-service.ts';
@@ -11,6 +12,7 @@ import { createRateLimitInterceptor } from './rate-limit-interceptor.ts';
 /** Options of {@link createGatewayServer}. */
 export interface GatewayServerOptions {
   orchestrator: Client<typeof OrchestratorService>;
+  audit: Client<typeof AuditService>;
   authenticate: Authenticate;
   defaultDeadlineMs: number;
   rateLimiter: RateLimiter;
@@ -30,6 +32,7 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
     ],
     services: [
       createChatService({ orchestrator: options.orchestrator, defaultDeadlineMs: options.defaultDeadlineMs }),
+      createAuditForwarder(options.audit),
     ],
   });
 }

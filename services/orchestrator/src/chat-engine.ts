@@ -457,6 +457,10 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
             await closeUndecided(conversationId);
             throw publicError(Code.FailedPrecondition, 'the action expired; ask again to get a new one');
           }
+          if (current?.status === 'executing') {
+            // Running now, or being recovered after a crash: the result will be stored.
+            throw publicError(Code.Aborted, 'the action is being executed; retry shortly for its result');
+          }
           throw publicError(Code.FailedPrecondition, `the action is ${current?.status ?? 'gone'}`);
         }
         return completeDecision(ctx, action, approve);

@@ -28,7 +28,7 @@ const schema = z.object({
   TOOLMESH_MODEL: z.string().min(1).default('toolmesh-scripted'),
   MODEL_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
   MAX_ROUNDS: z.coerce.number().int().min(1).max(50).default(8),
-  APPROVAL_TTL_SECONDS: z.coerce.number().int().min(10).default(900),
+  APPROVAL_TTL_SECONDS: z.coerce.number().int().min(1).default(900),
   MAX_TOOL_CALLS_PER_ROUND: z.coerce.number().int().min(1).max(128).default(8),
   MAX_ARGUMENT_BYTES: z.coerce.number().int().min(64).default(16_384),
   MAX_TOOL_OUTPUT_CHARS: z.coerce.number().int().min(100).default(8_000),

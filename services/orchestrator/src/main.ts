@@ -87,7 +87,7 @@ const reconciler = createReconciler({ ledger, actions, engine, logger, ...config
 await reconciler.runOnce();
 reconciler.start();
 
-const server = createOrchestratorServer({ engine, logger });
+const server = createOrchestratorServer({ engine, pool: db.pool, logger });
 const port = await server.listen(config.port, config.host);
 server.health.setAll(true);
 logger.info({ port, model: config.model.baseURL, tools: registry.list().length }, 'orchestrator listening');

@@ -1,11 +1,12 @@
 import type { Migration } from '@toolmesh/db';
+import { taskMigrations } from '@toolmesh/tool-sdk';
 
 /** The schema holding every table of the order service. */
 export const orderSchema = 'orders';
 
 // Every statement names its schema: the embedded database multiplexes all
 // connections onto one session, so a search_path would leak between services.
-/** Forward-only migrations of the order service, demo data included. */
+/** Forward-only migrations of the order service, demo data included; the SDK's task table is 900+. */
 export const orderMigrations: Migration[] = [
   {
     version: 1,
@@ -49,4 +50,5 @@ export const orderMigrations: Migration[] = [
         ('202604100042', 'SKU-1001', 'Wireless Mouse', 1)
       ON CONFLICT DO NOTHING;`,
   },
+  ...taskMigrations(orderSchema),
 ];

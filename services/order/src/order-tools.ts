@@ -1,6 +1,7 @@
 import { type Pool, queryWithDeadline } from '@toolmesh/db';
 import { defineTool, type Tool, toolErrors } from '@toolmesh/tool-sdk';
 import { z } from 'zod';
+import { createExportOrderReport } from './export-order-report.ts';
 
 interface OrderRow {
   order_id: string;
@@ -29,7 +30,7 @@ const getOrderDetailInput = z.strictObject({
     .describe('Also return the order lines (sku, name, quantity). Only ask for them when needed.'),
 });
 
-/** The order service's tools; every query is scoped to the calling user. */
+/** The order service's tools (export_order_report is async); every query is scoped to the calling user. */
 export function createOrderTools(pool: Pool): Tool[] {
   const getOrderDetail = defineTool({
     name: 'get_order_detail',
@@ -81,5 +82,5 @@ export function createOrderTools(pool: Pool): Tool[] {
       };
     },
   });
-  return [getOrderDetail];
+  return [getOrderDetail, createExportOrderReport(pool)];
 }

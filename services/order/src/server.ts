@@ -1,7 +1,8 @@
 import type { Pool } from '@toolmesh/db';
 import { createServer, type Server } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
-import { createToolService } from '@toolmesh/tool-sdk';
+import { createTaskService, createToolService } from '@toolmesh/tool-sdk';
+import { orderSchema } from './migrations.ts';
 import { createOrderTools } from './order-tools.ts';
 
 /** Options of {@link createOrderServer}. */
@@ -11,11 +12,16 @@ export interface OrderServerOptions {
   logger: Logger;
 }
 
-/** Builds the order service's gRPC server (ToolService, health, reflection); it does not listen. */
+/**
+ * Builds the order service's gRPC server (ToolService, TaskService, health,
+ * reflection); it does not listen. Tasks of async tools are run by a task worker
+ * the composition root starts next to it.
+ */
 export function createOrderServer(options: OrderServerOptions): Server {
   const { pool, logger } = options;
+  const tasks = { pool, schema: orderSchema };
   return createServer({
     logger,
-    services: [createToolService({ logger, tools: createOrderTools(pool) })],
+    services: [createToolService({ logger, tools: createOrderTools(pool), tasks }), createTaskService(tasks)],
   });
 }

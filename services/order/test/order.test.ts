@@ -60,7 +60,7 @@ test('migrations are idempotent', async () => {
 
 test('ListTools publishes get_order_detail with its JSON Schema and metadata', async () => {
   const { tools } = await client.listTools({});
-  expect(tools.map((t) => t.name)).toEqual(['get_order_detail']);
+  expect(tools.map((t) => t.name)).toEqual(['get_order_detail', 'export_order_report']);
   const tool = tools[0];
   const schema = JSON.parse(tool?.inputSchemaJson ?? '');
   expect(schema).toMatchObject({
@@ -143,6 +143,7 @@ test('loadConfig applies defaults and names invalid variables', () => {
     host: '127.0.0.1',
     databaseUrl: undefined,
     logLevel: 'info',
+    taskConcurrency: 2,
   });
   expect(loadConfig({ PORT: '', DATABASE_URL: 'postgres://u@db:5432/app' })).toMatchObject({
     port: 50061,
@@ -151,4 +152,5 @@ test('loadConfig applies defaults and names invalid variables', () => {
   expect(() => loadConfig({ PORT: 'abc' })).toThrow(/PORT/);
   expect(() => loadConfig({ DATABASE_URL: 'mysql://u:secret@db/app' })).toThrow(/DATABASE_URL/);
   expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
+  expect(() => loadConfig({ TASK_CONCURRENCY: '0' })).toThrow(/TASK_CONCURRENCY/);
 });

@@ -1,0 +1,53 @@
+import net from 'node:net';
+
+/** A running fault-injecting TCP proxy. */
+export interface DelayProxy {
+  /** host:port to connect to instead of the target. */
+  readonly address: string;
+  /** Delay of each chunk travelling back from the target; change it at any time. */
+  responseDelayMs: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP proxy on 127.0.0.1 that forwards requests at once and holds every
+ * response chunk for `responseDelayMs`: the request has reached (and been acted
+ * on by) the server while the caller still waits — the window a crash test needs.
+ */
+export async function startDelayProxy(target: string, responseDelayMs = 0): Promise<DelayProxy> {
+  const [host, port] = [
+    target.slice(0, target.lastIndexOf(':')),
+    Number(target.slice(target.lastIndexOf(':') + 1)),
+  ];
+  const sockets = new Set<net.Socket>();
+  const proxy: DelayProxy = {
+    address: '',
+    responseDelayMs,
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+  const server = net.createServer((client) => {
+    const upstream = net.connect({ host, port });
+    sockets.add(client).add(upstream);
+    client.on('data', (chunk) => upstream.write(chunk));
+    upstream.on('data', (chunk) => {
+      setTimeout(() => {
+        if (!client.destroyed) client.write(chunk);
+      }, proxy.responseDelayMs);
+    });
+    const closeBoth = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('close', closeBoth).on('error', closeBoth);
+    upstream.on('close', () => setTimeout(closeBoth, proxy.responseDelayMs)).on('error', closeBoth);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  Object.assign(proxy, { address: `127.0.0.1:${(server.address() as net.AddressInfo).port}` });
+  return proxy;
+}

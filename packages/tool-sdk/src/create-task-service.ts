@@ -1,0 +1,98 @@
+import { Code, type HandlerContext } from '@connectrpc/connect';
+import { TaskService } from '@toolmesh/proto';
+import { publicError, type ServiceRegistration, serviceRegistration } from '@toolmesh/rpc';
+import { createTaskStore, type TaskOwner, type TaskStoreOptions } from './create-task-store.ts';
+import { isFinished, type TaskRecord, taskIdPattern, toTaskMessage } from './task-record.ts';
+
+/** Request header naming the user a TaskService call is made for (set by the trusted orchestrator). */
+export const taskUserHeader = 'x-toolmesh-user-id';
+
+/** Request header naming that user's tenant; when present the task's tenant must match too. */
+export const taskTenantHeader = 'x-toolmesh-tenant-id';
+
+/** Options of {@link createTaskService}. */
+export interface TaskServiceOptions extends TaskStoreOptions {
+  /** How often WatchTask reads the task when no local update arrives; default 200 ms. */
+  pollIntervalMs?: number;
+}
+
+// The request messages carry no principal: the caller is named in metadata, and
+// only the orchestrator (inside the mesh) reaches a tool service.
+function ownerOf(ctx: HandlerContext): TaskOwner {
+  const userId = ctx.requestHeader.get(taskUserHeader)?.trim();
+  if (!userId) throw publicError(Code.Unauthenticated, `missing ${taskUserHeader} metadata`);
+  const tenantId = ctx.requestHeader.get(taskTenantHeader)?.trim();
+  return tenantId ? { userId, tenantId } : { userId };
+}
+
+function checkTaskId(taskId: string) {
+  if (!taskIdPattern.test(taskId)) {
+    throw publicError(Code.InvalidArgument, 'task_id must be "task_" followed by 32 hex digits');
+  }
+}
+
+// Another user's task answers exactly like a missing one: no existence leak.
+const notFound = () => publicError(Code.NotFound, 'task not found');
+
+/**
+ * Serves toolmesh.v1.TaskService over a service's task table: GetTask, and
+ * WatchTask, which streams the task on every change and ends once it is done.
+ */
+export function createTaskService(options: TaskServiceOptions): ServiceRegistration {
+  const store = createTaskStore(options);
+  const pollIntervalMs = options.pollIntervalMs ?? 200;
+
+  return serviceRegistration(TaskService, {
+    async getTask(req, ctx) {
+      const owner = ownerOf(ctx);
+      checkTaskId(req.taskId);
+      const record = await store.get(req.taskId, owner);
+      if (!record) throw notFound();
+      return { task: toTaskMessage(record) };
+    },
+    async *watchTask(req, ctx) {
+      const owner = ownerOf(ctx);
+      checkTaskId(req.taskId);
+      // Local updates arrive in order and at once; reads catch the rest (other replicas).
+      const pending: TaskRecord[] = [];
+      let wake: (() => void) | undefined;
+      const unsubscribe = store.events.onChanged(req.taskId, (record) => {
+        pending.push(record);
+        wake?.();
+      });
+      const onAbort = () => wake?.();
+      ctx.signal.addEventListener('abort', onAbort);
+      try {
+        let last = await store.get(req.taskId, owner);
+        if (!last) throw notFound();
+        yield { task: toTaskMessage(last) };
+        while (!isFinished(last.status) && !ctx.signal.aborted) {
+          if (pending.length === 0) {
+            let timer: ReturnType<typeof setTimeout> | undefined;
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+              timer = setTimeout(resolve, pollIntervalMs);
+            });
+            clearTimeout(timer);
+            wake = undefined;
+            // The caller went away: end quietly, it is not an error.
+            if (ctx.signal.aborted) return;
+            if (pending.length === 0) {
+              const read = await store.get(req.taskId, owner);
+              if (!read) throw notFound();
+              pending.push(read);
+            }
+          }
+          const next = pending.shift();
+          // Revisions order snapshots: a read that raced an update may be older.
+          if (!next || next.revision <= last.revision) continue;
+          last = next;
+          yield { task: toTaskMessage(next) };
+        }
+      } finally {
+        unsubscribe();
+        ctx.signal.removeEventListener('abort', onAbort);
+      }
+    },
+  });
+}

@@ -1,0 +1,466 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { type Database, migrate, openDatabase } from '@toolmesh/db';
+import {
+  type Principal,
+  type Task,
+  TaskService,
+  TaskStatus,
+  ToolErrorCode,
+  ToolService,
+} from '@toolmesh/proto';
+import { createGrpcClient, createServer, type Server } from '@toolmesh/rpc';
+import { createLogger } from '@toolmesh/telemetry';
+import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
+import { z } from 'zod';
+import {
+  type AsyncTool,
+  createTaskService,
+  createTaskStore,
+  createTaskWorker,
+  createToolService,
+  defineAsyncTool,
+  type TaskRecord,
+  type TaskStore,
+  type TaskWorker,
+  type TaskWorkerOptions,
+  taskIdPattern,
+  taskMigrations,
+  toolErrors,
+} from '../src/index.ts';
+
+type PrincipalInit = Omit<Principal, '$typeName'>;
+
+const logger = createLogger({ service: 'tool-sdk-test', level: 'silent' });
+const alice: PrincipalInit = { userId: 'u_1001', tenantId: 't_demo', permissions: ['report:read'] };
+const bob: PrincipalInit = { userId: 'u_2002', tenantId: 't_demo', permissions: ['report:read'] };
+
+let testDb: TestDatabase;
+let db: Database;
+let schemaCounter = 0;
+const workers: TaskWorker[] = [];
+const servers: Server[] = [];
+
+beforeAll(async () => {
+  testDb = await createTestDatabase();
+  db = await openDatabase({ url: testDb.url });
+});
+
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.stop(0)));
+  await Promise.all(servers.splice(0).map((s) => s.shutdown(500)));
+});
+
+afterAll(async () => {
+  await db?.close();
+  await testDb?.drop();
+});
+
+// A schema per test: leftovers of one test are never claimed by the next.
+async function freshSchema(): Promise<{ schema: string; store: TaskStore }> {
+  const schema = `tasks_test_${++schemaCounter}`;
+  await migrate(db.pool, { schema, migrations: taskMigrations(schema) });
+  return { schema, store: createTaskStore({ pool: db.pool, schema }) };
+}
+
+function startWorker(schema: string, tools: AsyncTool[], extra: Partial<TaskWorkerOptions> = {}) {
+  const worker = createTaskWorker({
+    pool: db.pool,
+    schema,
+    tools,
+    logger,
+    pollIntervalMs: 25,
+    retryBaseMs: 20,
+    ...extra,
+  });
+  worker.start();
+  workers.push(worker);
+  return worker;
+}
+
+function enqueue(store: TaskStore, tool: AsyncTool, args: unknown, principal: PrincipalInit = alice) {
+  return store.enqueue({
+    toolName: tool.name,
+    principal,
+    argumentsJson: JSON.stringify(args),
+    maxAttempts: tool.maxAttempts,
+  });
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(20);
+  }
+}
+
+const finished = (store: TaskStore, taskId: string, owner = alice) =>
+  waitFor(async () => {
+    const r = await store.get(taskId, owner);
+    return r && ['succeeded', 'failed', 'cancelled'].includes(r.status) ? r : undefined;
+  });
+
+function asyncTool(name: string, run: AsyncTool['run'], extra: { maxAttempts?: number } = {}) {
+  return defineAsyncTool({
+    name,
+    description: `test tool ${name}`,
+    input: z.strictObject({ value: z.string().max(20).default('x') }),
+    metadata: { sideEffect: 'read', permission: 'report:read' },
+    run,
+    ...extra,
+  });
+}
+
+async function startServer(schema: string, tools: AsyncTool[], watchPollMs?: number) {
+  const server = createServer({
+    logger,
+    services: [
+      createToolService({ logger, tools, tasks: { pool: db.pool, schema } }),
+      createTaskService({ pool: db.pool, schema, pollIntervalMs: watchPollMs }),
+    ],
+  });
+  servers.push(server);
+  const address = `127.0.0.1:${await server.listen(0)}`;
+  return {
+    tools: createGrpcClient(ToolService, { address }),
+    tasks: createGrpcClient(TaskService, { address }),
+  };
+}
+
+const as = (userId: string, tenantId?: string) => ({
+  headers: { 'x-toolmesh-user-id': userId, ...(tenantId ? { 'x-toolmesh-tenant-id': tenantId } : {}) },
+});
+
+async function rpcCode(call: Promise<unknown>): Promise<Code | undefined> {
+  try {
+    await call;
+    return undefined;
+  } catch (error) {
+    return ConnectError.from(error).code;
+  }
+}
+
+test('InvokeTool validates, enqueues and answers at once; the worker runs the task as its user', async () => {
+  const { schema, store } = await freshSchema();
+  const seen: { user: string; attempt: number; value: string }[] = [];
+  const report = defineAsyncTool({
+    name: 'make_report',
+    description: 'builds a report; answers with a task_id',
+    input: z.strictObject({
+      value: z.string().regex(/^[a-z]+$/),
+      format: z.enum(['csv', 'json']).default('csv'),
+    }),
+    metadata: { sideEffect: 'read', permission: 'report:read' },
+    async precheck(args) {
+      if (args.value === 'missing') throw toolErrors.notFound('no such report');
+    },
+    async run(args, ctx) {
+      seen.push({ user: ctx.principal.userId, attempt: ctx.attempt, value: args.value });
+      await sleep(150);
+      await ctx.reportProgress(50);
+      return { value: args.value, format: args.format };
+    },
+  });
+  const { tools, tasks } = await startServer(schema, [report]);
+  startWorker(schema, [report]);
+
+  const listed = await tools.listTools({});
+  expect(listed.tools[0]?.metadata?.async).toBe(true);
+
+  const started = Date.now();
+  const res = await tools.invokeTool({
+    toolCallId: 'call_1',
+    toolName: 'make_report',
+    argumentsJson: '{"value":"abc"}',
+    principal: alice,
+  });
+  expect(Date.now() - started).toBeLessThan(150);
+  if (res.outcome.case !== 'resultJson') throw new Error(`expected a result: ${JSON.stringify(res.outcome)}`);
+  expect(res.outcome.value).toMatch(/^\{"task_id":"task_[0-9a-f]{32}","status":"queued"\}$/);
+  const { task_id: taskId } = JSON.parse(res.outcome.value) as { task_id: string };
+  expect(taskId).toMatch(taskIdPattern);
+
+  const done = await finished(store, taskId);
+  expect(done).toMatchObject({ status: 'succeeded', attempts: 1, progressPercent: 100 });
+  expect(JSON.parse(done.resultJson ?? '')).toEqual({ value: 'abc', format: 'csv' });
+  expect(seen).toEqual([{ user: 'u_1001', attempt: 1, value: 'abc' }]);
+
+  const { task } = await tasks.getTask({ taskId }, as('u_1001'));
+  expect(task).toMatchObject({
+    taskId,
+    toolName: 'make_report',
+    status: TaskStatus.SUCCEEDED,
+    progressPercent: 100,
+  });
+  expect(JSON.parse(task?.resultJson ?? '')).toEqual({ value: 'abc', format: 'csv' });
+  expect(task?.error).toBeUndefined();
+
+  // Bad arguments, a failed precheck and a missing permission never create a task.
+  const invalid = await tools.invokeTool({
+    toolName: 'make_report',
+    argumentsJson: '{"value":"ABC"}',
+    principal: alice,
+  });
+  expect(invalid.outcome.case === 'error' && invalid.outcome.value.code).toBe(ToolErrorCode.INVALID_ARGUMENT);
+  const missing = await tools.invokeTool({
+    toolName: 'make_report',
+    argumentsJson: '{"value":"missing"}',
+    principal: alice,
+  });
+  expect(missing.outcome.case === 'error' && missing.outcome.value.code).toBe(ToolErrorCode.NOT_FOUND);
+  const denied = await tools.invokeTool({
+    toolName: 'make_report',
+    argumentsJson: '{"value":"abc"}',
+    principal: { ...alice, permissions: [] },
+  });
+  expect(denied.outcome.case === 'error' && denied.outcome.value.code).toBe(ToolErrorCode.PERMISSION_DENIED);
+  const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM ${schema}.tasks`);
+  expect(rows[0].n).toBe(1);
+});
+
+test('the same idempotency key yields the same task; with other arguments it is a conflict', async () => {
+  const { schema } = await freshSchema();
+  const tool = asyncTool('idem', async (args) => args);
+  const { tools } = await startServer(schema, [tool]);
+  const call = (value: string) =>
+    tools.invokeTool({
+      toolName: 'idem',
+      argumentsJson: JSON.stringify({ value }),
+      principal: alice,
+      idempotencyKey: 'key-1',
+    });
+  const first = await call('a');
+  const again = await call('a');
+  expect(first.outcome.case).toBe('resultJson');
+  expect(JSON.parse(String(again.outcome.value)).task_id).toBe(
+    JSON.parse(String(first.outcome.value)).task_id,
+  );
+  const other = await call('b');
+  expect(other.outcome.case === 'error' && other.outcome.value.code).toBe(ToolErrorCode.CONFLICT);
+});
+
+test('a retryable failure is retried with backoff and then succeeds', async () => {
+  const { schema, store } = await freshSchema();
+  const tool = asyncTool('flaky', async (_args, ctx) => {
+    if (ctx.attempt === 1) throw toolErrors.unavailable('backend busy');
+    return { attempt: ctx.attempt };
+  });
+  startWorker(schema, [tool]);
+  const task = await enqueue(store, tool, {});
+  const done = await finished(store, task.taskId);
+  expect(done).toMatchObject({ status: 'succeeded', attempts: 2, errorCode: null });
+  expect(JSON.parse(done.resultJson ?? '')).toEqual({ attempt: 2 });
+});
+
+test('failures end the task: at once when not retryable, after max attempts otherwise', async () => {
+  const { schema, store } = await freshSchema();
+  const down = asyncTool('always_down', async () => {
+    throw toolErrors.unavailable('backend down');
+  });
+  const refused = asyncTool('refused', async () => {
+    throw toolErrors.failedPrecondition('order is not shipped yet');
+  });
+  const buggy = asyncTool(
+    'buggy',
+    async () => {
+      throw new Error('secret internals at 10.0.0.7');
+    },
+    { maxAttempts: 2 },
+  );
+  startWorker(schema, [down, refused, buggy]);
+  const [a, b, c] = await Promise.all([
+    enqueue(store, down, {}),
+    enqueue(store, refused, {}),
+    enqueue(store, buggy, {}),
+  ]);
+  expect(await finished(store, a.taskId)).toMatchObject({
+    status: 'failed',
+    attempts: 3,
+    errorCode: 'UNAVAILABLE',
+    errorMessage: 'backend down',
+  });
+  expect(await finished(store, b.taskId)).toMatchObject({
+    status: 'failed',
+    attempts: 1,
+    errorCode: 'FAILED_PRECONDITION',
+  });
+  const bug = await finished(store, c.taskId);
+  // Unexpected errors are retried too, and their message never leaks.
+  expect(bug).toMatchObject({ status: 'failed', attempts: 2, errorCode: 'INTERNAL' });
+  expect(bug.errorMessage).not.toContain('10.0.0.7');
+});
+
+test('a task whose worker died is run again by another worker once the lease lapses', async () => {
+  const { schema, store } = await freshSchema();
+  const starts: number[] = [];
+  const tool = asyncTool('hangs_once', async (_args, ctx) => {
+    starts.push(ctx.attempt);
+    // The first attempt hangs and ignores its signal, like a wedged process.
+    if (ctx.attempt === 1) return new Promise(() => {});
+    return { recovered: true };
+  });
+  const first = startWorker(schema, [tool], { leaseMs: 600 });
+  const task = await enqueue(store, tool, {});
+  await waitFor(async () => ((await store.get(task.taskId, alice))?.status === 'running' ? true : undefined));
+  await first.stop(0);
+  const crashedAt = Date.now();
+  // Nothing was written: the row still looks like a running task, leased to the dead worker.
+  expect(await store.get(task.taskId, alice)).toMatchObject({ status: 'running', attempts: 1 });
+
+  startWorker(schema, [tool], { leaseMs: 600 });
+  await sleep(200);
+  expect(await store.get(task.taskId, alice)).toMatchObject({ status: 'running', attempts: 1 });
+  const done = await finished(store, task.taskId);
+  expect(Date.now() - crashedAt).toBeGreaterThanOrEqual(300);
+  expect(done).toMatchObject({ status: 'succeeded', attempts: 2 });
+  expect(starts).toEqual([1, 2]);
+});
+
+test('a live worker keeps its lease beyond leaseMs: no second worker runs the task', async () => {
+  const { schema, store } = await freshSchema();
+  const starts: number[] = [];
+  const tool = asyncTool('slow', async (_args, ctx) => {
+    starts.push(ctx.attempt);
+    await sleep(1_000);
+    return { ok: true };
+  });
+  startWorker(schema, [tool], { leaseMs: 300 });
+  startWorker(schema, [tool], { leaseMs: 300 });
+  const task = await enqueue(store, tool, {});
+  expect(await finished(store, task.taskId)).toMatchObject({ status: 'succeeded', attempts: 1 });
+  expect(starts).toEqual([1]);
+});
+
+test('two workers never run the same task at once, and each task runs once', async () => {
+  const { schema, store } = await freshSchema();
+  const active = new Set<string>();
+  const runs = new Map<string, number>();
+  const overlaps: string[] = [];
+  const byWorker = [0, 0];
+  const makeTool = (worker: number) =>
+    asyncTool('shared', async (_args, ctx) => {
+      if (active.has(ctx.taskId)) overlaps.push(ctx.taskId);
+      active.add(ctx.taskId);
+      runs.set(ctx.taskId, (runs.get(ctx.taskId) ?? 0) + 1);
+      byWorker[worker] = (byWorker[worker] ?? 0) + 1;
+      await sleep(20 + Math.random() * 30);
+      active.delete(ctx.taskId);
+      return { worker };
+    });
+  startWorker(schema, [makeTool(0)], { concurrency: 4, pollIntervalMs: 5 });
+  startWorker(schema, [makeTool(1)], { concurrency: 4, pollIntervalMs: 5 });
+  const tasks = await Promise.all(Array.from({ length: 40 }, () => enqueue(store, makeTool(0), {})));
+  const done = await Promise.all(tasks.map((t) => finished(store, t.taskId)));
+  expect(done.every((t) => t.status === 'succeeded' && t.attempts === 1)).toBe(true);
+  expect(overlaps).toEqual([]);
+  expect([...runs.values()].every((n) => n === 1)).toBe(true);
+  expect(runs.size).toBe(40);
+  expect((byWorker[0] ?? 0) + (byWorker[1] ?? 0)).toBe(40);
+});
+
+test('GetTask shows a task to its own user only', async () => {
+  const { schema, store } = await freshSchema();
+  const tool = asyncTool('private', async () => ({}));
+  const { tasks } = await startServer(schema, [tool]);
+  const task = await enqueue(store, tool, {}, alice);
+
+  const mine = await tasks.getTask({ taskId: task.taskId }, as('u_1001', 't_demo'));
+  expect(mine.task).toMatchObject({ taskId: task.taskId, status: TaskStatus.QUEUED, progressPercent: 0 });
+  expect(mine.task?.createdAt).toBeDefined();
+  expect(await rpcCode(tasks.getTask({ taskId: task.taskId }, as('u_1001')))).toBeUndefined();
+
+  expect(await rpcCode(tasks.getTask({ taskId: task.taskId }, as('u_2002')))).toBe(Code.NotFound);
+  expect(await rpcCode(tasks.getTask({ taskId: task.taskId }, as('u_1001', 't_other')))).toBe(Code.NotFound);
+  expect(await rpcCode(tasks.getTask({ taskId: `task_${'0'.repeat(32)}` }, as('u_1001')))).toBe(
+    Code.NotFound,
+  );
+  expect(await rpcCode(tasks.getTask({ taskId: 'task_../../etc' }, as('u_1001')))).toBe(Code.InvalidArgument);
+  expect(await rpcCode(tasks.getTask({ taskId: task.taskId }))).toBe(Code.Unauthenticated);
+  expect(
+    await rpcCode(tasks.watchTask({ taskId: task.taskId }, as('u_2002'))[Symbol.asyncIterator]().next()),
+  ).toBe(Code.NotFound);
+  // The other user's message is the same as for a missing task.
+  const foreign = await tasks.getTask({ taskId: task.taskId }, as('u_2002')).catch((e: unknown) => e);
+  const absent = await tasks
+    .getTask({ taskId: `task_${'1'.repeat(32)}` }, as('u_2002'))
+    .catch((e: unknown) => e);
+  expect(ConnectError.from(foreign).rawMessage).toBe(ConnectError.from(absent).rawMessage);
+  const stored: TaskRecord | undefined = await store.get(task.taskId, bob);
+  expect(stored).toBeUndefined();
+});
+
+test('WatchTask streams queued → running → progress → succeeded and ends', async () => {
+  const { schema, store } = await freshSchema();
+  const tool = asyncTool('watched', async (_args, ctx) => {
+    await ctx.reportProgress(30);
+    await sleep(50);
+    await ctx.reportProgress(60.4);
+    await sleep(50);
+    return { done: true };
+  });
+  // A long poll interval: every step must come from the in-process updates.
+  const { tasks } = await startServer(schema, [tool], 60_000);
+  const task = await enqueue(store, tool, {});
+  const seen: Task[] = [];
+  const stream = tasks.watchTask({ taskId: task.taskId }, as('u_1001'));
+  let worker: TaskWorker | undefined;
+  for await (const res of stream) {
+    if (res.task) seen.push(res.task);
+    // Start the worker once the watch saw the task queued.
+    worker ??= startWorker(schema, [tool]);
+  }
+  expect(seen.map((t) => [t.status, t.progressPercent])).toEqual([
+    [TaskStatus.QUEUED, 0],
+    [TaskStatus.RUNNING, 0],
+    [TaskStatus.RUNNING, 30],
+    [TaskStatus.RUNNING, 60],
+    [TaskStatus.SUCCEEDED, 100],
+  ]);
+  expect(JSON.parse(seen.at(-1)?.resultJson ?? '')).toEqual({ done: true });
+});
+
+test('WatchTask reaches a task run elsewhere by polling, and a cancelled watch ends cleanly', async () => {
+  const { schema, store } = await freshSchema();
+  const tool = asyncTool('remote', async () => ({ ok: 1 }));
+  const { tasks } = await startServer(schema, [tool], 50);
+  const task = await enqueue(store, tool, {});
+  const controller = new AbortController();
+  const iterator = tasks
+    .watchTask({ taskId: task.taskId }, { ...as('u_1001'), signal: controller.signal })
+    [Symbol.asyncIterator]();
+  expect((await iterator.next()).value?.task?.status).toBe(TaskStatus.QUEUED);
+  controller.abort();
+  expect(await rpcCode(iterator.next())).toBe(Code.Canceled);
+
+  // Another "replica" finishes the task by writing the row; no in-process event reaches the watcher.
+  const seen: TaskStatus[] = [];
+  const watch = (async () => {
+    for await (const res of tasks.watchTask({ taskId: task.taskId }, as('u_1001'))) {
+      if (res.task) seen.push(res.task.status);
+    }
+  })();
+  await sleep(100);
+  await db.pool.query(
+    `UPDATE ${schema}.tasks SET status = 'succeeded', result_json = '{}', progress_percent = 100,
+            revision = revision + 1, updated_at = now() WHERE task_id = $1`,
+    [task.taskId],
+  );
+  await watch;
+  expect(seen).toEqual([TaskStatus.QUEUED, TaskStatus.SUCCEEDED]);
+});
+
+test('a worker stopped gracefully lets its running tasks finish', async () => {
+  const { schema, store } = await freshSchema();
+  const tool = asyncTool('graceful', async () => {
+    await sleep(200);
+    return { ok: true };
+  });
+  const worker = startWorker(schema, [tool]);
+  const task = await enqueue(store, tool, {});
+  await waitFor(async () => ((await store.get(task.taskId, alice))?.status === 'running' ? true : undefined));
+  await worker.stop(5_000);
+  expect(await store.get(task.taskId, alice)).toMatchObject({ status: 'succeeded', attempts: 1 });
+});
