@@ -406,11 +406,12 @@ test('WatchTask streams queued → running → progress → succeeded and ends',
   const task = await enqueue(store, tool, {});
   const seen: Task[] = [];
   const stream = tasks.watchTask({ taskId: task.taskId }, as('u_1001'));
-  let worker: TaskWorker | undefined;
+  let workerStarted = false;
   for await (const res of stream) {
     if (res.task) seen.push(res.task);
     // Start the worker once the watch saw the task queued.
-    worker ??= startWorker(schema, [tool]);
+    if (!workerStarted) startWorker(schema, [tool]);
+    workerStarted = true;
   }
   expect(seen.map((t) => [t.status, t.progressPercent])).toEqual([
     [TaskStatus.QUEUED, 0],

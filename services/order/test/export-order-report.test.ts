@@ -1,0 +1,166 @@
+import { Code, ConnectError } from '@connectrpc/connect';
+import { type Database, migrate, openDatabase } from '@toolmesh/db';
+import {
+  Health,
+  HealthCheckResponse_ServingStatus,
+  type Principal,
+  type Task,
+  TaskService,
+  TaskStatus,
+  ToolErrorCode,
+  ToolService,
+} from '@toolmesh/proto';
+import { createGrpcClient, type Server } from '@toolmesh/rpc';
+import { createLogger } from '@toolmesh/telemetry';
+import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
+import { createTaskWorker, type TaskWorker } from '@toolmesh/tool-sdk';
+import { createOrderServer, createOrderTools, orderMigrations, orderSchema } from '../src/index.ts';
+
+type PrincipalInit = Omit<Principal, '$typeName'>;
+
+const logger = createLogger({ service: 'order-report-test', level: 'silent' });
+const allPermissions = ['order:read', 'inventory:read', 'dispatch:read', 'ticket:read', 'ticket:write'];
+const u1001: PrincipalInit = { userId: 'u_1001', tenantId: 't_demo', permissions: allPermissions };
+
+const expectedCsv =
+  'order_id,status,pay_status,logistics_no,sku,name,quantity\r\n' +
+  '202604100018,shipped,paid,SF1234567890,SKU-1001,Wireless Mouse,1\r\n' +
+  '202604100018,shipped,paid,SF1234567890,SKU-2002,USB-C Cable 2m,2\r\n';
+
+const as = (userId: string) => ({ headers: { 'x-toolmesh-user-id': userId } });
+
+// The same scenario on the real Postgres and on the embedded PGlite of `npm start`.
+describe.each([
+  ['Postgres', true],
+  ['embedded PGlite', false],
+])('export_order_report on %s', (_name, realPostgres) => {
+  let testDb: TestDatabase | undefined;
+  let db: Database;
+  let server: Server;
+  let worker: TaskWorker;
+  let address: string;
+  let tools: ReturnType<typeof createGrpcClient<typeof ToolService>>;
+  let tasks: ReturnType<typeof createGrpcClient<typeof TaskService>>;
+
+  beforeAll(async () => {
+    testDb = realPostgres ? await createTestDatabase() : undefined;
+    db = await openDatabase({ url: testDb?.url });
+    await migrate(db.pool, { schema: orderSchema, migrations: orderMigrations });
+    server = createOrderServer({ pool: db.pool, logger });
+    worker = createTaskWorker({
+      pool: db.pool,
+      schema: orderSchema,
+      tools: createOrderTools(db.pool),
+      logger,
+    });
+    address = `127.0.0.1:${await server.listen(0)}`;
+    worker.start();
+    server.health.setAll(true);
+    tools = createGrpcClient(ToolService, { address });
+    tasks = createGrpcClient(TaskService, { address });
+  });
+
+  afterAll(async () => {
+    await Promise.all([server?.shutdown(1_000), worker?.stop(1_000)]);
+    await db?.close();
+    await testDb?.drop();
+  });
+
+  async function invoke(args: unknown, principal: PrincipalInit = u1001) {
+    const res = await tools.invokeTool({
+      toolCallId: 'call_report',
+      toolName: 'export_order_report',
+      argumentsJson: JSON.stringify(args),
+      principal,
+    });
+    return res.outcome;
+  }
+
+  async function watch(taskId: string, userId = 'u_1001'): Promise<Task[]> {
+    const seen: Task[] = [];
+    for await (const res of tasks.watchTask({ taskId }, as(userId))) if (res.task) seen.push(res.task);
+    return seen;
+  }
+
+  test('answers a task_id at once; WatchTask follows the task to its CSV report', async () => {
+    const started = Date.now();
+    const outcome = await invoke({ order_id: '202604100018' });
+    // Well below the ~200 ms the export itself takes.
+    expect(Date.now() - started).toBeLessThan(200);
+    if (outcome.case !== 'resultJson') throw new Error(`expected a task: ${JSON.stringify(outcome)}`);
+    const answer = JSON.parse(outcome.value) as { task_id: string; status: string };
+    expect(answer).toEqual({ task_id: expect.stringMatching(/^task_[0-9a-f]{32}$/), status: 'queued' });
+
+    const seen = await watch(answer.task_id);
+    const last = seen.at(-1);
+    expect(last?.status).toBe(TaskStatus.SUCCEEDED);
+    expect(last?.progressPercent).toBe(100);
+    expect(seen.some((t) => t.status === TaskStatus.RUNNING && t.progressPercent === 50)).toBe(true);
+    // Progress only grows while the task runs.
+    const progress = seen.map((t) => t.progressPercent);
+    expect(progress).toEqual([...progress].sort((a, b) => a - b));
+    expect(JSON.parse(last?.resultJson ?? '')).toEqual({
+      order_id: '202604100018',
+      format: 'csv',
+      content: expectedCsv,
+      rows: 2,
+    });
+
+    const { task } = await tasks.getTask({ taskId: answer.task_id }, as('u_1001'));
+    expect(task).toMatchObject({ toolName: 'export_order_report', status: TaskStatus.SUCCEEDED });
+
+    // Another user sees no such task, by GetTask or WatchTask.
+    for (const call of [
+      tasks.getTask({ taskId: answer.task_id }, as('u_2002')),
+      watch(answer.task_id, 'u_2002'),
+    ]) {
+      await expect(call).rejects.toMatchObject({ code: Code.NotFound });
+    }
+  });
+
+  test('the JSON format carries the order and its items', async () => {
+    const outcome = await invoke({ order_id: '202604100018', format: 'json' });
+    if (outcome.case !== 'resultJson') throw new Error(`expected a task: ${JSON.stringify(outcome)}`);
+    const seen = await watch((JSON.parse(outcome.value) as { task_id: string }).task_id);
+    const result = JSON.parse(seen.at(-1)?.resultJson ?? '');
+    expect(result).toMatchObject({ order_id: '202604100018', format: 'json', rows: 2 });
+    expect(JSON.parse(result.content)).toEqual({
+      order: {
+        order_id: '202604100018',
+        status: 'shipped',
+        pay_status: 'paid',
+        logistics_no: 'SF1234567890',
+        created_at: '2026-04-10T08:12:00.000Z',
+      },
+      items: [
+        { sku: 'SKU-1001', name: 'Wireless Mouse', quantity: 1 },
+        { sku: 'SKU-2002', name: 'USB-C Cable 2m', quantity: 2 },
+      ],
+    });
+  });
+
+  test("another user's order is NOT_FOUND at once, and no task is created", async () => {
+    const before = await db.pool.query('SELECT count(*)::int AS n FROM orders.tasks');
+    const foreign = await invoke({ order_id: '202604100042' });
+    const missing = await invoke({ order_id: '209912319999' });
+    expect(foreign.case === 'error' && foreign.value.code).toBe(ToolErrorCode.NOT_FOUND);
+    expect(missing.case === 'error' && missing.value.code).toBe(ToolErrorCode.NOT_FOUND);
+    const badFormat = await invoke({ order_id: '202604100018', format: 'xlsx' });
+    expect(badFormat.case === 'error' && badFormat.value.code).toBe(ToolErrorCode.INVALID_ARGUMENT);
+    const after = await db.pool.query('SELECT count(*)::int AS n FROM orders.tasks');
+    expect(after.rows[0].n).toBe(before.rows[0].n);
+  });
+
+  test('TaskService is served with health and reflection; a bad task id is INVALID_ARGUMENT', async () => {
+    const health = createGrpcClient(Health, { address });
+    const res = await health.check({ service: 'toolmesh.v1.TaskService' });
+    expect(res.status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+    const error = await tasks.getTask({ taskId: 'nope' }, as('u_1001')).catch((e: unknown) => e);
+    expect(ConnectError.from(error).code).toBe(Code.InvalidArgument);
+    const { tools: listed } = await tools.listTools({});
+    expect(listed.find((t) => t.name === 'export_order_report')?.metadata).toMatchObject({
+      async: true,
+      permission: 'order:read',
+    });
+  });
+});
