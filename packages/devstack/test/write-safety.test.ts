@@ -3,7 +3,7 @@
 // audit with masking, the read cache. The model is scripted per case.
 import { Code, type ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
-import { AuditService, ChatService, StopReason } from '@toolmesh/proto';
+import { AuditService, ChatService, StopReason, TaskService, TaskStatus } from '@toolmesh/proto';
 import { createServer, type Server } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
 import {
@@ -78,6 +78,10 @@ const scripts: Record<string, Script> = {
     step === 0
       ? { toolCalls: [call('get_order_detail', { order_id: '202604100018' })] }
       : { content: 'order' },
+  report: (step) =>
+    step === 0
+      ? { toolCalls: [call('export_order_report', { order_id: '202604100018' })] }
+      : { content: 'report queued' },
   echo: () => ({ content: 'echo' }),
 };
 
@@ -324,3 +328,32 @@ test('orchestrator killed between confirm and result: after restart the write is
   expect(results.rows[0].n).toBe(1);
   expect(ledger.rows.map((r) => r.status)).toEqual(['unknown', 'done']);
 }, 60_000);
+
+test('an async tool answers with a task at once; TaskService follows it; the next turn sees the result', async () => {
+  const res = await chat().chat({ message: 'case:report' });
+  const execution = res.toolExecutions[0];
+  expect(execution).toMatchObject({ toolName: 'export_order_report', success: true });
+  const firstRequests = model.requests.length;
+  const queued = model.requests.at(-1)?.messages.find((m) => m.role === 'tool')?.content ?? '';
+  const taskId = JSON.parse(queued).task_id as string;
+  expect(taskId).toMatch(/^task_[0-9a-f]{32}$/);
+
+  const tasks = createClient(TaskService, transport('dev-key-u1001'));
+  const seen: TaskStatus[] = [];
+  for await (const update of tasks.watchTask({ taskId }, { timeoutMs: 15_000 }))
+    seen.push(update.task?.status ?? 0);
+  expect(seen.at(-1)).toBe(TaskStatus.SUCCEEDED);
+  const done = await tasks.getTask({ taskId });
+  expect(done.task?.resultJson).toContain('SKU-1001');
+  const stranger = await createClient(TaskService, transport('dev-key-u2002'))
+    .getTask({ taskId })
+    .catch((e: ConnectError) => e);
+  expect((stranger as ConnectError).code).toBe(Code.NotFound);
+
+  await chat().chat({ conversationId: res.conversationId, message: 'is my report ready?' });
+
+  const next = model.requests.slice(firstRequests).at(-1);
+  const note = next?.messages.find((m) => m.role === 'system' && String(m.content).includes(taskId));
+  expect(note?.content).toContain('finished');
+  expect(note?.content).toContain('SKU-1001');
+}, 30_000);

@@ -1,7 +1,7 @@
 // Composition root of the gateway: config → authenticator → orchestrator client → server.
 
 import { createRateLimiter } from '@toolmesh/limits';
-import { AuditService, OrchestratorService } from '@toolmesh/proto';
+import { AuditService, OrchestratorService, TaskService } from '@toolmesh/proto';
 import { createGrpcClient, handleShutdown } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
 import { Redis } from 'ioredis';
@@ -28,6 +28,7 @@ await redis
 const server = createGatewayServer({
   orchestrator,
   audit: createGrpcClient(AuditService, { address: config.orchestratorAddress, defaultTimeoutMs: 10_000 }),
+  tasks: createGrpcClient(TaskService, { address: config.orchestratorAddress, defaultTimeoutMs: 10_000 }),
   authenticate: createApiKeyAuthenticator(config.apiKeys),
   defaultDeadlineMs: config.defaultDeadlineMs,
   rateLimiter: createRateLimiter({ redis, prefix: 'toolmesh:gateway:' }),

@@ -1,6 +1,6 @@
 import type { Client } from '@connectrpc/connect';
 import type { RateLimiter, RateRule } from '@toolmesh/limits';
-import type { AuditService, OrchestratorService } from '@toolmesh/proto';
+import type { AuditService, OrchestratorService, TaskService } from '@toolmesh/proto';
 import { createServer, type Server } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
 import { createAuditForwarder } from './audit-forwarder.ts';
@@ -8,11 +8,13 @@ import { createAuthInterceptor } from './auth-interceptor.ts';
 import type { Authenticate } from './authenticate.ts';
 import { createChatService } from './chat-service.ts';
 import { createRateLimitInterceptor } from './rate-limit-interceptor.ts';
+import { createTaskForwarder } from './task-forwarder.ts';
 
 /** Options of {@link createGatewayServer}. */
 export interface GatewayServerOptions {
   orchestrator: Client<typeof OrchestratorService>;
   audit: Client<typeof AuditService>;
+  tasks: Client<typeof TaskService>;
   authenticate: Authenticate;
   defaultDeadlineMs: number;
   rateLimiter: RateLimiter;
@@ -33,6 +35,7 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
     services: [
       createChatService({ orchestrator: options.orchestrator, defaultDeadlineMs: options.defaultDeadlineMs }),
       createAuditForwarder(options.audit),
+      createTaskForwarder(options.tasks),
     ],
   });
 }

@@ -21,6 +21,7 @@ export function buildPrompt(history: StoredMessage[]): ChatCompletionMessagePara
   for (let i = 0; i < history.length; i++) {
     const m = history[i] as StoredMessage;
     if (m.role === 'user') out.push({ role: 'user', content: m.content });
+    if (m.role === 'system') out.push({ role: 'system', content: m.content });
     if (m.role === 'tool') continue; // emitted with their assistant message
     if (m.role !== 'assistant') continue;
     if (!m.toolCalls.length) {
@@ -39,10 +40,7 @@ export function buildPrompt(history: StoredMessage[]): ChatCompletionMessagePara
     const results = new Map<string, string>();
     for (let j = i + 1; j < history.length; j++) {
       const r = history[j] as StoredMessage;
-      if (r.role !== 'tool') {
-        if (r.role === 'assistant' || r.role === 'user') break;
-        continue;
-      }
+      if (r.role !== 'tool') break;
       results.set(r.toolCallId, r.content);
     }
     for (const c of m.toolCalls) {

@@ -23,6 +23,7 @@ import { fitToolOutput } from './fit-tool-output.ts';
 import type { ModelClient } from './model-client.ts';
 import type { PendingActionRecord, PendingActionStore } from './pending-action-store.ts';
 import { planRound, type RoundLimits } from './plan-round.ts';
+import type { CollectTaskResults } from './task-results.ts';
 import type { ToolExecutor } from './tool-executor.ts';
 import { failedOutcome, type ToolOutcome } from './tool-outcome.ts';
 import type { ToolRegistry } from './tool-registry.ts';
@@ -38,6 +39,8 @@ export interface ChatEngineOptions {
   conversations: ConversationStore;
   actions: PendingActionStore;
   chatRequests: ChatRequestStore;
+  /** Results of async tasks that finished since the last turn. */
+  collectTaskResults?: CollectTaskResults;
   registry: ToolRegistry;
   executor: ToolExecutor;
   model: ModelClient;
@@ -325,7 +328,8 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
     const state = newState(conversationId);
     return withConversation(conversationId, async () => {
       await closeUndecided(conversationId);
-      await conversations.append(conversationId, [{ role: 'user', content: message }]);
+      const taskNotes = (await options.collectTaskResults?.(conversationId, ctx.principal)) ?? [];
+      await conversations.append(conversationId, [...taskNotes, { role: 'user', content: message }]);
       return runRounds(ctx, state);
     });
   }

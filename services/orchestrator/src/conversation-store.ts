@@ -14,7 +14,9 @@ export interface ModelToolCall {
 export type StoredMessage =
   | { role: 'user'; content: string }
   | { role: 'assistant'; content: string | null; toolCalls: ModelToolCall[] }
-  | { role: 'tool'; toolCallId: string; content: string };
+  | { role: 'tool'; toolCallId: string; content: string }
+  /** A note from the server, e.g. the result of an async task that finished since. */
+  | { role: 'system'; content: string };
 
 /** Conversations and their messages in SQL, so any replica can continue any conversation. */
 export interface ConversationStore {
@@ -109,6 +111,7 @@ export function createConversationStore(pool: Pool): ConversationStore {
       );
       return rows.map((r): StoredMessage => {
         if (r.role === 'user') return { role: 'user', content: r.content ?? '' };
+        if (r.role === 'system') return { role: 'system', content: r.content ?? '' };
         if (r.role === 'tool')
           return { role: 'tool', toolCallId: r.tool_call_id ?? '', content: r.content ?? '' };
         return { role: 'assistant', content: r.content, toolCalls: r.tool_calls ?? [] };

@@ -30,6 +30,14 @@ export interface ExecutionEnd {
   taskId?: string;
 }
 
+/** An async tool's task, as the ledger knows it. */
+export interface StartedTask {
+  executionId: string;
+  taskId: string;
+  toolName: string;
+  toolAddress: string;
+}
+
 /** A write that was running when its orchestrator died. */
 export interface InterruptedExecution {
   executionId: string;
@@ -53,6 +61,9 @@ export interface ExecutionLedger {
   markStaleAsUnknown(staleMs: number): Promise<InterruptedExecution[]>;
   /** Resolves an unknown row once reconciliation knows the outcome. */
   resolve(executionId: string, end: Pick<ExecutionEnd, 'success' | 'resultCode'>): Promise<void>;
+  /** Tasks started in a conversation whose outcome the conversation has not been told yet. */
+  unreportedTasks(conversationId: string): Promise<StartedTask[]>;
+  markTaskReported(executionId: string): Promise<void>;
   /** Where a task lives: the tool service that started it, and for whom. */
   findTask(taskId: string): Promise<{ toolAddress: string; userId: string } | undefined>;
 }
@@ -140,6 +151,30 @@ export function createExecutionLedger(pool: Pool): ExecutionLedger {
         `UPDATE orchestrator.tool_executions SET status = $2, result_code = $3, finished_at = now()
           WHERE execution_id = $1`,
         [executionId, end.success ? 'done' : 'failed', end.resultCode],
+      );
+    },
+    async unreportedTasks(conversationId) {
+      const { rows } = await pool.query<{
+        execution_id: string;
+        task_id: string;
+        tool_name: string;
+        tool_address: string;
+      }>(
+        `SELECT execution_id, task_id, tool_name, tool_address FROM orchestrator.tool_executions
+          WHERE conversation_id = $1 AND task_id IS NOT NULL AND NOT task_reported ORDER BY created_at`,
+        [conversationId],
+      );
+      return rows.map((r) => ({
+        executionId: r.execution_id,
+        taskId: r.task_id,
+        toolName: r.tool_name,
+        toolAddress: r.tool_address,
+      }));
+    },
+    async markTaskReported(executionId) {
+      await pool.query(
+        'UPDATE orchestrator.tool_executions SET task_reported = true WHERE execution_id = $1',
+        [executionId],
       );
     },
     async findTask(taskId) {

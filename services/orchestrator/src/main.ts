@@ -17,6 +17,7 @@ import { createPendingActionStore } from './pending-action-store.ts';
 import { createReconciler } from './reconciler.ts';
 import { createResultCache } from './result-cache.ts';
 import { createOrchestratorServer } from './server.ts';
+import { createTaskResultCollector } from './task-results.ts';
 import { createToolAdmission } from './tool-admission.ts';
 import { createToolExecutor } from './tool-executor.ts';
 import { createToolRegistry } from './tool-registry.ts';
@@ -61,6 +62,11 @@ const engine = createChatEngine({
   conversations: createConversationStore(db.pool),
   actions,
   chatRequests: createChatRequestStore(db.pool),
+  collectTaskResults: createTaskResultCollector({
+    ledger,
+    logger,
+    maxChars: config.limits.maxToolOutputChars,
+  }),
   registry,
   executor: createToolExecutor({
     logger,
@@ -87,7 +93,7 @@ const reconciler = createReconciler({ ledger, actions, engine, logger, ...config
 await reconciler.runOnce();
 reconciler.start();
 
-const server = createOrchestratorServer({ engine, pool: db.pool, logger });
+const server = createOrchestratorServer({ engine, pool: db.pool, ledger, logger });
 const port = await server.listen(config.port, config.host);
 server.health.setAll(true);
 logger.info({ port, model: config.model.baseURL, tools: registry.list().length }, 'orchestrator listening');

@@ -109,4 +109,14 @@ export const migrations: Migration[] = [
       ALTER TABLE orchestrator.conversations ADD COLUMN lock_token text;
     `,
   },
+  {
+    version: 3,
+    description: 'system notes in conversations; task results delivered to their conversation',
+    sql: `
+      ALTER TABLE orchestrator.messages DROP CONSTRAINT messages_role_check;
+      ALTER TABLE orchestrator.messages ADD CONSTRAINT messages_role_check
+        CHECK (role IN ('user', 'assistant', 'tool', 'system'));
+      ALTER TABLE orchestrator.tool_executions ADD COLUMN task_reported boolean NOT NULL DEFAULT false;
+    `,
+  },
 ];

@@ -1,0 +1,64 @@
+import type { Client } from '@connectrpc/connect';
+import { type Principal, TaskService, TaskStatus } from '@toolmesh/proto';
+import { createGrpcClient } from '@toolmesh/rpc';
+import type { Logger } from '@toolmesh/telemetry';
+import type { StoredMessage } from './conversation-store.ts';
+import type { ExecutionLedger } from './execution-ledger.ts';
+
+/** Brings the results of finished async tasks into their conversation. */
+export type CollectTaskResults = (conversationId: string, principal: Principal) => Promise<StoredMessage[]>;
+
+/**
+ * Before a new turn, asks the tool services about the conversation's unreported
+ * tasks; each finished one becomes a system note the model reads (and is then
+ * marked reported). Unfinished tasks are looked at again next turn; a tool
+ * service that does not answer never blocks the turn.
+ */
+export function createTaskResultCollector(options: {
+  ledger: ExecutionLedger;
+  logger: Logger;
+  /** Longest result text kept in the note. */
+  maxChars: number;
+}): CollectTaskResults {
+  const { ledger, logger } = options;
+  const clients = new Map<string, Client<typeof TaskService>>();
+  const clientFor = (address: string) => {
+    let client = clients.get(address);
+    if (!client)
+      clients.set(address, (client = createGrpcClient(TaskService, { address, defaultTimeoutMs: 2_000 })));
+    return client;
+  };
+  return async (conversationId, principal) => {
+    const notes: StoredMessage[] = [];
+    for (const started of await ledger.unreportedTasks(conversationId)) {
+      try {
+        const { task } = await clientFor(started.toolAddress).getTask(
+          { taskId: started.taskId },
+          { headers: { 'x-toolmesh-user-id': principal.userId, 'x-toolmesh-tenant-id': principal.tenantId } },
+        );
+        if (!task) continue;
+        if (task.status === TaskStatus.SUCCEEDED) {
+          const result =
+            task.resultJson.length > options.maxChars
+              ? `${task.resultJson.slice(0, options.maxChars)}…[truncated]`
+              : task.resultJson;
+          notes.push({
+            role: 'system',
+            content: `Task ${task.taskId} (${started.toolName}) finished. Result: ${result}`,
+          });
+        } else if (task.status === TaskStatus.FAILED || task.status === TaskStatus.CANCELLED) {
+          notes.push({
+            role: 'system',
+            content: `Task ${task.taskId} (${started.toolName}) did not finish: ${task.error?.message ?? 'failed'}.`,
+          });
+        } else {
+          continue;
+        }
+        await ledger.markTaskReported(started.executionId);
+      } catch (error) {
+        logger.warn({ err: error, task_id: started.taskId }, 'task status unavailable; will ask next turn');
+      }
+    }
+    return notes;
+  };
+}
