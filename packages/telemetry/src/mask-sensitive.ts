@@ -23,7 +23,8 @@ export function maskSensitive(value: unknown, fields: readonly string[] = []): u
   const walk = (v: unknown, depth: number): unknown => {
     if (depth > 32) return mask;
     if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1));
-    if (v && typeof v === 'object') {
+    // Only plain objects are walked: errors, dates and buffers keep their own serialization.
+    if (v && typeof v === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(v))) {
       return Object.fromEntries(
         Object.entries(v).map(([k, x]) => [k, names.has(k.toLowerCase()) ? mask : walk(x, depth + 1)]),
       );

@@ -82,6 +82,8 @@ function nextStep(facts: ConversationFacts, offered: ReadonlySet<string>): Step 
     if (listed) return say(describeTickets(listed));
     if (offered.has('list_tickets')) return call('list_tickets', {});
   }
+  const reportStep = planReport(facts, offered);
+  if (reportStep) return reportStep;
   if (!orderId) return say(askForOrderId());
 
   const order = results.get('get_order_detail');
@@ -169,4 +171,24 @@ function say(content: string): Step {
 
 function call(name: string, args: Record<string, unknown>): Step {
   return { content: null, calls: [{ name, args }] };
+}
+
+// Report export: an async tool. Its call answers with a task id at once; the
+// result arrives later as a system note from the server, which the next turn reads.
+function planReport(facts: ConversationFacts, offered: ReadonlySet<string>): Step | undefined {
+  if (!/\b(report|export)\b/i.test(facts.lastUserText)) return undefined;
+  const note = facts.taskNotes.at(-1);
+  if (note && !facts.results.has('export_order_report')) return say(note);
+  const started = facts.results.get('export_order_report');
+  if (started) {
+    if (!started.ok) return say(`I couldn't start the report (${started.code}).`);
+    const taskId = typeof started.value.task_id === 'string' ? started.value.task_id : 'unknown';
+    return say(
+      `I started the report export as task ${taskId}. I'll have the result on your next message; you can also follow it with TaskService/WatchTask.`,
+    );
+  }
+  if (facts.orderId && offered.has('export_order_report')) {
+    return call('export_order_report', { order_id: facts.orderId, format: 'csv' });
+  }
+  return undefined;
 }

@@ -32,6 +32,8 @@ export interface ConversationFacts {
   round: number;
   /** Latest outcome per tool name among the tool messages of the current turn. */
   results: ReadonlyMap<string, ToolOutcome>;
+  /** Notes from the server about finished tasks ("Task … finished. Result: …"), oldest first. */
+  taskNotes: string[];
 }
 
 const orderIdPattern = /\b\d{12}\b/;
@@ -73,7 +75,13 @@ export function readConversation(input: readonly ChatMessage[]): ConversationFac
     const name = (message.tool_call_id && toolNames.get(message.tool_call_id)) || message.name;
     if (name) results.set(name, parseToolContent(message.content));
   }
-  return { lastUserText, orderId, round, results };
+  // The system prompt comes first; later system messages are the server's task notes.
+  const taskNotes = messages
+    .slice(1)
+    .filter((m) => m.role === 'system')
+    .map((m) => textOf(m))
+    .filter((t) => t.startsWith('Task '));
+  return { lastUserText, orderId, round, results, taskNotes };
 }
 
 /** Parses a tool message's JSON content; never throws. */
