@@ -36,7 +36,7 @@ const labTools = [
     name: 'slow_lookup',
     description: 'Waits ms milliseconds, then answers.',
     input: z.strictObject({ ms: z.number().int().min(0).max(10_000), tag: z.string().max(10).optional() }),
-    metadata: { sideEffect: 'read', permission: 'order:read', timeoutMs: 400 },
+    metadata: { sideEffect: 'read', permission: 'order:read', timeoutMs: 1_000 },
     handler: async (args, ctx) => {
       await sleep(args.ms, ctx.signal);
       return { waited: args.ms, tag: args.tag ?? null };
@@ -122,9 +122,9 @@ const scripts: Record<string, Script> = {
     step === 0
       ? {
           toolCalls: [
-            call('slow_lookup', { ms: 300, tag: 'first' }, 'p1'),
+            call('slow_lookup', { ms: 700, tag: 'first' }, 'p1'),
             call('slow_lookup', { ms: 10, tag: 'second' }, 'p2'),
-            call('slow_lookup', { ms: 300, tag: 'third' }, 'p3'),
+            call('slow_lookup', { ms: 700, tag: 'third' }, 'p3'),
           ],
         }
       : echo(step, r),
@@ -310,7 +310,7 @@ test('a large result is cut to its output budget, keeping its summary fields', a
 test('parallel-safe calls run concurrently; results come back in call order', async () => {
   const started = Date.now();
   const { response, followUp } = await runCase('parallel');
-  expect(Date.now() - started).toBeLessThan(550); // two 300 ms calls side by side, not in a row
+  expect(Date.now() - started).toBeLessThan(1_200); // two 700 ms calls side by side, not in a row
   expect(response.toolExecutions.map((e) => e.toolCallId)).toEqual(['p1', 'p2', 'p3']);
   expect(lastToolContents(followUp as CannedRequest).map((m) => m.tool_call_id)).toEqual(['p1', 'p2', 'p3']);
   expectOneResultPerCall(followUp);

@@ -2,6 +2,9 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import type { Principal } from '@toolmesh/proto';
 import { toolErrorName } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
+import { BrokenCircuitError, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
+import type { RetryBudget } from './retry-budget.ts';
+import type { ToolEndpoint } from './tool-endpoint.ts';
 import { failedOutcome, type ToolOutcome } from './tool-outcome.ts';
 import type { RegisteredTool } from './tool-registry.ts';
 
@@ -15,31 +18,109 @@ export interface InvokeInput {
   signal: AbortSignal;
 }
 
+/** What every call shares. */
+export interface InvokeDeps {
+  logger: Logger;
+  retryBudget: RetryBudget;
+  /** Attempts per call, the first included; default 3. */
+  maxAttempts?: number;
+}
+
+// A transport failure that may be retried on another replica.
+class RetriableTransportError extends Error {
+  constructor(cause: unknown) {
+    super('retriable transport failure', { cause });
+  }
+}
+
+// No replica is reachable now (every breaker open).
+class NoEndpointError extends Error {
+  readonly retryAfterMs: number;
+  constructor(retryAfterMs: number) {
+    super('no endpoint available');
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+let roundRobin = 0;
+
+// Next replica whose breaker lets calls through, skipping ones that just failed this call.
+function pickEndpoint(endpoints: readonly ToolEndpoint[], failed: Set<ToolEndpoint>): ToolEndpoint {
+  const open = endpoints.filter((e) => e.available());
+  const candidates = open.filter((e) => !failed.has(e));
+  const pool = candidates.length ? candidates : open;
+  const chosen = pool[roundRobin++ % Math.max(1, pool.length)];
+  if (!chosen) throw new NoEndpointError(Math.min(...endpoints.map((e) => e.retryAfterMs()), 60_000));
+  return chosen;
+}
+
+// The request never left this process (connection refused): safe to send elsewhere, whatever the tool.
+const neverSent = (error: ConnectError) =>
+  /ECONNREFUSED|EHOSTUNREACH/.test(`${error.message} ${String(error.cause)}`);
+
 /**
- * Calls InvokeTool on the tool's service with the tool's own deadline (plus the
- * hop) and turns whatever happens — result, ToolError, transport failure — into
- * an outcome. Only the caller's cancellation is thrown.
+ * Calls InvokeTool on one replica of the tool, through that replica's circuit
+ * breaker. Transport failures are retried on another replica with exponential
+ * backoff and jitter — only where safe (idempotent tools, or requests that were
+ * never sent) and only within the retry budget. Whatever happens becomes an
+ * outcome; only the caller's cancellation is thrown.
  */
-export async function invokeTool(input: InvokeInput, logger: Logger): Promise<ToolOutcome> {
-  const { definition, client } = input.tool;
+export async function invokeTool(input: InvokeInput, deps: InvokeDeps): Promise<ToolOutcome> {
+  const { definition } = input.tool;
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   const timeout = definition.metadata?.timeout;
   const toolTimeoutMs = timeout ? Number(timeout.seconds) * 1000 + timeout.nanos / 1e6 : 5_000;
+  const idempotent = definition.metadata?.idempotent ?? false;
   const fail = (code: Parameters<typeof failedOutcome>[2], message: string, retryable: boolean) =>
     failedOutcome(input.toolCallId, definition.name, code, message, retryable, elapsed());
+  const failedEndpoints = new Set<ToolEndpoint>();
+
+  deps.retryBudget.deposit();
+  const policy = retry(
+    handleWhen(
+      (e) => e instanceof RetriableTransportError && !input.signal.aborted && deps.retryBudget.withdraw(),
+    ),
+    {
+      maxAttempts: (deps.maxAttempts ?? 3) - 1,
+      backoff: new ExponentialBackoff({ initialDelay: 20, maxDelay: 400 }),
+    },
+  );
   try {
-    const res = await client.invokeTool(
-      {
-        toolCallId: input.toolCallId,
-        toolName: definition.name,
-        argumentsJson: input.argumentsJson,
-        principal: input.principal,
-        idempotencyKey: input.idempotencyKey,
-      },
-      // The service enforces the tool's own timeout; the extra second covers the hop.
-      { timeoutMs: toolTimeoutMs + 1_000, signal: input.signal },
-    );
+    const res = await policy.execute(async () => {
+      const endpoint = pickEndpoint(input.tool.endpoints, failedEndpoints);
+      try {
+        return await endpoint.breaker.execute(() =>
+          endpoint.client.invokeTool(
+            {
+              toolCallId: input.toolCallId,
+              toolName: definition.name,
+              argumentsJson: input.argumentsJson,
+              principal: input.principal,
+              idempotencyKey: input.idempotencyKey,
+            },
+            // The service enforces the tool's own timeout; the extra second covers the hop.
+            { timeoutMs: toolTimeoutMs + 1_000, signal: input.signal },
+          ),
+        );
+      } catch (error) {
+        failedEndpoints.add(endpoint);
+        if (input.signal.aborted) throw error;
+        deps.logger.warn(
+          { err: error, tool: definition.name, address: endpoint.address },
+          'tool call failed in transport',
+        );
+        if (error instanceof BrokenCircuitError) throw new RetriableTransportError(error);
+        if (
+          error instanceof ConnectError &&
+          error.code === Code.Unavailable &&
+          (idempotent || neverSent(error))
+        ) {
+          throw new RetriableTransportError(error);
+        }
+        throw error;
+      }
+    }, input.signal);
     if (res.outcome.case === 'resultJson') {
       return {
         toolCallId: input.toolCallId,
@@ -55,17 +136,22 @@ export async function invokeTool(input: InvokeInput, logger: Logger): Promise<To
     const error = res.outcome.value;
     if (!error) return fail('INTERNAL', 'the tool service gave no result', false);
     return fail(toolErrorName(error.code), error.message, error.retryable);
-  } catch (error) {
-    if (input.signal.aborted) throw error;
+  } catch (thrown) {
+    if (input.signal.aborted) throw thrown;
+    const error = thrown instanceof RetriableTransportError ? thrown.cause : thrown;
+    if (error instanceof NoEndpointError) {
+      const seconds = Math.max(1, Math.ceil(error.retryAfterMs / 1000));
+      return fail('UNAVAILABLE', `${definition.name} is unavailable; retry after ${seconds} s`, true);
+    }
+    if (error instanceof BrokenCircuitError)
+      return fail('UNAVAILABLE', `${definition.name} is unavailable; retry later`, true);
     const code = error instanceof ConnectError ? error.code : Code.Unknown;
-    logger.warn(
-      { err: error, tool: definition.name, address: input.tool.address },
-      'tool call failed in transport',
-    );
-    if (code === Code.DeadlineExceeded) return fail('TIMEOUT', 'the tool did not answer in time', true);
-    if (code === Code.Unavailable || code === Code.Unknown)
+    if (code === Code.DeadlineExceeded) return fail('TIMEOUT', 'the tool did not answer in time', idempotent);
+    if (code === Code.Unavailable || code === Code.Unknown || code === Code.Canceled) {
       return fail('UNAVAILABLE', 'the tool service is unavailable', true);
+    }
     if (code === Code.ResourceExhausted) return fail('RATE_LIMITED', 'the tool service is overloaded', true);
+    deps.logger.error({ err: error, tool: definition.name }, 'tool call failed');
     return fail('INTERNAL', 'the tool call failed', false);
   }
 }

@@ -2,6 +2,7 @@ import { type Principal, SideEffect } from '@toolmesh/proto';
 import { type Logger, maskSensitiveJson } from '@toolmesh/telemetry';
 import type { ExecutionLedger } from './execution-ledger.ts';
 import { invokeTool } from './invoke-tool.ts';
+import { createRetryBudget, type RetryBudget } from './retry-budget.ts';
 import type { ToolAdmission } from './tool-admission.ts';
 import { failedOutcome, type ToolOutcome } from './tool-outcome.ts';
 import type { RegisteredTool } from './tool-registry.ts';
@@ -66,6 +67,8 @@ export interface ToolExecutorOptions {
   /** Rate and concurrency limits each call must pass; absent means none. */
   admission?: ToolAdmission;
   cache?: ResultCache;
+  /** Bounds retries across all calls; default 20% of traffic plus 5/s. */
+  retryBudget?: RetryBudget;
 }
 
 const durationMs = (d: { seconds: bigint; nanos: number } | undefined) =>
@@ -83,6 +86,7 @@ function taskIdOf(content: string): string | undefined {
 /** Creates the {@link ToolExecutor}: cache, limits, ledger and audit around every InvokeTool. */
 export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
   const { logger, admission, cache, ledger } = options;
+  const retryBudget = options.retryBudget ?? createRetryBudget();
 
   async function executeOne(call: PlannedCall, ctx: ExecutionContext): Promise<ToolOutcome> {
     const { definition } = call.tool;
@@ -98,7 +102,7 @@ export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
       tenantId: ctx.principal.tenantId,
       sideEffect: write ? 'write' : 'read',
       idempotencyKey: call.idempotencyKey,
-      toolAddress: call.tool.address,
+      toolAddress: call.tool.endpoints[0]?.address ?? '',
       actionId: call.actionId,
       approver: call.approver,
       maskedArgumentsJson: maskSensitiveJson(call.argumentsJson, metadata?.sensitiveFields),
@@ -146,7 +150,10 @@ export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
       );
     }
     try {
-      const outcome = await invokeTool({ ...call, principal: ctx.principal, signal: ctx.signal }, logger);
+      const outcome = await invokeTool(
+        { ...call, principal: ctx.principal, signal: ctx.signal },
+        { logger, retryBudget },
+      );
       if (outcome.success && cacheTtlMs > 0) {
         await cache?.store(ctx.principal, name, call.argumentsJson, outcome.content, cacheTtlMs);
       }

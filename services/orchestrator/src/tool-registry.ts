@@ -1,36 +1,40 @@
-import type { Client } from '@connectrpc/connect';
-import { type ToolDefinition, ToolService } from '@toolmesh/proto';
-import { createGrpcClient } from '@toolmesh/rpc';
+import type { ToolDefinition } from '@toolmesh/proto';
 import type { Logger } from '@toolmesh/telemetry';
 import { type ArgumentValidator, compileArgumentValidator } from './argument-validator.ts';
+import { createToolEndpoint, type EndpointPolicyOptions, type ToolEndpoint } from './tool-endpoint.ts';
 
-/** A tool known to the orchestrator, with where it is served. */
+/** A tool known to the orchestrator, with every replica that serves it. */
 export interface RegisteredTool {
   readonly definition: ToolDefinition;
   /** JSON Schema of the arguments, parsed once. */
   readonly parameters: Record<string, unknown>;
   /** Checks arguments against {@link parameters} before anything is sent. */
   readonly validate: ArgumentValidator;
-  readonly address: string;
-  readonly client: Client<typeof ToolService>;
+  /** Replicas serving the tool, in configuration order. */
+  readonly endpoints: readonly ToolEndpoint[];
 }
 
 /** Options of {@link createToolRegistry}. */
 export interface ToolRegistryOptions {
-  /** host:port of every tool service (static discovery). */
+  /**
+   * host:port of every tool service replica (static discovery). Addresses that
+   * publish the same tool are replicas of it; calls are balanced over them.
+   */
   addresses: string[];
   logger: Logger;
   /** Re-read ListTools this often, so new or changed tools appear; default 30 s. */
   refreshMs?: number;
+  /** Circuit breaker of each endpoint. */
+  endpointPolicy?: EndpointPolicyOptions;
 }
 
 /** The tools of every configured tool service, from their ListTools. */
 export interface ToolRegistry {
   get(name: string): RegisteredTool | undefined;
   list(): RegisteredTool[];
-  /** Reads ListTools of every service; a service that does not answer keeps its last known tools. */
+  /** Reads ListTools of every endpoint; one that does not answer keeps its last known tools. */
   refresh(): Promise<void>;
-  /** Refreshes until every service answered once (or the timeout), then periodically. */
+  /** Refreshes until every endpoint answered once (or the timeout), then periodically. */
   start(initialTimeoutMs?: number): Promise<void>;
   stop(): void;
 }
@@ -38,62 +42,58 @@ export interface ToolRegistry {
 /** Creates the {@link ToolRegistry} over static addresses. */
 export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
   const { logger } = options;
-  const clients = new Map(
-    options.addresses.map((address) => [
-      address,
-      createGrpcClient(ToolService, { address, defaultTimeoutMs: 5_000 }),
-    ]),
-  );
-  const byService = new Map<string, RegisteredTool[]>();
+  const policy = options.endpointPolicy ?? { failureThreshold: 5, halfOpenAfterMs: 5_000 };
+  const endpoints = options.addresses.map((address) => createToolEndpoint(address, policy, logger));
+  const published = new Map<ToolEndpoint, ToolDefinition[]>();
   let byName = new Map<string, RegisteredTool>();
   let timer: NodeJS.Timeout | undefined;
 
+  // Rebuilt after each refresh: a tool is served by every endpoint that publishes it.
   const rebuild = () => {
-    const next = new Map<string, RegisteredTool>();
-    for (const [address, tools] of byService) {
-      for (const tool of tools) {
-        const existing = next.get(tool.definition.name);
-        if (existing) {
-          logger.warn(
-            { tool: tool.definition.name, address, kept: existing.address },
-            'duplicate tool name ignored',
-          );
+    const next = new Map<string, RegisteredTool & { endpoints: ToolEndpoint[] }>();
+    for (const endpoint of endpoints) {
+      for (const definition of published.get(endpoint) ?? []) {
+        const known = next.get(definition.name);
+        if (known) {
+          if (known.definition.inputSchemaJson !== definition.inputSchemaJson) {
+            logger.warn(
+              { tool: definition.name, address: endpoint.address },
+              'replica publishes another schema; using the first',
+            );
+          }
+          known.endpoints.push(endpoint);
           continue;
         }
-        next.set(tool.definition.name, tool);
+        try {
+          const parameters = JSON.parse(definition.inputSchemaJson) as Record<string, unknown>;
+          next.set(definition.name, {
+            definition,
+            parameters,
+            validate: compileArgumentValidator(parameters),
+            endpoints: [endpoint],
+          });
+        } catch {
+          logger.warn(
+            { tool: definition.name, address: endpoint.address },
+            'tool with an invalid JSON Schema ignored',
+          );
+        }
       }
     }
     byName = next;
   };
 
-  const refreshOne = async (address: string, client: Client<typeof ToolService>) => {
-    const res = await client.listTools({});
-    const tools: RegisteredTool[] = [];
-    for (const definition of res.tools) {
-      try {
-        const parameters = JSON.parse(definition.inputSchemaJson) as Record<string, unknown>;
-        tools.push({
-          definition,
-          parameters,
-          validate: compileArgumentValidator(parameters),
-          address,
-          client,
-        });
-      } catch {
-        logger.warn({ tool: definition.name, address }, 'tool with an invalid JSON Schema ignored');
-      }
-    }
-    byService.set(address, tools);
-  };
-
   const refresh = async () => {
     const results = await Promise.allSettled(
-      [...clients].map(([address, client]) => refreshOne(address, client)),
+      endpoints.map(async (endpoint) => {
+        const res = await endpoint.client.listTools({}, { timeoutMs: 5_000 });
+        published.set(endpoint, res.tools);
+      }),
     );
     results.forEach((r, i) => {
       if (r.status === 'rejected') {
         logger.warn(
-          { address: options.addresses[i], err: r.reason },
+          { address: endpoints[i]?.address, err: r.reason },
           'ListTools failed; keeping last known tools',
         );
       }
@@ -108,11 +108,11 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
     async start(initialTimeoutMs = 30_000) {
       const deadline = Date.now() + initialTimeoutMs;
       await refresh();
-      while (byService.size < clients.size && Date.now() < deadline) {
+      while (published.size < endpoints.length && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 250));
         await refresh();
       }
-      logger.info({ tools: [...byName.keys()], services: byService.size }, 'tool registry loaded');
+      logger.info({ tools: [...byName.keys()], endpoints: published.size }, 'tool registry loaded');
       timer = setInterval(() => void refresh(), options.refreshMs ?? 30_000);
       timer.unref();
     },

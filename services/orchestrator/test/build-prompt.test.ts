@@ -1,6 +1,5 @@
 import { create } from '@bufbuild/protobuf';
-import { ToolDefinitionSchema, ToolService } from '@toolmesh/proto';
-import { createGrpcClient } from '@toolmesh/rpc';
+import { ToolDefinitionSchema } from '@toolmesh/proto';
 import { buildPrompt, canonicalJson, offeredTools, type StoredMessage } from '../src/index.ts';
 
 test('tool results follow their assistant message in call order; an interrupted call gets a result', () => {
@@ -33,13 +32,11 @@ test('canonical JSON sorts keys at every level', () => {
 });
 
 test('only tools the user may run are offered, without the $schema keyword', () => {
-  const client = createGrpcClient(ToolService, { address: '127.0.0.1:1' });
   const tool = (name: string, permission: string) => ({
     definition: create(ToolDefinitionSchema, { name, description: name, metadata: { permission } }),
     parameters: { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object' },
     validate: () => undefined,
-    address: '127.0.0.1:1',
-    client,
+    endpoints: [],
   });
   const offered = offeredTools([tool('read_it', 'x:read'), tool('write_it', 'x:write')], ['x:read']);
   expect(offered).toEqual([

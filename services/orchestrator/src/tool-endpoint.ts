@@ -1,0 +1,59 @@
+import type { Client } from '@connectrpc/connect';
+import { ToolService } from '@toolmesh/proto';
+import { createGrpcClient } from '@toolmesh/rpc';
+import type { Logger } from '@toolmesh/telemetry';
+import {
+  type CircuitBreakerPolicy,
+  CircuitState,
+  ConsecutiveBreaker,
+  circuitBreaker,
+  handleAll,
+} from 'cockatiel';
+
+/** One replica of a tool service, with its own circuit breaker. */
+export interface ToolEndpoint {
+  readonly address: string;
+  readonly client: Client<typeof ToolService>;
+  /** Opens after consecutive transport failures; half-open after `halfOpenAfterMs`. */
+  readonly breaker: CircuitBreakerPolicy;
+  /** True while the breaker lets calls through (closed or half-open). */
+  available(): boolean;
+  /** Milliseconds until an open breaker tries again (0 when not open). */
+  retryAfterMs(): number;
+}
+
+/** Breaker settings of every endpoint. */
+export interface EndpointPolicyOptions {
+  /** Consecutive transport failures that open the breaker; default 5. */
+  failureThreshold: number;
+  /** How long an open breaker stays open before one trial call; default 5 s. */
+  halfOpenAfterMs: number;
+}
+
+/**
+ * Creates an endpoint. Only transport failures (unreachable, reset, deadline)
+ * reach the breaker: a tool answering with a ToolError is a healthy endpoint.
+ */
+export function createToolEndpoint(
+  address: string,
+  policy: EndpointPolicyOptions,
+  logger: Logger,
+): ToolEndpoint {
+  const breaker = circuitBreaker(handleAll, {
+    breaker: new ConsecutiveBreaker(policy.failureThreshold),
+    halfOpenAfter: policy.halfOpenAfterMs,
+  });
+  let openedAt = 0;
+  breaker.onStateChange((state) => {
+    if (state === CircuitState.Open) openedAt = Date.now();
+    logger.warn({ address, state: CircuitState[state] }, 'tool endpoint breaker changed state');
+  });
+  return {
+    address,
+    client: createGrpcClient(ToolService, { address, defaultTimeoutMs: 30_000 }),
+    breaker,
+    available: () => breaker.state !== CircuitState.Open && breaker.state !== CircuitState.Isolated,
+    retryAfterMs: () =>
+      breaker.state === CircuitState.Open ? Math.max(0, openedAt + policy.halfOpenAfterMs - Date.now()) : 0,
+  };
+}
