@@ -1,5 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { startPGliteWireServer } from './pglite-wire-server.ts';
 
 /** Options of {@link startEmbeddedPostgres}. */
 export interface EmbeddedPostgresOptions {
@@ -20,28 +20,32 @@ export interface EmbeddedPostgres {
 }
 
 /**
- * Starts PGlite (Postgres compiled to WASM) behind a socket server, so services
+ * Starts PGlite (Postgres compiled to WASM) behind a wire-protocol server, so services
  * reach it with the plain `pg` driver: the same code path as a real Postgres.
  */
 export async function startEmbeddedPostgres(
   options: EmbeddedPostgresOptions = {},
 ): Promise<EmbeddedPostgres> {
   const db = await PGlite.create(options.dataDir ? { dataDir: options.dataDir } : {});
-  const host = options.host ?? '127.0.0.1';
-  const server = new PGLiteSocketServer({
-    db,
-    host,
-    port: options.port ?? 0,
-    maxConnections: options.maxConnections ?? 100,
-  });
-  await server.start();
-  // After start() the connection string holds the port actually bound.
-  const address = server.getServerConn();
+  let server: Awaited<ReturnType<typeof startPGliteWireServer>>;
+  try {
+    server = await startPGliteWireServer({
+      db,
+      host: options.host ?? '127.0.0.1',
+      port: options.port ?? 0,
+      maxConnections: options.maxConnections ?? 100,
+    });
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  const host = server.host.includes(':') ? `[${server.host}]` : server.host;
+  let closed: Promise<void> | undefined;
   return {
-    url: `postgres://postgres@${address}/postgres?sslmode=disable`,
-    async close() {
-      await server.stop();
-      await db.close();
+    url: `postgres://postgres@${host}:${server.port}/postgres?sslmode=disable`,
+    close() {
+      closed ??= server.close().then(() => db.close());
+      return closed;
     },
   };
 }

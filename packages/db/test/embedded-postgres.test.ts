@@ -8,6 +8,12 @@ function poolOn(url: string, max = 10): pg.Pool {
   return pool;
 }
 
+function clientOn(url: string): pg.Client {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => {});
+  return client;
+}
+
 /** Runs `fn` and fails when it takes longer than `ms`. */
 async function within<T>(ms: number, fn: () => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -20,6 +26,8 @@ async function within<T>(ms: number, fn: () => Promise<T>): Promise<T> {
     clearTimeout(timer);
   }
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A frontend message: type byte, int32 length, body. */
 function frontendMessage(type: string, body: Buffer = Buffer.alloc(0)): Buffer {
@@ -39,76 +47,103 @@ function startupMessage(): Buffer {
   return Buffer.concat([length, body]);
 }
 
-/** The first column of every DataRow in a backend byte stream. */
-function dataRowValues(received: Buffer): string[] {
-  const values: string[] = [];
+/** Backend messages as [type, body] pairs. */
+function backendMessages(received: Buffer): Array<[string, Buffer]> {
+  const messages: Array<[string, Buffer]> = [];
   for (let i = 0; i + 5 <= received.length; ) {
     const length = received.readInt32BE(i + 1);
-    if (received[i] === 0x44) {
-      const size = received.readInt32BE(i + 7);
-      values.push(received.subarray(i + 11, i + 11 + size).toString());
-    }
+    messages.push([String.fromCharCode(received[i] as number), received.subarray(i + 5, i + 1 + length)]);
     i += 1 + length;
   }
-  return values;
+  return messages;
 }
 
-/** A raw wire client: connects, logs in, and resolves `until` once `marker` has arrived. */
+/** The first column of every DataRow. */
+function dataRowValues(received: Buffer): string[] {
+  return backendMessages(received)
+    .filter(([type]) => type === 'D')
+    .map(([, body]) => body.subarray(6, 6 + body.readInt32BE(2)).toString());
+}
+
+/** A wire-level client speaking raw bytes, logged in once `login()` resolves. */
 async function rawClient(url: string) {
   const { hostname, port } = new URL(url);
   const socket = net.connect(Number(port), hostname);
   socket.on('error', () => {});
   let received = Buffer.alloc(0);
-  const waiters: Array<() => void> = [];
+  let waiters: Array<() => void> = [];
   socket.on('data', (chunk) => {
     received = Buffer.concat([received, chunk]);
-    for (const w of waiters.splice(0)) w();
+    for (const wake of waiters.splice(0)) wake();
   });
-  const readyCount = () => {
-    // Count ReadyForQuery messages ('Z', length 5).
-    let n = 0;
-    for (let i = 0; i + 5 <= received.length; ) {
-      const length = received.readInt32BE(i + 1);
-      if (received[i] === 0x5a) n++;
-      i += 1 + length;
-    }
-    return n;
+  socket.on('close', () => {
+    for (const wake of waiters.splice(0)) wake();
+  });
+  const until = async (done: () => boolean) => {
+    while (!done() && !socket.destroyed) await new Promise<void>((resolve) => waiters.push(resolve));
+    waiters = [];
   };
-  const waitReady = async (count: number) => {
-    while (readyCount() < count) await new Promise<void>((resolve) => waiters.push(resolve));
-  };
+  const readyCount = () => backendMessages(received).filter(([type]) => type === 'Z').length;
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('error', reject);
   });
-  return { socket, waitReady, received: () => received };
+  return {
+    socket,
+    received: () => received,
+    clear: () => {
+      received = Buffer.alloc(0);
+    },
+    waitBytes: (n: number) => within(1_000, () => until(() => received.length >= n)),
+    waitReady: (count: number) => within(1_000, () => until(() => readyCount() >= count)),
+    closed: () => within(1_000, () => until(() => socket.destroyed)),
+    async login() {
+      socket.write(startupMessage());
+      await this.waitReady(1);
+    },
+  };
 }
 
-describe('embedded Postgres under concurrency', () => {
+describe('embedded Postgres: one PGlite, many pg clients', () => {
+  const maxConnections = 40;
   let server: EmbeddedPostgres;
   const pools: pg.Pool[] = [];
+  const pool = (i: number) => pools[i % pools.length] as pg.Pool;
   beforeAll(async () => {
-    server = await startEmbeddedPostgres();
+    server = await startEmbeddedPostgres({ maxConnections });
+    const setup = clientOn(server.url);
+    await setup.connect();
+    await setup.query('CREATE TABLE counters (id text PRIMARY KEY, n integer NOT NULL)');
+    await setup.end();
+    // Pools connect lazily: no connection is open before the first test.
     for (let i = 0; i < 3; i++) pools.push(poolOn(server.url));
-    await pools[0]?.query('CREATE TABLE counters (id text PRIMARY KEY, n integer NOT NULL)');
   });
   afterAll(async () => {
     await Promise.all(pools.map((p) => p.end()));
     await server?.close();
   });
 
-  test('concurrent parameterized queries each get their own answer', async () => {
-    await pools[0]?.query("INSERT INTO counters VALUES ('rmw', 0)");
-    const queries = Array.from({ length: 600 }, (_, i) => {
-      const pool = pools[i % pools.length] as pg.Pool;
-      return pool
-        .query<{ n: number }>('SELECT $1::int AS n', [i])
-        .then((r) => (r.rows.length === 1 && r.rows[0]?.n === i ? 'ok' : 'wrong answer'));
-    });
-    // Read-modify-write transactions mixed in: they must not be interleaved with the queries above.
+  test('connections beyond maxConnections are refused with 53300; a freed slot is usable again', async () => {
+    const clients = Array.from({ length: maxConnections }, () => clientOn(server.url));
+    await Promise.all(clients.map((c) => c.connect()));
+    await expect(clientOn(server.url).connect()).rejects.toMatchObject({ code: '53300' });
+    await clients[0]?.end();
+    const another = clientOn(server.url);
+    await within(1_000, () => another.connect());
+    expect((await another.query('SELECT 1 AS one')).rows[0]?.one).toBe(1);
+    await Promise.all([another, ...clients.slice(1)].map((c) => c.end()));
+  });
+
+  test('concurrent parameterized queries each get their own answer, with transactions in between', async () => {
+    await pool(0).query("INSERT INTO counters VALUES ('rmw', 0)");
+    const queries = Array.from({ length: 600 }, (_, i) =>
+      within(5_000, () => pool(i).query<{ n: number }>('SELECT $1::int AS n', [i])).then((r) =>
+        r.rows.length === 1 && r.rows[0]?.n === i ? 'ok' : 'wrong answer',
+      ),
+    );
     const transactions = Array.from({ length: 30 }, (_, i) =>
-      (async () => {
-        const client = await (pools[i % pools.length] as pg.Pool).connect();
+      within(5_000, async () => {
+        const client = await pool(i).connect();
         try {
           await client.query('BEGIN');
           const { rows } = await client.query<{ n: number }>(
@@ -124,27 +159,27 @@ describe('embedded Postgres under concurrency', () => {
         } finally {
           client.release();
         }
-      })(),
+      }),
     );
     const settled = await Promise.allSettled([...queries, ...transactions]);
     const failures = settled.filter((s) => s.status === 'rejected' || s.value !== 'ok');
     const reasons = new Set(
-      failures.map((s) => (s.status === 'rejected' ? String((s.reason as Error).message) : s.value)),
+      failures.map((s) => (s.status === 'rejected' ? String(s.reason?.message) : s.value)),
     );
-    expect({ failed: failures.length, of: settled.length, reasons: [...reasons].slice(0, 3) }).toEqual({
+    expect({ failed: failures.length, of: settled.length, reasons: [...reasons] }).toEqual({
       failed: 0,
       of: 630,
       reasons: [],
     });
-    const { rows } = await (pools[1] as pg.Pool).query("SELECT n FROM counters WHERE id = 'rmw'");
+    const { rows } = await pool(1).query("SELECT n FROM counters WHERE id = 'rmw'");
     expect(rows[0]?.n).toBe(30);
   });
 
   test('transactions with FOR UPDATE from three pools lose no update', async () => {
-    await pools[0]?.query("INSERT INTO counters VALUES ('a', 0)");
+    await pool(0).query("INSERT INTO counters VALUES ('a', 0)");
     await Promise.all(
       Array.from({ length: 100 }, async (_, i) => {
-        const client = await (pools[i % pools.length] as pg.Pool).connect();
+        const client = await pool(i).connect();
         try {
           await client.query('BEGIN');
           const { rows } = await client.query<{ n: number }>(
@@ -157,97 +192,106 @@ describe('embedded Postgres under concurrency', () => {
         }
       }),
     );
-    const { rows } = await (pools[2] as pg.Pool).query("SELECT n FROM counters WHERE id = 'a'");
+    const { rows } = await pool(2).query("SELECT n FROM counters WHERE id = 'a'");
     expect(rows[0]?.n).toBe(100);
   });
 
-  test('a client leaving in the middle of a transaction does not block the others', async () => {
-    const client = new pg.Client({ connectionString: server.url });
-    client.on('error', () => {});
+  test('a client leaving in the middle of a transaction is rolled back and does not block the others', async () => {
+    const client = clientOn(server.url);
     await client.connect();
     await client.query('BEGIN');
     await client.query("INSERT INTO counters VALUES ('left', 1)");
-    // Others queue behind the open transaction...
+    // The others queue behind the open transaction...
     const others = Promise.all(
-      Array.from({ length: 20 }, (_, i) =>
-        (pools[i % pools.length] as pg.Pool).query('SELECT $1::int AS n', [i]),
-      ),
+      Array.from({ length: 20 }, (_, i) => pool(i).query('SELECT $1::int AS n', [i])),
     );
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    // ...until its owner vanishes without COMMIT: its work is rolled back and the others proceed.
+    await sleep(50);
+    // ...until its owner vanishes without COMMIT.
     (client as unknown as { connection: { stream: net.Socket } }).connection.stream.destroy();
     const results = await within(1_000, () => others);
     expect(results.map((r) => r.rows[0]?.n)).toEqual(Array.from({ length: 20 }, (_, i) => i));
-    const { rows } = await (pools[0] as pg.Pool).query(
-      "SELECT count(*)::int AS c FROM counters WHERE id = 'left'",
-    );
+    const { rows } = await pool(0).query("SELECT count(*)::int AS c FROM counters WHERE id = 'left'");
     expect(rows[0]?.c).toBe(0);
   });
 
   test('a client leaving half way through an extended-protocol exchange does not block the others', async () => {
     const raw = await rawClient(server.url);
-    raw.socket.write(startupMessage());
-    await raw.waitReady(1);
-    // Parse + Flush: the unnamed statement is this client's until it sends Sync.
-    const parse = Buffer.concat([Buffer.from('\0SELECT 42\0'), Buffer.from([0, 0])]);
-    raw.socket.write(Buffer.concat([frontendMessage('P', parse), frontendMessage('H')]));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await raw.login();
+    // Parse + Flush: the unnamed statement stays this client's until it sends Sync.
+    raw.socket.write(
+      Buffer.concat([frontendMessage('P', Buffer.from('\0SELECT 42\0\0\0')), frontendMessage('H')]),
+    );
+    await raw.waitBytes(raw.received().length + 5); // ParseComplete
+    const other = pool(0).query('SELECT $1::text AS s', ['fine']);
+    await sleep(50);
     raw.socket.destroy();
-    const { rows } = await within(1_000, () => (pools[0] as pg.Pool).query('SELECT $1::text AS s', ['fine']));
+    const { rows } = await within(1_000, () => other);
     expect(rows[0]?.s).toBe('fine');
   });
 
-  test('garbage on one connection leaves the others alone', async () => {
-    const raw = await rawClient(server.url);
-    raw.socket.write(startupMessage());
-    await raw.waitReady(1);
-    // A message claiming a negative length, then bytes that are no protocol at all.
-    raw.socket.write(Buffer.from([0x51, 0xff, 0xff, 0xff, 0xff, 1, 2, 3]));
-    await new Promise<void>((resolve) => raw.socket.once('close', () => resolve()));
+  test('protocol garbage costs only the sender its connection', async () => {
+    const garbage = [
+      Buffer.from([0x51, 0xff, 0xff, 0xff, 0xff, 1, 2, 3]), // negative length
+      frontendMessage('z'), // no such message type: Postgres would exit, PGlite would hang
+      frontendMessage('S', Buffer.alloc(20_000)), // a Sync far beyond the small-message limit
+    ];
+    for (const bytes of garbage) {
+      const raw = await rawClient(server.url);
+      await raw.login();
+      raw.socket.write(bytes);
+      await raw.closed();
+      const fatal = backendMessages(raw.received()).find(([type]) => type === 'E');
+      expect(fatal?.[1].toString()).toContain('FATAL');
+    }
+    const notPostgres = await rawClient(server.url);
+    notPostgres.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await notPostgres.closed();
     const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) =>
-        (pools[i % pools.length] as pg.Pool).query('SELECT $1::int AS n', [i]),
-      ),
+      Array.from({ length: 10 }, (_, i) => pool(i).query('SELECT $1::int AS n', [i])),
     );
     expect(results.map((r) => r.rows[0]?.n)).toEqual(Array.from({ length: 10 }, (_, i) => i));
   });
 
-  test('a simple query pipelined after an extended one keeps its order', async () => {
+  test('SSLRequest is declined; units pipelined in one write run in order', async () => {
     const raw = await rawClient(server.url);
+    raw.socket.write(Buffer.from([0, 0, 0, 8, 4, 0xd2, 0x16, 0x2f]));
+    await raw.waitBytes(1);
+    expect(raw.received().toString()).toBe('N');
+    raw.clear();
     raw.socket.write(startupMessage());
     await raw.waitReady(1);
     const parse = frontendMessage('P', Buffer.from('\0SELECT 1\0\0\0'));
     const bind = frontendMessage('B', Buffer.from([0, 0, 0, 0, 0, 0, 0, 0]));
     const execute = frontendMessage('E', Buffer.from([0, 0, 0, 0, 0]));
     const query = frontendMessage('Q', Buffer.from('SELECT 2\0'));
-    // Sent in one write: two units, run in order.
-    raw.socket.write(Buffer.concat([parse, bind, execute, frontendMessage('S'), query]));
-    await within(1_000, () => raw.waitReady(3));
+    raw.socket.write(
+      Buffer.concat([parse, bind, execute, frontendMessage('S'), query, frontendMessage('X')]),
+    );
+    await raw.waitReady(3);
     expect(dataRowValues(raw.received())).toEqual(['1', '2']);
-    raw.socket.end(frontendMessage('X'));
+    await raw.closed(); // Terminate closes the connection once its earlier units have run
   });
-});
 
-describe('embedded Postgres limits and shutdown', () => {
-  test('connections beyond maxConnections are refused; close() ends the rest', async () => {
-    const server = await startEmbeddedPostgres({ maxConnections: 2 });
-    const clients = [0, 1].map(() => new pg.Client({ connectionString: server.url }));
-    for (const c of clients) {
-      c.on('error', () => {});
-      await c.connect();
-    }
-    const third = new pg.Client({ connectionString: server.url });
-    third.on('error', () => {});
-    await expect(third.connect()).rejects.toThrow();
-    // A slot freed is a slot usable again.
-    await clients[0]?.end();
-    const fourth = new pg.Client({ connectionString: server.url });
-    fourth.on('error', () => {});
-    await within(1_000, () => fourth.connect());
-    expect((await fourth.query('SELECT 1 AS one')).rows[0]?.one).toBe(1);
-    const ended = new Promise<void>((resolve) => fourth.once('end', () => resolve()));
-    await within(2_000, () => server.close());
+  test('COPY FROM STDIN is refused with 0A000 and the database stays usable', async () => {
+    await expect(pool(0).query('COPY counters FROM STDIN')).rejects.toMatchObject({ code: '0A000' });
+    await expect(
+      // queryMode is missing from @types/pg; pg itself knows it.
+      pool(1).query({
+        text: '/* c */ copy counters (id, n) from stdin',
+        queryMode: 'extended',
+      } as pg.QueryConfig),
+    ).rejects.toMatchObject({ code: '0A000' });
+    // Not a COPY FROM STDIN: runs as it is.
+    const { rows } = await pool(2).query("SELECT 'copy x from stdin' AS s");
+    expect(rows[0]?.s).toBe('copy x from stdin');
+  });
+
+  test('close() ends every connection and refuses new ones', async () => {
+    const client = clientOn(server.url);
+    await client.connect();
+    const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+    await within(1_000, () => server.close());
     await within(1_000, () => ended);
-    await expect(new pg.Client({ connectionString: server.url }).connect()).rejects.toThrow();
+    await expect(clientOn(server.url).connect()).rejects.toThrow();
   });
 });
