@@ -43,6 +43,8 @@ export interface MeshOptions {
   onLine?: (service: string, line: string) => void;
   /** More tool services (host:port) for the orchestrator, e.g. one a test runs in-process. */
   extraToolServices?: string[];
+  /** Ports of more replicas of a demo tool service (named e.g. "order#2"). */
+  replicas?: Partial<Record<(typeof toolServices)[number], number[]>>;
   /** Where the orchestrator reaches a demo tool service, e.g. through a fault-injecting proxy. */
   toolServiceAddresses?: Partial<Record<(typeof toolServices)[number], string>>;
   /** Startup budget per step; default 60 s. */
@@ -130,15 +132,22 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       await ready(scripted, (signal) => waitForPort(host, ports.model, timeoutMs, signal));
       model = { baseUrl: `http://${at(ports.model)}/v1` };
     }
+    const toolProcesses = toolServices.flatMap((name) =>
+      [ports[name], ...(options.replicas?.[name] ?? [])].map((port, i) => ({
+        name,
+        port,
+        id: i ? `${name}#${i + 1}` : name,
+      })),
+    );
     await Promise.all(
-      toolServices.map((name) => {
-        const proc = launch(name, `services/${name}/src/main.ts`, {
-          PORT: String(ports[name]),
+      toolProcesses.map(({ name, port, id }) => {
+        const proc = launch(id, `services/${name}/src/main.ts`, {
+          PORT: String(port),
           DATABASE_URL: databaseUrl,
           // The ticket service checks orders with the order service, as the same user.
           ...(name === 'ticket' ? { ORDER_SERVICE_ADDR: at(ports.order) } : {}),
         });
-        return ready(proc, (signal) => waitForServing(at(ports[name]), { timeoutMs, signal }));
+        return ready(proc, (signal) => waitForServing(at(port), { timeoutMs, signal }));
       }),
     );
     const orchestrator = launch('orchestrator', 'services/orchestrator/src/main.ts', {
@@ -146,6 +155,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       DATABASE_URL: databaseUrl,
       TOOL_SERVICES: [
         ...toolServices.map((name) => options.toolServiceAddresses?.[name] ?? at(ports[name])),
+        ...toolServices.flatMap((name) => (options.replicas?.[name] ?? []).map(at)),
         ...(options.extraToolServices ?? []),
       ].join(','),
       OPENAI_BASE_URL: model.baseUrl,

@@ -33,10 +33,14 @@ export async function startDelayProxy(target: string, responseDelayMs = 0): Prom
     const upstream = net.connect({ host, port });
     sockets.add(client).add(upstream);
     client.on('data', (chunk) => upstream.write(chunk));
+    // Bytes must stay in order even when the delay changes: each chunk leaves no
+    // earlier than the one before it.
+    let releaseAt = 0;
     upstream.on('data', (chunk) => {
+      releaseAt = Math.max(releaseAt, Date.now() + proxy.responseDelayMs);
       setTimeout(() => {
         if (!client.destroyed) client.write(chunk);
-      }, proxy.responseDelayMs);
+      }, releaseAt - Date.now());
     });
     const closeBoth = () => {
       client.destroy();

@@ -37,6 +37,9 @@ const schema = z.object({
   TOOL_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(0).default(5_000),
   TOOL_RATE_PER_SEC: z.coerce.number().positive().default(10),
   TOOL_RATE_BURST: z.coerce.number().int().min(1).default(30),
+  /** Consecutive transport failures that open a tool endpoint's breaker, and how long it stays open. */
+  BREAKER_FAILURE_THRESHOLD: z.coerce.number().int().min(1).default(5),
+  BREAKER_HALF_OPEN_MS: z.coerce.number().int().min(100).default(5_000),
   CONVERSATION_LEASE_MS: z.coerce.number().int().min(300).default(30_000),
   /** Executions running longer than this (and approved writes not finished) are reconciled. */
   RECONCILE_STALE_MS: z.coerce.number().int().min(0).default(120_000),
@@ -63,6 +66,10 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
     databaseUrl: c.DATABASE_URL,
     toolServices: c.TOOL_SERVICES,
     toolRefreshMs: c.TOOL_REFRESH_MS,
+    endpointPolicy: {
+      failureThreshold: c.BREAKER_FAILURE_THRESHOLD,
+      halfOpenAfterMs: c.BREAKER_HALF_OPEN_MS,
+    },
     model: {
       baseURL: c.OPENAI_BASE_URL,
       apiKey: c.OPENAI_API_KEY,

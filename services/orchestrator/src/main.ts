@@ -32,6 +32,7 @@ const registry = createToolRegistry({
   addresses: config.toolServices,
   logger,
   refreshMs: config.toolRefreshMs,
+  endpointPolicy: config.endpointPolicy,
 });
 await registry.start();
 

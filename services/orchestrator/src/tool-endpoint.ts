@@ -44,6 +44,8 @@ export function createToolEndpoint(
     halfOpenAfter: policy.halfOpenAfterMs,
   });
   let openedAt = 0;
+  const retryAfterMs = () =>
+    breaker.state === CircuitState.Open ? Math.max(0, openedAt + policy.halfOpenAfterMs - Date.now()) : 0;
   breaker.onStateChange((state) => {
     if (state === CircuitState.Open) openedAt = Date.now();
     logger.warn({ address, state: CircuitState[state] }, 'tool endpoint breaker changed state');
@@ -52,8 +54,9 @@ export function createToolEndpoint(
     address,
     client: createGrpcClient(ToolService, { address, defaultTimeoutMs: 30_000 }),
     breaker,
-    available: () => breaker.state !== CircuitState.Open && breaker.state !== CircuitState.Isolated,
-    retryAfterMs: () =>
-      breaker.state === CircuitState.Open ? Math.max(0, openedAt + policy.halfOpenAfterMs - Date.now()) : 0,
+    // An open breaker moves to half-open only when a call is tried through it, so
+    // once its wait is over the endpoint counts as available again for that trial.
+    available: () => breaker.state !== CircuitState.Isolated && retryAfterMs() === 0,
+    retryAfterMs,
   };
 }

@@ -1,0 +1,138 @@
+// Chaos against real processes on 127.0.0.1, bounded in time: a replica killed
+// under load, a tool that stops answering (breaker opens, fails fast, recovers).
+import { createClient, type Interceptor } from '@connectrpc/connect';
+import { createGrpcTransport } from '@connectrpc/connect-node';
+import { ChatService } from '@toolmesh/proto';
+import { createServer, type Server } from '@toolmesh/rpc';
+import { createLogger } from '@toolmesh/telemetry';
+import {
+  type CannedAnswer,
+  type CannedModel,
+  type CannedRequest,
+  createTestDatabase,
+  type DelayProxy,
+  freePort,
+  startCannedModel,
+  startDelayProxy,
+  type TestDatabase,
+} from '@toolmesh/testkit';
+import { createToolService, defineTool } from '@toolmesh/tool-sdk';
+import { z } from 'zod';
+import { type Mesh, startMesh } from '../src/index.ts';
+
+const silent = createLogger({ service: 'lab', level: 'silent' });
+const labTools = [
+  defineTool({
+    name: 'ping_lab',
+    description: 'Answers pong.',
+    input: z.strictObject({}),
+    metadata: { sideEffect: 'read', permission: 'order:read', timeoutMs: 300 },
+    handler: async () => ({ pong: true }),
+  }),
+];
+
+function respond(request: CannedRequest): CannedAnswer {
+  const lastUser = request.messages.map((m) => m.role).lastIndexOf('user');
+  const text = String(request.messages[lastUser]?.content ?? '');
+  const step = request.messages.slice(lastUser).filter((m) => m.role === 'assistant').length;
+  if (step > 0) return { content: 'done' };
+  if (text.includes('ping')) return { toolCalls: [{ name: 'ping_lab', arguments: '{}' }] };
+  return { toolCalls: [{ name: 'get_order_detail', arguments: '{"order_id":"202604100018"}' }] };
+}
+
+let db: TestDatabase;
+let model: CannedModel;
+let lab: Server;
+let proxy: DelayProxy;
+let mesh: Mesh;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  model = await startCannedModel(respond);
+  lab = createServer({ logger: silent, services: [createToolService({ logger: silent, tools: labTools })] });
+  const labPort = await lab.listen(0);
+  lab.health.setAll(true);
+  proxy = await startDelayProxy(`127.0.0.1:${labPort}`);
+  const names = ['gateway', 'orchestrator', 'order', 'inventory', 'dispatch', 'ticket'] as const;
+  const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()])));
+  mesh = await startMesh({
+    ports,
+    replicas: { order: [await freePort()] },
+    databaseUrl: db.url,
+    model: { baseUrl: model.baseUrl },
+    extraToolServices: [proxy.address],
+    env: { LOG_LEVEL: 'error' },
+    serviceEnv: {
+      orchestrator: { BREAKER_FAILURE_THRESHOLD: '3', BREAKER_HALF_OPEN_MS: '1000' },
+      gateway: { CHAT_RATE_PER_SEC: '1000', CHAT_RATE_BURST: '1000' },
+    },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await mesh?.stop();
+  await proxy?.close();
+  await lab?.shutdown(1_000);
+  await model?.close();
+  await db?.drop();
+}, 60_000);
+
+const withKey =
+  (key: string): Interceptor =>
+  (next) =>
+  (req) => {
+    req.header.set('authorization', `Bearer ${key}`);
+    return next(req);
+  };
+const chat = () =>
+  createClient(
+    ChatService,
+    createGrpcTransport({
+      baseUrl: `http://${mesh.grpcAddresses.gateway}`,
+      interceptors: [withKey('dev-key-u1001')],
+    }),
+  );
+
+test('kill -9 one of two order replicas under load: every read chat still succeeds', async () => {
+  const client = chat();
+  let killed = false;
+  const outcomes: string[] = [];
+  const worker = async () => {
+    for (let i = 0; i < 15; i++) {
+      if (outcomes.length >= 12 && !killed) {
+        killed = true;
+        await mesh.kill('order#2');
+      }
+      const res = await client.chat({ message: 'where is my order?' }).catch((e: Error) => e);
+      outcomes.push(
+        res instanceof Error ? `rpc:${res.message}` : String(res.toolExecutions[0]?.success ?? 'none'),
+      );
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  expect(killed).toBe(true);
+  expect(outcomes).toHaveLength(60);
+  expect(outcomes.filter((o) => o !== 'true')).toEqual([]);
+}, 60_000);
+
+test('a tool that stops answering: timeouts, then the breaker opens and fails fast, then recovers', async () => {
+  const client = chat();
+  expect((await client.chat({ message: 'ping' })).toolExecutions[0]?.success).toBe(true);
+  proxy.responseDelayMs = 3_000;
+  const failures = [];
+  for (let i = 0; i < 3; i++) failures.push((await client.chat({ message: 'ping' })).toolExecutions[0]);
+  expect(failures.map((e) => e?.errorCode)).toEqual(['TIMEOUT', 'TIMEOUT', 'TIMEOUT']);
+  // Open: answered at once, with when to retry.
+  const started = Date.now();
+  const fast = (await client.chat({ message: 'ping' })).toolExecutions[0];
+  expect(Date.now() - started).toBeLessThan(500);
+  expect(fast).toMatchObject({ success: false, errorCode: 'UNAVAILABLE' });
+  expect(fast?.errorMessage).toMatch(/retry after \d+ s/);
+  // The tool is healthy again (once the connection has drained the late answers);
+  // after the half-open delay one trial call closes the breaker.
+  proxy.responseDelayMs = 0;
+  await new Promise((r) => setTimeout(r, 3_200));
+  const trial = (await client.chat({ message: 'ping' })).toolExecutions[0];
+  expect([trial?.success, trial?.errorCode, trial?.errorMessage]).toEqual([true, '', '']);
+  expect((await client.chat({ message: 'ping' })).toolExecutions[0]?.success).toBe(true);
+}, 60_000);
