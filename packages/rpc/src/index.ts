@@ -1,4 +1,5 @@
 export { Code, ConnectError, type HandlerContext, type Interceptor } from '@connectrpc/connect';
+export { createClientPool } from './create-client-pool.ts';
 export { createGrpcClient, type GrpcClientOptions } from './create-grpc-client.ts';
 export { createServer, type Server, type ServerOptions } from './create-server.ts';
 export { createErrorBoundary, type ErrorBoundaryOptions, type ErrorMapper } from './error-boundary.ts';

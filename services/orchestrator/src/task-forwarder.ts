@@ -1,8 +1,7 @@
-import type { Client } from '@connectrpc/connect';
 import { TaskService } from '@toolmesh/proto';
 import {
   Code,
-  createGrpcClient,
+  createClientPool,
   type HandlerContext,
   publicError,
   type ServiceRegistration,
@@ -21,15 +20,7 @@ const tenantHeader = 'x-toolmesh-tenant-id';
  * another user is NOT_FOUND, the same as a missing one.
  */
 export function createTaskForwarder(ledger: ExecutionLedger): ServiceRegistration {
-  const clients = new Map<string, Client<typeof TaskService>>();
-  const clientFor = (address: string) => {
-    let client = clients.get(address);
-    if (!client) {
-      client = createGrpcClient(TaskService, { address });
-      clients.set(address, client);
-    }
-    return client;
-  };
+  const clientFor = createClientPool(TaskService);
   const route = async (taskId: string, ctx: HandlerContext) => {
     const userId = ctx.requestHeader.get(userHeader);
     if (!userId) throw publicError(Code.Unauthenticated, 'no verified user');

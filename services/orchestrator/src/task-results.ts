@@ -1,6 +1,5 @@
-import type { Client } from '@connectrpc/connect';
 import { type Principal, TaskService, TaskStatus } from '@toolmesh/proto';
-import { createGrpcClient } from '@toolmesh/rpc';
+import { createClientPool } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
 import type { StoredMessage } from './conversation-store.ts';
 import type { ExecutionLedger } from './execution-ledger.ts';
@@ -21,13 +20,7 @@ export function createTaskResultCollector(options: {
   maxChars: number;
 }): CollectTaskResults {
   const { ledger, logger } = options;
-  const clients = new Map<string, Client<typeof TaskService>>();
-  const clientFor = (address: string) => {
-    let client = clients.get(address);
-    if (!client)
-      clients.set(address, (client = createGrpcClient(TaskService, { address, defaultTimeoutMs: 2_000 })));
-    return client;
-  };
+  const clientFor = createClientPool(TaskService, { defaultTimeoutMs: 2_000 });
   return async (conversationId, principal) => {
     const notes: StoredMessage[] = [];
     for (const started of await ledger.unreportedTasks(conversationId)) {
