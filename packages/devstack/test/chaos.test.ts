@@ -1,7 +1,6 @@
 // Chaos against real processes on 127.0.0.1, bounded in time: a replica killed
 // under load, a tool that stops answering (breaker opens, fails fast, recovers).
-import { createClient, type Interceptor } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
+import { createClient } from '@connectrpc/connect';
 import { ChatService } from '@toolmesh/proto';
 import { createServer, type Server } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
@@ -19,6 +18,7 @@ import {
 import { createToolService, defineTool } from '@toolmesh/tool-sdk';
 import { z } from 'zod';
 import { type Mesh, startMesh } from '../src/index.ts';
+import { gatewayTransport } from './gateway-transport.ts';
 
 const silent = createLogger({ service: 'lab', level: 'silent' });
 const labTools = [
@@ -77,21 +77,7 @@ afterAll(async () => {
   await db?.drop();
 }, 60_000);
 
-const withKey =
-  (key: string): Interceptor =>
-  (next) =>
-  (req) => {
-    req.header.set('authorization', `Bearer ${key}`);
-    return next(req);
-  };
-const chat = () =>
-  createClient(
-    ChatService,
-    createGrpcTransport({
-      baseUrl: `http://${mesh.grpcAddresses.gateway}`,
-      interceptors: [withKey('dev-key-u1001')],
-    }),
-  );
+const chat = () => createClient(ChatService, gatewayTransport(mesh.grpcAddresses.gateway, 'dev-key-u1001'));
 
 test('kill -9 one of two order replicas under load: every read chat still succeeds', async () => {
   const client = chat();

@@ -3,8 +3,7 @@
 // a real extra tool service with slow/large/sensitive tools runs in this process.
 
 import { toJsonString } from '@bufbuild/protobuf';
-import { Code, createClient, type Interceptor } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
+import { Code, createClient } from '@connectrpc/connect';
 import { ChatService, ChatStreamResponseSchema, StopReason } from '@toolmesh/proto';
 import { createServer, type Server } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
@@ -20,6 +19,7 @@ import {
 import { createToolService, defineTool } from '@toolmesh/tool-sdk';
 import { z } from 'zod';
 import { type Mesh, startMesh } from '../src/index.ts';
+import { gatewayTransport } from './gateway-transport.ts';
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
@@ -200,18 +200,8 @@ afterAll(async () => {
   await db?.drop();
 }, 60_000);
 
-const withKey =
-  (key: string): Interceptor =>
-  (next) =>
-  (req) => {
-    req.header.set('authorization', `Bearer ${key}`);
-    return next(req);
-  };
 const client = (key = 'dev-key-u1001') =>
-  createClient(
-    ChatService,
-    createGrpcTransport({ baseUrl: `http://${mesh.grpcAddresses.gateway}`, interceptors: [withKey(key)] }),
-  );
+  createClient(ChatService, gatewayTransport(mesh.grpcAddresses.gateway, key));
 
 // Runs one case and returns the response plus the model request that followed the tools.
 async function runCase(name: string, key?: string) {
@@ -358,10 +348,7 @@ test('a user over the chat rate gets RESOURCE_EXHAUSTED at once; others are unaf
   expect(results.filter((r) => r === 'ResourceExhausted').length).toBeGreaterThanOrEqual(5);
   expect(results.every((r) => r === 'ok' || r === 'ResourceExhausted')).toBe(true);
   expect((await client('dev-key-u1001').chat({ message: 'hello' })).reply).toBe('final answer for ');
-  const error = await createClient(
-    ChatService,
-    createGrpcTransport({ baseUrl: `http://${mesh.grpcAddresses.gateway}` }),
-  )
+  const error = await createClient(ChatService, gatewayTransport(mesh.grpcAddresses.gateway))
     .chat({ message: 'hi' })
     .catch((e: { code: Code }) => e);
   expect((error as { code: Code }).code).toBe(Code.Unauthenticated);

@@ -1,7 +1,6 @@
 // The seed conversation end to end: every service a real process, real gRPC over
 // 127.0.0.1, the real Postgres, the real openai SDK against the scripted model.
-import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import {
   ChatService,
   Health,
@@ -12,6 +11,7 @@ import {
 import { createGrpcClient } from '@toolmesh/rpc';
 import { createTestDatabase, freePort, type TestDatabase } from '@toolmesh/testkit';
 import { type Mesh, startMesh } from '../src/index.ts';
+import { gatewayTransport } from './gateway-transport.ts';
 
 let db: TestDatabase;
 let mesh: Mesh;
@@ -35,24 +35,8 @@ afterAll(async () => {
   await db?.drop();
 }, 60_000);
 
-const withKey =
-  (key: string): Interceptor =>
-  (next) =>
-  (req) => {
-    req.header.set('authorization', `Bearer ${key}`);
-    return next(req);
-  };
-
-function chatClient(key?: string) {
-  return createClient(
-    ChatService,
-    createGrpcTransport({
-      baseUrl: `http://${mesh.grpcAddresses.gateway}`,
-      interceptors: key ? [withKey(key)] : [],
-      defaultTimeoutMs: 30_000,
-    }),
-  );
-}
+const chatClient = (key?: string) =>
+  createClient(ChatService, gatewayTransport(mesh.grpcAddresses.gateway, key));
 
 const seedQuestion = 'Where is my order 202604100018? I also need an invoice for it.';
 

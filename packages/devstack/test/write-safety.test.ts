@@ -1,8 +1,7 @@
 // Write safety against real processes and the real Postgres: server-owned
 // approvals, injection, idempotency, crash recovery without a second write,
 // audit with masking, the read cache. The model is scripted per case.
-import { Code, type ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
+import { Code, type ConnectError, createClient } from '@connectrpc/connect';
 import { AuditService, ChatService, StopReason, TaskService, TaskStatus } from '@toolmesh/proto';
 import { createServer, type Server } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
@@ -21,6 +20,7 @@ import { createToolService, defineTool } from '@toolmesh/tool-sdk';
 import pg from 'pg';
 import { z } from 'zod';
 import { type Mesh, startMesh } from '../src/index.ts';
+import { gatewayTransport } from './gateway-transport.ts';
 
 const phone = '+86 138 0013 8000';
 const labTools = [
@@ -144,19 +144,7 @@ afterAll(async () => {
   await db?.drop();
 }, 60_000);
 
-const withKey =
-  (key: string): Interceptor =>
-  (next) =>
-  (req) => {
-    req.header.set('authorization', `Bearer ${key}`);
-    return next(req);
-  };
-const transport = (key: string) =>
-  createGrpcTransport({
-    baseUrl: `http://${mesh.grpcAddresses.gateway}`,
-    interceptors: [withKey(key)],
-    defaultTimeoutMs: 30_000,
-  });
+const transport = (key: string) => gatewayTransport(mesh.grpcAddresses.gateway, key);
 const chat = (key = 'dev-key-u1001') => createClient(ChatService, transport(key));
 
 async function ticketCount(): Promise<number> {

@@ -4,6 +4,7 @@ export {
   createConcurrencyLimiter,
   type Release,
 } from './concurrency-limiter.ts';
+export { connectRedis } from './connect-redis.ts';
 export {
   createKeyedConcurrencyLimiter,
   type KeyedConcurrencyLimiter,

@@ -1,10 +1,9 @@
 // Composition root of the gateway: config → authenticator → orchestrator client → server.
 
-import { createRateLimiter } from '@toolmesh/limits';
+import { connectRedis, createRateLimiter } from '@toolmesh/limits';
 import { AuditService, OrchestratorService, TaskService } from '@toolmesh/proto';
 import { createGrpcClient, handleShutdown } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
-import { Redis } from 'ioredis';
 import { createApiKeyAuthenticator } from './authenticate.ts';
 import { loadConfig } from './config.ts';
 import { createGatewayServer } from './server.ts';
@@ -18,12 +17,9 @@ const orchestrator = createGrpcClient(OrchestratorService, {
   defaultTimeoutMs: config.defaultDeadlineMs,
 });
 // Rate limits live in Redis when configured, so every replica counts against one budget.
-const redis = config.redisUrl
-  ? new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false })
-  : undefined;
-await redis
-  ?.connect()
-  .catch((error: unknown) => logger.warn({ err: error }, 'Redis unreachable; limits stay local'));
+const redis = await connectRedis(config.redisUrl, (error) =>
+  logger.warn({ err: error }, 'Redis unreachable; limits and cache stay local until it is back'),
+);
 
 const server = createGatewayServer({
   orchestrator,

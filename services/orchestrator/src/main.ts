@@ -2,10 +2,14 @@
 
 import { createToolCache } from '@toolmesh/cache';
 import { migrate, openDatabase } from '@toolmesh/db';
-import { createConcurrencyLimiter, createKeyedConcurrencyLimiter, createRateLimiter } from '@toolmesh/limits';
+import {
+  connectRedis,
+  createConcurrencyLimiter,
+  createKeyedConcurrencyLimiter,
+  createRateLimiter,
+} from '@toolmesh/limits';
 import { handleShutdown } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
-import { Redis } from 'ioredis';
 import { createChatEngine } from './chat-engine.ts';
 import { createChatRequestStore } from './chat-request-store.ts';
 import { loadConfig } from './config.ts';
@@ -37,12 +41,9 @@ const registry = createToolRegistry({
 await registry.start();
 
 // Rate limits live in Redis when configured, so every replica counts against one budget.
-const redis = config.redisUrl
-  ? new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false })
-  : undefined;
-await redis
-  ?.connect()
-  .catch((error: unknown) => logger.warn({ err: error }, 'Redis unreachable; limits stay local'));
+const redis = await connectRedis(config.redisUrl, (error) =>
+  logger.warn({ err: error }, 'Redis unreachable; limits and cache stay local until it is back'),
+);
 const admission = createToolAdmission({
   rateLimiter: createRateLimiter({ redis, prefix: 'toolmesh:orchestrator:' }),
   perUserToolRate: config.execution.perUserToolRate,
