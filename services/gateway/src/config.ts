@@ -1,3 +1,4 @@
+import { host, logLevel, parseEnv, port } from '@toolmesh/config';
 import { z } from 'zod';
 
 const principalSchema = z.object({
@@ -28,8 +29,8 @@ export const devApiKeys: ApiKeys = {
 };
 
 const schema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  HOST: z.string().default('127.0.0.1'),
+  PORT: port(8080),
+  HOST: host,
   ORCHESTRATOR_ADDR: z
     .string()
     .regex(/^[\w.-]+:\d{1,5}$/, 'expected host:port')
@@ -54,7 +55,7 @@ const schema = z.object({
   REDIS_URL: z.string().url().optional(),
   /** Deadline of a Chat whose caller set none. */
   DEFAULT_DEADLINE_MS: z.coerce.number().int().min(100).default(120_000),
-  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+  LOG_LEVEL: logLevel,
 });
 
 /** The gateway's settings. */
@@ -62,12 +63,7 @@ export type Config = ReturnType<typeof loadConfig>;
 
 /** Parses the environment once; throws naming each invalid variable. */
 export function loadConfig(env: NodeJS.ProcessEnv) {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new Error(`invalid gateway configuration: ${problems}`);
-  }
-  const c = parsed.data;
+  const c = parseEnv(schema, env, 'gateway');
   return {
     port: c.PORT,
     host: c.HOST,

@@ -1,3 +1,4 @@
+import { host, logLevel, parseEnv, port, postgresUrl } from '@toolmesh/config';
 import { z } from 'zod';
 
 /** Settings of the inventory service, parsed once from the environment. */
@@ -10,21 +11,14 @@ export interface InventoryConfig {
 }
 
 const envSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65_535).default(50_062),
-  HOST: z.string().min(1).default('127.0.0.1'),
-  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PORT: port(50_062),
+  HOST: host,
+  DATABASE_URL: postgresUrl,
+  LOG_LEVEL: logLevel,
 });
 
 /** Parses the service's environment; throws an error naming each invalid variable. */
 export function loadConfig(env: NodeJS.ProcessEnv): InventoryConfig {
-  // An empty variable (PORT= in a compose file) means "use the default", not "0".
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
-  const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`);
-    throw new Error(`invalid inventory service configuration: ${problems.join('; ')}`);
-  }
-  const { PORT, HOST, DATABASE_URL, LOG_LEVEL } = parsed.data;
+  const { PORT, HOST, DATABASE_URL, LOG_LEVEL } = parseEnv(envSchema, env, 'inventory service');
   return { port: PORT, host: HOST, databaseUrl: DATABASE_URL, logLevel: LOG_LEVEL };
 }

@@ -1,19 +1,10 @@
+import { addressList, host, logLevel, parseEnv, port, postgresUrl } from '@toolmesh/config';
 import { z } from 'zod';
 
-const addressList = z
-  .string()
-  .transform((s) =>
-    s
-      .split(',')
-      .map((a) => a.trim())
-      .filter(Boolean),
-  )
-  .pipe(z.array(z.string().regex(/^[\w.-]+:\d{1,5}$/, 'expected host:port')).min(1));
-
 const schema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(50051),
-  HOST: z.string().default('127.0.0.1'),
-  DATABASE_URL: z.string().url().optional(),
+  PORT: port(50051),
+  HOST: host,
+  DATABASE_URL: postgresUrl,
   /** Static discovery: the tool services' host:port, comma separated. */
   TOOL_SERVICES: addressList.default([
     '127.0.0.1:50061',
@@ -46,7 +37,7 @@ const schema = z.object({
   RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(30_000),
   /** Shares rate limits across replicas; unset keeps them in process. */
   REDIS_URL: z.string().url().optional(),
-  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+  LOG_LEVEL: logLevel,
 });
 
 /** The orchestrator's settings, parsed once from the environment. */
@@ -54,12 +45,7 @@ export type Config = ReturnType<typeof loadConfig>;
 
 /** Parses the environment; throws naming each invalid variable. */
 export function loadConfig(env: NodeJS.ProcessEnv) {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new Error(`invalid orchestrator configuration: ${problems}`);
-  }
-  const c = parsed.data;
+  const c = parseEnv(schema, env, 'orchestrator');
   return {
     port: c.PORT,
     host: c.HOST,

@@ -1,16 +1,11 @@
+import { host, logLevel, parseEnv, port } from '@toolmesh/config';
 import { z } from 'zod';
 
-// An empty variable counts as unset, so `PORT= node main.ts` keeps the default.
-const unsetIfEmpty = (value: unknown) => (value === '' ? undefined : value);
-
 const envSchema = z.object({
-  PORT: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(0).max(65_535).default(50_070)),
-  HOST: z.preprocess(unsetIfEmpty, z.string().default('127.0.0.1')),
-  MODEL_LATENCY_MS: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(0).default(0)),
-  LOG_LEVEL: z.preprocess(
-    unsetIfEmpty,
-    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  ),
+  PORT: port(50_070),
+  HOST: host,
+  MODEL_LATENCY_MS: z.coerce.number().int().min(0).default(0),
+  LOG_LEVEL: logLevel,
 });
 
 /** Settings of the scripted model process. */
@@ -24,8 +19,6 @@ export interface Config {
 
 /** Parses the environment once; throws with every offending variable named. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) throw new Error(`invalid environment:\n${z.prettifyError(parsed.error)}`);
-  const { PORT, HOST, MODEL_LATENCY_MS, LOG_LEVEL } = parsed.data;
+  const { PORT, HOST, MODEL_LATENCY_MS, LOG_LEVEL } = parseEnv(envSchema, env, 'scripted model');
   return { port: PORT, host: HOST, latencyMs: MODEL_LATENCY_MS, logLevel: LOG_LEVEL };
 }

@@ -1,3 +1,4 @@
+import { host, logLevel, parseEnv, port, postgresUrl } from '@toolmesh/config';
 import { z } from 'zod';
 
 /** Settings of the ticket service, parsed once from the environment. */
@@ -12,10 +13,10 @@ export interface TicketConfig {
 }
 
 const envSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65_535).default(50_064),
-  HOST: z.string().min(1).default('127.0.0.1'),
-  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PORT: port(50_064),
+  HOST: host,
+  DATABASE_URL: postgresUrl,
+  LOG_LEVEL: logLevel,
   ORDER_SERVICE_ADDR: z
     .string()
     .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):[0-9]{1,5}$/, 'must be host:port')
@@ -24,14 +25,11 @@ const envSchema = z.object({
 
 /** Parses the service's environment; throws an error naming each invalid variable. */
 export function loadConfig(env: NodeJS.ProcessEnv): TicketConfig {
-  // An empty variable (PORT= in a compose file) means "use the default", not "0".
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
-  const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`);
-    throw new Error(`invalid ticket service configuration: ${problems.join('; ')}`);
-  }
-  const { PORT, HOST, DATABASE_URL, LOG_LEVEL, ORDER_SERVICE_ADDR } = parsed.data;
+  const { PORT, HOST, DATABASE_URL, LOG_LEVEL, ORDER_SERVICE_ADDR } = parseEnv(
+    envSchema,
+    env,
+    'ticket service',
+  );
   return {
     port: PORT,
     host: HOST,

@@ -1,0 +1,1 @@
+export { addressList, host, hostAddress, logLevel, parseEnv, port, postgresUrl } from './parse-env.ts';
