@@ -11,6 +11,7 @@ import {
   type CannedRequest,
   createTestDatabase,
   type DelayProxy,
+  deleteRedisKeys,
   freePort,
   startCannedModel,
   startDelayProxy,
@@ -93,6 +94,7 @@ function respond(request: CannedRequest): CannedAnswer {
   return (scripts[name] ?? scripts.echo)?.(step) as CannedAnswer;
 }
 
+const redisPrefix = `toolmesh-test:${crypto.randomUUID()}:`;
 let db: TestDatabase;
 let model: CannedModel;
 let lab: Server;
@@ -123,7 +125,8 @@ beforeAll(async () => {
     model: { baseUrl: model.baseUrl },
     extraToolServices: [`127.0.0.1:${labPort}`],
     toolServiceAddresses: { ticket: proxy.address },
-    env: { LOG_LEVEL: 'debug' },
+    // Limits and the read cache on the real Redis, under a prefix of this run.
+    env: { LOG_LEVEL: 'debug', REDIS_URL: 'redis://127.0.0.1:6379', REDIS_PREFIX: redisPrefix },
     serviceEnv: {
       orchestrator: {
         APPROVAL_TTL_SECONDS: '3',
@@ -142,6 +145,7 @@ afterAll(async () => {
   await lab?.shutdown(1_000);
   await model?.close();
   await db?.drop();
+  await deleteRedisKeys(redisPrefix);
 }, 60_000);
 
 const transport = (key: string) => gatewayTransport(mesh.grpcAddresses.gateway, key);

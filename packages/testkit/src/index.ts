@@ -1,4 +1,5 @@
 export { createTestDatabase, type TestDatabase } from './create-test-database.ts';
+export { deleteRedisKeys } from './delete-redis-keys.ts';
 export { freePort } from './free-port.ts';
 export {
   type CannedAnswer,

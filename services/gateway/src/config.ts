@@ -53,6 +53,8 @@ const schema = z.object({
   CHAT_RATE_BURST: z.coerce.number().int().min(1).default(20),
   /** Shares rate limits across gateway replicas; unset keeps them in process. */
   REDIS_URL: z.string().url().optional(),
+  /** Prefix of every Redis key, so several meshes (or test runs) can share one Redis. */
+  REDIS_PREFIX: z.string().max(64).default('toolmesh:'),
   /** Deadline of a Chat whose caller set none. */
   DEFAULT_DEADLINE_MS: z.coerce.number().int().min(100).default(120_000),
   LOG_LEVEL: logLevel,
@@ -73,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
     defaultDeadlineMs: c.DEFAULT_DEADLINE_MS,
     chatRate: { ratePerSec: c.CHAT_RATE_PER_SEC, burst: c.CHAT_RATE_BURST },
     redisUrl: c.REDIS_URL,
+    redisPrefix: c.REDIS_PREFIX,
     logLevel: c.LOG_LEVEL,
   };
 }

@@ -27,7 +27,7 @@ const server = createGatewayServer({
   tasks: createGrpcClient(TaskService, { address: config.orchestratorAddress, defaultTimeoutMs: 10_000 }),
   authenticate: createApiKeyAuthenticator(config.apiKeys),
   defaultDeadlineMs: config.defaultDeadlineMs,
-  rateLimiter: createRateLimiter({ redis, prefix: 'toolmesh:gateway:' }),
+  rateLimiter: createRateLimiter({ redis, prefix: `${config.redisPrefix}gateway:` }),
   chatRate: config.chatRate,
   logger,
 });

@@ -37,6 +37,8 @@ const schema = z.object({
   RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(30_000),
   /** Shares rate limits across replicas; unset keeps them in process. */
   REDIS_URL: z.string().url().optional(),
+  /** Prefix of every Redis key, so several meshes (or test runs) can share one Redis. */
+  REDIS_PREFIX: z.string().max(64).default('toolmesh:'),
   LOG_LEVEL: logLevel,
 });
 
@@ -64,6 +66,7 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
     },
     maxRounds: c.MAX_ROUNDS,
     redisUrl: c.REDIS_URL,
+    redisPrefix: c.REDIS_PREFIX,
     conversationLeaseMs: c.CONVERSATION_LEASE_MS,
     reconcile: { staleMs: c.RECONCILE_STALE_MS, intervalMs: c.RECONCILE_INTERVAL_MS },
     execution: {

@@ -45,7 +45,7 @@ const redis = await connectRedis(config.redisUrl, (error) =>
   logger.warn({ err: error }, 'Redis unreachable; limits and cache stay local until it is back'),
 );
 const admission = createToolAdmission({
-  rateLimiter: createRateLimiter({ redis, prefix: 'toolmesh:orchestrator:' }),
+  rateLimiter: createRateLimiter({ redis, prefix: `${config.redisPrefix}orchestrator:` }),
   perUserToolRate: config.execution.perUserToolRate,
   perTool: createKeyedConcurrencyLimiter({
     limitFor: (tool) => registry.get(tool)?.definition.metadata?.maxConcurrency ?? 0,
@@ -77,7 +77,7 @@ const engine = createChatEngine({
     cache: createResultCache(
       createToolCache({
         redis,
-        prefix: 'toolmesh:cache:',
+        prefix: `${config.redisPrefix}cache:`,
         onError: (error) => logger.warn({ err: error }, 'read cache unavailable; calling the tool'),
       }),
     ),
