@@ -1,6 +1,6 @@
 // Chaos against real processes on 127.0.0.1, bounded in time: a replica killed
 // under load, a tool that stops answering (breaker opens, fails fast, recovers).
-import { createClient } from '@connectrpc/connect';
+import { Code, createClient } from '@connectrpc/connect';
 import { ChatService } from '@toolmesh/proto';
 import { createServer, type Server } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
@@ -31,9 +31,18 @@ const labTools = [
   }),
 ];
 
+// Model faults by message text: how many failures are left for each.
+const modelFaults = new Map<string, number>();
+
 function respond(request: CannedRequest): CannedAnswer {
   const lastUser = request.messages.map((m) => m.role).lastIndexOf('user');
   const text = String(request.messages[lastUser]?.content ?? '');
+  if (text === 'model down') return { status: 503 };
+  const left = modelFaults.get(text) ?? 0;
+  if (left > 0) {
+    modelFaults.set(text, left - 1);
+    return text.startsWith('busy') ? { status: 429, retryAfterMs: 400 } : { status: 500 };
+  }
   const step = request.messages.slice(lastUser).filter((m) => m.role === 'assistant').length;
   if (step > 0) return { content: 'done' };
   if (text.includes('ping')) return { toolCalls: [{ name: 'ping_lab', arguments: '{}' }] };
@@ -121,4 +130,16 @@ test('a tool that stops answering: timeouts, then the breaker opens and fails fa
   const trial = (await client.chat({ message: 'ping' })).toolExecutions[0];
   expect([trial?.success, trial?.errorCode, trial?.errorMessage]).toEqual([true, '', '']);
   expect((await client.chat({ message: 'ping' })).toolExecutions[0]?.success).toBe(true);
+}, 60_000);
+
+test('the model answering 500 or 429 is retried (honouring Retry-After); a model that stays down is UNAVAILABLE', async () => {
+  const client = chat();
+  modelFaults.set('flaky model', 2);
+  expect((await client.chat({ message: 'flaky model' })).toolExecutions[0]?.success).toBe(true);
+  modelFaults.set('busy model', 1);
+  const started = Date.now();
+  expect((await client.chat({ message: 'busy model' })).toolExecutions[0]?.success).toBe(true);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+  const down = await client.chat({ message: 'model down' }).catch((e: { code: number }) => e);
+  expect(down).toMatchObject({ code: Code.Unavailable });
 }, 60_000);

@@ -15,6 +15,8 @@ export interface CannedAnswer {
   toolCalls?: { id?: string; name: string; arguments: string }[];
   /** Answer with this HTTP status instead (e.g. 500, 429). */
   status?: number;
+  /** With `status`: a Retry-After in milliseconds (sent as `retry-after-ms`, as OpenAI does). */
+  retryAfterMs?: number;
 }
 
 /** A running canned model. */
@@ -44,7 +46,10 @@ export async function startCannedModel(
     requests.push(body);
     const answer = await respond(body, requests.length - 1);
     if (answer.status) {
-      res.writeHead(answer.status, { 'content-type': 'application/json' });
+      res.writeHead(answer.status, {
+        'content-type': 'application/json',
+        ...(answer.retryAfterMs !== undefined ? { 'retry-after-ms': String(answer.retryAfterMs) } : {}),
+      });
       res.end(JSON.stringify({ error: { message: 'canned failure', type: 'server_error' } }));
       return;
     }
