@@ -1,24 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
+import { connectTestRedis, deleteRedisKeys } from '@toolmesh/testkit';
 import { Redis } from 'ioredis';
 import { type CacheKey, cacheTags, createToolCache } from '../src/index.ts';
-
-const unreachable =
-  'Redis is not reachable at 127.0.0.1:6379 — start it with: ' +
-  'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no';
-
-async function connectRedis(): Promise<Redis> {
-  const client = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, retryStrategy: () => null });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.ping();
-  } catch {
-    client.disconnect();
-    throw new Error(unreachable);
-  }
-  return client;
-}
 
 // Each run gets its own keys, so parallel runs and leftovers cannot interfere.
 const prefix = `toolmesh-test:${randomUUID()}:`;
@@ -26,19 +10,12 @@ let a: Redis;
 let b: Redis;
 
 beforeAll(async () => {
-  a = await connectRedis();
-  b = await connectRedis();
+  a = await connectTestRedis();
+  b = await connectTestRedis();
 });
 
 afterAll(async () => {
-  if (a) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await a.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      if (keys.length > 0) await a.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  }
+  if (a) await deleteRedisKeys(prefix);
   a?.disconnect();
   b?.disconnect();
 });

@@ -1,19 +1,8 @@
-import { Redis } from 'ioredis';
+import { connectTestRedis } from './connect-test-redis.ts';
 
-/**
- * Deletes every key under `prefix` on the local Redis (what a test run left).
- * Fails loudly, saying how to start Redis, when it is not reachable.
- */
-export async function deleteRedisKeys(prefix: string, url = 'redis://127.0.0.1:6379'): Promise<number> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-  } catch (error) {
-    throw new Error(
-      `Redis is not reachable at ${url} (${String(error)}) — start it with: ` +
-        'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no',
-    );
-  }
+/** Deletes every key under `prefix` on the local Redis (what a test run left). */
+export async function deleteRedisKeys(prefix: string, url?: string): Promise<number> {
+  const redis = await connectTestRedis(url);
   try {
     let deleted = 0;
     let cursor = '0';

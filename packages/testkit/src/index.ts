@@ -1,3 +1,4 @@
+export { connectTestRedis } from './connect-test-redis.ts';
 export { createTestDatabase, type TestDatabase } from './create-test-database.ts';
 export { deleteRedisKeys } from './delete-redis-keys.ts';
 export { freePort } from './free-port.ts';
