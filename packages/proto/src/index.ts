@@ -9,3 +9,4 @@ export * from './gen/toolmesh/v1/orchestrator_pb.ts';
 export * from './gen/toolmesh/v1/principal_pb.ts';
 export * from './gen/toolmesh/v1/task_pb.ts';
 export * from './gen/toolmesh/v1/tool_pb.ts';
+export * from './gen/toolmesh/v1/registry_pb.ts';

@@ -9,3 +9,4 @@ export {
   startCannedModel,
 } from './start-canned-model.ts';
 export { type DelayProxy, startDelayProxy } from './start-delay-proxy.ts';
+export { startEtcd, type TestEtcd } from './start-etcd.ts';

@@ -8,6 +8,7 @@ import { createAuthInterceptor } from './auth-interceptor.ts';
 import type { Authenticate } from './authenticate.ts';
 import { createChatService } from './chat-service.ts';
 import { createRateLimitInterceptor } from './rate-limit-interceptor.ts';
+import { createRegistryForwarder } from './registry-forwarder.ts';
 import { createTaskForwarder } from './task-forwarder.ts';
 
 /** Options of {@link createGatewayServer}. */
@@ -36,6 +37,7 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
       createChatService({ orchestrator: options.orchestrator, defaultDeadlineMs: options.defaultDeadlineMs }),
       createAuditForwarder(options.audit),
       createTaskForwarder(options.tasks),
+      createRegistryForwarder(options.orchestrator),
     ],
   });
 }

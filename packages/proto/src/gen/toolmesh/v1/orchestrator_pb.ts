@@ -8,13 +8,15 @@ import type { ChatRequest, ChatResponse, ChatStreamResponse, ConfirmRequest } fr
 import { file_toolmesh_v1_chat } from "./chat_pb.ts";
 import type { Principal } from "./principal_pb.ts";
 import { file_toolmesh_v1_principal } from "./principal_pb.ts";
+import type { ListRegisteredToolsResponse } from "./registry_pb.ts";
+import { file_toolmesh_v1_registry } from "./registry_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file toolmesh/v1/orchestrator.proto.
  */
 export const file_toolmesh_v1_orchestrator: GenFile = /*@__PURE__*/
-  fileDesc("Ch50b29sbWVzaC92MS9vcmNoZXN0cmF0b3IucHJvdG8SC3Rvb2xtZXNoLnYxIncKDlJ1bkNoYXRSZXF1ZXN0EikKCXByaW5jaXBhbBgBIAEoCzIWLnRvb2xtZXNoLnYxLlByaW5jaXBhbBImCgRjaGF0GAIgASgLMhgudG9vbG1lc2gudjEuQ2hhdFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgDIAEoCSI+Cg9SdW5DaGF0UmVzcG9uc2USKwoIcmVzcG9uc2UYASABKAsyGS50b29sbWVzaC52MS5DaGF0UmVzcG9uc2UifQoUUnVuQ2hhdFN0cmVhbVJlcXVlc3QSKQoJcHJpbmNpcGFsGAEgASgLMhYudG9vbG1lc2gudjEuUHJpbmNpcGFsEiYKBGNoYXQYAiABKAsyGC50b29sbWVzaC52MS5DaGF0UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAMgASgJIkcKFVJ1bkNoYXRTdHJlYW1SZXNwb25zZRIuCgVldmVudBgBIAEoCzIfLnRvb2xtZXNoLnYxLkNoYXRTdHJlYW1SZXNwb25zZSKAAQoRUnVuQ29uZmlybVJlcXVlc3QSKQoJcHJpbmNpcGFsGAEgASgLMhYudG9vbG1lc2gudjEuUHJpbmNpcGFsEiwKB2NvbmZpcm0YAiABKAsyGy50b29sbWVzaC52MS5Db25maXJtUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAMgASgJIkEKElJ1bkNvbmZpcm1SZXNwb25zZRIrCghyZXNwb25zZRgBIAEoCzIZLnRvb2xtZXNoLnYxLkNoYXRSZXNwb25zZTKEAgoTT3JjaGVzdHJhdG9yU2VydmljZRJECgdSdW5DaGF0EhsudG9vbG1lc2gudjEuUnVuQ2hhdFJlcXVlc3QaHC50b29sbWVzaC52MS5SdW5DaGF0UmVzcG9uc2USWAoNUnVuQ2hhdFN0cmVhbRIhLnRvb2xtZXNoLnYxLlJ1bkNoYXRTdHJlYW1SZXF1ZXN0GiIudG9vbG1lc2gudjEuUnVuQ2hhdFN0cmVhbVJlc3BvbnNlMAESTQoKUnVuQ29uZmlybRIeLnRvb2xtZXNoLnYxLlJ1bkNvbmZpcm1SZXF1ZXN0Gh8udG9vbG1lc2gudjEuUnVuQ29uZmlybVJlc3BvbnNlYgZwcm90bzM", [file_toolmesh_v1_chat, file_toolmesh_v1_principal]);
+  fileDesc("Ch50b29sbWVzaC92MS9vcmNoZXN0cmF0b3IucHJvdG8SC3Rvb2xtZXNoLnYxIncKDlJ1bkNoYXRSZXF1ZXN0EikKCXByaW5jaXBhbBgBIAEoCzIWLnRvb2xtZXNoLnYxLlByaW5jaXBhbBImCgRjaGF0GAIgASgLMhgudG9vbG1lc2gudjEuQ2hhdFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgDIAEoCSI+Cg9SdW5DaGF0UmVzcG9uc2USKwoIcmVzcG9uc2UYASABKAsyGS50b29sbWVzaC52MS5DaGF0UmVzcG9uc2UifQoUUnVuQ2hhdFN0cmVhbVJlcXVlc3QSKQoJcHJpbmNpcGFsGAEgASgLMhYudG9vbG1lc2gudjEuUHJpbmNpcGFsEiYKBGNoYXQYAiABKAsyGC50b29sbWVzaC52MS5DaGF0UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAMgASgJIkcKFVJ1bkNoYXRTdHJlYW1SZXNwb25zZRIuCgVldmVudBgBIAEoCzIfLnRvb2xtZXNoLnYxLkNoYXRTdHJlYW1SZXNwb25zZSKAAQoRUnVuQ29uZmlybVJlcXVlc3QSKQoJcHJpbmNpcGFsGAEgASgLMhYudG9vbG1lc2gudjEuUHJpbmNpcGFsEiwKB2NvbmZpcm0YAiABKAsyGy50b29sbWVzaC52MS5Db25maXJtUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAMgASgJIkEKElJ1bkNvbmZpcm1SZXNwb25zZRIrCghyZXNwb25zZRgBIAEoCzIZLnRvb2xtZXNoLnYxLkNoYXRSZXNwb25zZSJKCh1SdW5MaXN0UmVnaXN0ZXJlZFRvb2xzUmVxdWVzdBIpCglwcmluY2lwYWwYASABKAsyFi50b29sbWVzaC52MS5QcmluY2lwYWwiXAoeUnVuTGlzdFJlZ2lzdGVyZWRUb29sc1Jlc3BvbnNlEjoKCHJlc3BvbnNlGAEgASgLMigudG9vbG1lc2gudjEuTGlzdFJlZ2lzdGVyZWRUb29sc1Jlc3BvbnNlMvcCChNPcmNoZXN0cmF0b3JTZXJ2aWNlEkQKB1J1bkNoYXQSGy50b29sbWVzaC52MS5SdW5DaGF0UmVxdWVzdBocLnRvb2xtZXNoLnYxLlJ1bkNoYXRSZXNwb25zZRJYCg1SdW5DaGF0U3RyZWFtEiEudG9vbG1lc2gudjEuUnVuQ2hhdFN0cmVhbVJlcXVlc3QaIi50b29sbWVzaC52MS5SdW5DaGF0U3RyZWFtUmVzcG9uc2UwARJNCgpSdW5Db25maXJtEh4udG9vbG1lc2gudjEuUnVuQ29uZmlybVJlcXVlc3QaHy50b29sbWVzaC52MS5SdW5Db25maXJtUmVzcG9uc2UScQoWUnVuTGlzdFJlZ2lzdGVyZWRUb29scxIqLnRvb2xtZXNoLnYxLlJ1bkxpc3RSZWdpc3RlcmVkVG9vbHNSZXF1ZXN0GisudG9vbG1lc2gudjEuUnVuTGlzdFJlZ2lzdGVyZWRUb29sc1Jlc3BvbnNlYgZwcm90bzM", [file_toolmesh_v1_chat, file_toolmesh_v1_principal, file_toolmesh_v1_registry]);
 
 /**
  * @generated from message toolmesh.v1.RunChatRequest
@@ -151,6 +153,40 @@ export const RunConfirmResponseSchema: GenMessage<RunConfirmResponse> = /*@__PUR
   messageDesc(file_toolmesh_v1_orchestrator, 5);
 
 /**
+ * @generated from message toolmesh.v1.RunListRegisteredToolsRequest
+ */
+export type RunListRegisteredToolsRequest = Message<"toolmesh.v1.RunListRegisteredToolsRequest"> & {
+  /**
+   * @generated from field: toolmesh.v1.Principal principal = 1;
+   */
+  principal?: Principal | undefined;
+};
+
+/**
+ * Describes the message toolmesh.v1.RunListRegisteredToolsRequest.
+ * Use `create(RunListRegisteredToolsRequestSchema)` to create a new message.
+ */
+export const RunListRegisteredToolsRequestSchema: GenMessage<RunListRegisteredToolsRequest> = /*@__PURE__*/
+  messageDesc(file_toolmesh_v1_orchestrator, 6);
+
+/**
+ * @generated from message toolmesh.v1.RunListRegisteredToolsResponse
+ */
+export type RunListRegisteredToolsResponse = Message<"toolmesh.v1.RunListRegisteredToolsResponse"> & {
+  /**
+   * @generated from field: toolmesh.v1.ListRegisteredToolsResponse response = 1;
+   */
+  response?: ListRegisteredToolsResponse | undefined;
+};
+
+/**
+ * Describes the message toolmesh.v1.RunListRegisteredToolsResponse.
+ * Use `create(RunListRegisteredToolsResponseSchema)` to create a new message.
+ */
+export const RunListRegisteredToolsResponseSchema: GenMessage<RunListRegisteredToolsResponse> = /*@__PURE__*/
+  messageDesc(file_toolmesh_v1_orchestrator, 7);
+
+/**
  * OrchestratorService is internal: only the gateway calls it, with the
  * principal it has already verified. It is not exposed outside the mesh.
  *
@@ -180,6 +216,16 @@ export const OrchestratorService: GenService<{
     methodKind: "unary";
     input: typeof RunConfirmRequestSchema;
     output: typeof RunConfirmResponseSchema;
+  },
+  /**
+   * RunListRegisteredTools answers the tool registry as seen by the principal.
+   *
+   * @generated from rpc toolmesh.v1.OrchestratorService.RunListRegisteredTools
+   */
+  runListRegisteredTools: {
+    methodKind: "unary";
+    input: typeof RunListRegisteredToolsRequestSchema;
+    output: typeof RunListRegisteredToolsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_toolmesh_v1_orchestrator, 0);
