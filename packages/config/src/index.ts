@@ -1,1 +1,14 @@
-export { addressList, host, hostAddress, logLevel, parseEnv, port, postgresUrl } from './parse-env.ts';
+export {
+  addressList,
+  discoveryEnv,
+  discoveryKind,
+  discoverySettings,
+  host,
+  hostAddress,
+  logLevel,
+  parseEnv,
+  port,
+  postgresUrl,
+  urlList,
+} from './parse-env.ts';
+export { metricsPort, type TelemetryEnv, telemetryEnv, telemetrySettings } from './telemetry-env.ts';

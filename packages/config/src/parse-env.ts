@@ -45,3 +45,47 @@ export function parseEnv<S extends z.ZodType>(
   }
   return parsed.data;
 }
+
+/** Comma-separated URLs, e.g. etcd client endpoints. */
+export const urlList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.url()).min(1));
+
+/** How tool services are found: fixed addresses, DNS names, or an etcd registry. */
+export const discoveryKind = z.enum(['static', 'dns', 'etcd']).default('static');
+
+/**
+ * The discovery variables every service shares: `DISCOVERY`, `ETCD_ENDPOINTS`,
+ * `DISCOVERY_PREFIX`; tool services also read `ADVERTISE_ADDR` and
+ * `REGISTRATION_TTL_SECONDS` (they register themselves when DISCOVERY=etcd).
+ */
+export const discoveryEnv = {
+  DISCOVERY: discoveryKind,
+  ETCD_ENDPOINTS: urlList.default(['http://127.0.0.1:2379']),
+  DISCOVERY_PREFIX: z.string().min(1).max(128).default('/toolmesh/services/'),
+  /** host:port at which others reach this replica; default HOST:PORT (the host name when HOST=0.0.0.0). */
+  ADVERTISE_ADDR: hostAddress.optional(),
+  REGISTRATION_TTL_SECONDS: z.coerce.number().int().min(1).max(300).default(10),
+};
+
+/** The parsed {@link discoveryEnv}, shaped for @toolmesh/discovery. */
+export function discoverySettings(c: {
+  DISCOVERY: 'static' | 'dns' | 'etcd';
+  ETCD_ENDPOINTS: string[];
+  DISCOVERY_PREFIX: string;
+  ADVERTISE_ADDR?: string | undefined;
+  REGISTRATION_TTL_SECONDS: number;
+}) {
+  return {
+    kind: c.DISCOVERY,
+    etcd: { endpoints: c.ETCD_ENDPOINTS, prefix: c.DISCOVERY_PREFIX },
+    advertiseAddress: c.ADVERTISE_ADDR,
+    ttlSeconds: c.REGISTRATION_TTL_SECONDS,
+  };
+}

@@ -1,7 +1,7 @@
 // Chaos against real processes on 127.0.0.1, bounded in time: a replica killed
 // under load, a tool that stops answering (breaker opens, fails fast, recovers).
-import { Code, createClient } from '@connectrpc/connect';
-import { ChatService } from '@toolmesh/proto';
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import { BreakerState, ChatService, RegistryService } from '@toolmesh/proto';
 import { createServer, type Server } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
 import {
@@ -38,6 +38,7 @@ function respond(request: CannedRequest): CannedAnswer {
   const lastUser = request.messages.map((m) => m.role).lastIndexOf('user');
   const text = String(request.messages[lastUser]?.content ?? '');
   if (text === 'model down') return { status: 503 };
+  if (text === 'model hangs') return { delayMs: 5_000, content: 'too late' };
   const left = modelFaults.get(text) ?? 0;
   if (left > 0) {
     modelFaults.set(text, left - 1);
@@ -72,7 +73,7 @@ beforeAll(async () => {
     extraToolServices: [proxy.address],
     env: { LOG_LEVEL: 'error' },
     serviceEnv: {
-      orchestrator: { BREAKER_FAILURE_THRESHOLD: '3', BREAKER_HALF_OPEN_MS: '1000' },
+      orchestrator: { BREAKER_FAILURE_THRESHOLD: '3', BREAKER_HALF_OPEN_MS: '1000', MODEL_TIMEOUT_MS: '700' },
       gateway: { CHAT_RATE_PER_SEC: '1000', CHAT_RATE_BURST: '1000' },
     },
   });
@@ -123,6 +124,15 @@ test('a tool that stops answering: timeouts, then the breaker opens and fails fa
   expect(Date.now() - started).toBeLessThan(500);
   expect(fast).toMatchObject({ success: false, errorCode: 'UNAVAILABLE' });
   expect(fast?.errorMessage).toMatch(/retry after \d+ s/);
+  // Operators see the open breaker in the registry view.
+  const view = await createClient(
+    RegistryService,
+    gatewayTransport(mesh.grpcAddresses.gateway, 'dev-key-u1001'),
+  ).listRegisteredTools({});
+  const lab = view.endpoints.find((e) => e.address === proxy.address);
+  expect(lab?.breakerState).toBe(BreakerState.OPEN);
+  expect(Number(lab?.retryAfter?.nanos ?? 0) + Number(lab?.retryAfter?.seconds ?? 0)).toBeGreaterThan(0);
+  expect(view.tools.find((t) => t.definition?.name === 'ping_lab')?.available).toBe(false);
   // The tool is healthy again (once the connection has drained the late answers);
   // after the half-open delay one trial call closes the breaker.
   proxy.responseDelayMs = 0;
@@ -143,3 +153,15 @@ test('the model answering 500 or 429 is retried (honouring Retry-After); a model
   const down = await client.chat({ message: 'model down' }).catch((e: { code: number }) => e);
   expect(down).toMatchObject({ code: Code.Unavailable });
 }, 60_000);
+
+test('a model that hangs: each attempt times out, is retried, then the caller gets a clear UNAVAILABLE', async () => {
+  const client = chat();
+  const before = model.requests.length;
+  const started = Date.now();
+  const hung = await client.chat({ message: 'model hangs' }).catch((e: ConnectError) => e);
+  expect(hung).toBeInstanceOf(ConnectError);
+  expect(hung).toMatchObject({ code: Code.Unavailable, rawMessage: 'the model is unavailable, retry later' });
+  // MODEL_TIMEOUT_MS=700 and two retries by the openai SDK: three attempts, then the answer.
+  expect(model.requests.length - before).toBe(3);
+  expect(Date.now() - started).toBeLessThan(5_000);
+}, 30_000);

@@ -17,6 +17,8 @@ export interface CannedAnswer {
   status?: number;
   /** With `status`: a Retry-After in milliseconds (sent as `retry-after-ms`, as OpenAI does). */
   retryAfterMs?: number;
+  /** Think this long before answering (a slow or hung model). */
+  delayMs?: number;
 }
 
 /** A running canned model. */
@@ -45,6 +47,10 @@ export async function startCannedModel(
     const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as CannedRequest;
     requests.push(body);
     const answer = await respond(body, requests.length - 1);
+    if (answer.delayMs) {
+      await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
+      if (res.destroyed || req.socket.destroyed) return;
+    }
     if (answer.status) {
       res.writeHead(answer.status, {
         'content-type': 'application/json',

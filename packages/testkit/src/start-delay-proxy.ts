@@ -6,6 +6,10 @@ export interface DelayProxy {
   readonly address: string;
   /** Delay of each chunk travelling back from the target; change it at any time. */
   responseDelayMs: number;
+  /** An outage: every open connection is reset and new ones are refused. */
+  cut(): Promise<void>;
+  /** Ends the outage: listens again on the same port. */
+  restore(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -13,6 +17,7 @@ export interface DelayProxy {
  * A TCP proxy on 127.0.0.1 that forwards requests at once and holds every
  * response chunk for `responseDelayMs`: the request has reached (and been acted
  * on by) the server while the caller still waits — the window a crash test needs.
+ * It can also cut the connection entirely (an outage of what sits behind it).
  */
 export async function startDelayProxy(target: string, responseDelayMs = 0): Promise<DelayProxy> {
   const [host, port] = [
@@ -20,14 +25,26 @@ export async function startDelayProxy(target: string, responseDelayMs = 0): Prom
     Number(target.slice(target.lastIndexOf(':') + 1)),
   ];
   const sockets = new Set<net.Socket>();
+  const stopListening = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      if (!server.listening) resolve();
+      else server.close(() => resolve());
+    });
+  let listenPort = 0;
+  const listen = () =>
+    new Promise<void>((resolve) =>
+      server.listen(listenPort, '127.0.0.1', () => {
+        listenPort = (server.address() as net.AddressInfo).port;
+        resolve();
+      }),
+    );
   const proxy: DelayProxy = {
     address: '',
     responseDelayMs,
-    close: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    cut: stopListening,
+    restore: listen,
+    close: stopListening,
   };
   const server = net.createServer((client) => {
     const upstream = net.connect({ host, port });
@@ -51,7 +68,7 @@ export async function startDelayProxy(target: string, responseDelayMs = 0): Prom
     client.on('close', closeBoth).on('error', closeBoth);
     upstream.on('close', () => setTimeout(closeBoth, proxy.responseDelayMs)).on('error', closeBoth);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  Object.assign(proxy, { address: `127.0.0.1:${(server.address() as net.AddressInfo).port}` });
+  await listen();
+  Object.assign(proxy, { address: `127.0.0.1:${listenPort}` });
   return proxy;
 }

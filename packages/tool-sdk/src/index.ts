@@ -28,6 +28,7 @@ export {
   type ToolMetadataInput,
   type ToolSpec,
 } from './define-tool.ts';
+export { type ServeToolServiceOptions, serveToolService } from './serve-tool-service.ts';
 export { taskMigrationBaseVersion, taskMigrations } from './task-migrations.ts';
 export { type TaskRecord, type TaskState, taskIdPattern } from './task-record.ts';
 export { ToolFailure, toolErrors } from './tool-failure.ts';

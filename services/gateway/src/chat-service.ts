@@ -5,7 +5,9 @@ import {
   Code,
   ConnectError,
   type HandlerContext,
+  isSanitizedError,
   publicError,
+  requestIdKey,
   type ServiceRegistration,
   serviceRegistration,
 } from '@toolmesh/rpc';
@@ -30,8 +32,12 @@ const forwardedCodes = new Set([
 ]);
 
 function forwardError(error: unknown, ctx: HandlerContext): never {
-  if (error instanceof ConnectError && forwardedCodes.has(error.code))
+  // The orchestrator's error boundary already wrote these for callers (e.g. "the model is unavailable").
+  if (error instanceof ConnectError && (forwardedCodes.has(error.code) || isSanitizedError(error)))
     throw publicError(error.code, error.rawMessage);
+  if (error instanceof ConnectError && error.code === Code.Unavailable) {
+    throw publicError(Code.Unavailable, 'the orchestrator is unavailable, retry later');
+  }
   // The orchestrator went away mid-call (its stream was reset) while our caller is
   // still waiting: that is an unavailable dependency, and retryable.
   if (error instanceof ConnectError && error.code === Code.Canceled && !ctx.signal.aborted) {
@@ -45,8 +51,9 @@ export function createChatService(options: ChatServiceOptions): ServiceRegistrat
   const { orchestrator } = options;
   const forward = (ctx: HandlerContext) => {
     const principal = ctx.values.get(principalKey) as Principal;
-    const requestId = ctx.requestHeader.get('x-request-id')?.slice(0, 128) || randomUUID();
-    ctx.responseHeader.set('x-request-id', requestId);
+    // The server's tracing interceptor took the caller's x-request-id (or made one) and
+    // answers it in the response header; the orchestrator stores it with every execution.
+    const requestId = ctx.values.get(requestIdKey) || randomUUID();
     return {
       principal,
       requestId,

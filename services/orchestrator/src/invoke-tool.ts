@@ -1,9 +1,9 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Principal } from '@toolmesh/proto';
-import { toolErrorName } from '@toolmesh/rpc';
+import { isUnsentError, type RetryBudget, toolErrorName } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
 import { BrokenCircuitError, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
-import type { RetryBudget } from './retry-budget.ts';
+
 import type { ToolEndpoint } from './tool-endpoint.ts';
 import { failedOutcome, type ToolOutcome } from './tool-outcome.ts';
 import type { RegisteredTool } from './tool-registry.ts';
@@ -53,10 +53,6 @@ function pickEndpoint(endpoints: readonly ToolEndpoint[], failed: Set<ToolEndpoi
   if (!chosen) throw new NoEndpointError(Math.min(...endpoints.map((e) => e.retryAfterMs()), 60_000));
   return chosen;
 }
-
-// The request never left this process (connection refused): safe to send elsewhere, whatever the tool.
-const neverSent = (error: ConnectError) =>
-  /ECONNREFUSED|EHOSTUNREACH/.test(`${error.message} ${String(error.cause)}`);
 
 /**
  * Calls InvokeTool on one replica of the tool, through that replica's circuit
@@ -114,7 +110,7 @@ export async function invokeTool(input: InvokeInput, deps: InvokeDeps): Promise<
         if (
           error instanceof ConnectError &&
           error.code === Code.Unavailable &&
-          (idempotent || neverSent(error))
+          (idempotent || isUnsentError(error))
         ) {
           throw new RetriableTransportError(error);
         }

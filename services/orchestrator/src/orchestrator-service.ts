@@ -8,7 +8,9 @@ import {
   serviceRegistration,
 } from '@toolmesh/rpc';
 import type { ChatEngine } from './chat-engine.ts';
+import { describeRegistry } from './registry-view.ts';
 import { streamTurn } from './stream-turn.ts';
+import type { ToolRegistry } from './tool-registry.ts';
 
 /** Largest user message accepted, in characters. */
 export const maxMessageChars = 16_000;
@@ -41,7 +43,7 @@ function checkMessage(message: string) {
 }
 
 /** The internal OrchestratorService: validates what the gateway forwards and runs the engine. */
-export function createOrchestratorService(engine: ChatEngine): ServiceRegistration {
+export function createOrchestratorService(engine: ChatEngine, registry: ToolRegistry): ServiceRegistration {
   const turn = (principal: Principal | undefined, requestId: string, ctx: HandlerContext) => ({
     principal: requirePrincipal(principal),
     requestId,
@@ -71,6 +73,9 @@ export function createOrchestratorService(engine: ChatEngine): ServiceRegistrati
         engine.chat({ ...base, emit }, chat?.conversationId ?? '', chat?.message ?? '', chat?.idempotencyKey),
       );
       for await (const event of events) yield create(RunChatStreamResponseSchema, { event: { event } });
+    },
+    async runListRegisteredTools(req) {
+      return { response: describeRegistry(registry, requirePrincipal(req.principal)) };
     },
     async runConfirm(req, ctx) {
       const confirm = req.confirm;

@@ -20,7 +20,18 @@ export interface ToolEndpoint {
   available(): boolean;
   /** Milliseconds until an open breaker tries again (0 when not open). */
   retryAfterMs(): number;
+  state(): BreakerStateName;
 }
+
+/** Breaker states as operators and metrics name them. */
+export type BreakerStateName = 'closed' | 'open' | 'half-open';
+
+const stateNames: Record<CircuitState, BreakerStateName> = {
+  [CircuitState.Closed]: 'closed',
+  [CircuitState.Open]: 'open',
+  [CircuitState.HalfOpen]: 'half-open',
+  [CircuitState.Isolated]: 'open',
+};
 
 /** Breaker settings of every endpoint. */
 export interface EndpointPolicyOptions {
@@ -38,6 +49,7 @@ export function createToolEndpoint(
   address: string,
   policy: EndpointPolicyOptions,
   logger: Logger,
+  onStateChange?: (address: string, state: BreakerStateName) => void,
 ): ToolEndpoint {
   const breaker = circuitBreaker(handleAll, {
     breaker: new ConsecutiveBreaker(policy.failureThreshold),
@@ -48,7 +60,8 @@ export function createToolEndpoint(
     breaker.state === CircuitState.Open ? Math.max(0, openedAt + policy.halfOpenAfterMs - Date.now()) : 0;
   breaker.onStateChange((state) => {
     if (state === CircuitState.Open) openedAt = Date.now();
-    logger.warn({ address, state: CircuitState[state] }, 'tool endpoint breaker changed state');
+    logger.warn({ address, state: stateNames[state] }, 'tool endpoint breaker changed state');
+    onStateChange?.(address, stateNames[state]);
   });
   return {
     address,
@@ -58,5 +71,6 @@ export function createToolEndpoint(
     // once its wait is over the endpoint counts as available again for that trial.
     available: () => breaker.state !== CircuitState.Isolated && retryAfterMs() === 0,
     retryAfterMs,
+    state: () => stateNames[breaker.state],
   };
 }

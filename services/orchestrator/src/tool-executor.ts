@@ -1,8 +1,8 @@
 import { type Principal, SideEffect } from '@toolmesh/proto';
+import { createRetryBudget, type RetryBudget } from '@toolmesh/rpc';
 import { type Logger, maskSensitiveJson } from '@toolmesh/telemetry';
 import type { ExecutionLedger } from './execution-ledger.ts';
 import { invokeTool } from './invoke-tool.ts';
-import { createRetryBudget, type RetryBudget } from './retry-budget.ts';
 import type { ToolAdmission } from './tool-admission.ts';
 import { failedOutcome, type ToolOutcome } from './tool-outcome.ts';
 import type { RegisteredTool } from './tool-registry.ts';
@@ -69,7 +69,12 @@ export interface ToolExecutorOptions {
   cache?: ResultCache;
   /** Bounds retries across all calls; default 20% of traffic plus 5/s. */
   retryBudget?: RetryBudget;
+  /** Wraps each call (span, metrics; see createToolInstrumentation); absent runs it bare. */
+  instrument?: ToolInstrumentation;
 }
+
+/** Runs `execute` (one whole call: ledger, cache, limits, InvokeTool) and observes it. */
+export type ToolInstrumentation = (call: PlannedCall, execute: () => Promise<ToolOutcome>) => Promise<ToolOutcome>;
 
 const durationMs = (d: { seconds: bigint; nanos: number } | undefined) =>
   d ? Number(d.seconds) * 1000 + d.nanos / 1e6 : 0;
@@ -168,7 +173,8 @@ export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
       const outcomes = new Array<ToolOutcome>(calls.length);
       const runAt = async (call: PlannedCall, index: number) => {
         observer?.onStart?.(call);
-        const outcome = await executeOne(call, ctx);
+        const execute = () => executeOne(call, ctx);
+        const outcome = await (options.instrument ? options.instrument(call, execute) : execute());
         outcomes[index] = outcome;
         observer?.onFinish?.(outcome);
       };

@@ -1,7 +1,13 @@
+import type { DiscoveredEndpoint, Discovery } from '@toolmesh/discovery';
 import type { ToolDefinition } from '@toolmesh/proto';
 import type { Logger } from '@toolmesh/telemetry';
 import { type ArgumentValidator, compileArgumentValidator } from './argument-validator.ts';
-import { createToolEndpoint, type EndpointPolicyOptions, type ToolEndpoint } from './tool-endpoint.ts';
+import {
+  type BreakerStateName,
+  createToolEndpoint,
+  type EndpointPolicyOptions,
+  type ToolEndpoint,
+} from './tool-endpoint.ts';
 
 /** A tool known to the orchestrator, with every replica that serves it. */
 export interface RegisteredTool {
@@ -10,49 +16,70 @@ export interface RegisteredTool {
   readonly parameters: Record<string, unknown>;
   /** Checks arguments against {@link parameters} before anything is sent. */
   readonly validate: ArgumentValidator;
-  /** Replicas serving the tool, in configuration order. */
+  /** Replicas serving the tool, in discovery order. */
   readonly endpoints: readonly ToolEndpoint[];
+}
+
+/** A tool service endpoint and what it published. */
+export interface KnownEndpoint {
+  readonly endpoint: ToolEndpoint;
+  /** Its tools; undefined until it answered ListTools once. */
+  readonly tools: readonly ToolDefinition[] | undefined;
 }
 
 /** Options of {@link createToolRegistry}. */
 export interface ToolRegistryOptions {
   /**
-   * host:port of every tool service replica (static discovery). Addresses that
-   * publish the same tool are replicas of it; calls are balanced over them.
+   * Where the tool service replicas are. Endpoints that publish the same tool
+   * are replicas of it; calls are balanced over them.
    */
-  addresses: string[];
+  discovery: Discovery;
   logger: Logger;
-  /** Re-read ListTools this often, so new or changed tools appear; default 30 s. */
+  /** Re-read ListTools of every endpoint this often, so changed tools appear; default 30 s. */
   refreshMs?: number;
   /** Circuit breaker of each endpoint. */
   endpointPolicy?: EndpointPolicyOptions;
+  /** Hears every breaker change of every endpoint (metrics). */
+  onBreakerChange?: (address: string, state: BreakerStateName) => void;
 }
 
-/** The tools of every configured tool service, from their ListTools. */
+/** The tools of every discovered tool service, from their ListTools. */
 export interface ToolRegistry {
+  /** "static", "dns" or "etcd". */
+  readonly discovery: string;
   get(name: string): RegisteredTool | undefined;
   list(): RegisteredTool[];
+  /** Every endpoint discovery knows, with what it published. */
+  endpoints(): KnownEndpoint[];
   /** Reads ListTools of every endpoint; one that does not answer keeps its last known tools. */
   refresh(): Promise<void>;
-  /** Refreshes until every endpoint answered once (or the timeout), then periodically. */
+  /**
+   * Starts discovery, waits until every endpoint it found answered once (or the
+   * timeout), then follows discovery's changes and refreshes periodically.
+   */
   start(initialTimeoutMs?: number): Promise<void>;
-  stop(): void;
+  stop(): Promise<void>;
 }
 
-/** Creates the {@link ToolRegistry} over static addresses. */
+interface EndpointEntry {
+  endpoint: ToolEndpoint;
+  version: string;
+  tools?: ToolDefinition[];
+}
+
+/** Creates the {@link ToolRegistry} over a {@link Discovery}. */
 export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
-  const { logger } = options;
+  const { logger, discovery } = options;
   const policy = options.endpointPolicy ?? { failureThreshold: 5, halfOpenAfterMs: 5_000 };
-  const endpoints = options.addresses.map((address) => createToolEndpoint(address, policy, logger));
-  const published = new Map<ToolEndpoint, ToolDefinition[]>();
+  const entries = new Map<string, EndpointEntry>();
   let byName = new Map<string, RegisteredTool>();
   let timer: NodeJS.Timeout | undefined;
 
-  // Rebuilt after each refresh: a tool is served by every endpoint that publishes it.
+  // Rebuilt after each change: a tool is served by every endpoint that publishes it.
   const rebuild = () => {
     const next = new Map<string, RegisteredTool & { endpoints: ToolEndpoint[] }>();
-    for (const endpoint of endpoints) {
-      for (const definition of published.get(endpoint) ?? []) {
+    for (const { endpoint, tools } of entries.values()) {
+      for (const definition of tools ?? []) {
         const known = next.get(definition.name);
         if (known) {
           if (known.definition.inputSchemaJson !== definition.inputSchemaJson) {
@@ -83,41 +110,84 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
     byName = next;
   };
 
+  const readTools = async (entry: EndpointEntry) => {
+    try {
+      const res = await entry.endpoint.client.listTools({}, { timeoutMs: 5_000 });
+      entry.tools = res.tools;
+    } catch (error) {
+      logger.warn(
+        { address: entry.endpoint.address, err: error },
+        'ListTools failed; keeping last known tools',
+      );
+    }
+  };
+
   const refresh = async () => {
-    const results = await Promise.allSettled(
-      endpoints.map(async (endpoint) => {
-        const res = await endpoint.client.listTools({}, { timeoutMs: 5_000 });
-        published.set(endpoint, res.tools);
-      }),
-    );
-    results.forEach((r, i) => {
-      if (r.status === 'rejected') {
-        logger.warn(
-          { address: endpoints[i]?.address, err: r.reason },
-          'ListTools failed; keeping last known tools',
-        );
-      }
-    });
+    await Promise.all([...entries.values()].map(readTools));
     rebuild();
   };
 
+  // Follows discovery: new endpoints are read at once, vanished ones leave the
+  // registry (calls in flight on them finish), re-registered ones are read again.
+  const sync = async (discovered: readonly DiscoveredEndpoint[]) => {
+    const wanted = new Map(discovered.map((d) => [d.address, d.version]));
+    const toRead: EndpointEntry[] = [];
+    for (const [address, entry] of entries) {
+      if (!wanted.has(address)) {
+        entries.delete(address);
+        logger.info({ address }, 'tool endpoint left');
+      }
+    }
+    for (const [address, version] of wanted) {
+      const entry = entries.get(address);
+      if (!entry) {
+        const added = {
+          endpoint: createToolEndpoint(address, policy, logger, options.onBreakerChange),
+          version,
+        };
+        entries.set(address, added);
+        toRead.push(added);
+        logger.info({ address }, 'tool endpoint joined');
+      } else if (entry.version !== version) {
+        entry.version = version;
+        toRead.push(entry);
+      }
+    }
+    rebuild();
+    await Promise.all(toRead.map(readTools));
+    rebuild();
+  };
+
+  const view = (): KnownEndpoint[] =>
+    [...entries.values()].map(({ endpoint, tools }) => ({ endpoint, tools }));
+
   return {
+    discovery: discovery.kind,
     get: (name) => byName.get(name),
     list: () => [...byName.values()],
+    endpoints: view,
     refresh,
     async start(initialTimeoutMs = 30_000) {
+      discovery.onChange((discovered) => void sync(discovered));
+      await discovery.start();
+      await sync(discovery.endpoints());
       const deadline = Date.now() + initialTimeoutMs;
-      await refresh();
-      while (published.size < endpoints.length && Date.now() < deadline) {
+      const unread = () => [...entries.values()].filter((e) => !e.tools);
+      while (unread().length && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 250));
-        await refresh();
+        await Promise.all(unread().map(readTools));
+        rebuild();
       }
-      logger.info({ tools: [...byName.keys()], endpoints: published.size }, 'tool registry loaded');
+      logger.info(
+        { discovery: discovery.kind, tools: [...byName.keys()], endpoints: entries.size },
+        'tool registry loaded',
+      );
       timer = setInterval(() => void refresh(), options.refreshMs ?? 30_000);
       timer.unref();
     },
-    stop() {
+    async stop() {
       clearInterval(timer);
+      await discovery.stop();
     },
   };
 }
