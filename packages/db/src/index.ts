@@ -8,3 +8,4 @@ export { type MigrateOptions, type Migration, migrate } from './migrate.ts';
 export { type Database, type DatabaseOptions, openDatabase } from './open-database.ts';
 export { queryWithDeadline } from './query-with-deadline.ts';
 export { withTransaction } from './with-transaction.ts';
+export { type ConnectionGuardOptions, DatabaseUnavailableError, guardConnections } from './guard-connections.ts';

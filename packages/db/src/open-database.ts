@@ -1,5 +1,7 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { createTracedPool } from './create-traced-pool.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.ts';
+import { guardConnections } from './guard-connections.ts';
 
 /** Options of {@link openDatabase}. */
 export interface DatabaseOptions {
@@ -21,7 +23,10 @@ export interface Database {
   close(): Promise<void>;
 }
 
-/** Opens a pg pool on DATABASE_URL or, without one, on an embedded PGlite: one code path for both. */
+/**
+ * Opens a pg pool on DATABASE_URL or, without one, on an embedded PGlite: one code path for both.
+ * Its statements are spans of the active trace.
+ */
 export async function openDatabase(options: DatabaseOptions = {}): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
   let url = options.url;
@@ -29,7 +34,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     embedded = await startEmbeddedPostgres();
     url = embedded.url;
   }
-  const pool = new pg.Pool({
+  const pool = createTracedPool({
     connectionString: url,
     max: options.maxConnections ?? 10,
     application_name: options.applicationName,
@@ -38,6 +43,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {});
+  guardConnections(pool);
   return {
     pool,
     embedded: embedded !== undefined,

@@ -1,0 +1,95 @@
+import pg from 'pg';
+import { type Attributes, context, SpanKind, SpanStatusCode, errorType, trace, tracer } from '@toolmesh/telemetry';
+
+// The statement's operation and main table, for the span name: "SELECT orders.orders".
+// Only the shape of our own SQL is read; the text itself and the values never go in a span.
+const operationPattern = /^\s*([a-z]+)/i;
+const tablePatterns = [
+  /^\s*select\b[\s\S]*?\bfrom\s+([\w.]+)/i,
+  /^\s*insert\s+into\s+([\w.]+)/i,
+  /^\s*update\s+([\w.]+)/i,
+  /^\s*delete\s+from\s+([\w.]+)/i,
+];
+
+function describe(text: string): { operation: string; table: string | undefined } {
+  const operation = (operationPattern.exec(text)?.[1] ?? 'QUERY').toUpperCase().slice(0, 16);
+  for (const pattern of tablePatterns) {
+    const table = pattern.exec(text)?.[1];
+    if (table) return { operation, table: table.slice(0, 64) };
+  }
+  return { operation, table: undefined };
+}
+
+type QueryFn = (this: pg.Client, ...args: unknown[]) => unknown;
+const untracedQuery = pg.Client.prototype.query as unknown as QueryFn;
+
+// A CLIENT span per statement, inside the caller's trace only: a poller's queries outside
+// any request make no root spans. Callback (pg-pool) and promise forms are both covered;
+// submittables (cursors) pass untraced.
+function tracedQuery(this: pg.Client, ...args: unknown[]): unknown {
+  const first = args[0] as { text?: unknown; submit?: unknown } | string | undefined;
+  const parent = context.active();
+  if (
+    !trace.getSpan(parent)?.isRecording() ||
+    (typeof first === 'object' && typeof first?.submit === 'function')
+  ) {
+    return untracedQuery.apply(this, args);
+  }
+  const text = typeof first === 'string' ? first : typeof first?.text === 'string' ? first.text : '';
+  const { operation, table } = describe(text);
+  const attributes: Attributes = {
+    'db.system.name': 'postgresql',
+    'db.operation.name': operation,
+    'db.namespace': this.database ?? '',
+    'server.address': this.host,
+    'server.port': this.port,
+  };
+  if (table) attributes['db.collection.name'] = table;
+  const span = tracer.startSpan(table ? `${operation} ${table}` : operation, { kind: SpanKind.CLIENT, attributes }, parent);
+  const end = (error?: unknown) => {
+    if (error) {
+      // The SQLSTATE says what went wrong without repeating any data.
+      const code = (error as { code?: unknown }).code;
+      span.setAttribute('error.type', typeof code === 'string' ? code : errorType(error));
+      if (typeof code === 'string') span.setAttribute('db.response.status_code', code);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end();
+  };
+  const last = args.length - 1;
+  const callback = args[last];
+  if (typeof callback === 'function') {
+    args[last] = (error: unknown, result: unknown) => {
+      end(error ?? undefined);
+      callback(error, result);
+    };
+    return untracedQuery.apply(this, args);
+  }
+  const result = untracedQuery.apply(this, args) as Promise<unknown>;
+  result.then(
+    () => end(),
+    (error: unknown) => end(error),
+  );
+  return result;
+}
+
+class TracedClient extends pg.Client {}
+Object.defineProperty(TracedClient.prototype, 'query', { value: tracedQuery, writable: true, configurable: true });
+
+/**
+ * A pg pool whose statements are spans of the active trace (db.system.name, operation,
+ * table, database, server; never the statement's text or values). pg-pool hands a client
+ * to a waiting `pool.query` from whichever call released it; binding the callback to the
+ * caller's context keeps each statement in its own request's trace.
+ */
+export function createTracedPool(config: pg.PoolConfig): pg.Pool {
+  const pool = new pg.Pool({ ...config, Client: TracedClient });
+  const connect = pool.connect.bind(pool) as (callback?: (...args: unknown[]) => void) => unknown;
+  Object.defineProperty(pool, 'connect', {
+    value: (callback?: (...args: unknown[]) => void) =>
+      callback ? connect(context.bind(context.active(), callback)) : connect(),
+    writable: true,
+    configurable: true,
+  });
+  return pool;
+}
