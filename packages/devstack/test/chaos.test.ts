@@ -29,7 +29,25 @@ const labTools = [
     metadata: { sideEffect: 'read', permission: 'order:read', timeoutMs: 300 },
     handler: async () => ({ pong: true }),
   }),
+  defineTool({
+    name: 'slow_lab',
+    description: 'Takes its time, unless cancelled.',
+    input: z.strictObject({}),
+    metadata: { sideEffect: 'read', permission: 'order:read', timeoutMs: 10_000 },
+    handler: (_input, { signal }) =>
+      new Promise((resolve, reject) => {
+        slowLab.started++;
+        const timer = setTimeout(() => resolve({ done: true }), 8_000);
+        signal.addEventListener('abort', () => {
+          slowLab.cancelled++;
+          clearTimeout(timer);
+          reject(signal.reason);
+        });
+      }),
+  }),
 ];
+// What the slow tool saw: started calls and those cancelled from the caller's side.
+const slowLab = { started: 0, cancelled: 0 };
 
 // Model faults by message text: how many failures are left for each.
 const modelFaults = new Map<string, number>();
@@ -47,6 +65,7 @@ function respond(request: CannedRequest): CannedAnswer {
   const step = request.messages.slice(lastUser).filter((m) => m.role === 'assistant').length;
   if (step > 0) return { content: 'done' };
   if (text.includes('ping')) return { toolCalls: [{ name: 'ping_lab', arguments: '{}' }] };
+  if (text === 'slow tool') return { toolCalls: [{ name: 'slow_lab', arguments: '{}' }] };
   return { toolCalls: [{ name: 'get_order_detail', arguments: '{"order_id":"202604100018"}' }] };
 }
 
@@ -71,7 +90,7 @@ beforeAll(async () => {
     databaseUrl: db.url,
     model: { baseUrl: model.baseUrl },
     extraToolServices: [proxy.address],
-    env: { LOG_LEVEL: 'error' },
+    env: { LOG_LEVEL: 'error', METRICS_PORT: '0' },
     serviceEnv: {
       orchestrator: { BREAKER_FAILURE_THRESHOLD: '3', BREAKER_HALF_OPEN_MS: '1000', MODEL_TIMEOUT_MS: '700' },
       gateway: { CHAT_RATE_PER_SEC: '1000', CHAT_RATE_BURST: '1000' },
@@ -164,4 +183,22 @@ test('a model that hangs: each attempt times out, is retried, then the caller ge
   // MODEL_TIMEOUT_MS=700 and two retries by the openai SDK: three attempts, then the answer.
   expect(model.requests.length - before).toBe(3);
   expect(Date.now() - started).toBeLessThan(5_000);
+}, 30_000);
+
+test('a caller that gives up cancels the in-flight tool call and the model call behind it', async () => {
+  const client = chat();
+  const abort = new AbortController();
+  setTimeout(() => abort.abort(), 600);
+  const cancelled = await client.chat({ message: 'slow tool' }, { signal: abort.signal }).catch((e) => e);
+  expect(cancelled).toMatchObject({ code: Code.Canceled });
+  // The cancellation crosses gateway → orchestrator → tool service within a moment.
+  const deadline = Date.now() + 2_000;
+  while (slowLab.cancelled < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  expect(slowLab).toEqual({ started: 1, cancelled: 1 });
+
+  // The caller's deadline travels the same way: a hung model is abandoned when it passes.
+  const started = Date.now();
+  const late = await client.chat({ message: 'model hangs' }, { timeoutMs: 400 }).catch((e) => e);
+  expect(late).toMatchObject({ code: Code.DeadlineExceeded });
+  expect(Date.now() - started).toBeLessThan(1_500);
 }, 30_000);
