@@ -92,7 +92,13 @@ beforeAll(async () => {
     extraToolServices: [proxy.address],
     env: { LOG_LEVEL: 'error', METRICS_PORT: '0' },
     serviceEnv: {
-      orchestrator: { BREAKER_FAILURE_THRESHOLD: '3', BREAKER_HALF_OPEN_MS: '1000', MODEL_TIMEOUT_MS: '700' },
+      orchestrator: {
+        BREAKER_FAILURE_THRESHOLD: '3',
+        BREAKER_HALF_OPEN_MS: '1000',
+        MODEL_TIMEOUT_MS: '700',
+        MODEL_BREAKER_FAILURE_THRESHOLD: '3',
+        MODEL_BREAKER_HALF_OPEN_MS: '1500',
+      },
       gateway: { CHAT_RATE_PER_SEC: '1000', CHAT_RATE_BURST: '1000' },
     },
   });
@@ -202,3 +208,19 @@ test('a caller that gives up cancels the in-flight tool call and the model call 
   expect(late).toMatchObject({ code: Code.DeadlineExceeded });
   expect(Date.now() - started).toBeLessThan(1_500);
 }, 30_000);
+
+test('a model that stays down opens its breaker: chats fail at once with retry-after, then recover', async () => {
+  const client = chat();
+  const failures = [];
+  for (let i = 0; i < 3; i++) failures.push(await client.chat({ message: 'model down' }).catch((e) => e));
+  expect(failures.map((f) => f.code)).toEqual([Code.Unavailable, Code.Unavailable, Code.Unavailable]);
+  const before = model.requests.length;
+  const started = Date.now();
+  const fast = await client.chat({ message: 'where is my order?' }).catch((e) => e);
+  expect(Date.now() - started).toBeLessThan(200);
+  expect(fast).toMatchObject({ code: Code.Unavailable });
+  expect(fast.rawMessage).toMatch(/^the model is unavailable, retry after \d+ s$/);
+  expect(model.requests.length).toBe(before);
+  await new Promise((r) => setTimeout(r, 1_600));
+  expect((await client.chat({ message: 'where is my order?' })).toolExecutions[0]?.success).toBe(true);
+}, 60_000);

@@ -1,4 +1,5 @@
 import { Code, ConnectError } from '@toolmesh/rpc';
+import { ModelCircuitOpenError } from './model-breaker.ts';
 import { ModelUnavailableError } from './model-client.ts';
 
 // Connection-level failures of Postgres: node errors, or SQLSTATE classes 08 (connection) and 57P (shutdown).
@@ -6,6 +7,10 @@ const storageDown = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|08\w{3}|57P0\d)$/
 
 /** The orchestrator's domain errors as gRPC statuses; anything unknown stays INTERNAL. */
 export function mapError(error: unknown): ConnectError | undefined {
+  if (error instanceof ModelCircuitOpenError) {
+    const seconds = Math.max(1, Math.ceil(error.retryAfterMs / 1000));
+    return new ConnectError(`the model is unavailable, retry after ${seconds} s`, Code.Unavailable);
+  }
   if (error instanceof ModelUnavailableError) {
     return new ConnectError('the model is unavailable, retry later', Code.Unavailable);
   }
