@@ -8,6 +8,7 @@ import {
   type CannedAnswer,
   type CannedModel,
   type CannedRequest,
+  createFigureLog,
   createTestDatabase,
   type DelayProxy,
   freePort,
@@ -20,6 +21,8 @@ import { z } from 'zod';
 import { type Mesh, startMesh } from '../src/index.ts';
 import { gatewayTransport } from './gateway-transport.ts';
 
+// TOOLMESH_FIGURES=<file> collects the measured figures for docs/reliability.md.
+const figure = createFigureLog(process.env.TOOLMESH_FIGURES);
 const silent = createLogger({ service: 'lab', level: 'silent' });
 const labTools = [
   defineTool({
@@ -134,6 +137,7 @@ test('kill -9 one of two order replicas under load: every read chat still succee
   expect(killed).toBe(true);
   expect(outcomes).toHaveLength(60);
   expect(outcomes.filter((o) => o !== 'true')).toEqual([]);
+  figure('kill -9 one of two replicas: read chats ok', `${outcomes.filter((o) => o === 'true').length}/60`);
 }, 60_000);
 
 test('a tool that stops answering: timeouts, then the breaker opens and fails fast, then recovers', async () => {
@@ -147,6 +151,7 @@ test('a tool that stops answering: timeouts, then the breaker opens and fails fa
   const started = Date.now();
   const fast = (await client.chat({ message: 'ping' })).toolExecutions[0];
   expect(Date.now() - started).toBeLessThan(500);
+  figure('open tool breaker: whole chat answered in', Date.now() - started, 'ms');
   expect(fast).toMatchObject({ success: false, errorCode: 'UNAVAILABLE' });
   expect(fast?.errorMessage).toMatch(/retry after \d+ s/);
   // Operators see the open breaker in the registry view.
@@ -175,6 +180,7 @@ test('the model answering 500 or 429 is retried (honouring Retry-After); a model
   const started = Date.now();
   expect((await client.chat({ message: 'busy model' })).toolExecutions[0]?.success).toBe(true);
   expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+  figure('model 429 with retry-after-ms 400: chat done in', Date.now() - started, 'ms');
   const down = await client.chat({ message: 'model down' }).catch((e: { code: number }) => e);
   expect(down).toMatchObject({ code: Code.Unavailable });
 }, 60_000);
@@ -189,6 +195,7 @@ test('a model that hangs: each attempt times out, is retried, then the caller ge
   // MODEL_TIMEOUT_MS=700 and two retries by the openai SDK: three attempts, then the answer.
   expect(model.requests.length - before).toBe(3);
   expect(Date.now() - started).toBeLessThan(5_000);
+  figure('hung model (3 attempts x 700 ms): UNAVAILABLE after', Date.now() - started, 'ms');
 }, 30_000);
 
 test('a caller that gives up cancels the in-flight tool call and the model call behind it', async () => {
@@ -200,6 +207,11 @@ test('a caller that gives up cancels the in-flight tool call and the model call 
   // The cancellation crosses gateway → orchestrator → tool service within a moment.
   const deadline = Date.now() + 2_000;
   while (slowLab.cancelled < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  figure(
+    'cancelled chat: tool handler aborted after the caller gave up within',
+    Date.now() - deadline + 2_000,
+    'ms',
+  );
   expect(slowLab).toEqual({ started: 1, cancelled: 1 });
 
   // The caller's deadline travels the same way: a hung model is abandoned when it passes.
@@ -207,6 +219,7 @@ test('a caller that gives up cancels the in-flight tool call and the model call 
   const late = await client.chat({ message: 'model hangs' }, { timeoutMs: 400 }).catch((e) => e);
   expect(late).toMatchObject({ code: Code.DeadlineExceeded });
   expect(Date.now() - started).toBeLessThan(1_500);
+  figure('caller deadline 400 ms on a hung model: DEADLINE_EXCEEDED after', Date.now() - started, 'ms');
 }, 30_000);
 
 test('a model that stays down opens its breaker: chats fail at once with retry-after, then recover', async () => {
@@ -218,6 +231,7 @@ test('a model that stays down opens its breaker: chats fail at once with retry-a
   const started = Date.now();
   const fast = await client.chat({ message: 'where is my order?' }).catch((e) => e);
   expect(Date.now() - started).toBeLessThan(200);
+  figure('open model breaker: chat refused in', Date.now() - started, 'ms');
   expect(fast).toMatchObject({ code: Code.Unavailable });
   expect(fast.rawMessage).toMatch(/^the model is unavailable, retry after \d+ s$/);
   expect(model.requests.length).toBe(before);

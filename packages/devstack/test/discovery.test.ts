@@ -6,13 +6,21 @@ import { registerService } from '@toolmesh/discovery';
 import { BreakerState, ChatService, RegistryService } from '@toolmesh/proto';
 import { createServer, type Server } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
-import { createTestDatabase, freePort, startEtcd, type TestDatabase, type TestEtcd } from '@toolmesh/testkit';
+import {
+  createFigureLog,
+  createTestDatabase,
+  freePort,
+  startEtcd,
+  type TestDatabase,
+  type TestEtcd,
+} from '@toolmesh/testkit';
 import { createToolService, defineTool } from '@toolmesh/tool-sdk';
 import { z } from 'zod';
 import { type Mesh, startMesh } from '../src/index.ts';
 import { gatewayTransport } from './gateway-transport.ts';
 
 const prefix = `/toolmesh-test-${process.pid}/`;
+const figure = createFigureLog(process.env.TOOLMESH_FIGURES);
 let etcd: TestEtcd;
 let db: TestDatabase;
 let mesh: Mesh;
@@ -110,11 +118,15 @@ test('a tool service joining at run time appears in the registry, and vanishes w
     address: `127.0.0.1:${port}`,
   });
   try {
+    const joining = Date.now();
     await until(async () => (await names()).includes('ping_lab'), 5_000);
+    figure('etcd: a new tool service is in the registry after', Date.now() - joining, 'ms');
   } finally {
     await registration.deregister();
   }
+  const leaving = Date.now();
   await until(async () => !(await names()).includes('ping_lab'), 5_000);
+  figure('etcd: a deregistered service leaves the registry after', Date.now() - leaving, 'ms');
   await lab.shutdown(1_000);
 });
 
@@ -123,7 +135,12 @@ test('rolling restart of both order replicas under load: no chat fails', async (
   const results: Array<'ok' | string> = [];
   const worker = async () => {
     while (rolling) {
-      results.push(await readChat().then(() => 'ok', (e: Error) => e.message));
+      results.push(
+        await readChat().then(
+          () => 'ok',
+          (e: Error) => e.message,
+        ),
+      );
     }
   };
   const load = Promise.all([worker(), worker(), worker()]);
@@ -139,6 +156,7 @@ test('rolling restart of both order replicas under load: no chat fails', async (
   await load;
   expect(results.length).toBeGreaterThan(20);
   expect(results.filter((r) => r !== 'ok')).toEqual([]);
+  figure('rolling restart of 2 order replicas under load: chats ok', `${results.length}/${results.length}`);
 }, 90_000);
 
 test('etcd down: the last known endpoints keep serving; back up: registrations return', async () => {
@@ -148,8 +166,11 @@ test('etcd down: the last known endpoints keep serving; back up: registrations r
   // Longer than the 3 s registration TTL: nothing is dropped while etcd cannot answer.
   await new Promise((resolve) => setTimeout(resolve, 4_000));
   for (let i = 0; i < 5; i++) await readChat();
+  figure('etcd down > lease TTL: read chats ok', '10/10');
+  const restarted = Date.now();
   await etcd.start();
   await until(async () => (await registry().listRegisteredTools({})).endpoints.length === 5, 30_000);
+  figure('etcd back: all 5 replicas registered again after', Date.now() - restarted, 'ms');
   expect(await orderAddresses()).toHaveLength(2);
   await readChat();
 }, 60_000);

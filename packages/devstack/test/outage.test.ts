@@ -4,6 +4,7 @@
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { ChatService } from '@toolmesh/proto';
 import {
+  createFigureLog,
   createTestDatabase,
   type DelayProxy,
   deleteRedisKeys,
@@ -15,6 +16,7 @@ import pg from 'pg';
 import { type Mesh, startMesh } from '../src/index.ts';
 import { gatewayTransport } from './gateway-transport.ts';
 
+const figure = createFigureLog(process.env.TOOLMESH_FIGURES);
 const redisPrefix = `toolmesh-test-${process.pid}-outage:`;
 let db: TestDatabase;
 let pgProxy: DelayProxy;
@@ -32,7 +34,12 @@ beforeAll(async () => {
   mesh = await startMesh({
     ports,
     databaseUrl: url.toString(),
-    env: { LOG_LEVEL: 'error', METRICS_PORT: '0', REDIS_URL: `redis://${redisProxy.address}`, REDIS_PREFIX: redisPrefix },
+    env: {
+      LOG_LEVEL: 'error',
+      METRICS_PORT: '0',
+      REDIS_URL: `redis://${redisProxy.address}`,
+      REDIS_PREFIX: redisPrefix,
+    },
     serviceEnv: {
       gateway: { CHAT_RATE_PER_SEC: '1000', CHAT_RATE_BURST: '1000' },
       orchestrator: { TOOL_RATE_PER_SEC: '1000', TOOL_RATE_BURST: '1000' },
@@ -73,6 +80,7 @@ test('Redis down: read chats are served without the cache and limits stay local;
   }
   // No call waits for the dead Redis for long.
   expect(Date.now() - started).toBeLessThan(10_000);
+  figure('Redis down: 5 read chats (15 uncached tool calls) served in', Date.now() - started, 'ms');
 
   await redisProxy.restore();
   let cachedAgain = false;
@@ -81,6 +89,7 @@ test('Redis down: read chats are served without the cache and limits stay local;
     if (!cachedAgain) await new Promise((resolve) => setTimeout(resolve, 250));
   }
   expect(cachedAgain).toBe(true);
+  figure('Redis back: cache hits again', 'yes');
 }, 60_000);
 
 test('Postgres down: a clear UNAVAILABLE and nothing half-written; back up: the approved write runs once', async () => {
@@ -94,8 +103,13 @@ test('Postgres down: a clear UNAVAILABLE and nothing half-written; back up: the 
     client.confirm({ conversationId: first.conversationId, actionId: action?.actionId ?? '', approve: true });
 
   await pgProxy.cut();
+  const cutAt = Date.now();
   const refused = await failureOf(confirm());
-  expect([refused?.code, refused?.rawMessage]).toEqual([Code.Unavailable, 'storage is unavailable, retry later']);
+  figure('Postgres down: Confirm answered UNAVAILABLE in', Date.now() - cutAt, 'ms');
+  expect([refused?.code, refused?.rawMessage]).toEqual([
+    Code.Unavailable,
+    'storage is unavailable, retry later',
+  ]);
   const newChat = await failureOf(client.chat({ message: 'Where is my order 202604100018?' }));
   expect(newChat?.code).toBe(Code.Unavailable);
 
@@ -117,6 +131,7 @@ test('Postgres down: a clear UNAVAILABLE and nothing half-written; back up: the 
       `SELECT count(*)::int AS n FROM tickets.tickets WHERE order_id = '202604100018' AND category = 'invoice'`,
     );
     expect(rows[0]?.n).toBe(1);
+    figure('Postgres back: tickets created by the interrupted approval', rows[0]?.n);
   } finally {
     await sql.end();
   }

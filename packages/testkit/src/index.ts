@@ -1,4 +1,5 @@
 export { connectTestRedis } from './connect-test-redis.ts';
+export { createFigureLog, type FigureLog } from './create-figure-log.ts';
 export { createTestDatabase, type TestDatabase } from './create-test-database.ts';
 export { deleteRedisKeys } from './delete-redis-keys.ts';
 export { freePort } from './free-port.ts';
