@@ -4,6 +4,7 @@ import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import {
   ChatService,
   Health,
+  RegistryService,
   reflectionV1,
   HealthCheckResponse_ServingStatus as ServingStatus,
   StopReason,
@@ -27,7 +28,15 @@ beforeAll(async () => {
     ticket: await freePort(),
     model: await freePort(),
   };
-  mesh = await startMesh({ ports, databaseUrl: db.url, env: { LOG_LEVEL: 'warn' } });
+  // DNS discovery, as in Kubernetes: the orchestrator gets names and calls every address they resolve to.
+  const names = ['order', 'inventory', 'dispatch', 'ticket'] as const;
+  mesh = await startMesh({
+    ports,
+    databaseUrl: db.url,
+    env: { LOG_LEVEL: 'warn', METRICS_PORT: '0' },
+    toolServiceAddresses: Object.fromEntries(names.map((n) => [n, `localhost:${ports[n]}`])),
+    serviceEnv: { orchestrator: { DISCOVERY: 'dns' } },
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -197,4 +206,18 @@ test('bad input gets clear statuses', async () => {
       client.confirm({ conversationId: other.conversationId, actionId: crypto.randomUUID(), approve: true }),
     ),
   ).toBe('NotFound');
+});
+
+test('the orchestrator found the tool services through DNS: names resolved to addresses', async () => {
+  const view = await createClient(
+    RegistryService,
+    gatewayTransport(mesh.grpcAddresses.gateway, 'dev-key-u1001'),
+  ).listRegisteredTools({});
+  expect(view.discovery).toBe('dns');
+  expect(view.endpoints.map((e) => e.address).sort()).toEqual(
+    [mesh.ports.order, mesh.ports.inventory, mesh.ports.dispatch, mesh.ports.ticket]
+      .map((p) => `127.0.0.1:${p}`)
+      .sort(),
+  );
+  expect(view.endpoints.every((e) => e.reachable && e.tools.length > 0)).toBe(true);
 });
