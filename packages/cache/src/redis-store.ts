@@ -1,3 +1,4 @@
+import { traceDependency } from '@toolmesh/telemetry';
 import type { Redis } from 'ioredis';
 import type { CacheStore } from './cache-store.ts';
 
@@ -55,19 +56,31 @@ export function createRedisStore(redis: Redis, prefix: string): CacheStore {
   const set = defined(redis, setCommand, setScript);
   const invalidate = defined(redis, invalidateCommand, invalidateScript);
   const entryKey = (key: string) => `${prefix}v:${key}`;
+  // Spans name the command, never a key: keys hold user and order ids.
+  const span = <T>(operation: string, run: () => Promise<T>) =>
+    traceDependency(
+      operation,
+      {
+        'db.system.name': 'redis',
+        'db.operation.name': operation,
+        'server.address': redis.options.host ?? '',
+        'server.port': redis.options.port ?? 6379,
+      },
+      run,
+    );
   const tagKey = (tag: string) => `${prefix}t:${tag}`;
   return {
     async get(key) {
-      return (await redis.get(entryKey(key))) ?? undefined;
+      return (await span('GET', () => redis.get(entryKey(key)))) ?? undefined;
     },
     async set(key, value, ttlMs, tags) {
       const keys = [entryKey(key), ...new Set(tags.map(tagKey))];
-      await set(keys.length, ...keys, value, ttlMs);
+      await span('EVALSHA', () => set(keys.length, ...keys, value, ttlMs));
     },
     async invalidate(tags) {
       const keys = [...new Set(tags.map(tagKey))];
       if (keys.length === 0) return 0;
-      return Number(await invalidate(keys.length, ...keys));
+      return Number(await span('EVALSHA', () => invalidate(keys.length, ...keys)));
     },
   };
 }

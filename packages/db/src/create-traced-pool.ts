@@ -1,5 +1,13 @@
+import {
+  type Attributes,
+  context,
+  errorType,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  tracer,
+} from '@toolmesh/telemetry';
 import pg from 'pg';
-import { type Attributes, context, SpanKind, SpanStatusCode, errorType, trace, tracer } from '@toolmesh/telemetry';
 
 // The statement's operation and main table, for the span name: "SELECT orders.orders".
 // Only the shape of our own SQL is read; the text itself and the values never go in a span.
@@ -45,7 +53,11 @@ function tracedQuery(this: pg.Client, ...args: unknown[]): unknown {
     'server.port': this.port,
   };
   if (table) attributes['db.collection.name'] = table;
-  const span = tracer.startSpan(table ? `${operation} ${table}` : operation, { kind: SpanKind.CLIENT, attributes }, parent);
+  const span = tracer.startSpan(
+    table ? `${operation} ${table}` : operation,
+    { kind: SpanKind.CLIENT, attributes },
+    parent,
+  );
   const end = (error?: unknown) => {
     if (error) {
       // The SQLSTATE says what went wrong without repeating any data.
@@ -74,7 +86,11 @@ function tracedQuery(this: pg.Client, ...args: unknown[]): unknown {
 }
 
 class TracedClient extends pg.Client {}
-Object.defineProperty(TracedClient.prototype, 'query', { value: tracedQuery, writable: true, configurable: true });
+Object.defineProperty(TracedClient.prototype, 'query', {
+  value: tracedQuery,
+  writable: true,
+  configurable: true,
+});
 
 /**
  * A pg pool whose statements are spans of the active trace (db.system.name, operation,

@@ -1,3 +1,11 @@
 export { type ServiceProcess, spawnService } from './spawn-service.ts';
-export { defaultPorts, type Mesh, type MeshOptions, type MeshPorts, startMesh } from './start-mesh.ts';
+export {
+  defaultMetricsPorts,
+  defaultPorts,
+  type Mesh,
+  type MeshOptions,
+  type MeshPorts,
+  type MetricsService,
+  startMesh,
+} from './start-mesh.ts';
 export { waitForPort } from './wait-for-port.ts';

@@ -1,6 +1,6 @@
 // `npm start`: the whole mesh on this machine, each service its own process.
 import { z } from 'zod';
-import { defaultPorts, startMesh } from './start-mesh.ts';
+import { defaultMetricsPorts, defaultPorts, type MetricsService, startMesh } from './start-mesh.ts';
 
 const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
 const env = z
@@ -13,6 +13,12 @@ const env = z
     TOOLMESH_TICKET_PORT: port(defaultPorts.ticket),
     TOOLMESH_MODEL_PORT: port(defaultPorts.model),
     TOOLMESH_EMBEDDED_DB_PORT: port(defaultPorts.database),
+    TOOLMESH_GATEWAY_METRICS_PORT: port(defaultMetricsPorts.gateway),
+    TOOLMESH_ORCHESTRATOR_METRICS_PORT: port(defaultMetricsPorts.orchestrator),
+    TOOLMESH_ORDER_METRICS_PORT: port(defaultMetricsPorts.order),
+    TOOLMESH_INVENTORY_METRICS_PORT: port(defaultMetricsPorts.inventory),
+    TOOLMESH_DISPATCH_METRICS_PORT: port(defaultMetricsPorts.dispatch),
+    TOOLMESH_TICKET_METRICS_PORT: port(defaultMetricsPorts.ticket),
     DATABASE_URL: z.string().url().optional(),
     OPENAI_BASE_URL: z.string().url().optional(),
     OPENAI_API_KEY: z.string().optional(),
@@ -34,6 +40,14 @@ const mesh = await startMesh({
     model: env.TOOLMESH_MODEL_PORT,
     database: env.TOOLMESH_EMBEDDED_DB_PORT,
   },
+  metricsPorts: {
+    gateway: env.TOOLMESH_GATEWAY_METRICS_PORT,
+    orchestrator: env.TOOLMESH_ORCHESTRATOR_METRICS_PORT,
+    order: env.TOOLMESH_ORDER_METRICS_PORT,
+    inventory: env.TOOLMESH_INVENTORY_METRICS_PORT,
+    dispatch: env.TOOLMESH_DISPATCH_METRICS_PORT,
+    ticket: env.TOOLMESH_TICKET_METRICS_PORT,
+  },
   databaseUrl: env.DATABASE_URL,
   model: env.OPENAI_BASE_URL
     ? { baseUrl: env.OPENAI_BASE_URL, apiKey: env.OPENAI_API_KEY, name: env.TOOLMESH_MODEL }
@@ -46,23 +60,31 @@ const mesh = await startMesh({
 });
 
 const { ports } = mesh;
-const rows: [string, string, string][] = [
-  ['gateway', `127.0.0.1:${ports.gateway}`, 'toolmesh.v1.ChatService (public)'],
-  ['orchestrator', `127.0.0.1:${ports.orchestrator}`, 'toolmesh.v1.OrchestratorService (internal)'],
-  ['order', `127.0.0.1:${ports.order}`, 'toolmesh.v1.ToolService'],
-  ['inventory', `127.0.0.1:${ports.inventory}`, 'toolmesh.v1.ToolService'],
-  ['dispatch', `127.0.0.1:${ports.dispatch}`, 'toolmesh.v1.ToolService'],
-  ['ticket', `127.0.0.1:${ports.ticket}`, 'toolmesh.v1.ToolService'],
+const metrics = (service: MetricsService) => mesh.metricsUrls[service] ?? '';
+const rows: [string, string, string, string][] = [
+  ['gateway', `127.0.0.1:${ports.gateway}`, metrics('gateway'), 'toolmesh.v1.ChatService (public)'],
+  [
+    'orchestrator',
+    `127.0.0.1:${ports.orchestrator}`,
+    metrics('orchestrator'),
+    'toolmesh.v1.OrchestratorService (internal)',
+  ],
+  ['order', `127.0.0.1:${ports.order}`, metrics('order'), 'toolmesh.v1.ToolService'],
+  ['inventory', `127.0.0.1:${ports.inventory}`, metrics('inventory'), 'toolmesh.v1.ToolService'],
+  ['dispatch', `127.0.0.1:${ports.dispatch}`, metrics('dispatch'), 'toolmesh.v1.ToolService'],
+  ['ticket', `127.0.0.1:${ports.ticket}`, metrics('ticket'), 'toolmesh.v1.ToolService'],
 ];
 if (!env.OPENAI_BASE_URL)
-  rows.push(['scripted-model', `http://127.0.0.1:${ports.model}/v1`, 'OpenAI-compatible stand-in']);
-else rows.push(['model', env.OPENAI_BASE_URL, 'OpenAI-compatible model']);
+  rows.push(['scripted-model', `http://127.0.0.1:${ports.model}/v1`, '', 'OpenAI-compatible stand-in']);
+else rows.push(['model', env.OPENAI_BASE_URL, '', 'OpenAI-compatible model']);
 rows.push(
   env.DATABASE_URL
-    ? ['database', 'DATABASE_URL', 'PostgreSQL']
-    : ['embedded-db', `127.0.0.1:${ports.database}`, 'PGlite (in memory)'],
+    ? ['database', 'DATABASE_URL', '', 'PostgreSQL']
+    : ['embedded-db', `127.0.0.1:${ports.database}`, '', 'PGlite (in memory)'],
 );
-const table = rows.map(([name, where, what]) => `  ${name.padEnd(15)}${where.padEnd(34)}${what}`).join('\n');
+const table = [['service', 'listens on', 'metrics', 'serves'] as const, ...rows]
+  .map(([name, where, scrape, what]) => `  ${name.padEnd(15)}${where.padEnd(34)}${scrape.padEnd(36)}${what}`)
+  .join('\n');
 console.log(`
 toolmesh is up in ${((performance.now() - started) / 1000).toFixed(1)} s
 

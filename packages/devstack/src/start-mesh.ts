@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { waitForServing } from '@toolmesh/rpc';
+import { freePort } from './free-port.ts';
 import { type ServiceProcess, spawnService } from './spawn-service.ts';
 import { waitForPort } from './wait-for-port.ts';
 
@@ -29,6 +30,19 @@ export const defaultPorts: MeshPorts = {
   database: 55432,
 };
 
+/** The services that serve Prometheus /metrics. */
+export type MetricsService = 'gateway' | 'orchestrator' | 'order' | 'inventory' | 'dispatch' | 'ticket';
+
+/** The /metrics ports of `npm start` (DESIGN.md dev defaults). */
+export const defaultMetricsPorts: Record<MetricsService, number> = {
+  gateway: 9400,
+  orchestrator: 9401,
+  order: 9411,
+  inventory: 9412,
+  dispatch: 9413,
+  ticket: 9414,
+};
+
 /** Options of {@link startMesh}. */
 export interface MeshOptions {
   ports?: Partial<MeshPorts>;
@@ -47,8 +61,18 @@ export interface MeshOptions {
   replicas?: Partial<Record<(typeof toolServices)[number], number[]>>;
   /** Where the orchestrator reaches a demo tool service, e.g. through a fault-injecting proxy. */
   toolServiceAddresses?: Partial<Record<(typeof toolServices)[number], string>>;
+  /**
+   * Discovery through etcd instead of static addresses: tool services register
+   * themselves under the prefix and the orchestrator watches it.
+   */
+  etcd?: { endpoint: string; prefix?: string };
   /** Startup budget per step; default 60 s. */
   startTimeoutMs?: number;
+  /**
+   * /metrics ports; a service not named here (and every extra replica) gets a free port,
+   * so meshes of parallel tests never collide. `npm start` passes the DESIGN.md defaults.
+   */
+  metricsPorts?: Partial<Record<MetricsService, number>>;
 }
 
 /** A running mesh. */
@@ -59,6 +83,8 @@ export interface Mesh {
     'gateway' | 'orchestrator' | 'order' | 'inventory' | 'dispatch' | 'ticket',
     string
   >;
+  /** http://host:port/metrics of every service that serves it, by process name ("order", "order#2", …). */
+  readonly metricsUrls: Readonly<Record<string, string>>;
   readonly processes: ReadonlyMap<string, ServiceProcess>;
   /** Kills one service abruptly (SIGKILL): a crash, not a shutdown. */
   kill(name: string): Promise<void>;
@@ -84,6 +110,20 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const started: ServiceProcess[] = [];
   const processes = new Map<string, ServiceProcess>();
   const at = (port: number) => `${host}:${port}`;
+  const metricsPorts = new Map<string, number>();
+  // Picked before anything starts, so a restarted service keeps its port.
+  const metricsPort = async (id: string, service: MetricsService) => {
+    const port = (id === service ? options.metricsPorts?.[service] : undefined) ?? (await freePort());
+    metricsPorts.set(id, port);
+    return String(port);
+  };
+  const discoveryEnv: NodeJS.ProcessEnv = options.etcd
+    ? {
+        DISCOVERY: 'etcd',
+        ETCD_ENDPOINTS: options.etcd.endpoint,
+        DISCOVERY_PREFIX: options.etcd.prefix ?? '/toolmesh/services/',
+      }
+    : {};
 
   const launches = new Map<string, () => ServiceProcess>();
   const readiness = new Map<string, (signal: AbortSignal) => Promise<void>>();
@@ -140,10 +180,12 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       })),
     );
     await Promise.all(
-      toolProcesses.map(({ name, port, id }) => {
+      toolProcesses.map(async ({ name, port, id }) => {
         const proc = launch(id, `services/${name}/src/main.ts`, {
           PORT: String(port),
+          METRICS_PORT: await metricsPort(id, name),
           DATABASE_URL: databaseUrl,
+          ...discoveryEnv,
           // The ticket service checks orders with the order service, as the same user.
           ...(name === 'ticket' ? { ORDER_SERVICE_ADDR: at(ports.order) } : {}),
         });
@@ -152,7 +194,9 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     );
     const orchestrator = launch('orchestrator', 'services/orchestrator/src/main.ts', {
       PORT: String(ports.orchestrator),
+      METRICS_PORT: await metricsPort('orchestrator', 'orchestrator'),
       DATABASE_URL: databaseUrl,
+      ...discoveryEnv,
       TOOL_SERVICES: [
         ...toolServices.map((name) => options.toolServiceAddresses?.[name] ?? at(ports[name])),
         ...toolServices.flatMap((name) => (options.replicas?.[name] ?? []).map(at)),
@@ -165,6 +209,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     await ready(orchestrator, (signal) => waitForServing(at(ports.orchestrator), { timeoutMs, signal }));
     const gateway = launch('gateway', 'services/gateway/src/main.ts', {
       PORT: String(ports.gateway),
+      METRICS_PORT: await metricsPort('gateway', 'gateway'),
       ORCHESTRATOR_ADDR: at(ports.orchestrator),
     });
     await ready(gateway, (signal) => waitForServing(at(ports.gateway), { timeoutMs, signal }));
@@ -183,6 +228,9 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       dispatch: at(ports.dispatch),
       ticket: at(ports.ticket),
     },
+    metricsUrls: Object.fromEntries(
+      [...metricsPorts].map(([id, port]) => [id, `http://${at(port)}/metrics`]),
+    ),
     processes,
     stop,
     async kill(name) {

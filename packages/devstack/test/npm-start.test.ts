@@ -41,6 +41,8 @@ beforeAll(async () => {
   const env: NodeJS.ProcessEnv = { ...process.env, TOOLMESH_QUIET: '1' };
   for (const n of ['DATABASE_URL', 'OPENAI_BASE_URL', 'OPENAI_API_KEY', 'TOOLMESH_MODEL']) delete env[n];
   for (const n of names) env[`TOOLMESH_${n}_PORT`] = String(ports[n]);
+  // Free /metrics ports too: the dev defaults (9400, …) may be taken by a running `npm start`.
+  for (const n of names.slice(0, 6)) env[`TOOLMESH_${n}_METRICS_PORT`] = String(await freePort());
   launcher = spawn(process.execPath, ['packages/devstack/src/main.ts'], { cwd: root, env });
   launcher.stdout?.on('data', (d) => {
     output += String(d);

@@ -1,3 +1,4 @@
+import { traceDependency } from '@toolmesh/telemetry';
 import type { Cluster, Redis } from 'ioredis';
 import type { RateDecision, RateRule } from './rate-rule.ts';
 
@@ -60,11 +61,11 @@ export function createRedisBuckets(redis: Redis | Cluster, prefix: string): Redi
   const take = command.bind(redis);
   return {
     async take(key, rule, cost) {
-      const [allowed, retryAfterMs, remaining] = await take(
-        `${prefix}rl:${key}`,
-        String(rule.ratePerSec),
-        String(rule.burst),
-        String(cost),
+      // The span names the command, never the key: keys hold user ids.
+      const [allowed, retryAfterMs, remaining] = await traceDependency(
+        'EVALSHA',
+        { 'db.system.name': 'redis', 'db.operation.name': 'EVALSHA' },
+        () => take(`${prefix}rl:${key}`, String(rule.ratePerSec), String(rule.burst), String(cost)),
       );
       return { allowed: allowed === 1, retryAfterMs, remaining };
     },

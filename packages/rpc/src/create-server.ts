@@ -1,15 +1,17 @@
-import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import type { DescService } from '@bufbuild/protobuf';
 import type { Interceptor } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { Health } from '@toolmesh/proto';
-import type { Logger } from '@toolmesh/telemetry';
+import type { Logger, Registry } from '@toolmesh/telemetry';
+import { createProtocolListener } from './create-protocol-listener.ts';
 import { createErrorBoundary, type ErrorMapper } from './error-boundary.ts';
+import { createServerMetricsInterceptor } from './grpc-metrics.ts';
 import { createHealthRegistry, type HealthRegistry } from './health-registry.ts';
 import { reportUndecodableRequests } from './invalid-request-status.ts';
 import { createReflectionRegistrations } from './reflection-service.ts';
+import { createServerTracingInterceptor } from './server-tracing-interceptor.ts';
 import { type ServiceRegistration, serviceRegistration } from './service-registration.ts';
+import { type CorsOptions, withCors } from './with-cors.ts';
 
 /** Options of {@link createServer}. */
 export interface ServerOptions {
@@ -22,9 +24,16 @@ export interface ServerOptions {
   interceptors?: Interceptor[];
   /** Largest request message accepted; default 4 MiB, like grpc-go. */
   readMaxBytes?: number;
+  /** Browser origins allowed to call (gRPC-Web, Connect); default none (no CORS headers). */
+  cors?: CorsOptions;
+  /** Records the grpc_server_* series of every call here (the process's registry); none without. */
+  metrics?: Registry;
 }
 
-/** A gRPC server (HTTP/2 without TLS) with health and reflection. */
+/**
+ * A server with health and reflection that speaks gRPC (HTTP/2 without TLS), and gRPC-Web
+ * and Connect (JSON or binary) over HTTP/1.1 or HTTP/2, all on one port.
+ */
 export interface Server {
   readonly health: HealthRegistry;
   /** Starts listening; resolves with the bound port (useful with port 0). */
@@ -51,42 +60,37 @@ export function createServer(options: ServerOptions): Server {
     routes: (router) => {
       for (const r of registrations) r.register(router);
     },
+    // Tracing outermost, so the request id and span cover everything (the boundary's logs
+    // too); metrics outside the boundary, so they count the codes callers see.
     interceptors: [
+      createServerTracingInterceptor(),
+      ...(options.metrics ? [createServerMetricsInterceptor(options.metrics)] : []),
       createErrorBoundary({ logger, mapError: options.mapError }),
       ...(options.interceptors ?? []),
     ],
     readMaxBytes: options.readMaxBytes ?? 4 * 1024 * 1024,
     shutdownSignal: shutdownController.signal,
   });
-  const server = http2.createServer({}, (req, res) => {
-    reportUndecodableRequests(res);
-    handler(req, res);
-  });
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on('session', (session) => {
-    sessions.add(session);
-    session.once('close', () => sessions.delete(session));
+  const serve = options.cors ? withCors(handler, options.cors) : handler;
+  const listener = createProtocolListener({
+    handler: (req, res) => {
+      reportUndecodableRequests(res);
+      serve(req, res);
+    },
   });
 
   return {
     health,
     listen(port, host = '127.0.0.1') {
-      return new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve((server.address() as AddressInfo).port);
-        });
-      });
+      return listener.listen(port, host);
     },
     async shutdown(graceMs = 10_000) {
       health.setAll(false);
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // GOAWAY lets clients finish in-flight streams and reconnect elsewhere.
-      for (const session of sessions) session.close();
+      // GOAWAY (HTTP/1.1: close when idle) lets clients finish in-flight calls and reconnect elsewhere.
+      const closed = listener.close();
       const timer = setTimeout(() => {
         shutdownController.abort();
-        for (const session of sessions) session.destroy();
+        listener.destroyAll();
       }, graceMs);
       await closed;
       clearTimeout(timer);

@@ -2,6 +2,7 @@ import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import type { Logger } from '@toolmesh/telemetry';
 import { isUndecodableRequest } from './invalid-request-status.ts';
 import { isPublicError } from './public-error.ts';
+import { sanitizedErrorHeader } from './sanitized-error.ts';
 
 /** Maps a service's domain errors to caller-facing errors; undefined means "not mine". */
 export type ErrorMapper = (error: unknown) => ConnectError | undefined;
@@ -43,6 +44,11 @@ const genericMessages: Partial<Record<Code, string>> = {
 export function createErrorBoundary(options: ErrorBoundaryOptions): Interceptor {
   const { logger, mapError } = options;
   const toPublic = (error: unknown, rpc: string): ConnectError => {
+    const status = sanitize(error, rpc);
+    status.metadata.set(sanitizedErrorHeader, '1');
+    return status;
+  };
+  const sanitize = (error: unknown, rpc: string): ConnectError => {
     if (isPublicError(error)) return error;
     const mapped = mapError?.(error);
     if (mapped) {

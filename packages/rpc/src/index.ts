@@ -1,12 +1,32 @@
 export { Code, ConnectError, type HandlerContext, type Interceptor } from '@connectrpc/connect';
+export { createClientTracingInterceptor } from './client-tracing-interceptor.ts';
 export { createClientPool } from './create-client-pool.ts';
 export { createGrpcClient, type GrpcClientOptions } from './create-grpc-client.ts';
+export {
+  createProtocolListener,
+  type ProtocolListener,
+  type ProtocolListenerOptions,
+  type RequestHandler,
+} from './create-protocol-listener.ts';
+export {
+  createResilienceInterceptor,
+  type ResilienceOptions,
+} from './create-resilience-interceptor.ts';
 export { createServer, type Server, type ServerOptions } from './create-server.ts';
 export { createErrorBoundary, type ErrorBoundaryOptions, type ErrorMapper } from './error-boundary.ts';
+export { createClientMetricsInterceptor, createServerMetricsInterceptor } from './grpc-metrics.ts';
+export { grpcCodeName, grpcStatusCode } from './grpc-status.ts';
 export { type HandleShutdownOptions, handleShutdown } from './handle-shutdown.ts';
 export { createHealthRegistry, type HealthRegistry } from './health-registry.ts';
+export { isUnsentError } from './is-unsent-error.ts';
+export { observeStream, type StreamObserver } from './observe-stream.ts';
 export { isPublicError, publicError } from './public-error.ts';
 export { createReflectionRegistrations } from './reflection-service.ts';
+export { requestIdKey } from './request-id-key.ts';
+export { createRetryBudget, type RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
+export { isSanitizedError, sanitizedErrorHeader } from './sanitized-error.ts';
+export { createServerTracingInterceptor, headerGetter } from './server-tracing-interceptor.ts';
 export { type ServiceRegistration, serviceRegistration } from './service-registration.ts';
 export { type ToolErrorName, toolErrorCode, toolErrorName } from './tool-error-codes.ts';
 export { type WaitForServingOptions, waitForServing } from './wait-for-serving.ts';
+export { type CorsOptions, withCors } from './with-cors.ts';

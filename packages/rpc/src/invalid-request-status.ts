@@ -1,4 +1,5 @@
 import type http2 from 'node:http2';
+import type { RequestHandler } from './create-protocol-listener.ts';
 
 // connect reports a request body that does not decode (broken protobuf, invalid
 // UTF-8 in a string field) as INTERNAL "parse binary: …", before any interceptor
@@ -13,16 +14,21 @@ function rewrite(headers: Headers | undefined): Headers | undefined {
   return { ...headers, 'grpc-status': '3', 'grpc-message': 'invalid%20request%20message' };
 }
 
-/** Wraps the response so an undecodable request ends with INVALID_ARGUMENT instead of INTERNAL. */
-export function reportUndecodableRequests(res: http2.Http2ServerResponse): void {
-  const writeHead = res.writeHead.bind(res) as (
-    status: number,
-    headers?: Headers,
-  ) => http2.Http2ServerResponse;
-  const addTrailers = res.addTrailers.bind(res);
-  res.writeHead = ((status: number, headers?: Headers) =>
-    writeHead(status, rewrite(headers))) as unknown as typeof res.writeHead;
-  res.addTrailers = (headers: Headers) => addTrailers(rewrite(headers) ?? headers);
+/**
+ * Wraps the response so an undecodable request ends with INVALID_ARGUMENT instead of INTERNAL.
+ * HTTP/1.1 responses (gRPC-Web, Connect) are wrapped too; gRPC-Web carries the status in its
+ * body when the response has one, which the error boundary already covers.
+ */
+export function reportUndecodableRequests(res: Parameters<RequestHandler>[1]): void {
+  // Both response kinds have these two methods; their overloads only differ in types.
+  const target = res as unknown as {
+    writeHead: (status: number, headers?: Headers) => unknown;
+    addTrailers: (headers: Headers) => void;
+  };
+  const writeHead = target.writeHead.bind(res);
+  const addTrailers = target.addTrailers.bind(res);
+  target.writeHead = (status: number, headers?: Headers) => writeHead(status, rewrite(headers));
+  target.addTrailers = (headers: Headers) => addTrailers(rewrite(headers) ?? headers);
 }
 
 /** True for connect's request-decoding errors (seen inside streaming handlers). */

@@ -1,5 +1,7 @@
+import { context, isSpanContextValid, trace } from '@opentelemetry/api';
 import { type DestinationStream, type Logger, pino } from 'pino';
 import { maskSensitive } from './mask-sensitive.ts';
+import { currentRequestId } from './request-id.ts';
 
 export type { Logger };
 
@@ -15,6 +17,21 @@ export interface LoggerOptions {
   sensitiveFields?: readonly string[];
 }
 
+// Correlation fields of the call being served, read from the active context at each line:
+// the request id (every RPC has one) and, when the call is traced, its trace and span.
+function correlation(): Record<string, string> {
+  const active = context.active();
+  const fields: Record<string, string> = {};
+  const span = trace.getSpanContext(active);
+  if (span && isSpanContextValid(span)) {
+    fields.trace_id = span.traceId;
+    fields.span_id = span.spanId;
+  }
+  const requestId = currentRequestId(active);
+  if (requestId) fields.request_id = requestId;
+  return fields;
+}
+
 /** Creates the structured JSON logger every process uses. */
 export function createLogger(options: LoggerOptions): Logger {
   return pino(
@@ -22,6 +39,7 @@ export function createLogger(options: LoggerOptions): Logger {
       level: options.level ?? 'info',
       base: { service: options.service },
       timestamp: pino.stdTimeFunctions.isoTime,
+      mixin: correlation,
       formatters: {
         level: (label) => ({ level: label }),
         // The same masking policy as the audit log and streamed events.

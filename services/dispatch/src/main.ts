@@ -1,6 +1,6 @@
 import { migrate, openDatabase } from '@toolmesh/db';
-import { handleShutdown } from '@toolmesh/rpc';
-import { createLogger } from '@toolmesh/telemetry';
+import { createLogger, startTelemetry } from '@toolmesh/telemetry';
+import { serveToolService } from '@toolmesh/tool-sdk';
 import { loadConfig } from './config.ts';
 import { dispatchMigrations, dispatchSchema } from './migrations.ts';
 import { createDispatchServer } from './server.ts';
@@ -10,17 +10,26 @@ const config = loadConfig(process.env);
 const logger = createLogger({ service: 'dispatch', level: config.logLevel });
 
 try {
+  // First: spans and /metrics must cover everything that follows.
+  const telemetry = await startTelemetry({
+    service: 'dispatch',
+    logger,
+    host: config.host,
+    ...config.telemetry,
+  });
   const db = await openDatabase({ url: config.databaseUrl, applicationName: 'toolmesh-dispatch' });
   await migrate(db.pool, { schema: dispatchSchema, migrations: dispatchMigrations });
-  const server = createDispatchServer({ pool: db.pool, logger });
-  const port = await server.listen(config.port, config.host);
-  server.health.setAll(true);
-  logger.info({ port }, 'dispatch service listening');
-  handleShutdown({
+  const server = createDispatchServer({ pool: db.pool, logger, metrics: telemetry.metrics });
+  await serveToolService({
+    service: 'dispatch',
+    server,
+    host: config.host,
+    port: config.port,
+    discovery: config.discovery,
     logger,
-    stop: async () => {
-      await server.shutdown();
+    close: async () => {
       await db.close();
+      await telemetry.shutdown();
     },
   });
 } catch (error) {

@@ -1,4 +1,4 @@
-import { host, logLevel, parseEnv, port } from '@toolmesh/config';
+import { host, logLevel, parseEnv, port, telemetryEnv, telemetrySettings } from '@toolmesh/config';
 import { z } from 'zod';
 
 const principalSchema = z.object({
@@ -58,6 +58,7 @@ const schema = z.object({
   /** Deadline of a Chat whose caller set none. */
   DEFAULT_DEADLINE_MS: z.coerce.number().int().min(100).default(120_000),
   LOG_LEVEL: logLevel,
+  ...telemetryEnv(9_400),
 });
 
 /** The gateway's settings. */
@@ -77,5 +78,7 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
     redisUrl: c.REDIS_URL,
     redisPrefix: c.REDIS_PREFIX,
     logLevel: c.LOG_LEVEL,
+    /** METRICS_PORT and the OTEL_* variables. */
+    telemetry: telemetrySettings(c),
   };
 }

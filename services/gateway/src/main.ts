@@ -2,19 +2,30 @@
 
 import { connectRedis, createRateLimiter } from '@toolmesh/limits';
 import { AuditService, OrchestratorService, TaskService } from '@toolmesh/proto';
-import { createGrpcClient, handleShutdown } from '@toolmesh/rpc';
-import { createLogger } from '@toolmesh/telemetry';
+import { createGrpcClient, createResilienceInterceptor, handleShutdown } from '@toolmesh/rpc';
+import { createLogger, startTelemetry } from '@toolmesh/telemetry';
 import { createApiKeyAuthenticator } from './authenticate.ts';
 import { loadConfig } from './config.ts';
 import { createGatewayServer } from './server.ts';
 
 const config = loadConfig(process.env);
 const logger = createLogger({ service: 'gateway', level: config.logLevel });
+// First: spans and /metrics must cover everything that follows.
+const telemetry = await startTelemetry({
+  service: 'gateway',
+  logger,
+  host: config.host,
+  ...config.telemetry,
+});
 if (config.usingDevKeys) logger.warn('TOOLMESH_API_KEYS is not set: accepting the development API keys');
 
+// One breaker and retry budget for the orchestrator hop, shared by its three clients.
+const upstream = createResilienceInterceptor();
 const orchestrator = createGrpcClient(OrchestratorService, {
   address: config.orchestratorAddress,
   defaultTimeoutMs: config.defaultDeadlineMs,
+  interceptors: [upstream],
+  metrics: telemetry.metrics,
 });
 // Rate limits live in Redis when configured, so every replica counts against one budget.
 const redis = await connectRedis(config.redisUrl, (error) =>
@@ -23,13 +34,24 @@ const redis = await connectRedis(config.redisUrl, (error) =>
 
 const server = createGatewayServer({
   orchestrator,
-  audit: createGrpcClient(AuditService, { address: config.orchestratorAddress, defaultTimeoutMs: 10_000 }),
-  tasks: createGrpcClient(TaskService, { address: config.orchestratorAddress, defaultTimeoutMs: 10_000 }),
+  audit: createGrpcClient(AuditService, {
+    address: config.orchestratorAddress,
+    defaultTimeoutMs: 10_000,
+    interceptors: [upstream],
+    metrics: telemetry.metrics,
+  }),
+  tasks: createGrpcClient(TaskService, {
+    address: config.orchestratorAddress,
+    defaultTimeoutMs: 10_000,
+    interceptors: [upstream],
+    metrics: telemetry.metrics,
+  }),
   authenticate: createApiKeyAuthenticator(config.apiKeys),
   defaultDeadlineMs: config.defaultDeadlineMs,
   rateLimiter: createRateLimiter({ redis, prefix: `${config.redisPrefix}gateway:` }),
   chatRate: config.chatRate,
   logger,
+  metrics: telemetry.metrics,
 });
 const port = await server.listen(config.port, config.host);
 server.health.setAll(true);
@@ -40,5 +62,6 @@ handleShutdown({
   stop: async () => {
     await server.shutdown();
     redis?.disconnect();
+    await telemetry.shutdown();
   },
 });

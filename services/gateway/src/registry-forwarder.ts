@@ -4,7 +4,9 @@ import { type ServiceRegistration, serviceRegistration } from '@toolmesh/rpc';
 import { principalKey } from './auth-interceptor.ts';
 
 /** The public RegistryService: any authenticated caller sees the tools, marked by what they may use. */
-export function createRegistryForwarder(orchestrator: Client<typeof OrchestratorService>): ServiceRegistration {
+export function createRegistryForwarder(
+  orchestrator: Client<typeof OrchestratorService>,
+): ServiceRegistration {
   return serviceRegistration(RegistryService, {
     async listRegisteredTools(_req, ctx) {
       const principal = ctx.values.get(principalKey) as Principal;

@@ -2,7 +2,7 @@ import type { Client } from '@connectrpc/connect';
 import type { RateLimiter, RateRule } from '@toolmesh/limits';
 import type { AuditService, OrchestratorService, TaskService } from '@toolmesh/proto';
 import { createServer, type Server } from '@toolmesh/rpc';
-import type { Logger } from '@toolmesh/telemetry';
+import type { Logger, Registry } from '@toolmesh/telemetry';
 import { createAuditForwarder } from './audit-forwarder.ts';
 import { createAuthInterceptor } from './auth-interceptor.ts';
 import type { Authenticate } from './authenticate.ts';
@@ -21,12 +21,15 @@ export interface GatewayServerOptions {
   rateLimiter: RateLimiter;
   chatRate: RateRule;
   logger: Logger;
+  /** The process's metrics registry (grpc_server_* series). */
+  metrics?: Registry;
 }
 
 /** Builds the public gateway server; it listens only when main says so. */
 export function createGatewayServer(options: GatewayServerOptions): Server {
   return createServer({
     logger: options.logger,
+    metrics: options.metrics,
     // Chat requests are small; a large body is refused before it is parsed.
     readMaxBytes: 256 * 1024,
     interceptors: [

@@ -1,4 +1,14 @@
-import { host, logLevel, parseEnv, port, postgresUrl } from '@toolmesh/config';
+import {
+  discoveryEnv,
+  discoverySettings,
+  host,
+  logLevel,
+  parseEnv,
+  port,
+  postgresUrl,
+  telemetryEnv,
+  telemetrySettings,
+} from '@toolmesh/config';
 import { z } from 'zod';
 
 /** Settings of the inventory service, parsed once from the environment. */
@@ -8,17 +18,30 @@ export interface InventoryConfig {
   /** postgres:// URL; undefined runs on an embedded PGlite database. */
   databaseUrl: string | undefined;
   logLevel: string;
+  /** DISCOVERY=etcd makes the replica register itself. */
+  discovery: ReturnType<typeof discoverySettings>;
+  /** METRICS_PORT and the OTEL_* variables. */
+  telemetry: ReturnType<typeof telemetrySettings>;
 }
 
 const envSchema = z.object({
   PORT: port(50_062),
   HOST: host,
+  ...discoveryEnv,
+  ...telemetryEnv(9_412),
   DATABASE_URL: postgresUrl,
   LOG_LEVEL: logLevel,
 });
 
 /** Parses the service's environment; throws an error naming each invalid variable. */
 export function loadConfig(env: NodeJS.ProcessEnv): InventoryConfig {
-  const { PORT, HOST, DATABASE_URL, LOG_LEVEL } = parseEnv(envSchema, env, 'inventory service');
-  return { port: PORT, host: HOST, databaseUrl: DATABASE_URL, logLevel: LOG_LEVEL };
+  const c = parseEnv(envSchema, env, 'inventory service');
+  return {
+    port: c.PORT,
+    host: c.HOST,
+    databaseUrl: c.DATABASE_URL,
+    logLevel: c.LOG_LEVEL,
+    discovery: discoverySettings(c),
+    telemetry: telemetrySettings(c),
+  };
 }

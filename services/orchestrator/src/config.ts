@@ -1,11 +1,23 @@
-import { addressList, host, logLevel, parseEnv, port, postgresUrl } from '@toolmesh/config';
+import {
+  addressList,
+  discoveryEnv,
+  discoverySettings,
+  host,
+  logLevel,
+  parseEnv,
+  port,
+  postgresUrl,
+  telemetryEnv,
+  telemetrySettings,
+} from '@toolmesh/config';
 import { z } from 'zod';
 
 const schema = z.object({
   PORT: port(50051),
   HOST: host,
   DATABASE_URL: postgresUrl,
-  /** Static discovery: the tool services' host:port, comma separated. */
+  ...discoveryEnv,
+  /** DISCOVERY=static: the tool services' host:port; DISCOVERY=dns: names to resolve (all addresses). */
   TOOL_SERVICES: addressList.default([
     '127.0.0.1:50061',
     '127.0.0.1:50062',
@@ -13,11 +25,16 @@ const schema = z.object({
     '127.0.0.1:50064',
   ]),
   TOOL_REFRESH_MS: z.coerce.number().int().min(1_000).default(30_000),
+  /** DISCOVERY=dns: how often names are resolved again. */
+  DNS_REFRESH_MS: z.coerce.number().int().min(100).default(10_000),
   /** Any OpenAI-compatible endpoint; the default is the scripted model of `npm start`. */
   OPENAI_BASE_URL: z.string().url().default('http://127.0.0.1:50070/v1'),
   OPENAI_API_KEY: z.string().min(1).default('scripted-model-needs-no-key'),
   TOOLMESH_MODEL: z.string().min(1).default('toolmesh-scripted'),
   MODEL_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
+  /** Consecutive failed model calls that open the model's breaker, and how long it stays open. */
+  MODEL_BREAKER_FAILURE_THRESHOLD: z.coerce.number().int().min(1).default(5),
+  MODEL_BREAKER_HALF_OPEN_MS: z.coerce.number().int().min(100).default(10_000),
   MAX_ROUNDS: z.coerce.number().int().min(1).max(50).default(8),
   APPROVAL_TTL_SECONDS: z.coerce.number().int().min(1).default(900),
   MAX_TOOL_CALLS_PER_ROUND: z.coerce.number().int().min(1).max(128).default(8),
@@ -40,6 +57,7 @@ const schema = z.object({
   /** Prefix of every Redis key, so several meshes (or test runs) can share one Redis. */
   REDIS_PREFIX: z.string().max(64).default('toolmesh:'),
   LOG_LEVEL: logLevel,
+  ...telemetryEnv(9_401),
 });
 
 /** The orchestrator's settings, parsed once from the environment. */
@@ -53,6 +71,8 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
     host: c.HOST,
     databaseUrl: c.DATABASE_URL,
     toolServices: c.TOOL_SERVICES,
+    discovery: discoverySettings(c),
+    dnsRefreshMs: c.DNS_REFRESH_MS,
     toolRefreshMs: c.TOOL_REFRESH_MS,
     endpointPolicy: {
       failureThreshold: c.BREAKER_FAILURE_THRESHOLD,
@@ -63,6 +83,10 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
       apiKey: c.OPENAI_API_KEY,
       model: c.TOOLMESH_MODEL,
       timeoutMs: c.MODEL_TIMEOUT_MS,
+    },
+    modelBreaker: {
+      failureThreshold: c.MODEL_BREAKER_FAILURE_THRESHOLD,
+      halfOpenAfterMs: c.MODEL_BREAKER_HALF_OPEN_MS,
     },
     maxRounds: c.MAX_ROUNDS,
     redisUrl: c.REDIS_URL,
@@ -82,5 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
       contextBudgetTokens: c.CONTEXT_BUDGET_TOKENS,
     },
     logLevel: c.LOG_LEVEL,
+    /** METRICS_PORT and the OTEL_* variables. */
+    telemetry: telemetrySettings(c),
   };
 }

@@ -2,6 +2,7 @@
 
 import { createToolCache } from '@toolmesh/cache';
 import { migrate, openDatabase } from '@toolmesh/db';
+import { createDiscovery } from '@toolmesh/discovery';
 import {
   connectRedis,
   createConcurrencyLimiter,
@@ -9,14 +10,21 @@ import {
   createRateLimiter,
 } from '@toolmesh/limits';
 import { handleShutdown } from '@toolmesh/rpc';
-import { createLogger } from '@toolmesh/telemetry';
+import { createLogger, startTelemetry } from '@toolmesh/telemetry';
 import { createChatEngine } from './chat-engine.ts';
 import { createChatRequestStore } from './chat-request-store.ts';
 import { loadConfig } from './config.ts';
 import { createConversationStore } from './conversation-store.ts';
 import { createExecutionLedger } from './execution-ledger.ts';
+import { instrumentModelClient } from './instrument-model-client.ts';
+import { instrumentPendingActionStore } from './instrument-pending-actions.ts';
+import { instrumentResultCache } from './instrument-result-cache.ts';
+import { instrumentToolAdmission } from './instrument-tool-admission.ts';
+import { createToolInstrumentation } from './instrument-tool-execution.ts';
 import { migrations, schema } from './migrations.ts';
+import { withModelBreaker } from './model-breaker.ts';
 import { createModelClient } from './model-client.ts';
+import { createOrchestratorMetrics } from './orchestrator-metrics.ts';
 import { createPendingActionStore } from './pending-action-store.ts';
 import { createReconciler } from './reconciler.ts';
 import { createResultCache } from './result-cache.ts';
@@ -28,15 +36,31 @@ import { createToolRegistry } from './tool-registry.ts';
 
 const config = loadConfig(process.env);
 const logger = createLogger({ service: 'orchestrator', level: config.logLevel });
+// First: spans and /metrics must cover everything that follows.
+const telemetry = await startTelemetry({
+  service: 'orchestrator',
+  logger,
+  host: config.host,
+  ...config.telemetry,
+});
+const metrics = createOrchestratorMetrics(telemetry.metrics);
 
 const db = await openDatabase({ url: config.databaseUrl, applicationName: 'toolmesh-orchestrator' });
 await migrate(db.pool, { schema, migrations });
 
+// Where the tool services are: fixed addresses, DNS names or the etcd registry.
 const registry = createToolRegistry({
-  addresses: config.toolServices,
+  discovery: createDiscovery({
+    settings: config.discovery,
+    addresses: config.toolServices,
+    dnsRefreshMs: config.dnsRefreshMs,
+    onError: (error) => logger.warn({ err: error }, 'discovery failed; keeping the last known endpoints'),
+  }),
   logger,
   refreshMs: config.toolRefreshMs,
   endpointPolicy: config.endpointPolicy,
+  observe: { onBreakerChange: metrics.breakerStateChanged, clientMetrics: metrics.registry },
+  onEndpointRemoved: metrics.forgetEndpoint,
 });
 await registry.start();
 
@@ -44,22 +68,25 @@ await registry.start();
 const redis = await connectRedis(config.redisUrl, (error) =>
   logger.warn({ err: error }, 'Redis unreachable; limits and cache stay local until it is back'),
 );
-const admission = createToolAdmission({
-  rateLimiter: createRateLimiter({ redis, prefix: `${config.redisPrefix}orchestrator:` }),
-  perUserToolRate: config.execution.perUserToolRate,
-  perTool: createKeyedConcurrencyLimiter({
-    limitFor: (tool) => registry.get(tool)?.definition.metadata?.maxConcurrency ?? 0,
-    queueTimeoutMs: config.execution.queueTimeoutMs,
+const admission = instrumentToolAdmission(
+  createToolAdmission({
+    rateLimiter: createRateLimiter({ redis, prefix: `${config.redisPrefix}orchestrator:` }),
+    perUserToolRate: config.execution.perUserToolRate,
+    perTool: createKeyedConcurrencyLimiter({
+      limitFor: (tool) => registry.get(tool)?.definition.metadata?.maxConcurrency ?? 0,
+      queueTimeoutMs: config.execution.queueTimeoutMs,
+    }),
+    global: createConcurrencyLimiter({
+      limit: config.execution.maxConcurrent,
+      maxQueue: config.execution.maxConcurrent * 4,
+      queueTimeoutMs: config.execution.queueTimeoutMs,
+    }),
   }),
-  global: createConcurrencyLimiter({
-    limit: config.execution.maxConcurrent,
-    maxQueue: config.execution.maxConcurrent * 4,
-    queueTimeoutMs: config.execution.queueTimeoutMs,
-  }),
-});
+  metrics,
+);
 
 const ledger = createExecutionLedger(db.pool);
-const actions = createPendingActionStore(db.pool);
+const actions = instrumentPendingActionStore(createPendingActionStore(db.pool), metrics);
 const engine = createChatEngine({
   conversations: createConversationStore(db.pool),
   actions,
@@ -74,15 +101,30 @@ const engine = createChatEngine({
     logger,
     admission,
     ledger,
-    cache: createResultCache(
-      createToolCache({
-        redis,
-        prefix: `${config.redisPrefix}cache:`,
-        onError: (error) => logger.warn({ err: error }, 'read cache unavailable; calling the tool'),
-      }),
+    cache: instrumentResultCache(
+      createResultCache(
+        createToolCache({
+          redis,
+          prefix: `${config.redisPrefix}cache:`,
+          onError: (error) => logger.warn({ err: error }, 'read cache unavailable; calling the tool'),
+        }),
+      ),
+      metrics,
     ),
+    instrument: createToolInstrumentation(metrics),
   }),
-  model: createModelClient(config.model),
+  // Outermost: while the breaker is open no model call is made (nor measured).
+  model: withModelBreaker(
+    instrumentModelClient(createModelClient(config.model), {
+      metrics,
+      model: config.model.model,
+      baseURL: config.model.baseURL,
+    }),
+    {
+      ...config.modelBreaker,
+      onStateChange: (state) => logger.warn({ state }, 'model breaker changed state'),
+    },
+  ),
   logger,
   maxRounds: config.maxRounds,
   approvalTtlSeconds: config.approvalTtlSeconds,
@@ -95,7 +137,14 @@ const reconciler = createReconciler({ ledger, actions, engine, logger, ...config
 await reconciler.runOnce();
 reconciler.start();
 
-const server = createOrchestratorServer({ engine, pool: db.pool, ledger, logger });
+const server = createOrchestratorServer({
+  engine,
+  registry,
+  pool: db.pool,
+  ledger,
+  logger,
+  metrics: telemetry.metrics,
+});
 const port = await server.listen(config.port, config.host);
 server.health.setAll(true);
 logger.info({ port, model: config.model.baseURL, tools: registry.list().length }, 'orchestrator listening');
@@ -105,8 +154,9 @@ handleShutdown({
   stop: async () => {
     await server.shutdown();
     reconciler.stop();
-    registry.stop();
+    await registry.stop();
     await db.close();
     redis?.disconnect();
+    await telemetry.shutdown();
   },
 });

@@ -1,7 +1,7 @@
 import type { Client } from '@connectrpc/connect';
 import { ToolService } from '@toolmesh/proto';
 import { createGrpcClient } from '@toolmesh/rpc';
-import type { Logger } from '@toolmesh/telemetry';
+import type { Logger, Registry } from '@toolmesh/telemetry';
 import {
   type CircuitBreakerPolicy,
   CircuitState,
@@ -33,6 +33,14 @@ const stateNames: Record<CircuitState, BreakerStateName> = {
   [CircuitState.Isolated]: 'open',
 };
 
+/** Who watches the endpoints: metrics of the breaker and of the gRPC client. */
+export interface EndpointObservers {
+  /** Hears every breaker change ("closed" once at creation). */
+  onBreakerChange?: (address: string, state: BreakerStateName) => void;
+  /** Registry for the grpc_client_* series of the tool calls. */
+  clientMetrics?: Registry;
+}
+
 /** Breaker settings of every endpoint. */
 export interface EndpointPolicyOptions {
   /** Consecutive transport failures that open the breaker; default 5. */
@@ -49,23 +57,28 @@ export function createToolEndpoint(
   address: string,
   policy: EndpointPolicyOptions,
   logger: Logger,
-  onStateChange?: (address: string, state: BreakerStateName) => void,
+  observe: EndpointObservers = {},
 ): ToolEndpoint {
   const breaker = circuitBreaker(handleAll, {
     breaker: new ConsecutiveBreaker(policy.failureThreshold),
     halfOpenAfter: policy.halfOpenAfterMs,
   });
   let openedAt = 0;
+  observe.onBreakerChange?.(address, 'closed');
   const retryAfterMs = () =>
     breaker.state === CircuitState.Open ? Math.max(0, openedAt + policy.halfOpenAfterMs - Date.now()) : 0;
   breaker.onStateChange((state) => {
     if (state === CircuitState.Open) openedAt = Date.now();
     logger.warn({ address, state: stateNames[state] }, 'tool endpoint breaker changed state');
-    onStateChange?.(address, stateNames[state]);
+    observe.onBreakerChange?.(address, stateNames[state]);
   });
   return {
     address,
-    client: createGrpcClient(ToolService, { address, defaultTimeoutMs: 30_000 }),
+    client: createGrpcClient(ToolService, {
+      address,
+      defaultTimeoutMs: 30_000,
+      metrics: observe.clientMetrics,
+    }),
     breaker,
     // An open breaker moves to half-open only when a call is tried through it, so
     // once its wait is over the endpoint counts as available again for that trial.

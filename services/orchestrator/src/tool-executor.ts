@@ -74,7 +74,10 @@ export interface ToolExecutorOptions {
 }
 
 /** Runs `execute` (one whole call: ledger, cache, limits, InvokeTool) and observes it. */
-export type ToolInstrumentation = (call: PlannedCall, execute: () => Promise<ToolOutcome>) => Promise<ToolOutcome>;
+export type ToolInstrumentation = (
+  call: PlannedCall,
+  execute: () => Promise<ToolOutcome>,
+) => Promise<ToolOutcome>;
 
 const durationMs = (d: { seconds: bigint; nanos: number } | undefined) =>
   d ? Number(d.seconds) * 1000 + d.nanos / 1e6 : 0;

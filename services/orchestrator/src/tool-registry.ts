@@ -3,8 +3,8 @@ import type { ToolDefinition } from '@toolmesh/proto';
 import type { Logger } from '@toolmesh/telemetry';
 import { type ArgumentValidator, compileArgumentValidator } from './argument-validator.ts';
 import {
-  type BreakerStateName,
   createToolEndpoint,
+  type EndpointObservers,
   type EndpointPolicyOptions,
   type ToolEndpoint,
 } from './tool-endpoint.ts';
@@ -39,8 +39,10 @@ export interface ToolRegistryOptions {
   refreshMs?: number;
   /** Circuit breaker of each endpoint. */
   endpointPolicy?: EndpointPolicyOptions;
-  /** Hears every breaker change of every endpoint (metrics). */
-  onBreakerChange?: (address: string, state: BreakerStateName) => void;
+  /** Metrics of every endpoint's breaker and client. */
+  observe?: EndpointObservers;
+  /** Hears an endpoint leaving discovery, so its series can go. */
+  onEndpointRemoved?: (address: string) => void;
 }
 
 /** The tools of every discovered tool service, from their ListTools. */
@@ -135,6 +137,7 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
     for (const [address, entry] of entries) {
       if (!wanted.has(address)) {
         entries.delete(address);
+        options.onEndpointRemoved?.(address);
         logger.info({ address }, 'tool endpoint left');
       }
     }
@@ -142,7 +145,7 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
       const entry = entries.get(address);
       if (!entry) {
         const added = {
-          endpoint: createToolEndpoint(address, policy, logger, options.onBreakerChange),
+          endpoint: createToolEndpoint(address, policy, logger, options.observe),
           version,
         };
         entries.set(address, added);

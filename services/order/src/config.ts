@@ -1,4 +1,14 @@
-import { host, logLevel, parseEnv, port, postgresUrl } from '@toolmesh/config';
+import {
+  discoveryEnv,
+  discoverySettings,
+  host,
+  logLevel,
+  parseEnv,
+  port,
+  postgresUrl,
+  telemetryEnv,
+  telemetrySettings,
+} from '@toolmesh/config';
 import { z } from 'zod';
 
 /** Settings of the order service, parsed once from the environment. */
@@ -10,11 +20,17 @@ export interface OrderConfig {
   logLevel: string;
   /** Tasks of async tools (export_order_report) run at once by this replica. */
   taskConcurrency: number;
+  /** DISCOVERY=etcd makes the replica register itself. */
+  discovery: ReturnType<typeof discoverySettings>;
+  /** METRICS_PORT and the OTEL_* variables. */
+  telemetry: ReturnType<typeof telemetrySettings>;
 }
 
 const envSchema = z.object({
   PORT: port(50_061),
   HOST: host,
+  ...discoveryEnv,
+  ...telemetryEnv(9_411),
   DATABASE_URL: postgresUrl,
   LOG_LEVEL: logLevel,
   TASK_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
@@ -22,12 +38,14 @@ const envSchema = z.object({
 
 /** Parses the service's environment; throws an error naming each invalid variable. */
 export function loadConfig(env: NodeJS.ProcessEnv): OrderConfig {
-  const { PORT, HOST, DATABASE_URL, LOG_LEVEL, TASK_CONCURRENCY } = parseEnv(envSchema, env, 'order service');
+  const c = parseEnv(envSchema, env, 'order service');
   return {
-    port: PORT,
-    host: HOST,
-    databaseUrl: DATABASE_URL,
-    logLevel: LOG_LEVEL,
-    taskConcurrency: TASK_CONCURRENCY,
+    port: c.PORT,
+    host: c.HOST,
+    databaseUrl: c.DATABASE_URL,
+    logLevel: c.LOG_LEVEL,
+    discovery: discoverySettings(c),
+    telemetry: telemetrySettings(c),
+    taskConcurrency: c.TASK_CONCURRENCY,
   };
 }

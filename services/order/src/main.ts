@@ -1,7 +1,6 @@
 import { migrate, openDatabase } from '@toolmesh/db';
-import { handleShutdown } from '@toolmesh/rpc';
-import { createLogger } from '@toolmesh/telemetry';
-import { createTaskWorker } from '@toolmesh/tool-sdk';
+import { createLogger, startTelemetry } from '@toolmesh/telemetry';
+import { createTaskWorker, serveToolService } from '@toolmesh/tool-sdk';
 import { loadConfig } from './config.ts';
 import { orderMigrations, orderSchema } from './migrations.ts';
 import { createOrderTools } from './order-tools.ts';
@@ -12,9 +11,16 @@ const config = loadConfig(process.env);
 const logger = createLogger({ service: 'order', level: config.logLevel });
 
 try {
+  // First: spans and /metrics must cover everything that follows.
+  const telemetry = await startTelemetry({
+    service: 'order',
+    logger,
+    host: config.host,
+    ...config.telemetry,
+  });
   const db = await openDatabase({ url: config.databaseUrl, applicationName: 'toolmesh-order' });
   await migrate(db.pool, { schema: orderSchema, migrations: orderMigrations });
-  const server = createOrderServer({ pool: db.pool, logger });
+  const server = createOrderServer({ pool: db.pool, logger, metrics: telemetry.metrics });
   const worker = createTaskWorker({
     pool: db.pool,
     schema: orderSchema,
@@ -22,17 +28,19 @@ try {
     logger,
     concurrency: config.taskConcurrency,
   });
-  const port = await server.listen(config.port, config.host);
   worker.start();
-  server.health.setAll(true);
-  logger.info({ port }, 'order service listening');
-  handleShutdown({
+  await serveToolService({
+    service: 'order',
+    server,
+    host: config.host,
+    port: config.port,
+    discovery: config.discovery,
     logger,
-    stop: async () => {
-      // Both drain at once (within the 15 s forced exit); running tasks finish, or
-      // are left to another replica's worker, before the pool goes.
-      await Promise.all([server.shutdown(), worker.stop()]);
+    // Running tasks finish, or are left to another replica's worker, before the pool goes.
+    drain: () => worker.stop(),
+    close: async () => {
       await db.close();
+      await telemetry.shutdown();
     },
   });
 } catch (error) {

@@ -1,6 +1,6 @@
 import type { Pool } from '@toolmesh/db';
 import { createServer, type Server } from '@toolmesh/rpc';
-import type { Logger } from '@toolmesh/telemetry';
+import type { Logger, Registry } from '@toolmesh/telemetry';
 import { createTaskService, createToolService } from '@toolmesh/tool-sdk';
 import { orderSchema } from './migrations.ts';
 import { createOrderTools } from './order-tools.ts';
@@ -10,6 +10,8 @@ export interface OrderServerOptions {
   /** Pool on a database migrated with the order migrations. */
   pool: Pool;
   logger: Logger;
+  /** The process's metrics registry (grpc_server_* series). */
+  metrics?: Registry;
 }
 
 /**
@@ -22,6 +24,7 @@ export function createOrderServer(options: OrderServerOptions): Server {
   const tasks = { pool, schema: orderSchema };
   return createServer({
     logger,
+    metrics: options.metrics,
     services: [createToolService({ logger, tools: createOrderTools(pool), tasks }), createTaskService(tasks)],
   });
 }

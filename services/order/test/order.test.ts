@@ -138,13 +138,22 @@ test.each([
 });
 
 test('loadConfig applies defaults and names invalid variables', () => {
-  expect(loadConfig({})).toEqual({
+  expect(loadConfig({})).toMatchObject({
     port: 50061,
     host: '127.0.0.1',
     databaseUrl: undefined,
     logLevel: 'info',
     taskConcurrency: 2,
+    // /metrics on the DESIGN.md port; no spans exported without an OTLP endpoint.
+    telemetry: { metricsPort: 9411, tracing: { exporter: 'none' } },
   });
+  expect(loadConfig({ METRICS_PORT: 'off' }).telemetry.metricsPort).toBeUndefined();
+  expect(
+    loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/', OTEL_SERVICE_NAME: 'orders' })
+      .telemetry.tracing,
+  ).toMatchObject({ exporter: 'otlp', endpoint: 'http://collector:4318/v1/traces', serviceName: 'orders' });
+  expect(() => loadConfig({ METRICS_PORT: '70000' })).toThrow(/METRICS_PORT/);
+  expect(() => loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(/OTEL_EXPORTER_OTLP_PROTOCOL/);
   expect(loadConfig({ PORT: '', DATABASE_URL: 'postgres://u@db:5432/app' })).toMatchObject({
     port: 50061,
     databaseUrl: 'postgres://u@db:5432/app',

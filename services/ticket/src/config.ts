@@ -1,4 +1,14 @@
-import { host, logLevel, parseEnv, port, postgresUrl } from '@toolmesh/config';
+import {
+  discoveryEnv,
+  discoverySettings,
+  host,
+  logLevel,
+  parseEnv,
+  port,
+  postgresUrl,
+  telemetryEnv,
+  telemetrySettings,
+} from '@toolmesh/config';
 import { z } from 'zod';
 
 /** Settings of the ticket service, parsed once from the environment. */
@@ -10,11 +20,17 @@ export interface TicketConfig {
   logLevel: string;
   /** host:port of the order service, asked whether an order allows a ticket. */
   orderServiceAddr: string;
+  /** DISCOVERY=etcd makes the replica register itself. */
+  discovery: ReturnType<typeof discoverySettings>;
+  /** METRICS_PORT and the OTEL_* variables. */
+  telemetry: ReturnType<typeof telemetrySettings>;
 }
 
 const envSchema = z.object({
   PORT: port(50_064),
   HOST: host,
+  ...discoveryEnv,
+  ...telemetryEnv(9_414),
   DATABASE_URL: postgresUrl,
   LOG_LEVEL: logLevel,
   ORDER_SERVICE_ADDR: z
@@ -25,16 +41,14 @@ const envSchema = z.object({
 
 /** Parses the service's environment; throws an error naming each invalid variable. */
 export function loadConfig(env: NodeJS.ProcessEnv): TicketConfig {
-  const { PORT, HOST, DATABASE_URL, LOG_LEVEL, ORDER_SERVICE_ADDR } = parseEnv(
-    envSchema,
-    env,
-    'ticket service',
-  );
+  const c = parseEnv(envSchema, env, 'ticket service');
   return {
-    port: PORT,
-    host: HOST,
-    databaseUrl: DATABASE_URL,
-    logLevel: LOG_LEVEL,
-    orderServiceAddr: ORDER_SERVICE_ADDR,
+    port: c.PORT,
+    host: c.HOST,
+    databaseUrl: c.DATABASE_URL,
+    logLevel: c.LOG_LEVEL,
+    discovery: discoverySettings(c),
+    telemetry: telemetrySettings(c),
+    orderServiceAddr: c.ORDER_SERVICE_ADDR,
   };
 }

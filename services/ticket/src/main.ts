@@ -1,6 +1,6 @@
 import { migrate, openDatabase } from '@toolmesh/db';
-import { handleShutdown } from '@toolmesh/rpc';
-import { createLogger } from '@toolmesh/telemetry';
+import { createLogger, startTelemetry } from '@toolmesh/telemetry';
+import { serveToolService } from '@toolmesh/tool-sdk';
 import { loadConfig } from './config.ts';
 import { ticketMigrations, ticketSchema } from './migrations.ts';
 import { createOrderLookup } from './order-lookup.ts';
@@ -11,19 +11,28 @@ const config = loadConfig(process.env);
 const logger = createLogger({ service: 'ticket', level: config.logLevel });
 
 try {
+  // First: spans and /metrics must cover everything that follows.
+  const telemetry = await startTelemetry({
+    service: 'ticket',
+    logger,
+    host: config.host,
+    ...config.telemetry,
+  });
   const db = await openDatabase({ url: config.databaseUrl, applicationName: 'toolmesh-ticket' });
   await migrate(db.pool, { schema: ticketSchema, migrations: ticketMigrations });
   // The order service may start later: the lookup connects on first use.
-  const orderLookup = createOrderLookup({ address: config.orderServiceAddr });
-  const server = createTicketServer({ pool: db.pool, logger, orderLookup });
-  const port = await server.listen(config.port, config.host);
-  server.health.setAll(true);
-  logger.info({ port, order_service: config.orderServiceAddr }, 'ticket service listening');
-  handleShutdown({
+  const orderLookup = createOrderLookup({ address: config.orderServiceAddr, metrics: telemetry.metrics });
+  const server = createTicketServer({ pool: db.pool, logger, orderLookup, metrics: telemetry.metrics });
+  await serveToolService({
+    service: 'ticket',
+    server,
+    host: config.host,
+    port: config.port,
+    discovery: config.discovery,
     logger,
-    stop: async () => {
-      await server.shutdown();
+    close: async () => {
       await db.close();
+      await telemetry.shutdown();
     },
   });
 } catch (error) {

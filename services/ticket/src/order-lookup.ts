@@ -1,5 +1,6 @@
 import { ToolService } from '@toolmesh/proto';
 import { createGrpcClient, toolErrorName } from '@toolmesh/rpc';
+import type { Registry } from '@toolmesh/telemetry';
 import { type ToolContext, ToolFailure } from '@toolmesh/tool-sdk';
 import { z } from 'zod';
 
@@ -34,6 +35,8 @@ export type ToolServiceClient = ReturnType<typeof createGrpcClient<typeof ToolSe
 export type OrderLookupOptions = ({ address: string } | { client: ToolServiceClient }) & {
   /** Upper bound of one lookup; default 3 s, inside the 5 s of create_ticket. */
   timeoutMs?: number;
+  /** The process's metrics registry (grpc_client_* series of the lookups). */
+  metrics?: Registry;
 };
 
 const orderDetail = z.object({
@@ -56,7 +59,9 @@ const unavailable = () => new ToolFailure('UNAVAILABLE', 'order service unavaila
 /** Builds an {@link OrderLookup} calling the order service's get_order_detail. */
 export function createOrderLookup(options: OrderLookupOptions): OrderLookup {
   const client =
-    'client' in options ? options.client : createGrpcClient(ToolService, { address: options.address });
+    'client' in options
+      ? options.client
+      : createGrpcClient(ToolService, { address: options.address, metrics: options.metrics });
   const timeoutMs = options.timeoutMs ?? 3_000;
 
   return {

@@ -1,0 +1,30 @@
+import type { OrchestratorMetrics } from './orchestrator-metrics.ts';
+import type { PendingActionStore } from './pending-action-store.ts';
+
+/**
+ * Counts approvals: writes held for the user, and how they were closed. Counters rather
+ * than a gauge of what is waiting: every replica sees only its own share of the changes.
+ */
+export function instrumentPendingActionStore(
+  store: PendingActionStore,
+  metrics: OrchestratorMetrics,
+): PendingActionStore {
+  return {
+    ...store,
+    async create(action) {
+      const created = await store.create(action);
+      metrics.approvalsRequested.inc({ tool: created.toolName });
+      return created;
+    },
+    async claim(actionId, to, approver) {
+      const claimed = await store.claim(actionId, to, approver);
+      if (claimed) metrics.approvalsDecided.inc({ decision: to === 'executing' ? 'approved' : 'declined' });
+      return claimed;
+    },
+    async close(actionIds, status) {
+      await store.close(actionIds, status);
+      // The ids come from listUndecided, so (barring a race with a Confirm) each was open.
+      if (actionIds.length) metrics.approvalsDecided.inc({ decision: status }, actionIds.length);
+    },
+  };
+}

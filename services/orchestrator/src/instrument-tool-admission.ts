@@ -1,0 +1,14 @@
+import type { OrchestratorMetrics } from './orchestrator-metrics.ts';
+import type { ToolAdmission } from './tool-admission.ts';
+
+/** Counts the calls the orchestrator's rate and concurrency limits refuse, per tool. */
+export function instrumentToolAdmission(
+  admission: ToolAdmission,
+  metrics: OrchestratorMetrics,
+): ToolAdmission {
+  return async (toolName, userId, signal) => {
+    const admitted = await admission(toolName, userId, signal);
+    if ('refused' in admitted) metrics.rateLimited.inc({ tool: toolName });
+    return admitted;
+  };
+}

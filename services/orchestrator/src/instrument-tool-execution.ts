@@ -1,0 +1,52 @@
+import { context, errorType, SpanKind, SpanStatusCode, trace, tracer } from '@toolmesh/telemetry';
+import type { OrchestratorMetrics } from './orchestrator-metrics.ts';
+import type { ToolInstrumentation } from './tool-executor.ts';
+
+/**
+ * Observes each tool call: an `execute_tool {tool}` span in the GenAI conventions (the
+ * ledger's SQL and the InvokeTool call become its children; arguments and results are
+ * never recorded), toolmesh_tool_executions_total by outcome, the duration of calls not
+ * answered from the cache, and timeouts.
+ */
+export function createToolInstrumentation(metrics: OrchestratorMetrics): ToolInstrumentation {
+  return async (call, execute) => {
+    const tool = call.tool.definition.name;
+    const parent = context.active();
+    const span = tracer.startSpan(
+      `execute_tool ${tool}`,
+      {
+        kind: SpanKind.INTERNAL,
+        attributes: {
+          'gen_ai.operation.name': 'execute_tool',
+          'gen_ai.tool.name': tool,
+          'gen_ai.tool.call.id': call.toolCallId,
+          'gen_ai.tool.type': 'function',
+        },
+      },
+      parent,
+    );
+    const started = performance.now();
+    try {
+      const outcome = await context.with(trace.setSpan(parent, span), execute);
+      const result = outcome.success ? 'success' : (outcome.errorCode || 'INTERNAL').toLowerCase();
+      metrics.toolExecutions.inc({ tool, outcome: result });
+      if (!outcome.cached) metrics.toolDuration.observe({ tool }, (performance.now() - started) / 1000);
+      if (outcome.errorCode === 'TIMEOUT') metrics.toolTimeouts.inc({ tool });
+      span.setAttributes({ 'toolmesh.tool.cached': outcome.cached, 'toolmesh.tool.outcome': result });
+      if (!outcome.success) {
+        span.setAttribute('error.type', outcome.errorCode || 'INTERNAL');
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      return outcome;
+    } catch (error) {
+      // Only the caller's cancellation (or a failing ledger) gets here.
+      const result = error instanceof Error && error.name === 'AbortError' ? 'canceled' : 'error';
+      metrics.toolExecutions.inc({ tool, outcome: result });
+      span.setAttribute('error.type', errorType(error));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw error;
+    } finally {
+      span.end();
+    }
+  };
+}
