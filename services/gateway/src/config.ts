@@ -57,6 +57,18 @@ const schema = z.object({
   REDIS_PREFIX: z.string().max(64).default('toolmesh:'),
   /** Deadline of a Chat whose caller set none. */
   DEFAULT_DEADLINE_MS: z.coerce.number().int().min(100).default(120_000),
+  /** Browser origins allowed to call (comma separated, or *); unset: no CORS. */
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .transform((v) =>
+      v.trim() === '*'
+        ? ('*' as const)
+        : v
+            .split(',')
+            .map((o) => o.trim())
+            .filter(Boolean),
+    )
+    .optional(),
   LOG_LEVEL: logLevel,
   ...telemetryEnv(9_400),
 });
@@ -77,6 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
     chatRate: { ratePerSec: c.CHAT_RATE_PER_SEC, burst: c.CHAT_RATE_BURST },
     redisUrl: c.REDIS_URL,
     redisPrefix: c.REDIS_PREFIX,
+    corsOrigins: c.CORS_ALLOWED_ORIGINS,
     logLevel: c.LOG_LEVEL,
     /** METRICS_PORT and the OTEL_* variables. */
     telemetry: telemetrySettings(c),

@@ -50,6 +50,7 @@ const server = createGatewayServer({
   defaultDeadlineMs: config.defaultDeadlineMs,
   rateLimiter: createRateLimiter({ redis, prefix: `${config.redisPrefix}gateway:` }),
   chatRate: config.chatRate,
+  corsOrigins: config.corsOrigins,
   logger,
   metrics: telemetry.metrics,
 });

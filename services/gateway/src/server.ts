@@ -23,6 +23,8 @@ export interface GatewayServerOptions {
   logger: Logger;
   /** The process's metrics registry (grpc_server_* series). */
   metrics?: Registry;
+  /** Browser origins allowed to call (gRPC-Web, Connect); none: no CORS answers. */
+  corsOrigins?: readonly string[] | '*' | undefined;
 }
 
 /** Builds the public gateway server; it listens only when main says so. */
@@ -30,6 +32,7 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
   return createServer({
     logger: options.logger,
     metrics: options.metrics,
+    ...(options.corsOrigins?.length ? { cors: { allowedOrigins: options.corsOrigins } } : {}),
     // Chat requests are small; a large body is refused before it is parsed.
     readMaxBytes: 256 * 1024,
     interceptors: [

@@ -1,0 +1,37 @@
+import type { ToolExecution } from '@toolmesh/proto';
+import { durationMs, formatDuration } from './format-duration.ts';
+import type { LiveOutput } from './live-output.ts';
+
+/** Arguments JSON on one line, cut to `max` characters so a call fits a terminal line. */
+export function compactJson(json: string, max = 72): string {
+  let text = json;
+  try {
+    text = JSON.stringify(JSON.parse(json));
+  } catch {
+    // Shown as it came: the server masks sensitive fields, the text is informative as is.
+  }
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/**
+ * One finished tool call: "✓ get_order_detail {…} · 14 ms · cached" or
+ * "✗ get_dispatch_plan · 3.0 s · failed: TIMEOUT the tool timed out".
+ */
+export function renderToolExecution(
+  execution: ToolExecution,
+  out: Pick<LiveOutput, 'style'>,
+  argumentsJson?: string,
+): string {
+  const mark = execution.success ? out.style('green', '✓') : out.style('red', '✗');
+  const parts = [`${mark} ${out.style('bold', execution.toolName)}`];
+  if (argumentsJson && argumentsJson !== '{}') parts[0] += ` ${out.style('dim', compactJson(argumentsJson))}`;
+  parts.push(formatDuration(durationMs(execution.duration)));
+  if (execution.cached) parts.push(out.style('cyan', 'cached'));
+  if (!execution.success) {
+    const code = execution.errorCode || 'FAILED';
+    parts.push(
+      out.style('red', `failed: ${code}${execution.errorMessage ? ` ${execution.errorMessage}` : ''}`),
+    );
+  }
+  return parts.join(out.style('dim', ' · '));
+}

@@ -1,0 +1,233 @@
+import { readFileSync } from 'node:fs';
+import { styleText } from 'node:util';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { type CliContext, type CliStreams, exitCode, type OnInterrupt } from './cli-context.ts';
+import { createGatewayTransport, type Protocol, protocols } from './create-gateway-transport.ts';
+import { describeError } from './describe-error.ts';
+import { parseGatewayAddress } from './gateway-address.ts';
+import { runAudit } from './run-audit.ts';
+import { runChat } from './run-chat.ts';
+import { runConfirm } from './run-confirm.ts';
+import { runTaskGet, runTaskWatch } from './run-tasks.ts';
+import { runTools } from './run-tools.ts';
+import { formatScaffoldResult, ScaffoldError, scaffoldToolService } from './scaffold/index.ts';
+
+/** Options of {@link runCli}. */
+export interface RunCliOptions extends CliStreams {
+  /** The arguments after the program name. */
+  args: string[];
+  /** TOOLMESH_GATEWAY and TOOLMESH_API_KEY are read from here, as defaults of the flags. */
+  env: Record<string, string | undefined>;
+  onInterrupt: OnInterrupt;
+  /** Where `new-tool-service` looks for the monorepo; default the process's working directory. */
+  cwd?: string;
+}
+
+/** The global flags, as commander parses them. */
+interface GlobalFlags {
+  gateway: string;
+  apiKey?: string;
+  tls?: boolean;
+  protocol: Protocol;
+  timeout?: number;
+  json?: boolean;
+}
+
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+/** The development key the gateway accepts when TOOLMESH_API_KEYS is unset (README). */
+const devApiKey = 'dev-key-u1001';
+
+// Usage mistakes found after parsing (a bad address, no key) exit like commander's own.
+class UsageError extends Error {}
+
+const positiveNumber = (value: string) => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
+  return n;
+};
+const positiveInteger = (value: string) => {
+  const n = positiveNumber(value);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('expected a whole number');
+  return n;
+};
+
+/** Parses the arguments, runs one command and answers its exit code; never calls process.exit. */
+export async function runCli(options: RunCliOptions): Promise<number> {
+  const { stdout, stderr, env } = options;
+  let result: number = exitCode.ok;
+
+  const contextFor = (command: Command): CliContext => {
+    const flags = command.optsWithGlobals<GlobalFlags>();
+    let address: ReturnType<typeof parseGatewayAddress>;
+    try {
+      address = parseGatewayAddress(flags.gateway, Boolean(flags.tls));
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    // The dev key is only a safe guess for a gateway on this machine; elsewhere a key must be given.
+    const apiKey = flags.apiKey ?? env.TOOLMESH_API_KEY ?? (address.loopback ? devApiKey : undefined);
+    if (!apiKey) {
+      throw new UsageError(`no API key for ${address.baseUrl}: pass --api-key <key> or set TOOLMESH_API_KEY`);
+    }
+    const json = Boolean(flags.json);
+    return {
+      ...options,
+      json,
+      transport: createGatewayTransport({ baseUrl: address.baseUrl, apiKey, protocol: flags.protocol }),
+      ...(flags.timeout ? { timeoutMs: flags.timeout * 1000 } : {}),
+      reportError(error, rpc) {
+        const d = describeError(error, { baseUrl: address.baseUrl, rpc });
+        if (json) {
+          stderr.write(`${JSON.stringify({ error: d })}\n`);
+        } else {
+          stderr.write(`${styleText('red', `error: ${d.code}: ${d.message}`, { stream: stderr })}\n`);
+          if (d.hint) stderr.write(`${styleText('yellow', `hint: ${d.hint}`, { stream: stderr })}\n`);
+        }
+        return exitCode.failed;
+      },
+    };
+  };
+  // Every action resolves its context first, so --help and usage errors never need a key.
+  const action =
+    <A extends unknown[]>(run: (ctx: CliContext, ...args: A) => Promise<number>) =>
+    async (...args: [...A, Command]) => {
+      // commander passes the arguments, the command's options, then the command itself.
+      const command = args[args.length - 1] as Command;
+      result = await run(contextFor(command), ...(args.slice(0, -1) as A));
+    };
+
+  const program = new Command('toolmesh')
+    .description(
+      'Talk to a toolmesh gateway: chat with approvals, the tool registry, tasks and the audit log.',
+    )
+    .version(version)
+    .option(
+      '-g, --gateway <address>',
+      'gateway host:port or URL (env TOOLMESH_GATEWAY)',
+      env.TOOLMESH_GATEWAY || '127.0.0.1:8080',
+    )
+    .option(
+      '-k, --api-key <key>',
+      `API key (env TOOLMESH_API_KEY; default ${devApiKey} for a gateway on localhost only)`,
+    )
+    .option('--tls', 'connect with TLS (https); implied by an https:// gateway URL')
+    .addOption(
+      new Option(
+        '--protocol <protocol>',
+        'wire protocol: gRPC over HTTP/2, or gRPC-Web/Connect over HTTP/1.1',
+      )
+        .choices(protocols)
+        .default('grpc'),
+    )
+    .option('--timeout <seconds>', 'deadline of each call (default: the gateway decides)', positiveNumber)
+    .option('--json', 'machine-readable output on stdout (JSON; chat: one event per line)')
+    .showHelpAfterError('(run toolmesh --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => stdout.write(s),
+      writeErr: (s) => stderr.write(s),
+    });
+
+  program
+    .command('chat')
+    .description('chat with the assistant: one message, or an interactive session when none is given')
+    .argument('[message...]', 'the message (words are joined); omit for an interactive session')
+    .option('-c, --conversation <id>', 'continue this conversation')
+    .action(
+      action((ctx, words: string[], opts: { conversation?: string }) =>
+        runChat(ctx, {
+          ...(words.length ? { message: words.join(' ') } : {}),
+          ...(opts.conversation ? { conversationId: opts.conversation } : {}),
+        }),
+      ),
+    );
+
+  program
+    .command('confirm')
+    .description('approve (or with --decline, decline) a pending action')
+    .argument('<conversation_id>')
+    .argument('<action_id>')
+    .option('--decline', 'decline instead of approving')
+    .action(
+      action((ctx, conversationId: string, actionId: string, opts: { decline?: boolean }) =>
+        runConfirm(ctx, conversationId, actionId, !opts.decline),
+      ),
+    );
+
+  program
+    .command('tools')
+    .description('the tool registry: tools, permissions, replicas and their circuit breakers')
+    .action(action((ctx) => runTools(ctx)));
+
+  const tasks = program.command('tasks').description('follow the tasks of async tools');
+  tasks
+    .command('get')
+    .description('show a task once')
+    .argument('<task_id>')
+    .action(action((ctx, taskId: string) => runTaskGet(ctx, taskId)));
+  tasks
+    .command('watch')
+    .description('print a task each time it changes, until it is done')
+    .argument('<task_id>')
+    .action(action((ctx, taskId: string) => runTaskWatch(ctx, taskId)));
+
+  program
+    .command('audit')
+    .description('the newest audit records, one per tool execution (needs audit:read)')
+    .option('-n, --limit <n>', 'how many records', positiveInteger, 20)
+    .option('-c, --conversation <id>', 'only this conversation')
+    .option('--tool <name>', 'only this tool')
+    .option('--user <id>', 'only this user')
+    .action(
+      action((ctx, opts: { limit: number; conversation?: string; tool?: string; user?: string }) =>
+        runAudit(ctx, {
+          limit: opts.limit,
+          ...(opts.conversation ? { conversationId: opts.conversation } : {}),
+          ...(opts.tool ? { toolName: opts.tool } : {}),
+          ...(opts.user ? { userId: opts.user } : {}),
+        }),
+      ),
+    );
+
+  program
+    .command('new-tool-service')
+    .description('scaffold a tool service (package, main.ts, one tool, a test, Dockerfile, kustomize)')
+    .argument('<name>', 'kebab-case service name, e.g. billing')
+    .option('--dir <path>', 'folder of the new service (default: services/<name> of this repository)')
+    .option('--port <port>', 'its gRPC port', positiveInteger)
+    .option('--metrics-port <port>', 'its /metrics port', positiveInteger)
+    .action(async (name: string, opts: { dir?: string; port?: number; metricsPort?: number }) => {
+      // Works offline, against no gateway: it only writes files.
+      try {
+        const scaffolded = await scaffoldToolService({
+          name,
+          cwd: options.cwd ?? process.cwd(),
+          ...(opts.dir ? { directory: opts.dir } : {}),
+          ...(opts.port ? { port: opts.port } : {}),
+          ...(opts.metricsPort ? { metricsPort: opts.metricsPort } : {}),
+        });
+        stdout.write(formatScaffoldResult(scaffolded));
+      } catch (error) {
+        if (error instanceof ScaffoldError) throw new UsageError(error.message);
+        throw error;
+      }
+    });
+
+  try {
+    await program.parseAsync(options.args, { from: 'user' });
+    return result;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and --version end parsing with "errors" of their own that are not failures.
+      return error.exitCode === 0 ? exitCode.ok : exitCode.usage;
+    }
+    if (error instanceof UsageError) {
+      stderr.write(`error: ${error.message}\n`);
+      return exitCode.usage;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,77 @@
+import { toJson } from '@bufbuild/protobuf';
+import { createClient } from '@connectrpc/connect';
+import {
+  BreakerState,
+  BreakerStateSchema,
+  ListRegisteredToolsResponseSchema,
+  RegistryService,
+  SideEffectSchema,
+  type ToolServiceEndpoint,
+} from '@toolmesh/proto';
+import { type CliContext, exitCode } from './cli-context.ts';
+import { enumLabel } from './enum-label.ts';
+import { durationMs, formatDuration } from './format-duration.ts';
+import { formatTable } from './format-table.ts';
+
+const rpc = 'toolmesh.v1.RegistryService/ListRegisteredTools';
+
+function breaker(endpoint: ToolServiceEndpoint | undefined): string {
+  if (!endpoint) return 'unknown';
+  const state = enumLabel(BreakerStateSchema, endpoint.breakerState);
+  return endpoint.breakerState === BreakerState.OPEN
+    ? `${state}, retry in ${formatDuration(durationMs(endpoint.retryAfter))}`
+    : state;
+}
+
+/**
+ * `toolmesh tools`: the orchestrator's registry — every tool with its side effect,
+ * permission, whether the caller may use it, whether a replica takes calls, and the
+ * replicas with their circuit breakers.
+ */
+export async function runTools(ctx: CliContext): Promise<number> {
+  const client = createClient(RegistryService, ctx.transport);
+  let res: Awaited<ReturnType<typeof client.listRegisteredTools>>;
+  try {
+    res = await client.listRegisteredTools({}, { timeoutMs: ctx.timeoutMs ?? 30_000 });
+  } catch (error) {
+    return ctx.reportError(error, rpc);
+  }
+  if (ctx.json) {
+    ctx.stdout.write(`${JSON.stringify(toJson(ListRegisteredToolsResponseSchema, res), null, 2)}\n`);
+    return exitCode.ok;
+  }
+  const endpoints = new Map(res.endpoints.map((e) => [e.address, e]));
+  const yesNo = (b: boolean) => (b ? 'yes' : 'no');
+  const tools = [...res.tools].sort((a, b) =>
+    (a.definition?.name ?? '').localeCompare(b.definition?.name ?? ''),
+  );
+  const rows = tools.map((tool) => {
+    const meta = tool.definition?.metadata;
+    const sideEffect = meta ? enumLabel(SideEffectSchema, meta.sideEffect) : '-';
+    return [
+      tool.definition?.name ?? '?',
+      meta?.async ? `${sideEffect}, async` : sideEffect,
+      meta?.permission || '-',
+      yesNo(tool.permitted),
+      yesNo(tool.available),
+      tool.addresses.map((a) => `${a} (${breaker(endpoints.get(a))})`).join(', ') || '-',
+    ];
+  });
+  const out: string[] = [];
+  out.push(
+    formatTable(['TOOL', 'SIDE EFFECT', 'PERMISSION', 'PERMITTED', 'AVAILABLE', 'REPLICAS (BREAKER)'], rows),
+  );
+  out.push('');
+  out.push(
+    formatTable(
+      ['ENDPOINT', 'BREAKER', 'REACHABLE', 'TOOLS'],
+      res.endpoints.map((e) => [e.address, breaker(e), yesNo(e.reachable), e.tools.join(', ') || '-']),
+    ),
+  );
+  out.push('');
+  out.push(
+    `${res.tools.length} tools on ${res.endpoints.length} endpoints; discovery: ${res.discovery || 'unknown'}`,
+  );
+  ctx.stdout.write(`${out.join('\n')}\n`);
+  return exitCode.ok;
+}
