@@ -15,7 +15,8 @@ export function compactJson(json: string, max = 72): string {
 
 /**
  * One finished tool call: "✓ get_order_detail {…} · 14 ms · cached" or
- * "✗ get_dispatch_plan · 3.0 s · failed: TIMEOUT the tool timed out".
+ * "✗ get_dispatch_plan · 3.0 s · failed: TIMEOUT the tool timed out"; a call retried on
+ * another replica says "retried ×1".
  */
 export function renderToolExecution(
   execution: ToolExecution,
@@ -27,6 +28,7 @@ export function renderToolExecution(
   if (argumentsJson && argumentsJson !== '{}') parts[0] += ` ${out.style('dim', compactJson(argumentsJson))}`;
   parts.push(formatDuration(durationMs(execution.duration)));
   if (execution.cached) parts.push(out.style('cyan', 'cached'));
+  if (execution.attempts > 1) parts.push(out.style('yellow', `retried ×${execution.attempts - 1}`));
   if (!execution.success) {
     const code = execution.errorCode || 'FAILED';
     parts.push(

@@ -99,6 +99,10 @@ beforeAll(async () => {
         BREAKER_FAILURE_THRESHOLD: '3',
         BREAKER_HALF_OPEN_MS: '1000',
         MODEL_TIMEOUT_MS: '700',
+        // Every read reaches a replica: none is answered from the cache.
+        READ_CACHE: 'off',
+        TOOL_RATE_PER_SEC: '1000',
+        TOOL_RATE_BURST: '1000',
         MODEL_BREAKER_FAILURE_THRESHOLD: '3',
         MODEL_BREAKER_HALF_OPEN_MS: '1500',
       },
@@ -120,6 +124,7 @@ const chat = () => createClient(ChatService, gatewayTransport(mesh.grpcAddresses
 test('kill -9 one of two order replicas under load: every read chat still succeeds', async () => {
   const client = chat();
   let killed = false;
+  let retried = 0;
   const outcomes: string[] = [];
   const worker = async () => {
     for (let i = 0; i < 15; i++) {
@@ -131,6 +136,7 @@ test('kill -9 one of two order replicas under load: every read chat still succee
       outcomes.push(
         res instanceof Error ? `rpc:${res.message}` : String(res.toolExecutions[0]?.success ?? 'none'),
       );
+      if (!(res instanceof Error) && (res.toolExecutions[0]?.attempts ?? 0) > 1) retried++;
     }
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
@@ -138,6 +144,9 @@ test('kill -9 one of two order replicas under load: every read chat still succee
   expect(outcomes).toHaveLength(60);
   expect(outcomes.filter((o) => o !== 'true')).toEqual([]);
   figure('kill -9 one of two replicas: read chats ok', `${outcomes.filter((o) => o === 'true').length}/60`);
+  // Calls that met the dead replica went to the live one, and say so.
+  expect(retried).toBeGreaterThan(0);
+  figure('kill -9 one of two replicas: tool calls retried on the other replica', retried);
 }, 60_000);
 
 test('a tool that stops answering: timeouts, then the breaker opens and fails fast, then recovers', async () => {

@@ -38,7 +38,8 @@ beforeAll(async () => {
     env: { LOG_LEVEL: 'error', REGISTRATION_TTL_SECONDS: '3', METRICS_PORT: '0' },
     serviceEnv: {
       gateway: { CHAT_RATE_PER_SEC: '1000', CHAT_RATE_BURST: '1000' },
-      orchestrator: { TOOL_RATE_PER_SEC: '1000', TOOL_RATE_BURST: '1000' },
+      // Every read reaches a replica (none from the cache), so restarts are really felt.
+      orchestrator: { TOOL_RATE_PER_SEC: '1000', TOOL_RATE_BURST: '1000', READ_CACHE: 'off' },
     },
   });
 }, 120_000);

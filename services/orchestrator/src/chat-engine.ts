@@ -140,6 +140,7 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
       errorMessage: o.errorMessage,
       duration: durationFromMs(o.durationMs),
       cached: o.cached,
+      attempts: o.attempts ?? 0,
     });
 
   const toPendingAction = (a: PendingActionRecord): PendingAction =>

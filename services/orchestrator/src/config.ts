@@ -54,6 +54,8 @@ const schema = z.object({
   RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(30_000),
   /** Shares rate limits across replicas; unset keeps them in process. */
   REDIS_URL: z.string().url().optional(),
+  /** The read cache of tools that declare a cache_ttl; "off" always calls the tool. */
+  READ_CACHE: z.enum(['on', 'off']).default('on'),
   /** Prefix of every Redis key, so several meshes (or test runs) can share one Redis. */
   REDIS_PREFIX: z.string().max(64).default('toolmesh:'),
   LOG_LEVEL: logLevel,
@@ -91,6 +93,7 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
     maxRounds: c.MAX_ROUNDS,
     redisUrl: c.REDIS_URL,
     redisPrefix: c.REDIS_PREFIX,
+    readCache: c.READ_CACHE === 'on',
     conversationLeaseMs: c.CONVERSATION_LEASE_MS,
     reconcile: { staleMs: c.RECONCILE_STALE_MS, intervalMs: c.RECONCILE_INTERVAL_MS },
     execution: {

@@ -68,8 +68,12 @@ export async function invokeTool(input: InvokeInput, deps: InvokeDeps): Promise<
   const timeout = definition.metadata?.timeout;
   const toolTimeoutMs = timeout ? Number(timeout.seconds) * 1000 + timeout.nanos / 1e6 : 5_000;
   const idempotent = definition.metadata?.idempotent ?? false;
-  const fail = (code: Parameters<typeof failedOutcome>[2], message: string, retryable: boolean) =>
-    failedOutcome(input.toolCallId, definition.name, code, message, retryable, elapsed());
+  // InvokeTool calls actually made, so callers can tell a retried call.
+  let attempts = 0;
+  const fail = (code: Parameters<typeof failedOutcome>[2], message: string, retryable: boolean) => ({
+    ...failedOutcome(input.toolCallId, definition.name, code, message, retryable, elapsed()),
+    attempts,
+  });
   const failedEndpoints = new Set<ToolEndpoint>();
 
   deps.retryBudget.deposit();
@@ -86,8 +90,9 @@ export async function invokeTool(input: InvokeInput, deps: InvokeDeps): Promise<
     const res = await policy.execute(async () => {
       const endpoint = pickEndpoint(input.tool.endpoints, failedEndpoints);
       try {
-        return await endpoint.breaker.execute(() =>
-          endpoint.client.invokeTool(
+        return await endpoint.breaker.execute(() => {
+          attempts++;
+          return endpoint.client.invokeTool(
             {
               toolCallId: input.toolCallId,
               toolName: definition.name,
@@ -97,8 +102,8 @@ export async function invokeTool(input: InvokeInput, deps: InvokeDeps): Promise<
             },
             // The service enforces the tool's own timeout; the extra second covers the hop.
             { timeoutMs: toolTimeoutMs + 1_000, signal: input.signal },
-          ),
-        );
+          );
+        });
       } catch (error) {
         failedEndpoints.add(endpoint);
         if (input.signal.aborted) throw error;
@@ -108,9 +113,8 @@ export async function invokeTool(input: InvokeInput, deps: InvokeDeps): Promise<
         );
         if (error instanceof BrokenCircuitError) throw new RetriableTransportError(error);
         if (
-          error instanceof ConnectError &&
-          error.code === Code.Unavailable &&
-          (idempotent || isUnsentError(error))
+          isUnsentError(error) ||
+          (error instanceof ConnectError && error.code === Code.Unavailable && idempotent)
         ) {
           throw new RetriableTransportError(error);
         }
@@ -127,6 +131,7 @@ export async function invokeTool(input: InvokeInput, deps: InvokeDeps): Promise<
         content: res.outcome.value,
         durationMs: elapsed(),
         cached: false,
+        attempts,
       };
     }
     const error = res.outcome.value;

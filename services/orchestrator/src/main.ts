@@ -101,16 +101,19 @@ const engine = createChatEngine({
     logger,
     admission,
     ledger,
-    cache: instrumentResultCache(
-      createResultCache(
-        createToolCache({
-          redis,
-          prefix: `${config.redisPrefix}cache:`,
-          onError: (error) => logger.warn({ err: error }, 'read cache unavailable; calling the tool'),
-        }),
-      ),
-      metrics,
-    ),
+    // Tools opt in with cache_ttl; READ_CACHE=off turns caching off for all of them.
+    cache: config.readCache
+      ? instrumentResultCache(
+          createResultCache(
+            createToolCache({
+              redis,
+              prefix: `${config.redisPrefix}cache:`,
+              onError: (error) => logger.warn({ err: error }, 'read cache unavailable; calling the tool'),
+            }),
+          ),
+          metrics,
+        )
+      : undefined,
     instrument: createToolInstrumentation(metrics),
   }),
   // Outermost: while the breaker is open no model call is made (nor measured).

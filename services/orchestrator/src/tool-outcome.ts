@@ -11,6 +11,8 @@ export interface ToolOutcome {
   durationMs: number;
   /** Answered from the read cache. */
   cached: boolean;
+  /** InvokeTool calls made (retries included); absent: none. */
+  attempts?: number;
 }
 
 /** Builds the outcome of a call that failed before or during execution. */
