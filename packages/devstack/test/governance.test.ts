@@ -136,6 +136,11 @@ const scripts: Record<string, Script> = {
           ),
         }
       : echo(step, r),
+  // Some models number their calls per response: the same id comes back every turn.
+  'same-ids': (step, r) =>
+    step === 0
+      ? { toolCalls: [call('big_report', {}, 'call_0'), call('big_report', {}, 'call_0')] }
+      : echo(step, r),
   'concurrency-cap': (step, r) =>
     step === 0 ? { toolCalls: [1, 2, 3].map((n) => call('single_slot', { n })) } : echo(step, r),
 };
@@ -313,6 +318,16 @@ test('sensitive arguments are masked in streamed events', async () => {
   expect(started?.case === 'toolCallStarted' && started.value.argumentsJson).toBe('{"phone":"***"}');
   const wire = events.map((e) => toJsonString(ChatStreamResponseSchema, e)).join('\n');
   expect(wire).not.toContain('138 0013');
+});
+
+test('a model repeating tool call ids (across turns and within one) gets unique ids; nothing fails', async () => {
+  const first = await client().chat({ message: 'case:same-ids' });
+  const second = await client().chat({ conversationId: first.conversationId, message: 'case:same-ids' });
+  const ids = [...first.toolExecutions, ...second.toolExecutions].map((e) => e.toolCallId);
+  expect([...first.toolExecutions, ...second.toolExecutions].every((e) => e.success)).toBe(true);
+  expect(ids[0]).toBe('call_0');
+  expect(new Set(ids).size).toBe(4);
+  expectOneResultPerCall(model.requests.at(-1));
 });
 
 test('the orchestrator holds calls for a tool at its concurrency limit instead of overrunning it', async () => {

@@ -27,6 +27,7 @@ import type { CollectTaskResults } from './task-results.ts';
 import type { ToolExecutor } from './tool-executor.ts';
 import { failedOutcome, type ToolOutcome } from './tool-outcome.ts';
 import type { ToolRegistry } from './tool-registry.ts';
+import { withUniqueCallIds } from './unique-call-ids.ts';
 
 /** A streamed event of a turn (the oneof of ChatStreamResponse). */
 export type ChatEvent = NonNullable<MessageInitShape<typeof ChatStreamResponseSchema>['event']>;
@@ -206,15 +207,16 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
       state.usage.modelCalls++;
       state.usage.promptTokens += answer.usage.promptTokens;
       state.usage.completionTokens += answer.usage.completionTokens;
+      const toolCalls = withUniqueCallIds(answer.toolCalls, history);
       await conversations.append(state.conversationId, [
-        { role: 'assistant', content: answer.content, toolCalls: answer.toolCalls },
+        { role: 'assistant', content: answer.content, toolCalls },
       ]);
-      if (!answer.toolCalls.length) return respond(state, answer.content ?? '', StopReason.COMPLETED);
+      if (!toolCalls.length) return respond(state, answer.content ?? '', StopReason.COMPLETED);
 
       const { runnable, failed, held } = await planRound({
         conversationId: state.conversationId,
         principal: ctx.principal,
-        calls: answer.toolCalls,
+        calls: toolCalls,
         registry,
         limits: options.limits,
         holdForApproval: (action) =>
@@ -251,7 +253,7 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
       );
       for (const f of failed) emit?.({ case: 'toolCallFinished', value: { execution: toExecution(f) } });
       const byId = new Map([...outcomes, ...failed].map((o) => [o.toolCallId, o]));
-      const finished = answer.toolCalls.flatMap((c) => {
+      const finished = toolCalls.flatMap((c) => {
         const o = byId.get(c.id);
         return o ? [o] : [];
       });
