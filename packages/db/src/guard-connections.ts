@@ -30,8 +30,10 @@ export class DatabaseUnavailableError extends Error {
 const connectionFailure = (error: unknown) => {
   const code = (error as { code?: unknown } | null)?.code;
   return (
-    (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|08\w{3}|57P0\d)$/.test(code)) ||
-    (error instanceof Error && /timeout exceeded when trying to connect|Connection terminated/.test(error.message))
+    (typeof code === 'string' &&
+      /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|08\w{3}|57P0\d)$/.test(code)) ||
+    (error instanceof Error &&
+      /timeout exceeded when trying to connect|Connection terminated/.test(error.message))
   );
 };
 
@@ -59,9 +61,11 @@ export function guardConnections(pool: pg.Pool, options: ConnectionGuardOptions 
   );
   const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
   const guarded = () =>
-    policy.execute(() => connect()).catch((error: unknown) => {
-      throw error instanceof BrokenCircuitError ? new DatabaseUnavailableError() : error;
-    });
+    policy
+      .execute(() => connect())
+      .catch((error: unknown) => {
+        throw error instanceof BrokenCircuitError ? new DatabaseUnavailableError() : error;
+      });
   // pg-pool's own query() calls connect with a callback; both forms must keep working.
   pool.connect = ((callback?: ConnectCallback) => {
     if (!callback) return guarded();
