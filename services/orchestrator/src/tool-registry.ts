@@ -134,7 +134,7 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
   const sync = async (discovered: readonly DiscoveredEndpoint[]) => {
     const wanted = new Map(discovered.map((d) => [d.address, d.version]));
     const toRead: EndpointEntry[] = [];
-    for (const [address, entry] of entries) {
+    for (const address of entries.keys()) {
       if (!wanted.has(address)) {
         entries.delete(address);
         options.onEndpointRemoved?.(address);
