@@ -19,7 +19,22 @@ const tablePatterns = [
   /^\s*delete\s+from\s+([\w.]+)/i,
 ];
 
-function describe(text: string): { operation: string; table: string | undefined } {
+// The statement after a WITH clause's common table expressions: "WITH a AS (…), b AS (…) INSERT …".
+function mainStatement(text: string): string {
+  if (!/^\s*with\b/i.test(text)) return text;
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '(') depth++;
+    else if (text[i] === ')' && --depth === 0) {
+      const rest = text.slice(i + 1);
+      if (!/^\s*,/.test(rest)) return rest;
+    }
+  }
+  return text;
+}
+
+function describe(sql: string): { operation: string; table: string | undefined } {
+  const text = mainStatement(sql);
   const operation = (operationPattern.exec(text)?.[1] ?? 'QUERY').toUpperCase().slice(0, 16);
   for (const pattern of tablePatterns) {
     const table = pattern.exec(text)?.[1];

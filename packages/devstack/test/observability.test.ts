@@ -275,10 +275,14 @@ test('one chat is one trace across gateway, orchestrator, model, tool service an
   const sql = trace.find((s) => s.service === 'order' && s.name === 'SELECT orders.orders');
   expect(sql?.attributes).toMatchObject({ 'db.system.name': 'postgresql', 'db.operation.name': 'SELECT' });
   expect(sql?.parentSpanId).toBe(invoke?.spanId);
-  // The orchestrator's own SQL (ledger, conversation) is in the trace too.
+  // The orchestrator's own SQL (ledger, conversation) is in the trace too, a statement
+  // with common table expressions named after its main statement.
   expect(
     trace.some((s) => s.service === 'orchestrator' && s.attributes['db.system.name'] === 'postgresql'),
   ).toBe(true);
+  expect(trace.some((s) => s.service === 'orchestrator' && s.name === 'INSERT orchestrator.audit_log')).toBe(
+    true,
+  );
   for (const service of ['inventory', 'dispatch']) {
     expect(trace.some((s) => s.service === service && s.name === 'toolmesh.v1.ToolService/InvokeTool')).toBe(
       true,

@@ -165,16 +165,12 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
     });
   }
 
-  // Holds the conversation for the duration of the work, across replicas: a lease
-  // renewed while the work runs, so a crashed holder frees it within one lease.
-  async function withConversation<T>(conversationId: string, work: () => Promise<T>): Promise<T> {
-    const token = randomUUID();
-    if (!(await conversations.tryAcquire(conversationId, leaseMs, token))) {
-      throw publicError(
-        Code.Aborted,
-        'another request is running on this conversation; retry when it is done',
-      );
-    }
+  const busy = () =>
+    publicError(Code.Aborted, 'another request is running on this conversation; retry when it is done');
+
+  // Keeps an acquired lease while the work runs, renewed every third of it, across
+  // replicas: a crashed holder frees the conversation within one lease.
+  async function holdLease<T>(conversationId: string, token: string, work: () => Promise<T>): Promise<T> {
     const renewal = setInterval(() => {
       conversations.renew(conversationId, leaseMs, token).catch((error: unknown) => {
         logger.warn(
@@ -193,11 +189,26 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
     }
   }
 
-  // Model rounds until a final answer, an approval stop, or the round limit.
-  async function runRounds(ctx: TurnContext, state: TurnState): Promise<ChatResponse> {
+  // Holds the conversation for the duration of the work (a decision on one of its actions).
+  async function withConversation<T>(conversationId: string, work: () => Promise<T>): Promise<T> {
+    const token = randomUUID();
+    if (!(await conversations.tryAcquire(conversationId, leaseMs, token))) throw busy();
+    return holdLease(conversationId, token, work);
+  }
+
+  // Model rounds until a final answer, an approval stop, or the round limit. The
+  // history is read once per turn: while the turn holds the lease nobody else
+  // appends, so what it appends itself is kept in memory as it is stored.
+  async function runRounds(
+    ctx: TurnContext,
+    state: TurnState,
+    history: StoredMessage[],
+  ): Promise<ChatResponse> {
     const emit = ctx.emit;
+    const append = async (messages: StoredMessage[]) => {
+      history.push(...(await conversations.append(state.conversationId, messages)));
+    };
     for (let round = 0; round < options.maxRounds; round++) {
-      const history = await conversations.load(state.conversationId);
       const answer = await model.complete({
         messages: prompt(history),
         tools: offeredTools(registry.list(), ctx.principal.permissions),
@@ -208,9 +219,7 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
       state.usage.promptTokens += answer.usage.promptTokens;
       state.usage.completionTokens += answer.usage.completionTokens;
       const toolCalls = withUniqueCallIds(answer.toolCalls, history);
-      await conversations.append(state.conversationId, [
-        { role: 'assistant', content: answer.content, toolCalls },
-      ]);
+      await append([{ role: 'assistant', content: answer.content, toolCalls }]);
       if (!toolCalls.length) return respond(state, answer.content ?? '', StopReason.COMPLETED);
 
       const { runnable, failed, held } = await planRound({
@@ -258,7 +267,7 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
         return o ? [o] : [];
       });
       state.executions.push(...finished.map(toExecution));
-      await conversations.append(state.conversationId, finished.map(resultMessage));
+      await append(finished.map(resultMessage));
       if (held.length) {
         const pending = held.map(toPendingAction);
         for (const p of pending) emit?.({ case: 'pendingAction', value: p });
@@ -273,7 +282,7 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
     }
     // Round limit: one last answer without tools, so the caller always gets a reply.
     const answer = await model.complete({
-      messages: prompt(await conversations.load(state.conversationId)),
+      messages: prompt(history),
       tools: offeredTools(registry.list(), ctx.principal.permissions),
       toolChoice: 'none',
       signal: ctx.signal,
@@ -283,7 +292,7 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
     state.usage.promptTokens += answer.usage.promptTokens;
     state.usage.completionTokens += answer.usage.completionTokens;
     const reply = answer.content ?? 'I could not finish this request within the allowed number of steps.';
-    await conversations.append(state.conversationId, [{ role: 'assistant', content: reply, toolCalls: [] }]);
+    await append([{ role: 'assistant', content: reply, toolCalls: [] }]);
     return respond(state, reply, StopReason.ROUND_LIMIT);
   }
 
@@ -318,22 +327,27 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
     ]);
   }
 
-  async function requireOwnedConversation(conversationId: string, userId: string) {
-    if (!(await conversations.isOwnedBy(conversationId, userId))) {
-      throw publicError(Code.NotFound, 'conversation not found');
-    }
-  }
-
   async function runTurn(ctx: TurnContext, requestedId: string, message: string): Promise<ChatResponse> {
-    let conversationId = requestedId;
-    if (conversationId) await requireOwnedConversation(conversationId, ctx.principal.userId);
-    else conversationId = await conversations.create(ctx.principal);
-    const state = newState(conversationId);
-    return withConversation(conversationId, async () => {
-      await closeUndecided(conversationId);
-      const taskNotes = (await options.collectTaskResults?.(conversationId, ctx.principal)) ?? [];
-      await conversations.append(conversationId, [...taskNotes, { role: 'user', content: message }]);
-      return runRounds(ctx, state);
+    const token = randomUUID();
+    const user: StoredMessage = { role: 'user', content: message };
+    if (!requestedId) {
+      // A new conversation is created already held, with the user's message: it has
+      // no actions waiting and no tasks yet, and its history is just that message.
+      const { conversationId, messages: history } = await conversations.createHeld(
+        ctx.principal,
+        { leaseMs, token },
+        [user],
+      );
+      return holdLease(conversationId, token, () => runRounds(ctx, newState(conversationId), history));
+    }
+    const acquired = await conversations.acquireOwned(requestedId, ctx.principal.userId, { leaseMs, token });
+    if (acquired === 'not_found') throw publicError(Code.NotFound, 'conversation not found');
+    if (acquired === 'busy') throw busy();
+    return holdLease(requestedId, token, async () => {
+      await closeUndecided(requestedId);
+      const taskNotes = (await options.collectTaskResults?.(requestedId, ctx.principal)) ?? [];
+      await conversations.append(requestedId, [...taskNotes, user]);
+      return runRounds(ctx, newState(requestedId), await conversations.load(requestedId));
     });
   }
 
@@ -394,7 +408,7 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
       response = respond(state, ask, StopReason.AWAITING_CONFIRMATION, stillPending.map(toPendingAction));
     } else {
       try {
-        response = await runRounds(ctx, state);
+        response = await runRounds(ctx, state, await conversations.load(action.conversationId));
       } catch (error) {
         // The decision is final even if the assistant cannot go on: record and report it.
         logger.warn({ err: error, action_id: action.actionId }, 'continuing after the decision failed');

@@ -18,20 +18,44 @@ export type StoredMessage =
   /** A note from the server, e.g. the result of an async task that finished since. */
   | { role: 'system'; content: string };
 
+/** Who holds a conversation while a turn runs: a lease under a random token. */
+export interface ConversationLease {
+  leaseMs: number;
+  token: string;
+}
+
 /** Conversations and their messages in SQL, so any replica can continue any conversation. */
 export interface ConversationStore {
-  create(principal: Principal): Promise<string>;
-  /** True when the conversation exists and belongs to the user. */
-  isOwnedBy(conversationId: string, userId: string): Promise<boolean>;
   /**
-   * Claims the conversation for one turn with a lease; false while another turn
+   * Creates a conversation already held under `lease`, with its first messages, in
+   * one statement: no other turn can know it before this one answers. Returns its id
+   * and the messages as {@link load} will read them back.
+   */
+  createHeld(
+    principal: Principal,
+    lease: ConversationLease,
+    messages: StoredMessage[],
+  ): Promise<{ conversationId: string; messages: StoredMessage[] }>;
+  /**
+   * Claims the user's conversation for one turn with a lease (ownership and lease in
+   * one statement): "not_found" when it is not the user's, "busy" while another turn
    * holds it. A holder that dies loses the lease when it runs out.
    */
+  acquireOwned(
+    conversationId: string,
+    userId: string,
+    lease: ConversationLease,
+  ): Promise<'acquired' | 'busy' | 'not_found'>;
+  /** {@link acquireOwned} without the ownership check, for decisions on actions already checked. */
   tryAcquire(conversationId: string, leaseMs: number, token: string): Promise<boolean>;
   /** Renews the lease of the current holder. */
   renew(conversationId: string, leaseMs: number, token: string): Promise<void>;
   release(conversationId: string, token: string): Promise<void>;
-  append(conversationId: string, messages: StoredMessage[]): Promise<void>;
+  /**
+   * Appends the messages in order, in one statement, and returns them as {@link load}
+   * will read them back, so a turn can keep its history in memory.
+   */
+  append(conversationId: string, messages: StoredMessage[]): Promise<StoredMessage[]>;
   load(conversationId: string): Promise<StoredMessage[]>;
 }
 
@@ -45,29 +69,71 @@ interface MessageRow {
   tool_call_id: string | null;
 }
 
+/** A message as {@link ConversationStore.load} reads it back. */
+function asStored(m: StoredMessage): StoredMessage {
+  if (m.role === 'assistant') {
+    return {
+      role: 'assistant',
+      content: storable(m.content),
+      toolCalls: m.toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments })),
+    };
+  }
+  if (m.role === 'tool')
+    return { role: 'tool', toolCallId: m.toolCallId, content: storable(m.content) ?? '' };
+  return { role: m.role, content: storable(m.content) ?? '' };
+}
+
+// The messages as four parallel arrays, inserted in order by unnest … WITH ORDINALITY.
+function columns(messages: StoredMessage[]) {
+  return [
+    messages.map((m) => m.role),
+    messages.map((m) => storable(m.content)),
+    messages.map((m) => (m.role === 'assistant' && m.toolCalls.length ? JSON.stringify(m.toolCalls) : null)),
+    messages.map((m) => (m.role === 'tool' ? m.toolCallId : null)),
+  ];
+}
+
+const unnestMessages = `unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY
+    AS m(role, content, tool_calls, tool_call_id, ord)`;
+
+const leaseUntil = (param: string) => `now() + make_interval(secs => ${param}::double precision / 1000)`;
+
 /** Creates the SQL-backed {@link ConversationStore}. */
 export function createConversationStore(pool: Pool): ConversationStore {
   return {
-    async create(principal) {
+    async createHeld(principal, lease, messages) {
       const id = randomUUID();
       await pool.query(
-        'INSERT INTO orchestrator.conversations (conversation_id, user_id, tenant_id) VALUES ($1, $2, $3)',
-        [id, principal.userId, principal.tenantId],
+        `WITH conversation AS (
+           INSERT INTO orchestrator.conversations (conversation_id, user_id, tenant_id, busy_until, lock_token)
+           VALUES ($1, $6, $7, ${leaseUntil('$8')}, $9)
+           RETURNING conversation_id)
+         INSERT INTO orchestrator.messages (conversation_id, seq, role, content, tool_calls, tool_call_id)
+         SELECT c.conversation_id, m.ord, m.role, m.content, m.tool_calls::jsonb, m.tool_call_id
+           FROM conversation c, ${unnestMessages}`,
+        [id, ...columns(messages), principal.userId, principal.tenantId, lease.leaseMs, lease.token],
       );
-      return id;
+      return { conversationId: id, messages: messages.map(asStored) };
     },
-    async isOwnedBy(conversationId, userId) {
+    async acquireOwned(conversationId, userId, lease) {
       const { rowCount } = await pool.query(
+        `UPDATE orchestrator.conversations
+            SET busy_until = ${leaseUntil('$3')}, lock_token = $4, updated_at = now()
+          WHERE conversation_id = $1 AND user_id = $2 AND (busy_until IS NULL OR busy_until < now())`,
+        [conversationId, userId, lease.leaseMs, lease.token],
+      );
+      if (rowCount === 1) return 'acquired';
+      // Only a refusal pays a second statement, to say which refusal it is.
+      const owned = await pool.query(
         'SELECT 1 FROM orchestrator.conversations WHERE conversation_id = $1 AND user_id = $2',
         [conversationId, userId],
       );
-      return rowCount === 1;
+      return owned.rowCount === 1 ? 'busy' : 'not_found';
     },
     async tryAcquire(conversationId, leaseMs, token) {
       const { rowCount } = await pool.query(
         `UPDATE orchestrator.conversations
-            SET busy_until = now() + make_interval(secs => $2::double precision / 1000), lock_token = $3,
-                updated_at = now()
+            SET busy_until = ${leaseUntil('$2')}, lock_token = $3, updated_at = now()
           WHERE conversation_id = $1 AND (busy_until IS NULL OR busy_until < now())`,
         [conversationId, leaseMs, token],
       );
@@ -75,8 +141,7 @@ export function createConversationStore(pool: Pool): ConversationStore {
     },
     async renew(conversationId, leaseMs, token) {
       await pool.query(
-        `UPDATE orchestrator.conversations
-            SET busy_until = now() + make_interval(secs => $2::double precision / 1000)
+        `UPDATE orchestrator.conversations SET busy_until = ${leaseUntil('$2')}
           WHERE conversation_id = $1 AND lock_token = $3`,
         [conversationId, leaseMs, token],
       );
@@ -88,20 +153,15 @@ export function createConversationStore(pool: Pool): ConversationStore {
       );
     },
     async append(conversationId, messages) {
-      for (const m of messages) {
-        await pool.query(
-          `INSERT INTO orchestrator.messages (conversation_id, seq, role, content, tool_calls, tool_call_id)
-           SELECT $1, coalesce(max(seq), 0) + 1, $2, $3, $4, $5
-             FROM orchestrator.messages WHERE conversation_id = $1`,
-          [
-            conversationId,
-            m.role,
-            storable(m.content),
-            m.role === 'assistant' && m.toolCalls.length ? JSON.stringify(m.toolCalls) : null,
-            m.role === 'tool' ? m.toolCallId : null,
-          ],
-        );
-      }
+      if (!messages.length) return [];
+      await pool.query(
+        `INSERT INTO orchestrator.messages (conversation_id, seq, role, content, tool_calls, tool_call_id)
+         SELECT $1, last.seq + m.ord, m.role, m.content, m.tool_calls::jsonb, m.tool_call_id
+           FROM (SELECT coalesce(max(seq), 0) AS seq FROM orchestrator.messages WHERE conversation_id = $1) last,
+                ${unnestMessages}`,
+        [conversationId, ...columns(messages)],
+      );
+      return messages.map(asStored);
     },
     async load(conversationId) {
       const { rows } = await pool.query<MessageRow>(

@@ -56,7 +56,17 @@ export interface InterruptedExecution {
 export interface ExecutionLedger {
   /** This process's id in the ledger; rows of other (dead) owners get reconciled. */
   readonly owner: string;
+  /**
+   * Records the execution as running before the call leaves; the returned function
+   * marks it finished and writes its audit record, in one statement.
+   */
   start(execution: ExecutionStart): Promise<(end: ExecutionEnd) => Promise<void>>;
+  /**
+   * Records an execution that never left the orchestrator (a read answered from the
+   * cache) as finished, with its audit record, in one statement: with no call in
+   * flight there is nothing for a crash to leave behind.
+   */
+  record(execution: ExecutionStart, end: ExecutionEnd): Promise<void>;
   /** Marks running rows of other owners older than `staleMs` as unknown and returns them. */
   markStaleAsUnknown(staleMs: number): Promise<InterruptedExecution[]>;
   /** Resolves an unknown row once reconciliation knows the outcome. */
@@ -68,6 +78,49 @@ export interface ExecutionLedger {
   findTask(taskId: string): Promise<{ toolAddress: string; userId: string } | undefined>;
 }
 
+// $1…$11 of an insert into tool_executions, in executionValues' order.
+const executionColumns = `execution_id, owner, request_id, conversation_id, tool_call_id, tool_name, user_id,
+  side_effect, idempotency_key, action_id, tool_address`;
+
+const executionValues = (executionId: string, owner: string, e: ExecutionStart) => [
+  executionId,
+  owner,
+  e.requestId,
+  e.conversationId,
+  e.toolCallId,
+  e.toolName,
+  e.userId,
+  e.sideEffect,
+  e.idempotencyKey,
+  e.actionId ?? null,
+  e.toolAddress,
+];
+
+// The audit record of a finished execution, from eleven parameters starting at $first.
+const auditInsert = (first: number) => {
+  const params = Array.from({ length: 11 }, (_, i) => `$${first + i}`).join(', ');
+  return `INSERT INTO orchestrator.audit_log
+      (request_id, user_id, tenant_id, conversation_id, tool_call_id, tool_name, arguments_json,
+       result_code, duration_ms, approver, cached)
+    VALUES (${params})`;
+};
+
+const auditValues = (e: ExecutionStart, end: ExecutionEnd) => [
+  e.requestId,
+  e.userId,
+  e.tenantId,
+  e.conversationId,
+  e.toolCallId,
+  e.toolName,
+  e.maskedArgumentsJson,
+  end.resultCode,
+  Math.round(end.durationMs),
+  e.approver ?? '',
+  end.cached,
+];
+
+const finalStatus = (end: ExecutionEnd) => (end.success ? 'done' : 'failed');
+
 /** Creates the SQL {@link ExecutionLedger}. */
 export function createExecutionLedger(pool: Pool): ExecutionLedger {
   const owner = randomUUID();
@@ -76,51 +129,37 @@ export function createExecutionLedger(pool: Pool): ExecutionLedger {
     async start(e) {
       const executionId = randomUUID();
       await pool.query(
-        `INSERT INTO orchestrator.tool_executions
-           (execution_id, owner, request_id, conversation_id, tool_call_id, tool_name, user_id, side_effect,
-            idempotency_key, action_id, status, tool_address)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'running', $11)`,
-        [
-          executionId,
-          owner,
-          e.requestId,
-          e.conversationId,
-          e.toolCallId,
-          e.toolName,
-          e.userId,
-          e.sideEffect,
-          e.idempotencyKey,
-          e.actionId ?? null,
-          e.toolAddress,
-        ],
+        `INSERT INTO orchestrator.tool_executions (${executionColumns}, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'running')`,
+        executionValues(executionId, owner, e),
       );
+      // Finished and audited together: one statement, one transaction.
       return async (end) => {
         await pool.query(
-          `UPDATE orchestrator.tool_executions
-              SET status = $2, result_code = $3, task_id = $4, finished_at = now()
-            WHERE execution_id = $1`,
-          [executionId, end.success ? 'done' : 'failed', end.resultCode, end.taskId ?? null],
-        );
-        await pool.query(
-          `INSERT INTO orchestrator.audit_log
-             (request_id, user_id, tenant_id, conversation_id, tool_call_id, tool_name, arguments_json,
-              result_code, duration_ms, approver, cached)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-          [
-            e.requestId,
-            e.userId,
-            e.tenantId,
-            e.conversationId,
-            e.toolCallId,
-            e.toolName,
-            e.maskedArgumentsJson,
-            end.resultCode,
-            Math.round(end.durationMs),
-            e.approver ?? '',
-            end.cached,
-          ],
+          `WITH finished AS (
+             UPDATE orchestrator.tool_executions
+                SET status = $2, result_code = $3, task_id = $4, finished_at = now()
+              WHERE execution_id = $1)
+           ${auditInsert(5)}`,
+          [executionId, finalStatus(end), end.resultCode, end.taskId ?? null, ...auditValues(e, end)],
         );
       };
+    },
+    async record(e, end) {
+      await pool.query(
+        `WITH recorded AS (
+           INSERT INTO orchestrator.tool_executions
+             (${executionColumns}, status, result_code, task_id, finished_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, now()))
+         ${auditInsert(15)}`,
+        [
+          ...executionValues(randomUUID(), owner, e),
+          finalStatus(end),
+          end.resultCode,
+          end.taskId ?? null,
+          ...auditValues(e, end),
+        ],
+      );
     },
     async markStaleAsUnknown(staleMs) {
       const { rows } = await pool.query<{

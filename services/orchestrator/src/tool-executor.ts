@@ -1,7 +1,7 @@
 import { type Principal, SideEffect } from '@toolmesh/proto';
 import { createRetryBudget, type RetryBudget } from '@toolmesh/rpc';
 import { type Logger, maskSensitiveJson } from '@toolmesh/telemetry';
-import type { ExecutionLedger } from './execution-ledger.ts';
+import type { ExecutionEnd, ExecutionLedger, ExecutionStart } from './execution-ledger.ts';
 import { invokeTool } from './invoke-tool.ts';
 import type { ToolAdmission } from './tool-admission.ts';
 import { failedOutcome, type ToolOutcome } from './tool-outcome.ts';
@@ -101,7 +101,7 @@ export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
     const metadata = definition.metadata;
     const write = metadata?.sideEffect === SideEffect.WRITE;
     const cacheTtlMs = write ? 0 : durationMs(metadata?.cacheTtl);
-    const finish = await ledger.start({
+    const execution: ExecutionStart = {
       requestId: ctx.requestId,
       conversationId: ctx.conversationId,
       toolCallId: call.toolCallId,
@@ -114,36 +114,45 @@ export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
       actionId: call.actionId,
       approver: call.approver,
       maskedArgumentsJson: maskSensitiveJson(call.argumentsJson, metadata?.sensitiveFields),
-    });
-    const outcome = await run(call, ctx, cacheTtlMs);
-    if (write && outcome.success) await cache?.invalidate(ctx.principal, call.argumentsJson);
-    await finish({
+    };
+    const end = (outcome: ToolOutcome): ExecutionEnd => ({
       success: outcome.success,
       resultCode: outcome.success ? 'OK' : outcome.errorCode || 'INTERNAL',
       durationMs: outcome.durationMs,
       cached: outcome.cached,
       taskId: outcome.success && metadata?.async ? taskIdOf(outcome.content) : undefined,
     });
+    // A read answered from the cache never leaves: ledger row and audit record in one go.
+    const hit = cacheTtlMs > 0 ? await cached(call, ctx) : undefined;
+    if (hit) {
+      await ledger.record(execution, end(hit));
+      return hit;
+    }
+    const finish = await ledger.start(execution);
+    const outcome = await run(call, ctx, cacheTtlMs);
+    if (write && outcome.success) await cache?.invalidate(ctx.principal, call.argumentsJson);
+    await finish(end(outcome));
     return outcome;
+  }
+
+  async function cached(call: PlannedCall, ctx: ExecutionContext): Promise<ToolOutcome | undefined> {
+    const name = call.tool.definition.name;
+    const hit = await cache?.lookup(ctx.principal, name, call.argumentsJson);
+    if (hit === undefined) return undefined;
+    return {
+      toolCallId: call.toolCallId,
+      toolName: name,
+      success: true,
+      errorCode: '',
+      errorMessage: '',
+      content: hit,
+      durationMs: 0,
+      cached: true,
+    };
   }
 
   async function run(call: PlannedCall, ctx: ExecutionContext, cacheTtlMs: number): Promise<ToolOutcome> {
     const name = call.tool.definition.name;
-    if (cacheTtlMs > 0 && cache) {
-      const hit = await cache.lookup(ctx.principal, name, call.argumentsJson);
-      if (hit !== undefined) {
-        return {
-          toolCallId: call.toolCallId,
-          toolName: name,
-          success: true,
-          errorCode: '',
-          errorMessage: '',
-          content: hit,
-          durationMs: 0,
-          cached: true,
-        };
-      }
-    }
     const admitted = admission
       ? await admission(name, ctx.principal.userId, ctx.signal)
       : { release: () => {} };

@@ -1,0 +1,136 @@
+import type { BenchReport } from './bench-report.ts';
+import { cpuPerChat } from './cpu-per-chat.ts';
+import { formatProfile } from './format-profile.ts';
+import { formatScaling } from './format-scaling.ts';
+import { formatTable, ms, num, pct, ratio } from './format-table.ts';
+import { formatTargets } from './format-targets.ts';
+import type { EndToEndResult } from './measure-end-to-end.ts';
+
+function toolHopSection(report: BenchReport): string {
+  const hop = report.toolHop;
+  if (!hop) return '';
+  const rows = hop.rows.map((row) => {
+    const raw = hop.rows.find(
+      (r) => r.path.startsWith('raw') && r.result.concurrency === row.result.concurrency,
+    );
+    const r = row.result;
+    return [
+      row.path,
+      String(r.concurrency),
+      num(r.perSecond),
+      ms(r.latency.p50Ms),
+      ms(r.latency.p99Ms),
+      raw ? ratio(r.latency.p50Ms / raw.result.latency.p50Ms) : '–',
+      String(r.errors),
+    ];
+  });
+  return [
+    `## 1. Tool hop (request ${hop.requestBytes} B, response ${hop.responseBytes} B)`,
+    '',
+    formatTable(['path', 'conc', 'calls/s', 'p50 ms', 'p99 ms', 'p50 vs raw', 'errors'], rows),
+  ].join('\n');
+}
+
+function endToEndFacts(e: EndToEndResult): string[] {
+  const counters = e.runs.reduce<Record<string, number>>((all, run) => {
+    for (const [k, v] of Object.entries(run.result.counters)) all[k] = (all[k] ?? 0) + v;
+    return all;
+  }, {});
+  const toolCalls = counters.toolCalls ?? 0;
+  const chats = counters.chats ?? 0;
+  const parts = [
+    toolCalls && e.system !== 'AI SDK in-process'
+      ? `${pct((counters.cachedToolCalls ?? 0) / toolCalls)} of tool calls answered from the read cache`
+      : '',
+    chats ? `${num((counters.promptTokens ?? 0) / chats)} prompt tokens per chat` : '',
+    e.sqlTransactionsPerChat ? `${num(e.sqlTransactionsPerChat, 1)} SQL transactions per chat` : '',
+  ].filter(Boolean);
+  return parts.length ? [`- ${e.system}: ${parts.join('; ')}.`] : [];
+}
+
+function endToEndSection(results: EndToEndResult[]): string {
+  if (!results.length) return '';
+  const aiSdk = results.find((e) => e.system === 'AI SDK in-process');
+  const rows = results.flatMap((e) =>
+    e.runs.map((run) => {
+      const r = run.result;
+      const base = aiSdk?.runs.find((a) => a.result.concurrency === r.concurrency);
+      return [
+        e.system,
+        String(r.concurrency),
+        num(r.perSecond),
+        ms(r.latency.p50Ms),
+        ms(r.latency.p99Ms),
+        e === aiSdk || !base ? '–' : ratio(r.perSecond / base.result.perSecond),
+        ms(cpuPerChat(run).total),
+        pct(run.cpu.machineBusy),
+        String(r.errors),
+      ];
+    }),
+  );
+  const cpuRows = results.flatMap((e) =>
+    e.runs.map((run) => {
+      const c = cpuPerChat(run);
+      return [
+        e.system,
+        String(run.result.concurrency),
+        ms(c.gateway),
+        ms(c.orchestrator),
+        ms(c.tools),
+        ms(c.sql),
+        ms(c.model),
+        ms(c.load),
+      ];
+    }),
+  );
+  return [
+    '## 2. End to end: the seed question (3 model calls, 3 tool calls)',
+    '',
+    formatTable(
+      ['system', 'conc', 'chats/s', 'p50 ms', 'p99 ms', 'vs AI SDK', 'CPU ms/chat', 'machine busy', 'errors'],
+      rows,
+    ),
+    '',
+    'CPU milliseconds per chat by role (load generator: the client; for the AI SDK, the whole agent):',
+    '',
+    formatTable(
+      ['system', 'conc', 'gateway', 'orchestrator', 'tool services', 'SQL', 'model', 'load generator'],
+      cpuRows,
+    ),
+    '',
+    ...results.flatMap(endToEndFacts),
+  ].join('\n');
+}
+
+/** The report as markdown: targets first, then each benchmark's table. */
+export function formatReport(report: BenchReport): string {
+  const quick =
+    ' Quick set: short windows, 10/100 extra tools, 50 turns, 1,000 idle streams ' +
+    '(`--full`: 1,000 tools, 200 turns, 2,500 and 10,000 streams).';
+  const failures = report.failures.length
+    ? ['## Failures', '', ...report.failures.map((f) => `- ${f.bench}: ${f.message.split('\n')[0]}`), '']
+    : [];
+  return [
+    `# toolmesh benchmarks — ${report.mode} run`,
+    '',
+    `${report.startedAt}, Node ${report.node}, ${report.cpus} CPUs, load average ${num(report.loadAverageAtStart, 2)} ` +
+      `at the start, ${report.durationSeconds} s.${report.mode === 'quick' ? quick : ''}`,
+    '',
+    '## Targets',
+    '',
+    formatTargets(report),
+    '',
+    toolHopSection(report),
+    '',
+    endToEndSection(report.endToEnd),
+    '',
+    formatScaling(report),
+    '',
+    formatProfile(report),
+    '',
+    ...failures,
+  ]
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .replace(/\n*$/, '\n');
+}
