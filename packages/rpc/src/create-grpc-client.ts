@@ -4,6 +4,7 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import type { Registry } from '@toolmesh/telemetry';
 import { createClientTracingInterceptor } from './client-tracing-interceptor.ts';
 import { createClientMetricsInterceptor } from './grpc-metrics.ts';
+import { sessionMemoryMb } from './session-memory.ts';
 
 /** Options of {@link createGrpcClient}. */
 export interface GrpcClientOptions {
@@ -29,6 +30,7 @@ export function createGrpcClient<T extends DescService>(service: T, options: Grp
       ...(options.metrics ? [createClientMetricsInterceptor(options.metrics)] : []),
       ...(options.interceptors ?? []),
     ],
+    nodeOptions: { maxSessionMemory: sessionMemoryMb },
     // Keepalive pings notice a dead peer instead of waiting for the deadline.
     pingIntervalMs: 30_000,
     pingTimeoutMs: 10_000,

@@ -2,6 +2,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import type { connectNodeAdapter } from '@connectrpc/connect-node';
+import { sessionMemoryMb } from './session-memory.ts';
 
 /** A request listener for both `node:http` and `node:http2`, as connect-node's adapter returns. */
 export type RequestHandler = ReturnType<typeof connectNodeAdapter>;
@@ -52,7 +53,7 @@ export function createProtocolListener(options: ProtocolListenerOptions): Protoc
   const firstBytesTimeoutMs = options.firstBytesTimeoutMs ?? 30_000;
   let closing = false;
 
-  const h2 = http2.createServer({}, options.handler);
+  const h2 = http2.createServer({ maxSessionMemory: sessionMemoryMb }, options.handler);
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on('session', (session) => {
     sessions.add(session);
