@@ -134,7 +134,11 @@ test('kill -9 one of two order replicas under load: every read chat still succee
       }
       const res = await client.chat({ message: 'where is my order?' }).catch((e: Error) => e);
       outcomes.push(
-        res instanceof Error ? `rpc:${res.message}` : String(res.toolExecutions[0]?.success ?? 'none'),
+        res instanceof Error
+          ? `rpc:${res.message}`
+          : res.toolExecutions[0]?.success
+            ? 'true'
+            : `failed:${res.toolExecutions[0]?.errorCode}:${res.toolExecutions[0]?.errorMessage}`,
       );
       if (!(res instanceof Error) && (res.toolExecutions[0]?.attempts ?? 0) > 1) retried++;
     }

@@ -1,6 +1,6 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Principal } from '@toolmesh/proto';
-import { isUnsentError, type RetryBudget, toolErrorName } from '@toolmesh/rpc';
+import { isSanitizedError, isUnsentError, type RetryBudget, toolErrorName } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
 import { BrokenCircuitError, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 
@@ -43,6 +43,14 @@ class NoEndpointError extends Error {
 }
 
 let roundRobin = 0;
+
+// The connection broke while the call was out (the replica died, the stream was reset):
+// not an answer of the tool service's error boundary. Safe to repeat only for idempotent tools.
+const brokenInTransit = (error: unknown) =>
+  error instanceof ConnectError &&
+  !isSanitizedError(error) &&
+  // connect-node reports a reset connection (ECONNRESET) as ABORTED.
+  [Code.Unavailable, Code.Internal, Code.Unknown, Code.Canceled, Code.Aborted].includes(error.code);
 
 // Next replica whose breaker lets calls through, skipping ones that just failed this call.
 function pickEndpoint(endpoints: readonly ToolEndpoint[], failed: Set<ToolEndpoint>): ToolEndpoint {
@@ -112,10 +120,7 @@ export async function invokeTool(input: InvokeInput, deps: InvokeDeps): Promise<
           'tool call failed in transport',
         );
         if (error instanceof BrokenCircuitError) throw new RetriableTransportError(error);
-        if (
-          isUnsentError(error) ||
-          (error instanceof ConnectError && error.code === Code.Unavailable && idempotent)
-        ) {
+        if (isUnsentError(error) || (idempotent && brokenInTransit(error))) {
           throw new RetriableTransportError(error);
         }
         throw error;
@@ -148,7 +153,7 @@ export async function invokeTool(input: InvokeInput, deps: InvokeDeps): Promise<
       return fail('UNAVAILABLE', `${definition.name} is unavailable; retry later`, true);
     const code = error instanceof ConnectError ? error.code : Code.Unknown;
     if (code === Code.DeadlineExceeded) return fail('TIMEOUT', 'the tool did not answer in time', idempotent);
-    if (code === Code.Unavailable || code === Code.Unknown || code === Code.Canceled) {
+    if (brokenInTransit(error) || [Code.Unavailable, Code.Unknown, Code.Canceled].includes(code)) {
       return fail('UNAVAILABLE', 'the tool service is unavailable', true);
     }
     if (code === Code.ResourceExhausted) return fail('RATE_LIMITED', 'the tool service is overloaded', true);
