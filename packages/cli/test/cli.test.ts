@@ -1,7 +1,7 @@
 // The toolmesh CLI as a user runs it: a real process against a real mesh (every service
 // its own process, the real Postgres, the scripted model), stdin piped or a pseudo-terminal.
 import { execFileSync } from 'node:child_process';
-import { type Mesh, startMesh } from '@toolmesh/devstack';
+import { freeMeshPorts, type Mesh, startMesh } from '@toolmesh/devstack';
 import { createTestDatabase, freePort, type TestDatabase } from '@toolmesh/testkit';
 import { type CliRun, runInTerminal, runToolmesh } from './run-toolmesh.ts';
 
@@ -11,15 +11,7 @@ let gateway: string;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  const ports = {
-    gateway: await freePort(),
-    orchestrator: await freePort(),
-    order: await freePort(),
-    inventory: await freePort(),
-    dispatch: await freePort(),
-    ticket: await freePort(),
-    model: await freePort(),
-  };
+  const ports = await freeMeshPorts();
   mesh = await startMesh({ ports, databaseUrl: db.url, env: { LOG_LEVEL: 'warn' } });
   gateway = mesh.grpcAddresses.gateway;
 }, 120_000);

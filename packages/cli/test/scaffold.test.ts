@@ -14,7 +14,7 @@ import { delimiter, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createClient, type Interceptor } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
-import { type Mesh, type ServiceProcess, spawnService, startMesh } from '@toolmesh/devstack';
+import { freeMeshPorts, type Mesh, type ServiceProcess, spawnService, startMesh } from '@toolmesh/devstack';
 import { RegistryService } from '@toolmesh/proto';
 import { createTestDatabase, freePort, startEtcd, type TestDatabase, type TestEtcd } from '@toolmesh/testkit';
 import {
@@ -291,13 +291,12 @@ describe('started with DISCOVERY=etcd next to a mesh', () => {
   beforeAll(async () => {
     etcd = await startEtcd();
     db = await createTestDatabase();
-    const names = ['gateway', 'orchestrator', 'order', 'inventory', 'dispatch', 'ticket', 'model'] as const;
-    const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()])));
+    const ports = await freeMeshPorts();
     mesh = await startMesh({
       ports,
       databaseUrl: db.url,
       etcd: { endpoint: etcd.endpoint, prefix },
-      env: { LOG_LEVEL: 'error', REGISTRATION_TTL_SECONDS: '3', METRICS_PORT: '0' },
+      env: { LOG_LEVEL: 'error', REGISTRATION_TTL_SECONDS: '3' },
     });
   }, 120_000);
 

@@ -2,6 +2,7 @@ export { type ServiceProcess, spawnService } from './spawn-service.ts';
 export {
   defaultMetricsPorts,
   defaultPorts,
+  freeMeshPorts,
   type Mesh,
   type MeshOptions,
   type MeshPorts,

@@ -249,3 +249,10 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     },
   };
 }
+
+/** A free port for every service of {@link MeshPorts}: a mesh that runs beside others (tests, benchmarks). */
+export async function freeMeshPorts(): Promise<MeshPorts> {
+  const ports = {} as MeshPorts;
+  for (const name of Object.keys(defaultPorts) as (keyof MeshPorts)[]) ports[name] = await freePort();
+  return ports;
+}

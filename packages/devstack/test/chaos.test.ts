@@ -18,7 +18,7 @@ import {
 } from '@toolmesh/testkit';
 import { createToolService, defineTool } from '@toolmesh/tool-sdk';
 import { z } from 'zod';
-import { type Mesh, startMesh } from '../src/index.ts';
+import { freeMeshPorts, type Mesh, startMesh } from '../src/index.ts';
 import { gatewayTransport } from './gateway-transport.ts';
 
 // TOOLMESH_FIGURES=<file> collects the measured figures for docs/reliability.md.
@@ -85,15 +85,14 @@ beforeAll(async () => {
   const labPort = await lab.listen(0);
   lab.health.setAll(true);
   proxy = await startDelayProxy(`127.0.0.1:${labPort}`);
-  const names = ['gateway', 'orchestrator', 'order', 'inventory', 'dispatch', 'ticket'] as const;
-  const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()])));
+  const ports = await freeMeshPorts();
   mesh = await startMesh({
     ports,
     replicas: { order: [await freePort()] },
     databaseUrl: db.url,
     model: { baseUrl: model.baseUrl },
     extraToolServices: [proxy.address],
-    env: { LOG_LEVEL: 'error', METRICS_PORT: '0' },
+    env: { LOG_LEVEL: 'error' },
     serviceEnv: {
       orchestrator: {
         BREAKER_FAILURE_THRESHOLD: '3',

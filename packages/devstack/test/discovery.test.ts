@@ -16,7 +16,7 @@ import {
 } from '@toolmesh/testkit';
 import { createToolService, defineTool } from '@toolmesh/tool-sdk';
 import { z } from 'zod';
-import { type Mesh, startMesh } from '../src/index.ts';
+import { freeMeshPorts, type Mesh, startMesh } from '../src/index.ts';
 import { gatewayTransport } from './gateway-transport.ts';
 
 const prefix = `/toolmesh-test-${process.pid}/`;
@@ -28,14 +28,13 @@ let mesh: Mesh;
 beforeAll(async () => {
   etcd = await startEtcd();
   db = await createTestDatabase();
-  const names = ['gateway', 'orchestrator', 'order', 'inventory', 'dispatch', 'ticket', 'model'] as const;
-  const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()])));
+  const ports = await freeMeshPorts();
   mesh = await startMesh({
     ports,
     replicas: { order: [await freePort()] },
     databaseUrl: db.url,
     etcd: { endpoint: etcd.endpoint, prefix },
-    env: { LOG_LEVEL: 'error', REGISTRATION_TTL_SECONDS: '3', METRICS_PORT: '0' },
+    env: { LOG_LEVEL: 'error', REGISTRATION_TTL_SECONDS: '3' },
     serviceEnv: {
       gateway: { CHAT_RATE_PER_SEC: '1000', CHAT_RATE_BURST: '1000' },
       // Every read reaches a replica (none from the cache), so restarts are really felt.

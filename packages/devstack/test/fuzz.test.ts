@@ -7,9 +7,9 @@ import http2 from 'node:http2';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus, ToolService } from '@toolmesh/proto';
 import { createGrpcClient, toolErrorName } from '@toolmesh/rpc';
-import { createTestDatabase, freePort, type TestDatabase } from '@toolmesh/testkit';
+import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
 import pg from 'pg';
-import { type Mesh, startMesh } from '../src/index.ts';
+import { freeMeshPorts, type Mesh, startMesh } from '../src/index.ts';
 
 const chatCases = 5_200;
 const invokeCases = 5_200;
@@ -19,8 +19,7 @@ let mesh: Mesh;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  const names = ['gateway', 'orchestrator', 'order', 'inventory', 'dispatch', 'ticket', 'model'] as const;
-  const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()])));
+  const ports = await freeMeshPorts();
   mesh = await startMesh({
     ports,
     databaseUrl: db.url,

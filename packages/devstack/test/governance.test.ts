@@ -12,13 +12,12 @@ import {
   type CannedModel,
   type CannedRequest,
   createTestDatabase,
-  freePort,
   startCannedModel,
   type TestDatabase,
 } from '@toolmesh/testkit';
 import { createToolService, defineTool } from '@toolmesh/tool-sdk';
 import { z } from 'zod';
-import { type Mesh, startMesh } from '../src/index.ts';
+import { freeMeshPorts, type Mesh, startMesh } from '../src/index.ts';
 import { gatewayTransport } from './gateway-transport.ts';
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -172,14 +171,7 @@ beforeAll(async () => {
   });
   const labPort = await lab.listen(0);
   lab.health.setAll(true);
-  const ports = {
-    gateway: await freePort(),
-    orchestrator: await freePort(),
-    order: await freePort(),
-    inventory: await freePort(),
-    dispatch: await freePort(),
-    ticket: await freePort(),
-  };
+  const ports = await freeMeshPorts();
   mesh = await startMesh({
     ports,
     databaseUrl: db.url,

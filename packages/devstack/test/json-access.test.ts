@@ -3,8 +3,8 @@
 import { createClient } from '@connectrpc/connect';
 import { createGrpcWebTransport } from '@connectrpc/connect-node';
 import { ChatService, StopReason } from '@toolmesh/proto';
-import { createTestDatabase, freePort, type TestDatabase } from '@toolmesh/testkit';
-import { type Mesh, startMesh } from '../src/index.ts';
+import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
+import { freeMeshPorts, type Mesh, startMesh } from '../src/index.ts';
 import { gatewayTransport } from './gateway-transport.ts';
 
 let db: TestDatabase;
@@ -13,19 +13,11 @@ let base: string;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  const ports = {
-    gateway: await freePort(),
-    orchestrator: await freePort(),
-    order: await freePort(),
-    inventory: await freePort(),
-    dispatch: await freePort(),
-    ticket: await freePort(),
-    model: await freePort(),
-  };
+  const ports = await freeMeshPorts();
   mesh = await startMesh({
     ports,
     databaseUrl: db.url,
-    env: { LOG_LEVEL: 'warn', METRICS_PORT: '0' },
+    env: { LOG_LEVEL: 'warn' },
     serviceEnv: { gateway: { CORS_ALLOWED_ORIGINS: 'https://app.example.com' } },
   });
   base = `http://${mesh.grpcAddresses.gateway}`;

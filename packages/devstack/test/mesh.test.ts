@@ -10,8 +10,8 @@ import {
   StopReason,
 } from '@toolmesh/proto';
 import { createGrpcClient } from '@toolmesh/rpc';
-import { createTestDatabase, freePort, type TestDatabase } from '@toolmesh/testkit';
-import { type Mesh, startMesh } from '../src/index.ts';
+import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
+import { freeMeshPorts, type Mesh, startMesh } from '../src/index.ts';
 import { gatewayTransport } from './gateway-transport.ts';
 
 let db: TestDatabase;
@@ -19,21 +19,13 @@ let mesh: Mesh;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  const ports = {
-    gateway: await freePort(),
-    orchestrator: await freePort(),
-    order: await freePort(),
-    inventory: await freePort(),
-    dispatch: await freePort(),
-    ticket: await freePort(),
-    model: await freePort(),
-  };
+  const ports = await freeMeshPorts();
   // DNS discovery, as in Kubernetes: the orchestrator gets names and calls every address they resolve to.
   const names = ['order', 'inventory', 'dispatch', 'ticket'] as const;
   mesh = await startMesh({
     ports,
     databaseUrl: db.url,
-    env: { LOG_LEVEL: 'warn', METRICS_PORT: '0' },
+    env: { LOG_LEVEL: 'warn' },
     toolServiceAddresses: Object.fromEntries(names.map((n) => [n, `localhost:${ports[n]}`])),
     serviceEnv: { orchestrator: { DISCOVERY: 'dns' } },
   });

@@ -3,8 +3,8 @@
 // in-test OTLP/HTTP (JSON) receiver.
 import { createClient } from '@connectrpc/connect';
 import { ChatService } from '@toolmesh/proto';
-import { createTestDatabase, freePort, type TestDatabase } from '@toolmesh/testkit';
-import { type Mesh, startMesh } from '../src/index.ts';
+import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
+import { freeMeshPorts, type Mesh, startMesh } from '../src/index.ts';
 import { gatewayTransport } from './gateway-transport.ts';
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from './otlp-receiver.ts';
 
@@ -20,15 +20,7 @@ let responseRequestId: string | null = null;
 beforeAll(async () => {
   db = await createTestDatabase();
   receiver = await startOtlpReceiver();
-  const ports = {
-    gateway: await freePort(),
-    orchestrator: await freePort(),
-    order: await freePort(),
-    inventory: await freePort(),
-    dispatch: await freePort(),
-    ticket: await freePort(),
-    model: await freePort(),
-  };
+  const ports = await freeMeshPorts();
   mesh = await startMesh({
     ports,
     databaseUrl: db.url,

@@ -8,12 +8,11 @@ import {
   createTestDatabase,
   type DelayProxy,
   deleteRedisKeys,
-  freePort,
   startDelayProxy,
   type TestDatabase,
 } from '@toolmesh/testkit';
 import pg from 'pg';
-import { type Mesh, startMesh } from '../src/index.ts';
+import { freeMeshPorts, type Mesh, startMesh } from '../src/index.ts';
 import { gatewayTransport } from './gateway-transport.ts';
 
 const figure = createFigureLog(process.env.TOOLMESH_FIGURES);
@@ -27,8 +26,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   pgProxy = await startDelayProxy('127.0.0.1:5432');
   redisProxy = await startDelayProxy('127.0.0.1:6379');
-  const names = ['gateway', 'orchestrator', 'order', 'inventory', 'dispatch', 'ticket', 'model'] as const;
-  const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()])));
+  const ports = await freeMeshPorts();
   const url = new URL(db.url);
   url.host = pgProxy.address;
   mesh = await startMesh({

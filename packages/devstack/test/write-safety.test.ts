@@ -12,7 +12,6 @@ import {
   createTestDatabase,
   type DelayProxy,
   deleteRedisKeys,
-  freePort,
   startCannedModel,
   startDelayProxy,
   type TestDatabase,
@@ -20,7 +19,7 @@ import {
 import { createToolService, defineTool } from '@toolmesh/tool-sdk';
 import pg from 'pg';
 import { z } from 'zod';
-import { type Mesh, startMesh } from '../src/index.ts';
+import { freeMeshPorts, type Mesh, startMesh } from '../src/index.ts';
 import { gatewayTransport } from './gateway-transport.ts';
 
 const phone = '+86 138 0013 8000';
@@ -109,14 +108,7 @@ beforeAll(async () => {
   lab = createServer({ logger: silent, services: [createToolService({ logger: silent, tools: labTools })] });
   const labPort = await lab.listen(0);
   lab.health.setAll(true);
-  const ports = {
-    gateway: await freePort(),
-    orchestrator: await freePort(),
-    order: await freePort(),
-    inventory: await freePort(),
-    dispatch: await freePort(),
-    ticket: await freePort(),
-  };
+  const ports = await freeMeshPorts();
   // The orchestrator reaches the ticket service through a proxy that can hold responses back.
   proxy = await startDelayProxy(`127.0.0.1:${ports.ticket}`);
   mesh = await startMesh({
