@@ -9,16 +9,20 @@ export const host = z.string().min(1).default('127.0.0.1');
 /** host:port of a peer. */
 export const hostAddress = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[\w.-]+):\d{1,5}$/, 'expected host:port');
 
+// A non-empty comma-separated list whose items each pass `item`.
+const commaList = <T extends z.ZodType<unknown, string>>(item: T) =>
+  z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(item).min(1));
+
 /** Comma-separated host:port list. */
-export const addressList = z
-  .string()
-  .transform((s) =>
-    s
-      .split(',')
-      .map((a) => a.trim())
-      .filter(Boolean),
-  )
-  .pipe(z.array(hostAddress).min(1));
+export const addressList = commaList(hostAddress);
 
 /** A postgres:// URL; absent means the embedded database. */
 export const postgresUrl = z.url({ protocol: /^postgres(ql)?$/ }).optional();
@@ -47,15 +51,7 @@ export function parseEnv<S extends z.ZodType>(
 }
 
 /** Comma-separated URLs, e.g. etcd client endpoints. */
-export const urlList = z
-  .string()
-  .transform((s) =>
-    s
-      .split(',')
-      .map((a) => a.trim())
-      .filter(Boolean),
-  )
-  .pipe(z.array(z.url()).min(1));
+export const urlList = commaList(z.url());
 
 /** How tool services are found: fixed addresses, DNS names, or an etcd registry. */
 export const discoveryKind = z.enum(['static', 'dns', 'etcd']).default('static');
