@@ -1,5 +1,6 @@
 import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
 import type { StoredMessage } from './conversation-store.ts';
+import { selectTools } from './select-tools.ts';
 import type { RegisteredTool } from './tool-registry.ts';
 
 const systemPrompt = [
@@ -58,15 +59,24 @@ export function buildPrompt(history: StoredMessage[]): ChatCompletionMessagePara
   return out;
 }
 
-/** The tools offered to the model: only those the user may run. */
-export function offeredTools(tools: RegisteredTool[], permissions: readonly string[]): ChatCompletionTool[] {
-  return tools
-    .filter((t) => permissions.includes(t.definition.metadata?.permission ?? ''))
-    .map((t) => {
-      const { $schema: _ignored, ...parameters } = t.parameters;
-      return {
-        type: 'function' as const,
-        function: { name: t.definition.name, description: t.definition.description, parameters },
-      };
-    });
+/**
+ * The tools offered to the model: only those the user may run and, in a large
+ * registry, at most `limit` chosen for the conversation (see {@link selectTools}).
+ */
+export function offeredTools(
+  tools: RegisteredTool[],
+  permissions: readonly string[],
+  selection: { history: readonly StoredMessage[]; limit: number } = {
+    history: [],
+    limit: Number.POSITIVE_INFINITY,
+  },
+): ChatCompletionTool[] {
+  const permitted = tools.filter((t) => permissions.includes(t.definition.metadata?.permission ?? ''));
+  return selectTools(permitted, selection.history, selection.limit).map((t) => {
+    const { $schema: _ignored, ...parameters } = t.parameters;
+    return {
+      type: 'function' as const,
+      function: { name: t.definition.name, description: t.definition.description, parameters },
+    };
+  });
 }

@@ -53,6 +53,8 @@ export interface ChatEngineOptions {
     maxToolOutputChars: number;
     /** Token budget of the prompt. */
     contextBudgetTokens: number;
+    /** Tools offered per model request, at most. */
+    maxOfferedTools: number;
   };
   /** Lease on a conversation while a turn runs, renewed every third; default 30 s. */
   conversationLeaseMs?: number;
@@ -211,7 +213,10 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
     for (let round = 0; round < options.maxRounds; round++) {
       const answer = await model.complete({
         messages: prompt(history),
-        tools: offeredTools(registry.list(), ctx.principal.permissions),
+        tools: offeredTools(registry.list(), ctx.principal.permissions, {
+          history,
+          limit: options.limits.maxOfferedTools,
+        }),
         signal: ctx.signal,
         onTextDelta: emit && ((text) => emit({ case: 'textDelta', value: { text } })),
       });
@@ -283,7 +288,10 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
     // Round limit: one last answer without tools, so the caller always gets a reply.
     const answer = await model.complete({
       messages: prompt(history),
-      tools: offeredTools(registry.list(), ctx.principal.permissions),
+      tools: offeredTools(registry.list(), ctx.principal.permissions, {
+        history,
+        limit: options.limits.maxOfferedTools,
+      }),
       toolChoice: 'none',
       signal: ctx.signal,
       onTextDelta: emit && ((text) => emit({ case: 'textDelta', value: { text } })),

@@ -40,6 +40,12 @@ const schema = z.object({
   MAX_TOOL_CALLS_PER_ROUND: z.coerce.number().int().min(1).max(128).default(8),
   MAX_ARGUMENT_BYTES: z.coerce.number().int().min(64).default(16_384),
   MAX_TOOL_OUTPUT_CHARS: z.coerce.number().int().min(100).default(8_000),
+  /**
+   * Tools offered per model request, at most; a larger registry is narrowed per
+   * conversation. Long tool lists cost prompt tokens on every call and blur the
+   * model's choice; OpenAI refuses more than 128.
+   */
+  MAX_OFFERED_TOOLS: z.coerce.number().int().min(1).max(128).default(32),
   CONTEXT_BUDGET_TOKENS: z.coerce.number().int().min(500).default(12_000),
   MAX_CONCURRENT_TOOL_CALLS: z.coerce.number().int().min(1).default(64),
   TOOL_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(0).default(5_000),
@@ -107,6 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
       maxArgumentBytes: c.MAX_ARGUMENT_BYTES,
       maxToolOutputChars: c.MAX_TOOL_OUTPUT_CHARS,
       contextBudgetTokens: c.CONTEXT_BUDGET_TOKENS,
+      maxOfferedTools: c.MAX_OFFERED_TOOLS,
     },
     logLevel: c.LOG_LEVEL,
     /** METRICS_PORT and the OTEL_* variables. */

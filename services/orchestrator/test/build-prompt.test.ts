@@ -46,3 +46,34 @@ test('only tools the user may run are offered, without the $schema keyword', () 
     },
   ]);
 });
+
+test('a large registry is narrowed per conversation: tools already used, then those the message is about', () => {
+  const tool = (name: string, description: string) => ({
+    definition: create(ToolDefinitionSchema, { name, description, metadata: { permission: 'x:read' } }),
+    parameters: { type: 'object' },
+    validate: () => undefined,
+    endpoints: [],
+  });
+  const registry = [
+    tool('get_weather', 'Weather forecast for a city.'),
+    tool('get_order_detail', 'Status and items of one of the user’s orders.'),
+    tool('get_dispatch_plan', 'Carrier and delivery estimate of an order.'),
+    tool('list_invoices', 'Invoices of the user.'),
+    tool('get_stock', 'Stock of products.'),
+  ];
+  const history: StoredMessage[] = [
+    { role: 'user', content: 'what is in stock?' },
+    { role: 'assistant', content: null, toolCalls: [{ id: 'a', name: 'get_stock', arguments: '{}' }] },
+    { role: 'tool', toolCallId: 'a', content: '{}' },
+    { role: 'user', content: 'Where is my order, and when is the delivery?' },
+  ];
+  const names = (limit: number) =>
+    offeredTools(registry, ['x:read'], { history, limit }).map((t) =>
+      t.type === 'function' ? t.function.name : '',
+    );
+  // Used before first, then by shared words; registry order is kept among the chosen.
+  expect(names(3)).toEqual(['get_order_detail', 'get_dispatch_plan', 'get_stock']);
+  expect(names(1)).toEqual(['get_stock']);
+  // A registry within the limit is offered whole.
+  expect(names(128)).toHaveLength(5);
+});
