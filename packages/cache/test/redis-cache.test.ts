@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
-import { connectTestRedis, deleteRedisKeys } from '@toolmesh/testkit';
-import { Redis } from 'ioredis';
+import {
+  connectHangingRedis,
+  connectTestRedis,
+  deadRedisClient,
+  deleteRedisKeys,
+  timed,
+} from '@toolmesh/testkit';
+import type { Redis } from 'ioredis';
 import { type CacheKey, cacheTags, createToolCache } from '../src/index.ts';
 
 // Each run gets its own keys, so parallel runs and leftovers cannot interfere.
@@ -110,29 +115,8 @@ describe('Redis tool cache', () => {
 });
 
 describe('Redis failures', () => {
-  // A client pointed at a closed port fails every command at once.
-  function deadClient(): Redis {
-    const client = new Redis({
-      host: '127.0.0.1',
-      port: 1,
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      enableOfflineQueue: false,
-      connectTimeout: 50,
-      retryStrategy: () => null,
-    });
-    client.on('error', () => {});
-    return client;
-  }
-
-  async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
-    const started = performance.now();
-    const value = await fn();
-    return { value, ms: performance.now() - started };
-  }
-
   test('Redis down: gets miss fast, sets and invalidations do nothing, errors are counted', async () => {
-    const redis = deadClient();
+    const redis = deadRedisClient();
     const causes: string[] = [];
     const cache = createToolCache({ redis, prefix, onError: (_, operation) => causes.push(operation) });
     for (let i = 0; i < 5; i++) {
@@ -149,23 +133,7 @@ describe('Redis failures', () => {
 
   test('Redis hangs: the timeout bounds every operation', async () => {
     // Accepts connections and never answers, like a stalled server.
-    const sockets = new Set<net.Socket>();
-    const server = net.createServer((socket) => {
-      sockets.add(socket);
-      socket.on('error', () => {});
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as net.AddressInfo;
-    // Without the ready check and the CLIENT SETINFO calls, the client is ready as soon as TCP connects.
-    const redis = new Redis({
-      host: '127.0.0.1',
-      port,
-      lazyConnect: true,
-      enableReadyCheck: false,
-      disableClientInfo: true,
-    });
-    redis.on('error', () => {});
-    await redis.connect();
+    const { redis, close } = await connectHangingRedis();
     try {
       const cache = createToolCache({
         redis,
@@ -186,9 +154,7 @@ describe('Redis failures', () => {
       expect(invalidate.ms).toBeLessThan(150);
       expect(cache.stats()).toEqual({ hits: 0, misses: 1, invalidations: 0, errors: 3 });
     } finally {
-      redis.disconnect();
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
+      await close();
     }
   });
 });

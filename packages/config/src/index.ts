@@ -12,3 +12,4 @@ export {
   urlList,
 } from './parse-env.ts';
 export { metricsPort, type TelemetryEnv, telemetryEnv, telemetrySettings } from './telemetry-env.ts';
+export { type ToolServiceSettings, toolServiceEnv, toolServiceSettings } from './tool-service-env.ts';

@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
-import { connectTestRedis, deleteRedisKeys } from '@toolmesh/testkit';
-import { Redis } from 'ioredis';
+import {
+  connectHangingRedis,
+  connectTestRedis,
+  deadRedisClient,
+  deleteRedisKeys,
+  timed,
+} from '@toolmesh/testkit';
+import type { Redis } from 'ioredis';
 import { createRateLimiter } from '../src/index.ts';
 
 // Each run gets its own keys, so parallel runs and leftovers cannot interfere.
@@ -70,29 +75,8 @@ describe('Redis rate limiter', () => {
 });
 
 describe('Redis failures', () => {
-  // A client pointed at a closed port fails every command at once.
-  function deadClient(): Redis {
-    const client = new Redis({
-      host: '127.0.0.1',
-      port: 1,
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      enableOfflineQueue: false,
-      connectTimeout: 50,
-      retryStrategy: () => null,
-    });
-    client.on('error', () => {});
-    return client;
-  }
-
-  async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
-    const started = performance.now();
-    const value = await fn();
-    return { value, ms: performance.now() - started };
-  }
-
   test('Redis down: local fallback answers fast and still limits', async () => {
-    const redis = deadClient();
+    const redis = deadRedisClient();
     const causes: unknown[] = [];
     const limiter = createRateLimiter({ redis, prefix, onFallback: (error) => causes.push(error) });
     const rule = { ratePerSec: 0.01, burst: 3 };
@@ -110,7 +94,7 @@ describe('Redis failures', () => {
   });
 
   test('Redis down: allow and deny policies', async () => {
-    const redis = deadClient();
+    const redis = deadRedisClient();
     const allow = createRateLimiter({ redis, prefix, onRedisError: 'allow' });
     const deny = createRateLimiter({ redis, prefix, onRedisError: 'deny' });
     const rule = { ratePerSec: 2, burst: 1 };
@@ -123,23 +107,7 @@ describe('Redis failures', () => {
 
   test('Redis hangs: the command timeout bounds the wait', async () => {
     // Accepts connections and never answers, like a stalled server.
-    const sockets = new Set<net.Socket>();
-    const server = net.createServer((socket) => {
-      sockets.add(socket);
-      socket.on('error', () => {});
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as net.AddressInfo;
-    // Without the ready check and the CLIENT SETINFO calls, the client is ready as soon as TCP connects.
-    const redis = new Redis({
-      host: '127.0.0.1',
-      port,
-      lazyConnect: true,
-      enableReadyCheck: false,
-      disableClientInfo: true,
-    });
-    redis.on('error', () => {});
-    await redis.connect();
+    const { redis, close } = await connectHangingRedis();
     try {
       const limiter = createRateLimiter({ redis, prefix, redisTimeoutMs: 50 });
       const { value, ms } = await timed(() => limiter.take('hang', { ratePerSec: 1, burst: 1 }));
@@ -148,9 +116,7 @@ describe('Redis failures', () => {
       expect(ms).toBeLessThan(150);
       expect(limiter.fallbacks()).toBe(1);
     } finally {
-      redis.disconnect();
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
+      await close();
     }
   });
 });

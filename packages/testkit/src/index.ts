@@ -1,6 +1,8 @@
+export { connectHangingRedis, type HangingRedis } from './connect-hanging-redis.ts';
 export { connectTestRedis } from './connect-test-redis.ts';
 export { createFigureLog, type FigureLog } from './create-figure-log.ts';
 export { createTestDatabase, type TestDatabase } from './create-test-database.ts';
+export { deadRedisClient } from './dead-redis-client.ts';
 export { deleteRedisKeys } from './delete-redis-keys.ts';
 export { freePort } from './free-port.ts';
 export {
@@ -11,3 +13,4 @@ export {
 } from './start-canned-model.ts';
 export { type DelayProxy, startDelayProxy } from './start-delay-proxy.ts';
 export { startEtcd, type TestEtcd } from './start-etcd.ts';
+export { timed } from './timed.ts';

@@ -1,47 +1,12 @@
-import {
-  discoveryEnv,
-  discoverySettings,
-  host,
-  logLevel,
-  parseEnv,
-  port,
-  postgresUrl,
-  telemetryEnv,
-  telemetrySettings,
-} from '@toolmesh/config';
+import { parseEnv, type ToolServiceSettings, toolServiceEnv, toolServiceSettings } from '@toolmesh/config';
 import { z } from 'zod';
 
 /** Settings of the inventory service, parsed once from the environment. */
-export interface InventoryConfig {
-  port: number;
-  host: string;
-  /** postgres:// URL; undefined runs on an embedded PGlite database. */
-  databaseUrl: string | undefined;
-  logLevel: string;
-  /** DISCOVERY=etcd makes the replica register itself. */
-  discovery: ReturnType<typeof discoverySettings>;
-  /** METRICS_PORT and the OTEL_* variables. */
-  telemetry: ReturnType<typeof telemetrySettings>;
-}
+export type InventoryConfig = ToolServiceSettings;
 
-const envSchema = z.object({
-  PORT: port(50_062),
-  HOST: host,
-  ...discoveryEnv,
-  ...telemetryEnv(9_412),
-  DATABASE_URL: postgresUrl,
-  LOG_LEVEL: logLevel,
-});
+const envSchema = z.object(toolServiceEnv({ port: 50_062, metricsPort: 9_412 }));
 
 /** Parses the service's environment; throws an error naming each invalid variable. */
 export function loadConfig(env: NodeJS.ProcessEnv): InventoryConfig {
-  const c = parseEnv(envSchema, env, 'inventory service');
-  return {
-    port: c.PORT,
-    host: c.HOST,
-    databaseUrl: c.DATABASE_URL,
-    logLevel: c.LOG_LEVEL,
-    discovery: discoverySettings(c),
-    telemetry: telemetrySettings(c),
-  };
+  return toolServiceSettings(parseEnv(envSchema, env, 'inventory service'));
 }

@@ -1,0 +1,37 @@
+import type { z } from 'zod';
+import { discoveryEnv, discoverySettings, host, logLevel, port, postgresUrl } from './parse-env.ts';
+import { telemetryEnv, telemetrySettings } from './telemetry-env.ts';
+
+/**
+ * The variables every demo tool service reads, spread into its schema: `PORT`,
+ * `HOST`, `DATABASE_URL`, `LOG_LEVEL`, discovery (see `discoveryEnv`) and
+ * telemetry (see `telemetryEnv`), with the service's default ports.
+ */
+export const toolServiceEnv = (defaults: { port: number; metricsPort: number }) => ({
+  PORT: port(defaults.port),
+  HOST: host,
+  ...discoveryEnv,
+  ...telemetryEnv(defaults.metricsPort),
+  DATABASE_URL: postgresUrl,
+  LOG_LEVEL: logLevel,
+});
+
+type ToolServiceEnv = z.output<z.ZodObject<ReturnType<typeof toolServiceEnv>>>;
+
+/** The parsed {@link toolServiceEnv}, shaped for a tool service's composition root. */
+export function toolServiceSettings(c: ToolServiceEnv) {
+  return {
+    port: c.PORT,
+    host: c.HOST,
+    /** postgres:// URL; undefined runs on an embedded PGlite database. */
+    databaseUrl: c.DATABASE_URL,
+    logLevel: c.LOG_LEVEL,
+    /** DISCOVERY=etcd makes the replica register itself. */
+    discovery: discoverySettings(c),
+    /** METRICS_PORT and the OTEL_* variables. */
+    telemetry: telemetrySettings(c),
+  };
+}
+
+/** What {@link toolServiceSettings} answers. */
+export type ToolServiceSettings = ReturnType<typeof toolServiceSettings>;
