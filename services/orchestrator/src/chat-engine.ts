@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { create, fromJson, type JsonValue, type MessageInitShape, toJson } from '@bufbuild/protobuf';
+import { create, fromJson, type JsonValue, toJson } from '@bufbuild/protobuf';
 import { durationFromMs, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import {
   type ChatResponse,
   ChatResponseSchema,
-  type ChatStreamResponseSchema,
   type PendingAction,
   PendingActionSchema,
   type Principal,
@@ -15,25 +14,28 @@ import {
 } from '@toolmesh/proto';
 import { Code, publicError } from '@toolmesh/rpc';
 import { type Logger, maskSensitiveJson } from '@toolmesh/telemetry';
-import { buildPrompt, offeredTools } from './build-prompt.ts';
-import type { ChatRequestStore } from './chat-request-store.ts';
-import type { ConversationStore, StoredMessage } from './conversation-store.ts';
-import { fitToBudget } from './fit-to-budget.ts';
-import { fitToolOutput } from './fit-tool-output.ts';
-import type { ModelClient } from './model-client.ts';
-import type { PendingActionRecord, PendingActionStore } from './pending-action-store.ts';
-import { planRound, type RoundLimits } from './plan-round.ts';
-import type { CollectTaskResults } from './task-results.ts';
-import type { ToolExecutor } from './tool-executor.ts';
-import { failedOutcome, type ToolOutcome } from './tool-outcome.ts';
-import type { ToolRegistry } from './tool-registry.ts';
-import { withUniqueCallIds } from './unique-call-ids.ts';
+import type { ModelClient } from './model/index.ts';
+import type {
+  ChatRequestStore,
+  ConversationStore,
+  PendingActionRecord,
+  PendingActionStore,
+  StoredMessage,
+} from './store/index.ts';
+import type { CollectTaskResults, ToolExecutor, ToolRegistry } from './tools/index.ts';
+import { failedOutcome, type ToolOutcome } from './tools/index.ts';
+import {
+  buildPrompt,
+  type EmitEvent,
+  fitToBudget,
+  fitToolOutput,
+  offeredTools,
+  planRound,
+  type RoundLimits,
+  withUniqueCallIds,
+} from './turn/index.ts';
 
-/** A streamed event of a turn (the oneof of ChatStreamResponse). */
-export type ChatEvent = NonNullable<MessageInitShape<typeof ChatStreamResponseSchema>['event']>;
-
-/** Where a turn reports progress; Chat ignores it, ChatStream forwards it. */
-export type EmitEvent = (event: ChatEvent) => void;
+export type { ChatEvent, EmitEvent } from './turn/index.ts';
 
 /** Options of {@link createChatEngine}. */
 export interface ChatEngineOptions {

@@ -1,14 +1,18 @@
-export { compileArgumentValidator } from './argument-validator.ts';
-export { buildPrompt, offeredTools } from './build-prompt.ts';
-export { canonicalJson } from './canonical-json.ts';
 export { type ChatEngine, type ChatEngineOptions, createChatEngine } from './chat-engine.ts';
 export { type Config, loadConfig } from './config.ts';
-export { createConversationStore, type StoredMessage } from './conversation-store.ts';
-export { estimateTokens, fitToBudget } from './fit-to-budget.ts';
-export { fitToolOutput } from './fit-tool-output.ts';
-export { migrations, schema } from './migrations.ts';
-export { createModelClient } from './model-client.ts';
-export { createPendingActionStore } from './pending-action-store.ts';
+export { createModelClient } from './model/index.ts';
 export { createOrchestratorServer } from './server.ts';
-export { createToolExecutor } from './tool-executor.ts';
-export { createToolRegistry } from './tool-registry.ts';
+export {
+  createConversationStore,
+  createPendingActionStore,
+  migrations,
+  type StoredMessage,
+  schema,
+} from './store/index.ts';
+export {
+  canonicalJson,
+  compileArgumentValidator,
+  createToolExecutor,
+  createToolRegistry,
+} from './tools/index.ts';
+export { buildPrompt, estimateTokens, fitToBudget, fitToolOutput, offeredTools } from './turn/index.ts';

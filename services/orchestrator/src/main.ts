@@ -11,28 +11,34 @@ import {
 } from '@toolmesh/limits';
 import { handleShutdown } from '@toolmesh/rpc';
 import { createLogger, startTelemetry } from '@toolmesh/telemetry';
+import { createReconciler } from './approvals/index.ts';
 import { createChatEngine } from './chat-engine.ts';
-import { createChatRequestStore } from './chat-request-store.ts';
 import { loadConfig } from './config.ts';
-import { createConversationStore } from './conversation-store.ts';
-import { createExecutionLedger } from './execution-ledger.ts';
-import { instrumentModelClient } from './instrument-model-client.ts';
-import { instrumentPendingActionStore } from './instrument-pending-actions.ts';
-import { instrumentResultCache } from './instrument-result-cache.ts';
-import { instrumentToolAdmission } from './instrument-tool-admission.ts';
-import { createToolInstrumentation } from './instrument-tool-execution.ts';
-import { migrations, schema } from './migrations.ts';
-import { withModelBreaker } from './model-breaker.ts';
-import { createModelClient } from './model-client.ts';
-import { createOrchestratorMetrics } from './orchestrator-metrics.ts';
-import { createPendingActionStore } from './pending-action-store.ts';
-import { createReconciler } from './reconciler.ts';
-import { createResultCache } from './result-cache.ts';
+import { createModelClient, withModelBreaker } from './model/index.ts';
+import {
+  createOrchestratorMetrics,
+  createToolInstrumentation,
+  instrumentModelClient,
+  instrumentPendingActionStore,
+  instrumentResultCache,
+  instrumentToolAdmission,
+} from './observe/index.ts';
 import { createOrchestratorServer } from './server.ts';
-import { createTaskResultCollector } from './task-results.ts';
-import { createToolAdmission } from './tool-admission.ts';
-import { createToolExecutor } from './tool-executor.ts';
-import { createToolRegistry } from './tool-registry.ts';
+import {
+  createChatRequestStore,
+  createConversationStore,
+  createExecutionLedger,
+  createPendingActionStore,
+  migrations,
+  schema,
+} from './store/index.ts';
+import {
+  createResultCache,
+  createTaskResultCollector,
+  createToolAdmission,
+  createToolExecutor,
+  createToolRegistry,
+} from './tools/index.ts';
 
 const config = loadConfig(process.env);
 const logger = createLogger({ service: 'orchestrator', level: config.logLevel });

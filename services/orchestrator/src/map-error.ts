@@ -1,6 +1,5 @@
 import { Code, ConnectError } from '@toolmesh/rpc';
-import { ModelCircuitOpenError } from './model-breaker.ts';
-import { ModelUnavailableError } from './model-client.ts';
+import { ModelCircuitOpenError, ModelUnavailableError } from './model/index.ts';
 
 // Connection-level failures of Postgres: node errors, or SQLSTATE classes 08 (connection) and 57P (shutdown).
 const storageDown = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|08\w{3}|57P0\d)$/;

@@ -8,9 +8,9 @@ import {
   serviceRegistration,
 } from '@toolmesh/rpc';
 import type { ChatEngine } from './chat-engine.ts';
-import { describeRegistry } from './registry-view.ts';
-import { streamTurn } from './stream-turn.ts';
-import type { ToolRegistry } from './tool-registry.ts';
+import type { ToolRegistry } from './tools/index.ts';
+import { describeRegistry } from './tools/index.ts';
+import { streamTurn } from './turn/index.ts';
 
 /** Largest user message accepted, in characters. */
 export const maxMessageChars = 16_000;

@@ -3,11 +3,11 @@ import { createServer, type Server } from '@toolmesh/rpc';
 import type { Logger, Registry } from '@toolmesh/telemetry';
 import { createAuditService } from './audit-service.ts';
 import type { ChatEngine } from './chat-engine.ts';
-import type { ExecutionLedger } from './execution-ledger.ts';
 import { mapError } from './map-error.ts';
 import { createOrchestratorService } from './orchestrator-service.ts';
-import { createTaskForwarder } from './task-forwarder.ts';
-import type { ToolRegistry } from './tool-registry.ts';
+import type { ExecutionLedger } from './store/index.ts';
+import type { ToolRegistry } from './tools/index.ts';
+import { createTaskForwarder } from './tools/index.ts';
 
 /** Builds the orchestrator's gRPC server; it listens only when main says so. */
 export function createOrchestratorServer(options: {

@@ -7,7 +7,7 @@ import {
   type ServiceRegistration,
   serviceRegistration,
 } from '@toolmesh/rpc';
-import type { ExecutionLedger } from './execution-ledger.ts';
+import type { ExecutionLedger } from '../store/index.ts';
 
 // The verified user travels in these headers from the gateway, and on to the tool
 // service that runs the task (TaskService messages carry no principal).

@@ -1,8 +1,7 @@
 import { type Principal, TaskService, TaskStatus } from '@toolmesh/proto';
 import { createClientPool } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
-import type { StoredMessage } from './conversation-store.ts';
-import type { ExecutionLedger } from './execution-ledger.ts';
+import type { ExecutionLedger, StoredMessage } from '../store/index.ts';
 
 /** Brings the results of finished async tasks into their conversation. */
 export type CollectTaskResults = (conversationId: string, principal: Principal) => Promise<StoredMessage[]>;

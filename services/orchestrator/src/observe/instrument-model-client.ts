@@ -1,5 +1,5 @@
 import { context, errorType, SpanKind, SpanStatusCode, trace, tracer } from '@toolmesh/telemetry';
-import type { ModelClient } from './model-client.ts';
+import type { ModelClient } from '../model/index.ts';
 import type { OrchestratorMetrics } from './orchestrator-metrics.ts';
 
 /** Options of {@link instrumentModelClient}. */

@@ -1,6 +1,6 @@
 import { context, errorType, SpanKind, SpanStatusCode, trace, tracer } from '@toolmesh/telemetry';
+import type { ToolInstrumentation } from '../tools/index.ts';
 import type { OrchestratorMetrics } from './orchestrator-metrics.ts';
-import type { ToolInstrumentation } from './tool-executor.ts';
 
 /**
  * Observes each tool call: an `execute_tool {tool}` span in the GenAI conventions (the

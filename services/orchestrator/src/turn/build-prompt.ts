@@ -1,7 +1,7 @@
 import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
-import type { StoredMessage } from './conversation-store.ts';
-import { selectTools } from './select-tools.ts';
-import type { RegisteredTool } from './tool-registry.ts';
+import type { StoredMessage } from '../store/index.ts';
+import type { RegisteredTool } from '../tools/index.ts';
+import { selectTools } from '../tools/index.ts';
 
 const systemPrompt = [
   'You are the assistant of an online shop, working through tools.',

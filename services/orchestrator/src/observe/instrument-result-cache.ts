@@ -1,5 +1,5 @@
+import type { ResultCache } from '../tools/index.ts';
 import type { OrchestratorMetrics } from './orchestrator-metrics.ts';
-import type { ResultCache } from './tool-executor.ts';
 
 /** Counts the read cache's hits and misses per tool. */
 export function instrumentResultCache(cache: ResultCache, metrics: OrchestratorMetrics): ResultCache {

@@ -1,7 +1,6 @@
 import type { Logger } from '@toolmesh/telemetry';
-import type { ChatEngine } from './chat-engine.ts';
-import type { ExecutionLedger } from './execution-ledger.ts';
-import type { PendingActionStore } from './pending-action-store.ts';
+import type { ChatEngine } from '../chat-engine.ts';
+import type { ExecutionLedger, PendingActionStore } from '../store/index.ts';
 
 /** Options of {@link createReconciler}. */
 export interface ReconcilerOptions {

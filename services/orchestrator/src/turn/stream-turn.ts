@@ -1,5 +1,5 @@
 import type { ChatResponse } from '@toolmesh/proto';
-import type { ChatEvent, EmitEvent } from './chat-engine.ts';
+import type { ChatEvent, EmitEvent } from './turn-context.ts';
 
 /**
  * Runs a turn and yields its events as they happen, then the final response.

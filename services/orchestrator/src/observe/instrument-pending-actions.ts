@@ -1,5 +1,5 @@
+import type { PendingActionStore } from '../store/index.ts';
 import type { OrchestratorMetrics } from './orchestrator-metrics.ts';
-import type { PendingActionStore } from './pending-action-store.ts';
 
 /**
  * Counts approvals: writes held for the user, and how they were closed. Counters rather

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from '@toolmesh/telemetry';
-import type { BreakerStateName } from './tool-endpoint.ts';
+import type { BreakerStateName } from '../tools/index.ts';
 
 // Tool labels are names from the tool registry (only registered tools are executed,
 // cached, limited or held); model labels come from the configuration. Nothing a user or

@@ -1,5 +1,5 @@
+import type { ToolAdmission } from '../tools/index.ts';
 import type { OrchestratorMetrics } from './orchestrator-metrics.ts';
-import type { ToolAdmission } from './tool-admission.ts';
 
 /** Counts the calls the orchestrator's rate and concurrency limits refuse, per tool. */
 export function instrumentToolAdmission(

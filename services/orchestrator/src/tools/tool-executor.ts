@@ -1,7 +1,7 @@
 import { type Principal, SideEffect } from '@toolmesh/proto';
 import { createRetryBudget, type RetryBudget } from '@toolmesh/rpc';
 import { type Logger, maskSensitiveJson } from '@toolmesh/telemetry';
-import type { ExecutionEnd, ExecutionLedger, ExecutionStart } from './execution-ledger.ts';
+import type { ExecutionEnd, ExecutionLedger, ExecutionStart } from '../store/index.ts';
 import { invokeTool } from './invoke-tool.ts';
 import type { ToolAdmission } from './tool-admission.ts';
 import { failedOutcome, type ToolOutcome } from './tool-outcome.ts';

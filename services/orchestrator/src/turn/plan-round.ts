@@ -1,10 +1,7 @@
 import { type Principal, SideEffect } from '@toolmesh/proto';
-import { canonicalJson } from './canonical-json.ts';
-import type { ModelToolCall } from './conversation-store.ts';
-import type { NewPendingAction, PendingActionRecord } from './pending-action-store.ts';
-import type { PlannedCall } from './tool-executor.ts';
-import { failedOutcome, type ToolOutcome } from './tool-outcome.ts';
-import type { ToolRegistry } from './tool-registry.ts';
+import type { ModelToolCall, NewPendingAction, PendingActionRecord } from '../store/index.ts';
+import type { PlannedCall, ToolRegistry } from '../tools/index.ts';
+import { canonicalJson, failedOutcome, type ToolOutcome } from '../tools/index.ts';
 
 /** Bounds on what one model round may ask for. */
 export interface RoundLimits {

@@ -1,0 +1,30 @@
+// What the orchestrator keeps in SQL: conversations, pending actions, chat requests, the execution ledger.
+export {
+  type ChatRequestClaim,
+  type ChatRequestStore,
+  createChatRequestStore,
+} from './chat-request-store.ts';
+export {
+  type ConversationLease,
+  type ConversationStore,
+  createConversationStore,
+  type ModelToolCall,
+  type StoredMessage,
+} from './conversation-store.ts';
+export {
+  createExecutionLedger,
+  type ExecutionEnd,
+  type ExecutionLedger,
+  type ExecutionStart,
+  type InterruptedExecution,
+  type StartedTask,
+} from './execution-ledger.ts';
+export { migrations, schema } from './migrations.ts';
+export {
+  type ActionStatus,
+  createPendingActionStore,
+  hashArguments,
+  type NewPendingAction,
+  type PendingActionRecord,
+  type PendingActionStore,
+} from './pending-action-store.ts';
