@@ -1,12 +1,12 @@
 export { type ChatEngine, type ChatEngineOptions, createChatEngine } from './chat-engine.ts';
 export { type Config, loadConfig } from './config.ts';
+export type { ResultCache, StoredMessage } from './core-types.ts';
 export { createModelClient } from './model/index.ts';
 export { createOrchestratorServer } from './server.ts';
 export {
   createConversationStore,
   createPendingActionStore,
   migrations,
-  type StoredMessage,
   schema,
 } from './store/index.ts';
 export {

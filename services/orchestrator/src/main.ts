@@ -1,6 +1,8 @@
-// Composition root of the orchestrator: config → storage → tool registry → model → engine → server.
+// Composition root of the orchestrator, top-down: config → telemetry → storage → tools → model →
+// engine → reconciler → server → shutdown.
 
 import { createToolCache } from '@toolmesh/cache';
+import { systemClock } from '@toolmesh/clock';
 import { migrate, openDatabase } from '@toolmesh/db';
 import { createDiscovery } from '@toolmesh/discovery';
 import {
@@ -41,6 +43,8 @@ import {
 } from './tools/index.ts';
 
 const config = loadConfig(process.env);
+// The one source of time: leases, approval expiry, breakers, refreshes and reconciliation read it.
+const clock = systemClock;
 const logger = createLogger({ service: 'orchestrator', level: config.logLevel });
 // First: spans and /metrics must cover everything that follows.
 const telemetry = await startTelemetry({
@@ -51,10 +55,15 @@ const telemetry = await startTelemetry({
 });
 const metrics = createOrchestratorMetrics(telemetry.metrics);
 
+// Storage: conversations, approvals, chat requests and the execution ledger, in one schema.
 const db = await openDatabase({ url: config.databaseUrl, applicationName: 'toolmesh-orchestrator' });
 await migrate(db.pool, { schema, migrations });
+const conversations = createConversationStore(db.pool, { clock });
+const actions = instrumentPendingActionStore(createPendingActionStore(db.pool, { clock }), metrics);
+const chatRequests = createChatRequestStore(db.pool);
+const ledger = createExecutionLedger(db.pool, { clock });
 
-// Where the tool services are: fixed addresses, DNS names or the etcd registry.
+// Tools: where the tool services are (fixed addresses, DNS names or the etcd registry).
 const registry = createToolRegistry({
   discovery: createDiscovery({
     settings: config.discovery,
@@ -67,10 +76,11 @@ const registry = createToolRegistry({
   endpointPolicy: config.endpointPolicy,
   observe: { onBreakerChange: metrics.breakerStateChanged, clientMetrics: metrics.registry },
   onEndpointRemoved: metrics.forgetEndpoint,
+  clock,
 });
 await registry.start();
 
-// Rate limits live in Redis when configured, so every replica counts against one budget.
+// Rate limits and the read cache live in Redis when configured, so every replica counts against one budget.
 const redis = await connectRedis(config.redisUrl, (error) =>
   logger.warn({ err: error }, 'Redis unreachable; limits and cache stay local until it is back'),
 );
@@ -90,59 +100,64 @@ const admission = instrumentToolAdmission(
   }),
   metrics,
 );
+// Tools opt in with cache_ttl; READ_CACHE=off turns caching off for all of them.
+const cache = config.readCache
+  ? instrumentResultCache(
+      createResultCache(
+        createToolCache({
+          redis,
+          prefix: `${config.redisPrefix}cache:`,
+          onError: (error) => logger.warn({ err: error }, 'read cache unavailable; calling the tool'),
+        }),
+      ),
+      metrics,
+    )
+  : undefined;
+const executor = createToolExecutor({
+  logger,
+  admission,
+  ledger,
+  cache,
+  instrument: createToolInstrumentation(metrics),
+});
 
-const ledger = createExecutionLedger(db.pool);
-const actions = instrumentPendingActionStore(createPendingActionStore(db.pool), metrics);
+// The model; outermost the breaker: while it is open no model call is made (nor measured).
+const model = withModelBreaker(
+  instrumentModelClient(createModelClient(config.model), {
+    metrics,
+    model: config.model.model,
+    baseURL: config.model.baseURL,
+  }),
+  {
+    ...config.modelBreaker,
+    onStateChange: (state) => logger.warn({ state }, 'model breaker changed state'),
+    clock,
+  },
+);
+
+// The engine: turns and approvals over all of the above.
 const engine = createChatEngine({
-  conversations: createConversationStore(db.pool),
+  conversations,
   actions,
-  chatRequests: createChatRequestStore(db.pool),
+  chatRequests,
   collectTaskResults: createTaskResultCollector({
     ledger,
     logger,
     maxChars: config.limits.maxToolOutputChars,
   }),
   registry,
-  executor: createToolExecutor({
-    logger,
-    admission,
-    ledger,
-    // Tools opt in with cache_ttl; READ_CACHE=off turns caching off for all of them.
-    cache: config.readCache
-      ? instrumentResultCache(
-          createResultCache(
-            createToolCache({
-              redis,
-              prefix: `${config.redisPrefix}cache:`,
-              onError: (error) => logger.warn({ err: error }, 'read cache unavailable; calling the tool'),
-            }),
-          ),
-          metrics,
-        )
-      : undefined,
-    instrument: createToolInstrumentation(metrics),
-  }),
-  // Outermost: while the breaker is open no model call is made (nor measured).
-  model: withModelBreaker(
-    instrumentModelClient(createModelClient(config.model), {
-      metrics,
-      model: config.model.model,
-      baseURL: config.model.baseURL,
-    }),
-    {
-      ...config.modelBreaker,
-      onStateChange: (state) => logger.warn({ state }, 'model breaker changed state'),
-    },
-  ),
+  executor,
+  model,
   logger,
   maxRounds: config.maxRounds,
   approvalTtlSeconds: config.approvalTtlSeconds,
   limits: config.limits,
   conversationLeaseMs: config.conversationLeaseMs,
+  clock,
 });
 
 // Finish what a crashed predecessor left running, before serving.
-const reconciler = createReconciler({ ledger, actions, engine, logger, ...config.reconcile });
+const reconciler = createReconciler({ ledger, actions, engine, logger, ...config.reconcile, clock });
 await reconciler.runOnce();
 reconciler.start();
 

@@ -1,17 +1,24 @@
+import { type Clock, type ClockTimer, systemClock } from '@toolmesh/clock';
 import type { Logger } from '@toolmesh/telemetry';
-import type { ChatEngine } from '../chat-engine.ts';
-import type { ExecutionLedger, PendingActionStore } from '../store/index.ts';
+import type { ExecutionLedger, PendingActionRecord, PendingActionStore } from '../store/index.ts';
+
+/** Who finishes an interrupted approved write (the chat engine). */
+export interface ActionReconciliation {
+  reconcileAction(action: PendingActionRecord, signal: AbortSignal): Promise<void>;
+}
 
 /** Options of {@link createReconciler}. */
 export interface ReconcilerOptions {
   ledger: ExecutionLedger;
   actions: PendingActionStore;
-  engine: ChatEngine;
+  engine: ActionReconciliation;
   logger: Logger;
   /** Work running longer than this without finishing counts as interrupted. */
   staleMs: number;
   /** How often to look; default 30 s. */
   intervalMs?: number;
+  /** Drives the passes; default the system clock (staleness is judged by the stores' clock). */
+  clock?: Clock;
 }
 
 /** Resolves what a crashed orchestrator left behind. */
@@ -32,7 +39,8 @@ export interface Reconciler {
  */
 export function createReconciler(options: ReconcilerOptions): Reconciler {
   const { ledger, actions, engine, logger } = options;
-  let timer: NodeJS.Timeout | undefined;
+  const clock = options.clock ?? systemClock;
+  let timer: ClockTimer | undefined;
   let running: Promise<void> | undefined;
   const stopController = new AbortController();
 
@@ -64,13 +72,14 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   return {
     runOnce,
     start() {
-      timer = setInterval(() => {
-        runOnce().catch((error: unknown) => logger.warn({ err: error }, 'reconciliation pass failed'));
-      }, options.intervalMs ?? 30_000);
-      timer.unref();
+      timer = clock
+        .setInterval(() => {
+          runOnce().catch((error: unknown) => logger.warn({ err: error }, 'reconciliation pass failed'));
+        }, options.intervalMs ?? 30_000)
+        .unref();
     },
     stop() {
-      clearInterval(timer);
+      timer?.cancel();
       stopController.abort();
     },
   };

@@ -4,7 +4,7 @@ import type {
   ChatCompletionTool,
   ChatCompletionToolChoiceOption,
 } from 'openai/resources/chat/completions';
-import type { ModelToolCall } from '../store/index.ts';
+import type { ModelToolCall } from '../core-types.ts';
 
 /** Options of {@link createModelClient}. */
 export interface ModelClientOptions {

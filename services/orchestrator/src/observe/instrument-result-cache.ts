@@ -1,4 +1,4 @@
-import type { ResultCache } from '../tools/index.ts';
+import type { ResultCache } from '../core-types.ts';
 import type { OrchestratorMetrics } from './orchestrator-metrics.ts';
 
 /** Counts the read cache's hits and misses per tool. */

@@ -1,22 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { type Clock, systemClock } from '@toolmesh/clock';
 import type { Pool } from '@toolmesh/db';
 import type { Principal } from '@toolmesh/proto';
-
-/** A tool call as the model made it. */
-export interface ModelToolCall {
-  id: string;
-  name: string;
-  /** Raw JSON text from the model: it may be malformed. */
-  arguments: string;
-}
-
-/** One message of a conversation, in the shape the model API uses. */
-export type StoredMessage =
-  | { role: 'user'; content: string }
-  | { role: 'assistant'; content: string | null; toolCalls: ModelToolCall[] }
-  | { role: 'tool'; toolCallId: string; content: string }
-  /** A note from the server, e.g. the result of an async task that finished since. */
-  | { role: 'system'; content: string };
+import type { ModelToolCall, StoredMessage } from '../core-types.ts';
 
 /** Who holds a conversation while a turn runs: a lease under a random token. */
 export interface ConversationLease {
@@ -96,31 +82,44 @@ function columns(messages: StoredMessage[]) {
 const unnestMessages = `unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY
     AS m(role, content, tool_calls, tool_call_id, ord)`;
 
-const leaseUntil = (param: string) => `now() + make_interval(secs => ${param}::double precision / 1000)`;
+// Lease times come from the clock (`now`), not from the database, so a test's manual clock rules them.
+const leaseUntil = (now: string, leaseMs: string) =>
+  `${now}::timestamptz + make_interval(secs => ${leaseMs}::double precision / 1000)`;
+
+/** Options of {@link createConversationStore}. */
+export interface ConversationStoreOptions {
+  /** Source of the lease times; default the system clock. */
+  clock?: Clock;
+}
 
 /** Creates the SQL-backed {@link ConversationStore}. */
-export function createConversationStore(pool: Pool): ConversationStore {
+export function createConversationStore(
+  pool: Pool,
+  options: ConversationStoreOptions = {},
+): ConversationStore {
+  const clock = options.clock ?? systemClock;
+  const now = () => new Date(clock.now());
   return {
     async createHeld(principal, lease, messages) {
       const id = randomUUID();
       await pool.query(
         `WITH conversation AS (
            INSERT INTO orchestrator.conversations (conversation_id, user_id, tenant_id, busy_until, lock_token)
-           VALUES ($1, $6, $7, ${leaseUntil('$8')}, $9)
+           VALUES ($1, $6, $7, ${leaseUntil('$10', '$8')}, $9)
            RETURNING conversation_id)
          INSERT INTO orchestrator.messages (conversation_id, seq, role, content, tool_calls, tool_call_id)
          SELECT c.conversation_id, m.ord, m.role, m.content, m.tool_calls::jsonb, m.tool_call_id
            FROM conversation c, ${unnestMessages}`,
-        [id, ...columns(messages), principal.userId, principal.tenantId, lease.leaseMs, lease.token],
+        [id, ...columns(messages), principal.userId, principal.tenantId, lease.leaseMs, lease.token, now()],
       );
       return { conversationId: id, messages: messages.map(asStored) };
     },
     async acquireOwned(conversationId, userId, lease) {
       const { rowCount } = await pool.query(
         `UPDATE orchestrator.conversations
-            SET busy_until = ${leaseUntil('$3')}, lock_token = $4, updated_at = now()
-          WHERE conversation_id = $1 AND user_id = $2 AND (busy_until IS NULL OR busy_until < now())`,
-        [conversationId, userId, lease.leaseMs, lease.token],
+            SET busy_until = ${leaseUntil('$5', '$3')}, lock_token = $4, updated_at = now()
+          WHERE conversation_id = $1 AND user_id = $2 AND (busy_until IS NULL OR busy_until < $5)`,
+        [conversationId, userId, lease.leaseMs, lease.token, now()],
       );
       if (rowCount === 1) return 'acquired';
       // Only a refusal pays a second statement, to say which refusal it is.
@@ -133,17 +132,17 @@ export function createConversationStore(pool: Pool): ConversationStore {
     async tryAcquire(conversationId, leaseMs, token) {
       const { rowCount } = await pool.query(
         `UPDATE orchestrator.conversations
-            SET busy_until = ${leaseUntil('$2')}, lock_token = $3, updated_at = now()
-          WHERE conversation_id = $1 AND (busy_until IS NULL OR busy_until < now())`,
-        [conversationId, leaseMs, token],
+            SET busy_until = ${leaseUntil('$4', '$2')}, lock_token = $3, updated_at = now()
+          WHERE conversation_id = $1 AND (busy_until IS NULL OR busy_until < $4)`,
+        [conversationId, leaseMs, token, now()],
       );
       return rowCount === 1;
     },
     async renew(conversationId, leaseMs, token) {
       await pool.query(
-        `UPDATE orchestrator.conversations SET busy_until = ${leaseUntil('$2')}
+        `UPDATE orchestrator.conversations SET busy_until = ${leaseUntil('$4', '$2')}
           WHERE conversation_id = $1 AND lock_token = $3`,
-        [conversationId, leaseMs, token],
+        [conversationId, leaseMs, token, now()],
       );
     },
     async release(conversationId, token) {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { type Clock, systemClock } from '@toolmesh/clock';
 import type { Pool } from '@toolmesh/db';
 
 /** What is known about a tool execution when it starts. */
@@ -121,17 +122,25 @@ const auditValues = (e: ExecutionStart, end: ExecutionEnd) => [
 
 const finalStatus = (end: ExecutionEnd) => (end.success ? 'done' : 'failed');
 
+/** Options of {@link createExecutionLedger}. */
+export interface ExecutionLedgerOptions {
+  /** When a running execution started, and so when it counts as stale; default the system clock. */
+  clock?: Clock;
+}
+
 /** Creates the SQL {@link ExecutionLedger}. */
-export function createExecutionLedger(pool: Pool): ExecutionLedger {
+export function createExecutionLedger(pool: Pool, options: ExecutionLedgerOptions = {}): ExecutionLedger {
+  const clock = options.clock ?? systemClock;
   const owner = randomUUID();
   return {
     owner,
     async start(e) {
       const executionId = randomUUID();
+      // Start time from the clock, as staleness is judged by it (markStaleAsUnknown).
       await pool.query(
-        `INSERT INTO orchestrator.tool_executions (${executionColumns}, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'running')`,
-        executionValues(executionId, owner, e),
+        `INSERT INTO orchestrator.tool_executions (${executionColumns}, status, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'running', $12)`,
+        [...executionValues(executionId, owner, e), new Date(clock.now())],
       );
       // Finished and audited together: one statement, one transaction.
       return async (end) => {
@@ -172,9 +181,9 @@ export function createExecutionLedger(pool: Pool): ExecutionLedger {
       }>(
         `UPDATE orchestrator.tool_executions SET status = 'unknown'
           WHERE status = 'running' AND owner <> $1
-            AND created_at < now() - make_interval(secs => $2::double precision / 1000)
+            AND created_at < $3::timestamptz - make_interval(secs => $2::double precision / 1000)
           RETURNING execution_id, conversation_id, tool_call_id, tool_name, side_effect, action_id`,
-        [owner, staleMs],
+        [owner, staleMs, new Date(clock.now())],
       );
       return rows.map((r) => ({
         executionId: r.execution_id,

@@ -7,14 +7,14 @@ export {
 export {
   type ConversationLease,
   type ConversationStore,
+  type ConversationStoreOptions,
   createConversationStore,
-  type ModelToolCall,
-  type StoredMessage,
 } from './conversation-store.ts';
 export {
   createExecutionLedger,
   type ExecutionEnd,
   type ExecutionLedger,
+  type ExecutionLedgerOptions,
   type ExecutionStart,
   type InterruptedExecution,
   type StartedTask,
@@ -27,4 +27,5 @@ export {
   type NewPendingAction,
   type PendingActionRecord,
   type PendingActionStore,
+  type PendingActionStoreOptions,
 } from './pending-action-store.ts';

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { type Clock, systemClock } from '@toolmesh/clock';
 import type { Pool } from '@toolmesh/db';
 
 /** Lifecycle of a write the model proposed. */
@@ -90,15 +91,29 @@ export function hashArguments(canonicalJson: string): string {
   return createHash('sha256').update(canonicalJson).digest('hex');
 }
 
-/** Creates the SQL-backed {@link PendingActionStore}. */
-export function createPendingActionStore(pool: Pool): PendingActionStore {
+/** Options of {@link createPendingActionStore}. */
+export interface PendingActionStoreOptions {
+  /** Source of expiry and decision times; default the system clock. */
+  clock?: Clock;
+}
+
+/**
+ * Creates the SQL-backed {@link PendingActionStore}. Expiry is compared with the
+ * clock's time, passed in, so a test's manual clock decides when an approval expires.
+ */
+export function createPendingActionStore(
+  pool: Pool,
+  options: PendingActionStoreOptions = {},
+): PendingActionStore {
+  const clock = options.clock ?? systemClock;
+  const now = () => new Date(clock.now());
   return {
     async create(a) {
       const { rows } = await pool.query<Row>(
         `INSERT INTO orchestrator.pending_actions
            (action_id, conversation_id, user_id, tool_name, tool_call_id, arguments_json, arguments_hash,
             summary, status, expires_at, principal)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', now() + make_interval(secs => $9), $10)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $11::timestamptz + make_interval(secs => $9), $10)
          RETURNING *`,
         [
           randomUUID(),
@@ -111,6 +126,7 @@ export function createPendingActionStore(pool: Pool): PendingActionStore {
           a.summary,
           a.ttlSeconds,
           JSON.stringify(a.principal),
+          now(),
         ],
       );
       return fromRow(rows[0] as Row);
@@ -132,19 +148,19 @@ export function createPendingActionStore(pool: Pool): PendingActionStore {
     },
     async claim(actionId, to, approver) {
       const { rowCount } = await pool.query(
-        `UPDATE orchestrator.pending_actions SET status = $2, decided_at = now(), approver = $3
-          WHERE action_id = $1 AND status = 'pending' AND expires_at > now()`,
-        [actionId, to, approver],
+        `UPDATE orchestrator.pending_actions SET status = $2, decided_at = $4, approver = $3
+          WHERE action_id = $1 AND status = 'pending' AND expires_at > $4`,
+        [actionId, to, approver, now()],
       );
       return rowCount === 1;
     },
     async listExecuting(olderThanMs, liveOwner) {
       const { rows } = await pool.query<Row>(
         `SELECT * FROM orchestrator.pending_actions a
-          WHERE status = 'executing' AND decided_at < now() - make_interval(secs => $1::double precision / 1000)
+          WHERE status = 'executing' AND decided_at < $3::timestamptz - make_interval(secs => $1::double precision / 1000)
             AND NOT EXISTS (SELECT 1 FROM orchestrator.tool_executions e
                              WHERE e.action_id = a.action_id AND e.owner = $2 AND e.status = 'running')`,
-        [olderThanMs, liveOwner],
+        [olderThanMs, liveOwner, now()],
       );
       return rows.map(fromRow);
     },
@@ -157,9 +173,9 @@ export function createPendingActionStore(pool: Pool): PendingActionStore {
     async close(actionIds, status) {
       if (!actionIds.length) return;
       await pool.query(
-        `UPDATE orchestrator.pending_actions SET status = $2, decided_at = now()
+        `UPDATE orchestrator.pending_actions SET status = $2, decided_at = $3
           WHERE action_id = ANY($1::uuid[]) AND status = 'pending'`,
-        [actionIds, status],
+        [actionIds, status, now()],
       );
     },
   };

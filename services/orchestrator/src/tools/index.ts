@@ -23,7 +23,6 @@ export {
   type ExecutionContext,
   type ExecutionObserver,
   type PlannedCall,
-  type ResultCache,
   type ToolExecutor,
   type ToolExecutorOptions,
   type ToolInstrumentation,

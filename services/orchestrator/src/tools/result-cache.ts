@@ -1,5 +1,5 @@
 import { cacheTags, type ToolCache } from '@toolmesh/cache';
-import type { ResultCache } from './tool-executor.ts';
+import type { ResultCache } from '../core-types.ts';
 
 const parse = (json: string): unknown => {
   try {

@@ -1,4 +1,4 @@
-import type { StoredMessage } from '../store/index.ts';
+import type { StoredMessage } from '../core-types.ts';
 import type { RegisteredTool } from './tool-registry.ts';
 
 const words = (text: string) => new Set(text.toLowerCase().match(/[a-z0-9]{3,}/g) ?? []);

@@ -1,7 +1,8 @@
 import { type Principal, TaskService, TaskStatus } from '@toolmesh/proto';
 import { createClientPool } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
-import type { ExecutionLedger, StoredMessage } from '../store/index.ts';
+import type { StoredMessage } from '../core-types.ts';
+import type { ExecutionLedger } from '../store/index.ts';
 
 /** Brings the results of finished async tasks into their conversation. */
 export type CollectTaskResults = (conversationId: string, principal: Principal) => Promise<StoredMessage[]>;

@@ -1,4 +1,5 @@
 import type { Client } from '@connectrpc/connect';
+import { type Clock, systemClock } from '@toolmesh/clock';
 import { ToolService } from '@toolmesh/proto';
 import { createGrpcClient } from '@toolmesh/rpc';
 import type { Logger, Registry } from '@toolmesh/telemetry';
@@ -52,12 +53,15 @@ export interface EndpointPolicyOptions {
 /**
  * Creates an endpoint. Only transport failures (unreachable, reset, deadline)
  * reach the breaker: a tool answering with a ToolError is a healthy endpoint.
+ * `clock` times the wait an open breaker reports (cockatiel's own half-open
+ * switch follows the wall clock).
  */
 export function createToolEndpoint(
   address: string,
   policy: EndpointPolicyOptions,
   logger: Logger,
   observe: EndpointObservers = {},
+  clock: Clock = systemClock,
 ): ToolEndpoint {
   const breaker = circuitBreaker(handleAll, {
     breaker: new ConsecutiveBreaker(policy.failureThreshold),
@@ -66,9 +70,9 @@ export function createToolEndpoint(
   let openedAt = 0;
   observe.onBreakerChange?.(address, 'closed');
   const retryAfterMs = () =>
-    breaker.state === CircuitState.Open ? Math.max(0, openedAt + policy.halfOpenAfterMs - Date.now()) : 0;
+    breaker.state === CircuitState.Open ? Math.max(0, openedAt + policy.halfOpenAfterMs - clock.now()) : 0;
   breaker.onStateChange((state) => {
-    if (state === CircuitState.Open) openedAt = Date.now();
+    if (state === CircuitState.Open) openedAt = clock.now();
     logger.warn({ address, state: stateNames[state] }, 'tool endpoint breaker changed state');
     observe.onBreakerChange?.(address, stateNames[state]);
   });

@@ -1,6 +1,7 @@
 import { type Principal, SideEffect } from '@toolmesh/proto';
 import { createRetryBudget, type RetryBudget } from '@toolmesh/rpc';
 import { type Logger, maskSensitiveJson } from '@toolmesh/telemetry';
+import type { ResultCache } from '../core-types.ts';
 import type { ExecutionEnd, ExecutionLedger, ExecutionStart } from '../store/index.ts';
 import { invokeTool } from './invoke-tool.ts';
 import type { ToolAdmission } from './tool-admission.ts';
@@ -31,20 +32,6 @@ export interface ExecutionContext {
 export interface ExecutionObserver {
   onStart?(call: PlannedCall): void;
   onFinish?(outcome: ToolOutcome): void;
-}
-
-/** The read cache as the executor uses it (see @toolmesh/cache). */
-export interface ResultCache {
-  lookup(principal: Principal, tool: string, argumentsJson: string): Promise<string | undefined>;
-  store(
-    principal: Principal,
-    tool: string,
-    argumentsJson: string,
-    result: string,
-    ttlMs: number,
-  ): Promise<void>;
-  /** A write changed what these arguments point at (e.g. an order): drop cached reads about it. */
-  invalidate(principal: Principal, argumentsJson: string): Promise<void>;
 }
 
 /** Runs tool calls on their tool services as the end user. */

@@ -1,3 +1,4 @@
+import { type Clock, type ClockTimer, systemClock } from '@toolmesh/clock';
 import type { DiscoveredEndpoint, Discovery } from '@toolmesh/discovery';
 import type { ToolDefinition } from '@toolmesh/proto';
 import type { Logger } from '@toolmesh/telemetry';
@@ -43,6 +44,8 @@ export interface ToolRegistryOptions {
   observe?: EndpointObservers;
   /** Hears an endpoint leaving discovery, so its series can go. */
   onEndpointRemoved?: (address: string) => void;
+  /** Drives refreshes, the first load's wait and the endpoints' breaker timing; default the system clock. */
+  clock?: Clock;
 }
 
 /** The tools of every discovered tool service, from their ListTools. */
@@ -75,7 +78,8 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
   const policy = options.endpointPolicy ?? { failureThreshold: 5, halfOpenAfterMs: 5_000 };
   const entries = new Map<string, EndpointEntry>();
   let byName = new Map<string, RegisteredTool>();
-  let timer: NodeJS.Timeout | undefined;
+  const clock = options.clock ?? systemClock;
+  let timer: ClockTimer | undefined;
 
   // Rebuilt after each change: a tool is served by every endpoint that publishes it.
   const rebuild = () => {
@@ -145,7 +149,7 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
       const entry = entries.get(address);
       if (!entry) {
         const added = {
-          endpoint: createToolEndpoint(address, policy, logger, options.observe),
+          endpoint: createToolEndpoint(address, policy, logger, options.observe, clock),
           version,
         };
         entries.set(address, added);
@@ -174,10 +178,10 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
       discovery.onChange((discovered) => void sync(discovered));
       await discovery.start();
       await sync(discovery.endpoints());
-      const deadline = Date.now() + initialTimeoutMs;
+      const deadline = clock.now() + initialTimeoutMs;
       const unread = () => [...entries.values()].filter((e) => !e.tools);
-      while (unread().length && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 250));
+      while (unread().length && clock.now() < deadline) {
+        await clock.sleep(250);
         await Promise.all(unread().map(readTools));
         rebuild();
       }
@@ -185,11 +189,10 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
         { discovery: discovery.kind, tools: [...byName.keys()], endpoints: entries.size },
         'tool registry loaded',
       );
-      timer = setInterval(() => void refresh(), options.refreshMs ?? 30_000);
-      timer.unref();
+      timer = clock.setInterval(() => void refresh(), options.refreshMs ?? 30_000).unref();
     },
     async stop() {
-      clearInterval(timer);
+      timer?.cancel();
       await discovery.stop();
     },
   };

@@ -1,5 +1,5 @@
 import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
-import type { StoredMessage } from '../store/index.ts';
+import type { StoredMessage } from '../core-types.ts';
 import type { RegisteredTool } from '../tools/index.ts';
 import { selectTools } from '../tools/index.ts';
 

@@ -1,5 +1,6 @@
 import { type Principal, SideEffect } from '@toolmesh/proto';
-import type { ModelToolCall, NewPendingAction, PendingActionRecord } from '../store/index.ts';
+import type { ModelToolCall } from '../core-types.ts';
+import type { NewPendingAction, PendingActionRecord } from '../store/index.ts';
 import type { PlannedCall, ToolRegistry } from '../tools/index.ts';
 import { canonicalJson, failedOutcome, type ToolOutcome } from '../tools/index.ts';
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ModelToolCall, StoredMessage } from '../store/index.ts';
+import type { ModelToolCall, StoredMessage } from '../core-types.ts';
 
 /**
  * The model's tool call ids, made unique within the conversation. Models are not

@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import { type Clock, systemClock } from '@toolmesh/clock';
+import { Code, publicError } from '@toolmesh/rpc';
+import type { Logger } from '@toolmesh/telemetry';
+import type { ConversationStore } from '../store/index.ts';
+
+/** Options of {@link createConversationLeases}. */
+export interface ConversationLeasesOptions {
+  conversations: ConversationStore;
+  logger: Logger;
+  /** Lease on a conversation while a turn runs, renewed every third; default 30 s. */
+  leaseMs?: number;
+  /** Drives the renewals; default the system clock. */
+  clock?: Clock;
+}
+
+/**
+ * One turn at a time per conversation, across replicas: a turn holds a lease on
+ * its conversation, renewed while it runs, so a crashed holder frees the
+ * conversation within one lease.
+ */
+export interface ConversationLeases {
+  readonly leaseMs: number;
+  /** A fresh token to acquire a lease under. */
+  newToken(): string;
+  /** Keeps a lease acquired under `token` while `work` runs, then releases it. */
+  hold<T>(conversationId: string, token: string, work: () => Promise<T>): Promise<T>;
+  /** Acquires the conversation (ABORTED while another turn holds it) and holds it for `work`. */
+  withConversation<T>(conversationId: string, work: () => Promise<T>): Promise<T>;
+}
+
+/** The refusal of a conversation another turn holds. */
+export const conversationBusy = () =>
+  publicError(Code.Aborted, 'another request is running on this conversation; retry when it is done');
+
+/** Creates the {@link ConversationLeases} over the conversation store. */
+export function createConversationLeases(options: ConversationLeasesOptions): ConversationLeases {
+  const { conversations, logger } = options;
+  const leaseMs = options.leaseMs ?? 30_000;
+  const clock = options.clock ?? systemClock;
+
+  async function hold<T>(conversationId: string, token: string, work: () => Promise<T>): Promise<T> {
+    const renewal = clock.setInterval(() => {
+      conversations.renew(conversationId, leaseMs, token).catch((error: unknown) => {
+        logger.warn(
+          { err: error, conversation_id: conversationId },
+          'renewing the conversation lease failed',
+        );
+      });
+    }, leaseMs / 3);
+    try {
+      return await work();
+    } finally {
+      renewal.cancel();
+      await conversations.release(conversationId, token).catch((error: unknown) => {
+        logger.warn({ err: error, conversation_id: conversationId }, 'releasing the conversation failed');
+      });
+    }
+  }
+
+  return {
+    leaseMs,
+    newToken: () => randomUUID(),
+    hold,
+    async withConversation(conversationId, work) {
+      const token = randomUUID();
+      if (!(await conversations.tryAcquire(conversationId, leaseMs, token))) throw conversationBusy();
+      return hold(conversationId, token, work);
+    },
+  };
+}
