@@ -1,6 +1,18 @@
-// `npm start`: the whole mesh on this machine, each service its own process.
+// `npm start`: the whole mesh on this machine, each service its own process, supervised.
+// The CLI entry of devstack: the only place here that reads argv and the environment.
+import { relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { describeSupervisorEvent } from './describe-supervisor-event.ts';
+import { type DataDir, prepareDataDir } from './prepare-data-dir.ts';
 import { defaultMetricsPorts, defaultPorts, type MetricsService, startMesh } from './start-mesh.ts';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const args = parseArgs({
+  options: { fresh: { type: 'boolean', default: false } },
+  strict: true,
+}).values;
 
 const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
 const env = z
@@ -24,12 +36,28 @@ const env = z
     OPENAI_API_KEY: z.string().optional(),
     TOOLMESH_MODEL: z.string().optional(),
     TOOLMESH_QUIET: z.enum(['0', '1']).default('0'),
+    // The embedded database's folder (relative to the current directory), and starting it from empty.
+    TOOLMESH_DATA_DIR: z.string().min(1).default(resolve(root, '.toolmesh/data')),
+    TOOLMESH_FRESH: z.enum(['0', '1']).default('0'),
   })
   .parse(process.env);
 
 const started = performance.now();
 console.log('toolmesh: starting the mesh …');
+const fresh = args.fresh || env.TOOLMESH_FRESH === '1';
+let data: DataDir | undefined;
+if (env.DATABASE_URL) {
+  if (fresh)
+    console.log('toolmesh: --fresh applies to the embedded database only; DATABASE_URL is left as it is');
+} else {
+  data = await prepareDataDir({ dir: resolve(env.TOOLMESH_DATA_DIR), fresh }).catch((error: unknown) => {
+    console.error(`toolmesh: failed to start: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  });
+}
 const mesh = await startMesh({
+  supervise: { onEvent: (event) => console.log(`toolmesh: ${describeSupervisorEvent(event)}`) },
+  embeddedDatabaseDir: data?.pgliteDir,
   ports: {
     gateway: env.TOOLMESH_GATEWAY_PORT,
     orchestrator: env.TOOLMESH_ORCHESTRATOR_PORT,
@@ -80,8 +108,21 @@ else rows.push(['model', env.OPENAI_BASE_URL, '', 'OpenAI-compatible model']);
 rows.push(
   env.DATABASE_URL
     ? ['database', 'DATABASE_URL', '', 'PostgreSQL']
-    : ['embedded-db', `127.0.0.1:${ports.database}`, '', 'PGlite (in memory)'],
+    : ['embedded-db', `127.0.0.1:${ports.database}`, '', 'PGlite (Postgres in WASM)'],
 );
+const shown = (path: string) => {
+  const inRepo = relative(process.cwd(), path);
+  return inRepo && !inRepo.startsWith('..') ? inRepo : path;
+};
+const dataLine = data
+  ? `data: ${shown(data.dir)} (${
+      {
+        kept: 'kept from the last run; npm start -- --fresh starts from empty',
+        new: 'new; kept for the next run',
+        fresh: 'fresh: started from empty',
+      }[data.state]
+    })`
+  : 'data: in the database at DATABASE_URL';
 const table = [['service', 'listens on', 'metrics', 'serves'] as const, ...rows]
   .map(([name, where, scrape, what]) => `  ${name.padEnd(15)}${where.padEnd(34)}${scrape.padEnd(36)}${what}`)
   .join('\n');
@@ -90,27 +131,27 @@ toolmesh is up in ${((performance.now() - started) / 1000).toFixed(1)} s
 
 ${table}
 
+  ${dataLine}
+
 Try it:
   grpcurl -plaintext -H 'authorization: Bearer dev-key-u1001' \\
     -d '{"message":"Where is my order 202604100018? I also need an invoice for it."}' \\
     127.0.0.1:${ports.gateway} toolmesh.v1.ChatService/Chat
 
-Ctrl-C stops everything.
+A service that crashes is restarted. Ctrl-C stops everything.
 `);
 
 let stopping = false;
 const shutdown = (signal: string) => {
-  if (stopping) return;
+  if (stopping) {
+    // A second Ctrl-C: do not wait for a slow drain.
+    console.log('toolmesh: stopping now');
+    for (const proc of mesh.processes.values()) proc.child.kill('SIGKILL');
+    process.exit(1);
+  }
   stopping = true;
   console.log(`toolmesh: ${signal}, stopping …`);
   mesh.stop().then(() => process.exit(0));
 };
 process.on('SIGINT', () => shutdown('SIGINT'));
 process.on('SIGTERM', () => shutdown('SIGTERM'));
-for (const proc of mesh.processes.values()) {
-  proc.child.once('exit', (code) => {
-    if (stopping) return;
-    console.error(`toolmesh: ${proc.name} exited unexpectedly (code ${code}); stopping the mesh`);
-    shutdown('failure');
-  });
-}

@@ -1,12 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import type { ProcessExit, SupervisedProcess } from './supervise-service.ts';
 
 /** A child process of the mesh. */
-export interface ServiceProcess {
+export interface ServiceProcess extends SupervisedProcess {
   readonly name: string;
   readonly child: ChildProcess;
+  readonly pid: number | undefined;
   /** Aborted when the process exits. */
   readonly exited: AbortSignal;
+  /** Settles when the process exits, with its code or signal. */
+  readonly exit: Promise<ProcessExit>;
   /** The last lines it printed, for error reports. */
   tail(): string;
   /** SIGTERM, then SIGKILL after graceMs; resolves when it is gone. */
@@ -25,15 +29,28 @@ export interface SpawnServiceOptions {
 /**
  * Spawns one service with an IPC channel: if the launcher dies, the channel
  * closes and the service shuts itself down, so nothing is left orphaned.
+ * It runs in a process group of its own, so a terminal's Ctrl-C reaches only the
+ * launcher, which stops the services in order (the gateway first, the database last).
  */
 export function spawnService(options: SpawnServiceOptions): ServiceProcess {
   const child = spawn(process.execPath, [options.entry], {
     env: options.env,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    detached: true,
   });
   const lines: string[] = [];
   const exitController = new AbortController();
-  child.once('exit', () => exitController.abort());
+  const { promise: exit, resolve: resolveExit } = Promise.withResolvers<ProcessExit>();
+  // The exit promise settles before the signal aborts: whoever waits on both sees the exit first.
+  child.once('exit', (code, signal) => {
+    resolveExit({ code, signal });
+    exitController.abort();
+  });
+  // A failed spawn emits 'error' and maybe no 'exit'.
+  child.once('error', () => {
+    resolveExit({ code: null, signal: null });
+    exitController.abort();
+  });
   for (const stream of [child.stdout, child.stderr]) {
     if (!stream) continue;
     createInterface({ input: stream }).on('line', (line) => {
@@ -45,7 +62,9 @@ export function spawnService(options: SpawnServiceOptions): ServiceProcess {
   return {
     name: options.name,
     child,
+    pid: child.pid,
     exited: exitController.signal,
+    exit,
     tail: () => lines.join('\n'),
     stop(graceMs = 10_000) {
       if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();

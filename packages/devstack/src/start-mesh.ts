@@ -1,5 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { waitForServing } from '@toolmesh/rpc';
+import { createSupervisor, type Supervisor, type SupervisorOptions } from './create-supervisor.ts';
+import { describeSupervisorEvent } from './describe-supervisor-event.ts';
 import { freePort } from './free-port.ts';
 import { type ServiceProcess, spawnService } from './spawn-service.ts';
 import { waitForPort } from './wait-for-port.ts';
@@ -48,6 +50,8 @@ export interface MeshOptions {
   ports?: Partial<MeshPorts>;
   /** Real Postgres for every service; absent starts one embedded PGlite process. */
   databaseUrl?: string;
+  /** Where the embedded PGlite keeps its data across runs; absent: in memory, gone when the mesh stops. */
+  embeddedDatabaseDir?: string;
   /** A real OpenAI-compatible model; absent starts the scripted model. */
   model?: { baseUrl: string; apiKey?: string; name?: string };
   /** Extra environment for every service (e.g. LOG_LEVEL), or per service name. */
@@ -73,6 +77,12 @@ export interface MeshOptions {
    * so meshes of parallel tests never collide. `npm start` passes the DESIGN.md defaults.
    */
   metricsPorts?: Partial<Record<MetricsService, number>>;
+  /**
+   * Restart a service that exits unexpectedly, with backoff, as `npm start` does; default off
+   * (tests that crash a service on purpose see it stay down). `true` is the default policy and
+   * reports through `onLine('supervisor', …)`; an object sets the policy, the clock or the event sink.
+   */
+  supervise?: boolean | SupervisorOptions;
 }
 
 /** A running mesh. */
@@ -85,8 +95,11 @@ export interface Mesh {
   >;
   /** http://host:port/metrics of every service that serves it, by process name ("order", "order#2", …). */
   readonly metricsUrls: Readonly<Record<string, string>>;
+  /** The current process of every service (a restarted service's new process). */
   readonly processes: ReadonlyMap<string, ServiceProcess>;
-  /** Kills one service abruptly (SIGKILL): a crash, not a shutdown. */
+  /** Present when the mesh supervises its services. */
+  readonly supervisor: Supervisor<ServiceProcess> | undefined;
+  /** Kills one service abruptly (SIGKILL): a crash, not a shutdown. A supervised mesh restarts it. */
   kill(name: string): Promise<void>;
   /** Starts a stopped or killed service again, as it was, and waits until it is healthy. */
   restart(name: string): Promise<void>;
@@ -109,6 +122,15 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const timeoutMs = options.startTimeoutMs ?? 60_000;
   const started: ServiceProcess[] = [];
   const processes = new Map<string, ServiceProcess>();
+  const supervise = options.supervise;
+  const supervisor = supervise
+    ? createSupervisor<ServiceProcess>({
+        ...(typeof supervise === 'object' ? supervise : {}),
+        onEvent:
+          (typeof supervise === 'object' ? supervise.onEvent : undefined) ??
+          ((event) => options.onLine?.('supervisor', describeSupervisorEvent(event))),
+      })
+    : undefined;
   const at = (port: number) => `${host}:${port}`;
   const metricsPorts = new Map<string, number>();
   // Picked before anything starts, so a restarted service keeps its port.
@@ -150,9 +172,15 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       const why = proc.exited.aborted ? `exited with code ${proc.child.exitCode}` : String(error);
       throw new Error(`${proc.name} did not start (${why}). Its last lines:\n${proc.tail()}`);
     }
+    const start = launches.get(proc.name);
+    if (supervisor && start)
+      supervisor.supervise({ name: proc.name, process: proc, start, ready: (p) => wait(p.exited) });
   };
+  // In reverse order of start: the gateway first, the database last; then anything left over.
   const stop = async () => {
-    for (const proc of [...started].reverse()) await proc.stop();
+    supervisor?.stop();
+    for (const name of [...launches.keys()].reverse()) await processes.get(name)?.stop();
+    for (const proc of started) await proc.stop();
   };
 
   try {
@@ -160,6 +188,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     if (!databaseUrl) {
       const db = launch('embedded-db', 'packages/devstack/src/embedded-db-main.ts', {
         PORT: String(ports.database),
+        TOOLMESH_EMBEDDED_DB_DIR: options.embeddedDatabaseDir ?? '',
       });
       await ready(db, (signal) => waitForPort(host, ports.database, timeoutMs, signal));
       databaseUrl = `postgres://postgres@${at(ports.database)}/postgres?sslmode=disable`;
@@ -232,6 +261,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       [...metricsPorts].map(([id, port]) => [id, `http://${at(port)}/metrics`]),
     ),
     processes,
+    supervisor,
     stop,
     async kill(name) {
       const proc = processes.get(name);
@@ -244,6 +274,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       const start = launches.get(name);
       const wait = readiness.get(name);
       if (!start || !wait) throw new Error(`unknown service ${name}`);
+      const supervision = supervisor?.get(name);
+      if (supervision) return supervision.restart();
       await processes.get(name)?.stop();
       await ready(start(), wait);
     },
