@@ -1,4 +1,5 @@
 import { Code, type HandlerContext } from '@connectrpc/connect';
+import { type ClockTimer, systemClock } from '@toolmesh/clock';
 import { TaskService } from '@toolmesh/proto';
 import { publicError, type ServiceRegistration, serviceRegistration } from '@toolmesh/rpc';
 import { createTaskStore, type TaskOwner, type TaskStoreOptions } from './create-task-store.ts';
@@ -12,7 +13,7 @@ export const taskTenantHeader = 'x-toolmesh-tenant-id';
 
 /** Options of {@link createTaskService}. */
 export interface TaskServiceOptions extends TaskStoreOptions {
-  /** How often WatchTask reads the task when no local update arrives; default 200 ms. */
+  /** How often WatchTask reads the task when no local update arrives (on `clock`); default 200 ms. */
   pollIntervalMs?: number;
 }
 
@@ -41,6 +42,7 @@ const notFound = () => publicError(Code.NotFound, 'task not found');
 export function createTaskService(options: TaskServiceOptions): ServiceRegistration {
   const store = createTaskStore(options);
   const pollIntervalMs = options.pollIntervalMs ?? 200;
+  const clock = options.clock ?? systemClock;
 
   return serviceRegistration(TaskService, {
     async getTask(req, ctx) {
@@ -68,12 +70,12 @@ export function createTaskService(options: TaskServiceOptions): ServiceRegistrat
         yield { task: toTaskMessage(last) };
         while (!isFinished(last.status) && !ctx.signal.aborted) {
           if (pending.length === 0) {
-            let timer: ReturnType<typeof setTimeout> | undefined;
+            let timer: ClockTimer | undefined;
             await new Promise<void>((resolve) => {
               wake = resolve;
-              timer = setTimeout(resolve, pollIntervalMs);
+              timer = clock.setTimeout(resolve, pollIntervalMs);
             });
-            clearTimeout(timer);
+            timer?.cancel();
             wake = undefined;
             // The caller went away: end quietly, it is not an error.
             if (ctx.signal.aborted) return;

@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '@toolmesh/clock';
 import type { Pool } from '@toolmesh/db';
 import type { ToolErrorName } from '@toolmesh/rpc';
 import { type TaskEvents, taskEvents } from './task-events.ts';
@@ -8,6 +9,12 @@ import { ToolFailure } from './tool-failure.ts';
 export interface TaskStoreOptions {
   pool: Pool;
   schema: string;
+  /**
+   * The time leases, retry delays and timestamps are computed from (default the system
+   * clock). It is sent to SQL as a parameter instead of the database's now(), so a
+   * manual clock decides when a lease lapses or a retry falls due.
+   */
+  clock?: Clock;
 }
 
 /** What it takes to enqueue a task. */
@@ -65,11 +72,14 @@ export interface TaskStore {
 /** Creates the task store of a service's schema. */
 export function createTaskStore(options: TaskStoreOptions): TaskStore {
   const { pool, schema } = options;
+  const clock = options.clock ?? systemClock;
   const table = tasksTable(schema);
   const events = taskEvents(pool, schema);
   const ms = (param: string) => `(${param}::double precision * interval '1 millisecond')`;
-  const touched = 'revision = revision + 1, updated_at = now()';
+  // $4 is "now" in every statement that uses these.
+  const touched = 'revision = revision + 1, updated_at = $4::timestamptz';
   const mine = 'task_id = $1 AND attempts = $2 AND status = $3';
+  const now = () => new Date(clock.now());
 
   async function one(text: string, values: unknown[]): Promise<TaskRecord | undefined> {
     const { rows } = await pool.query<TaskRow>(text, values);
@@ -85,8 +95,9 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
       const { userId, tenantId, permissions } = input.principal;
       const inserted = await one(
         `INSERT INTO ${table}
-           (task_id, tool_name, user_id, tenant_id, permissions, arguments_json, idempotency_key, max_attempts)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           (task_id, tool_name, user_id, tenant_id, permissions, arguments_json, idempotency_key, max_attempts,
+            run_after, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9)
          ON CONFLICT (tenant_id, user_id, tool_name, idempotency_key) WHERE idempotency_key IS NOT NULL
          DO NOTHING
          RETURNING *`,
@@ -99,6 +110,7 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
           input.argumentsJson,
           key,
           input.maxAttempts ?? 3,
+          now(),
         ],
       );
       if (inserted) {
@@ -130,52 +142,53 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
       // instead of waiting for it, and the row lock makes each claim exclusive.
       return one(
         `UPDATE ${table} t
-            SET status = 'running', attempts = t.attempts + 1, locked_until = now() + ${ms('$2')},
-                progress_percent = 0, ${touched}
+            SET status = 'running', attempts = t.attempts + 1, locked_until = $3::timestamptz + ${ms('$2')},
+                progress_percent = 0, revision = t.revision + 1, updated_at = $3::timestamptz
           WHERE t.task_id = (
             SELECT task_id FROM ${table}
              WHERE tool_name = ANY($1::text[])
-               AND ((status = 'queued' AND run_after <= now())
-                 OR (status = 'running' AND locked_until < now() AND attempts < max_attempts))
+               AND ((status = 'queued' AND run_after <= $3::timestamptz)
+                 OR (status = 'running' AND locked_until < $3::timestamptz AND attempts < max_attempts))
              ORDER BY run_after
              LIMIT 1
              FOR UPDATE SKIP LOCKED)
           RETURNING t.*`,
-        [toolNames, leaseMs],
+        [toolNames, leaseMs, now()],
       );
     },
     async renew(taskId, attempt, leaseMs) {
       const { rowCount } = await pool.query(
-        `UPDATE ${table} SET locked_until = now() + ${ms('$4')} WHERE ${mine}`,
-        [taskId, attempt, 'running', leaseMs],
+        `UPDATE ${table} SET locked_until = $4::timestamptz + ${ms('$5')} WHERE ${mine}`,
+        [taskId, attempt, 'running', now(), leaseMs],
       );
       return rowCount === 1;
     },
     progress(taskId, attempt, percent, leaseMs) {
       return one(
-        `UPDATE ${table} SET progress_percent = $4, locked_until = now() + ${ms('$5')}, ${touched}
+        `UPDATE ${table} SET progress_percent = $5, locked_until = $4::timestamptz + ${ms('$6')}, ${touched}
           WHERE ${mine} RETURNING *`,
-        [taskId, attempt, 'running', percent, leaseMs],
+        [taskId, attempt, 'running', now(), percent, leaseMs],
       );
     },
     succeed(taskId, attempt, resultJson) {
       return one(
         `UPDATE ${table}
-            SET status = 'succeeded', progress_percent = 100, result_json = $4, error_code = NULL,
+            SET status = 'succeeded', progress_percent = 100, result_json = $5, error_code = NULL,
                 error_message = NULL, locked_until = NULL, ${touched}
           WHERE ${mine} RETURNING *`,
-        [taskId, attempt, 'running', resultJson],
+        [taskId, attempt, 'running', now(), resultJson],
       );
     },
     fail(taskId, attempt, failure) {
       const retry = failure.retryAfterMs !== undefined;
       return one(
         `UPDATE ${table}
-            SET status = CASE WHEN $6::boolean AND attempts < max_attempts THEN 'queued' ELSE 'failed' END,
-                run_after = CASE WHEN $6::boolean AND attempts < max_attempts THEN now() + ${ms('$7')} ELSE run_after END,
-                error_code = $4, error_message = $5, locked_until = NULL, ${touched}
+            SET status = CASE WHEN $7::boolean AND attempts < max_attempts THEN 'queued' ELSE 'failed' END,
+                run_after = CASE WHEN $7::boolean AND attempts < max_attempts
+                                 THEN $4::timestamptz + ${ms('$8')} ELSE run_after END,
+                error_code = $5, error_message = $6, locked_until = NULL, ${touched}
           WHERE ${mine} RETURNING *`,
-        [taskId, attempt, 'running', failure.code, failure.message, retry, failure.retryAfterMs ?? 0],
+        [taskId, attempt, 'running', now(), failure.code, failure.message, retry, failure.retryAfterMs ?? 0],
       );
     },
     async expire(toolNames) {
@@ -183,11 +196,11 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
         `UPDATE ${table}
             SET status = 'failed', error_code = 'TIMEOUT',
                 error_message = 'the task stopped responding on its last attempt',
-                locked_until = NULL, ${touched}
+                locked_until = NULL, revision = revision + 1, updated_at = $2::timestamptz
           WHERE tool_name = ANY($1::text[]) AND status = 'running'
-            AND locked_until < now() AND attempts >= max_attempts
+            AND locked_until < $2::timestamptz AND attempts >= max_attempts
           RETURNING *`,
-        [toolNames],
+        [toolNames, now()],
       );
       const records = rows.map(toTaskRecord);
       for (const r of records) events.changed(r);

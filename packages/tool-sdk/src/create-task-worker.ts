@@ -1,4 +1,5 @@
 import { create } from '@bufbuild/protobuf';
+import { type ClockTimer, systemClock } from '@toolmesh/clock';
 import { PrincipalSchema } from '@toolmesh/proto';
 import type { Logger } from '@toolmesh/telemetry';
 import { classifyError } from './classify-error.ts';
@@ -6,6 +7,7 @@ import { createTaskStore, type TaskStoreOptions } from './create-task-store.ts';
 import { type AsyncTool, isAsyncTool, type TaskContext } from './define-async-tool.ts';
 import type { Tool } from './define-tool.ts';
 import type { TaskRecord } from './task-record.ts';
+import { timeoutSignal } from './timeout-signal.ts';
 
 /** Options of {@link createTaskWorker}. */
 export interface TaskWorkerOptions extends TaskStoreOptions {
@@ -14,7 +16,11 @@ export interface TaskWorkerOptions extends TaskStoreOptions {
   logger: Logger;
   /** Tasks run at once by this worker; default 2. */
   concurrency?: number;
-  /** How often the table is polled for due tasks; default 200 ms. Local enqueues wake the worker at once. */
+  /**
+   * How often the table is polled for due tasks; default 200 ms. Local enqueues wake the
+   * worker at once. Polls, lease renewals, retry delays and run timeouts follow the
+   * `clock` option (default the system clock).
+   */
   pollIntervalMs?: number;
   /**
    * How long a claim holds without news from its worker; default 30 s. It is renewed
@@ -42,7 +48,7 @@ export interface TaskWorker {
 interface Execution {
   done: Promise<void>;
   readonly controller: AbortController;
-  heartbeat: ReturnType<typeof setInterval> | undefined;
+  heartbeat: ClockTimer | undefined;
   abandoned: boolean;
 }
 
@@ -57,6 +63,7 @@ const expireEveryMs = 1_000;
  */
 export function createTaskWorker(options: TaskWorkerOptions): TaskWorker {
   const { logger } = options;
+  const clock = options.clock ?? systemClock;
   const store = createTaskStore(options);
   const tools = new Map(options.tools.filter(isAsyncTool).map((t) => [t.name, t]));
   if (tools.size === 0) throw new Error('a task worker needs at least one async tool');
@@ -68,10 +75,10 @@ export function createTaskWorker(options: TaskWorkerOptions): TaskWorker {
   const retryMaxMs = options.retryMaxMs ?? 60_000;
   const running = new Map<string, Execution>();
   let stopped = true;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: ClockTimer | undefined;
   let polling: Promise<void> | undefined;
   let pollAgain = false;
-  let lastExpire = 0;
+  let lastExpire = Number.NEGATIVE_INFINITY;
   let unsubscribe: (() => void) | undefined;
 
   // Equal jitter: replicas that failed together do not retry in lockstep.
@@ -82,9 +89,8 @@ export function createTaskWorker(options: TaskWorkerOptions): TaskWorker {
 
   function schedule(delayMs: number) {
     if (stopped) return;
-    clearTimeout(timer);
-    timer = setTimeout(nudge, delayMs);
-    timer.unref();
+    timer?.cancel();
+    timer = clock.setTimeout(nudge, delayMs).unref();
   }
 
   function nudge() {
@@ -102,8 +108,8 @@ export function createTaskWorker(options: TaskWorkerOptions): TaskWorker {
 
   async function poll() {
     try {
-      if (Date.now() - lastExpire >= expireEveryMs) {
-        lastExpire = Date.now();
+      if (clock.now() - lastExpire >= expireEveryMs) {
+        lastExpire = clock.now();
         for (const r of await store.expire(names)) {
           logger.warn(
             { task_id: r.taskId, tool: r.toolName },
@@ -139,31 +145,48 @@ export function createTaskWorker(options: TaskWorkerOptions): TaskWorker {
     });
     // Renewing the lease is what tells other workers this one is alive; a renewal
     // that finds the task taken over (or cancelled) stops the attempt.
-    execution.heartbeat = setInterval(
-      () => {
-        store.renew(record.taskId, record.attempts, leaseMs).then(
-          (ours) => {
-            if (!ours) controller.abort(new Error('the task lease was lost'));
-          },
-          (error: unknown) => log.warn({ err: error }, 'task lease renewal failed'),
-        );
-      },
-      Math.max(50, Math.floor(leaseMs / 3)),
-    );
-    execution.heartbeat.unref();
+    execution.heartbeat = clock
+      .setInterval(
+        () => {
+          store.renew(record.taskId, record.attempts, leaseMs).then(
+            (ours) => {
+              if (!ours) controller.abort(new Error('the task lease was lost'));
+            },
+            (error: unknown) => log.warn({ err: error }, 'task lease renewal failed'),
+          );
+        },
+        Math.max(50, Math.floor(leaseMs / 3)),
+      )
+      .unref();
     execution.done = attempt(tool, record, execution, log)
       .catch((error: unknown) => log.error({ err: error }, 'task bookkeeping failed'))
       .finally(() => {
-        clearInterval(execution.heartbeat);
+        execution.heartbeat?.cancel();
         running.delete(record.taskId);
         nudge();
       });
     running.set(record.taskId, execution);
   }
 
+  // The run timeout is on the clock too: a manual clock decides when an attempt times out.
   async function attempt(tool: AsyncTool, record: TaskRecord, execution: Execution, log: Logger) {
+    const timeout = timeoutSignal(clock, tool.runTimeoutMs);
+    const signal = AbortSignal.any([execution.controller.signal, timeout.signal]);
+    try {
+      await runAttempt(tool, record, execution, log, signal);
+    } finally {
+      timeout.cancel();
+    }
+  }
+
+  async function runAttempt(
+    tool: AsyncTool,
+    record: TaskRecord,
+    execution: Execution,
+    log: Logger,
+    signal: AbortSignal,
+  ) {
     const { taskId, attempts } = record;
-    const signal = AbortSignal.any([execution.controller.signal, AbortSignal.timeout(tool.runTimeoutMs)]);
     let args: unknown;
     try {
       const parsed = tool.input.safeParse(JSON.parse(record.argumentsJson));
@@ -239,21 +262,26 @@ export function createTaskWorker(options: TaskWorkerOptions): TaskWorker {
     },
     async stop(graceMs = 10_000) {
       stopped = true;
-      clearTimeout(timer);
+      timer?.cancel();
       unsubscribe?.();
       // A claim in flight still launches its task; it is then waited for like the others.
       await polling;
+      if (running.size === 0) return;
       const all = Promise.allSettled([...running.values()].map((e) => e.done));
-      let graceTimer: ReturnType<typeof setTimeout> | undefined;
-      const grace = new Promise<'late'>((resolve) => {
-        graceTimer = setTimeout(() => resolve('late'), graceMs);
-      });
+      let graceTimer: ClockTimer | undefined;
+      // No grace at all abandons at once, without a timer a manual clock would have to fire.
+      const grace =
+        graceMs > 0
+          ? new Promise<'late'>((resolve) => {
+              graceTimer = clock.setTimeout(() => resolve('late'), graceMs);
+            })
+          : ('late' as const);
       const outcome = await Promise.race([all, grace]);
-      clearTimeout(graceTimer);
+      graceTimer?.cancel();
       if (outcome !== 'late') return;
       for (const e of running.values()) {
         e.abandoned = true;
-        clearInterval(e.heartbeat);
+        e.heartbeat?.cancel();
         e.controller.abort(new Error('the task worker stopped'));
       }
       await Promise.allSettled([...running.values()].map((e) => e.done));

@@ -1,5 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import { durationFromMs } from '@bufbuild/protobuf/wkt';
+import { type Clock, systemClock } from '@toolmesh/clock';
 import {
   type InvokeToolResponse,
   InvokeToolResponseSchema,
@@ -19,6 +20,7 @@ import { classifyError } from './classify-error.ts';
 import { createTaskStore, type TaskStore, type TaskStoreOptions } from './create-task-store.ts';
 import { type AsyncTool, isAsyncTool } from './define-async-tool.ts';
 import type { Tool, ToolContext } from './define-tool.ts';
+import { timeoutSignal } from './timeout-signal.ts';
 
 /** Options of {@link createToolService}. */
 export interface ToolServiceOptions {
@@ -28,6 +30,8 @@ export interface ToolServiceOptions {
   maxArgumentBytes?: number;
   /** Where async tools enqueue their tasks; required when `tools` holds one. */
   tasks?: TaskStoreOptions;
+  /** Times tool timeouts and `remainingMs` (and the task store's, unless `tasks` names one); default the system clock. */
+  clock?: Clock;
 }
 
 const failure = (code: ToolErrorName, message: string, retryable = false): InvokeToolResponse =>
@@ -73,6 +77,7 @@ function toDefinition(t: Tool) {
  */
 export function createToolService(options: ToolServiceOptions): ServiceRegistration {
   const { logger } = options;
+  const clock = options.clock ?? systemClock;
   const maxArgumentBytes = options.maxArgumentBytes ?? 64 * 1024;
   const tools = new Map(options.tools.map((t) => [t.name, t]));
   if (tools.size !== options.tools.length) throw new Error('duplicate tool names');
@@ -80,7 +85,7 @@ export function createToolService(options: ToolServiceOptions): ServiceRegistrat
   // holds its slot until it really ends.
   const running = new Map<string, number>();
   const definitions = options.tools.map(toDefinition);
-  const store = options.tasks ? createTaskStore(options.tasks) : undefined;
+  const store = options.tasks ? createTaskStore({ clock, ...options.tasks }) : undefined;
   for (const t of options.tools) {
     if (isAsyncTool(t) && !store) throw new Error(`async tool ${t.name} needs the tasks option`);
   }
@@ -95,9 +100,10 @@ export function createToolService(options: ToolServiceOptions): ServiceRegistrat
     principal: Principal,
     req: InvokeIds,
   ) {
-    const started = Date.now();
+    const started = clock.now();
     const timeoutMs = tool.metadata.timeoutMs;
-    const signal = AbortSignal.any([callerSignal, AbortSignal.timeout(timeoutMs)]);
+    const timeout = timeoutSignal(clock, timeoutMs);
+    const signal = AbortSignal.any([callerSignal, timeout.signal]);
     const log = logger.child({ tool: tool.name, tool_call_id: req.toolCallId, user: principal.userId });
     const aborted = new Promise<never>((_, reject) => {
       signal.addEventListener('abort', () => reject(signal.reason), { once: true });
@@ -108,12 +114,17 @@ export function createToolService(options: ToolServiceOptions): ServiceRegistrat
       toolCallId: req.toolCallId,
       idempotencyKey: req.idempotencyKey,
       signal,
-      remainingMs: () => Math.max(0, timeoutMs - (Date.now() - started)),
+      remainingMs: () => Math.max(0, timeoutMs - (clock.now() - started)),
       logger: log,
     }).finally(() => running.set(tool.name, (running.get(tool.name) ?? 1) - 1));
     // A late rejection after the race was lost must not become an unhandled rejection.
     work.catch(() => {});
-    return Promise.race([work, aborted]);
+    try {
+      return await Promise.race([work, aborted]);
+    } finally {
+      // The timer goes once the call answered; a handler that outlives it still holds its slot.
+      timeout.cancel();
+    }
   }
 
   interface InvokeIds {

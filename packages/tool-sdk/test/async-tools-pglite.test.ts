@@ -1,66 +1,131 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createManualClock, type ManualClock } from '@toolmesh/clock';
 import { type Database, migrate, openDatabase } from '@toolmesh/db';
 import { createLogger } from '@toolmesh/telemetry';
 import { z } from 'zod';
 import {
+  type AsyncTool,
   createTaskStore,
   createTaskWorker,
   defineAsyncTool,
+  type TaskStore,
   taskMigrations,
   toolErrors,
 } from '../src/index.ts';
 
 // The embedded database of `npm start` (PGlite behind its socket server) runs the
-// same queue: SKIP LOCKED claims, leases, retries.
+// same queue: SKIP LOCKED claims, leases and retries, timed by the clock sent as a parameter.
 const logger = createLogger({ service: 'tool-sdk-pglite-test', level: 'silent' });
-const schema = 'reports';
+const principal = { userId: 'u_1001', tenantId: 't_demo', permissions: ['report:read'] };
 let db: Database;
+let schemas = 0;
 
 beforeAll(async () => {
   db = await openDatabase();
-  await migrate(db.pool, { schema, migrations: taskMigrations(schema) });
 });
 
 afterAll(async () => {
   await db?.close();
 });
 
-test('two workers share the queue on embedded PGlite: each task runs once, retries work', async () => {
-  const runs = new Map<string, number>();
-  const tool = defineAsyncTool({
-    name: 'pglite_report',
+async function freshStore(clock: ManualClock): Promise<{ schema: string; store: TaskStore }> {
+  const schema = `reports_${++schemas}`;
+  await migrate(db.pool, { schema, migrations: taskMigrations(schema) });
+  return { schema, store: createTaskStore({ pool: db.pool, schema, clock }) };
+}
+
+// Polls with a generous deadline, moving the manual clock on between probes so workers' timers fall due.
+async function driveUntil<T>(clock: ManualClock, probe: () => Promise<T | undefined>, stepMs = 50) {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await clock.advance(stepMs);
+    await sleep(5);
+  }
+}
+
+function reportTool(name: string, run: AsyncTool['run']) {
+  return defineAsyncTool({
+    name,
     description: 'test tool',
     input: z.strictObject({ n: z.number().int() }),
     metadata: { sideEffect: 'read', permission: 'report:read' },
-    async run(args, ctx) {
-      runs.set(ctx.taskId, (runs.get(ctx.taskId) ?? 0) + 1);
-      // Odd tasks fail once, retryably.
-      if (args.n % 2 === 1 && ctx.attempt === 1) throw toolErrors.unavailable('try again');
-      await ctx.reportProgress(50);
-      await sleep(10);
-      return { n: args.n };
-    },
+    run,
+  });
+}
+
+test('two workers share the queue on embedded PGlite: each task runs once, retries work', async () => {
+  const clock = createManualClock();
+  const { schema, store } = await freshStore(clock);
+  const runs = new Map<string, number>();
+  const tool = reportTool('pglite_report', async (args, ctx) => {
+    const { n } = args as { n: number };
+    runs.set(ctx.taskId, (runs.get(ctx.taskId) ?? 0) + 1);
+    // Odd tasks fail once, retryably.
+    if (n % 2 === 1 && ctx.attempt === 1) throw toolErrors.unavailable('try again');
+    await ctx.reportProgress(50);
+    return { n };
   });
   const workers = [1, 2].map(() =>
-    createTaskWorker({ pool: db.pool, schema, tools: [tool], logger, concurrency: 3, retryBaseMs: 20 }),
+    createTaskWorker({ pool: db.pool, schema, tools: [tool], logger, concurrency: 3, clock }),
   );
   for (const w of workers) w.start();
-  const store = createTaskStore({ pool: db.pool, schema });
-  const principal = { userId: 'u_1001', tenantId: 't_demo', permissions: ['report:read'] };
   const tasks = await Promise.all(
     Array.from({ length: 10 }, (_, n) =>
       store.enqueue({ toolName: tool.name, principal, argumentsJson: JSON.stringify({ n }) }),
     ),
   );
-  const deadline = Date.now() + 20_000;
-  let done = await Promise.all(tasks.map((t) => store.get(t.taskId, principal)));
-  while (done.some((t) => t?.status !== 'succeeded') && Date.now() < deadline) {
-    await sleep(50);
-    done = await Promise.all(tasks.map((t) => store.get(t.taskId, principal)));
-  }
-  await Promise.all(workers.map((w) => w.stop(1_000)));
+  const read = () => Promise.all(tasks.map((t) => store.get(t.taskId, principal)));
+  // Retries wait on the clock (1 s base backoff), so they only happen as the test moves it.
+  const done = await driveUntil(
+    clock,
+    async () => {
+      const all = await read();
+      return all.every((t) => t?.status === 'succeeded') ? all : undefined;
+    },
+    250,
+  );
+  await Promise.all(workers.map((w) => w.stop(0)));
   expect(done.map((t) => [t?.status, t?.attempts, JSON.parse(t?.resultJson ?? 'null')])).toEqual(
     Array.from({ length: 10 }, (_, n) => ['succeeded', n % 2 === 1 ? 2 : 1, { n }]),
   );
   expect([...runs.values()].reduce((a, b) => a + b, 0)).toBe(15);
+});
+
+test('on embedded PGlite a dead worker’s task is taken over once its lease lapsed on the clock', async () => {
+  const clock = createManualClock();
+  const { schema, store } = await freshStore(clock);
+  const leaseMs = 1_000;
+  const starts: number[] = [];
+  const tool = reportTool('pglite_hangs_once', async (_args, ctx) => {
+    starts.push(ctx.attempt);
+    if (ctx.attempt === 1) return new Promise(() => {});
+    return { recovered: true };
+  });
+  const options = { pool: db.pool, schema, tools: [tool], logger, clock, leaseMs };
+  const first = createTaskWorker(options);
+  first.start();
+  const task = await store.enqueue({ toolName: tool.name, principal, argumentsJson: '{"n":1}' });
+  await driveUntil(
+    clock,
+    async () => ((await store.get(task.taskId, principal))?.status === 'running' ? true : undefined),
+    0,
+  );
+  await first.stop(0);
+
+  const second = createTaskWorker(options);
+  second.start();
+  await clock.advance(leaseMs - 1);
+  expect(await store.claim([tool.name], leaseMs)).toBeUndefined();
+  expect(starts).toEqual([1]);
+  await clock.advance(1);
+  const done = await driveUntil(clock, async () => {
+    const r = await store.get(task.taskId, principal);
+    return r?.status === 'succeeded' ? r : undefined;
+  });
+  await second.stop(0);
+  expect(done).toMatchObject({ status: 'succeeded', attempts: 2 });
+  expect(starts).toEqual([1, 2]);
 });

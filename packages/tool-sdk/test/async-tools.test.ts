@@ -1,5 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
 import { Code, ConnectError } from '@connectrpc/connect';
+import { type Clock, createManualClock, type ManualClock } from '@toolmesh/clock';
 import { type Database, migrate, openDatabase } from '@toolmesh/db';
 import {
   type Principal,
@@ -57,10 +58,11 @@ afterAll(async () => {
 });
 
 // A schema per test: leftovers of one test are never claimed by the next.
-async function freshSchema(): Promise<{ schema: string; store: TaskStore }> {
+// With a manual clock, the test's store must share the workers' clock: it stamps run_after.
+async function freshSchema(clock?: Clock): Promise<{ schema: string; store: TaskStore }> {
   const schema = `tasks_test_${++schemaCounter}`;
   await migrate(db.pool, { schema, migrations: taskMigrations(schema) });
-  return { schema, store: createTaskStore({ pool: db.pool, schema }) };
+  return { schema, store: createTaskStore({ pool: db.pool, schema, clock }) };
 }
 
 function startWorker(schema: string, tools: AsyncTool[], extra: Partial<TaskWorkerOptions> = {}) {
@@ -87,15 +89,36 @@ function enqueue(store: TaskStore, tool: AsyncTool, args: unknown, principal: Pr
   });
 }
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+// Polls a condition; the deadline is generous, so a slow machine waits longer instead of failing.
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
+    await sleep(10);
   }
 }
+
+/** A promise the test resolves: a task's work waits on it, so the test decides when the work ends. */
+function gate() {
+  let open: () => void = () => {};
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
+}
+
+/** Like waitFor, moving a manual clock on by stepMs between probes so timers on it fall due. */
+function driveUntil<T>(clock: ManualClock, probe: () => Promise<T | undefined>, stepMs = 25): Promise<T> {
+  return waitFor(async () => {
+    const value = await probe();
+    if (value === undefined) await clock.advance(stepMs);
+    return value;
+  });
+}
+
+const statusOf = async (store: TaskStore, taskId: string) => (await store.get(taskId, alice))?.status;
 
 const finished = (store: TaskStore, taskId: string, owner = alice) =>
   waitFor(async () => {
@@ -114,12 +137,12 @@ function asyncTool(name: string, run: AsyncTool['run'], extra: { maxAttempts?: n
   });
 }
 
-async function startServer(schema: string, tools: AsyncTool[], watchPollMs?: number) {
+async function startServer(schema: string, tools: AsyncTool[], watchPollMs?: number, clock?: Clock) {
   const server = createServer({
     logger,
     services: [
       createToolService({ logger, tools, tasks: { pool: db.pool, schema } }),
-      createTaskService({ pool: db.pool, schema, pollIntervalMs: watchPollMs }),
+      createTaskService({ pool: db.pool, schema, pollIntervalMs: watchPollMs, clock }),
     ],
   });
   servers.push(server);
@@ -146,6 +169,7 @@ async function rpcCode(call: Promise<unknown>): Promise<Code | undefined> {
 test('InvokeTool validates, enqueues and answers at once; the worker runs the task as its user', async () => {
   const { schema, store } = await freshSchema();
   const seen: { user: string; attempt: number; value: string }[] = [];
+  const work = gate();
   const report = defineAsyncTool({
     name: 'make_report',
     description: 'builds a report; answers with a task_id',
@@ -159,7 +183,7 @@ test('InvokeTool validates, enqueues and answers at once; the worker runs the ta
     },
     async run(args, ctx) {
       seen.push({ user: ctx.principal.userId, attempt: ctx.attempt, value: args.value });
-      await sleep(150);
+      await work.opened;
       await ctx.reportProgress(50);
       return { value: args.value, format: args.format };
     },
@@ -170,18 +194,19 @@ test('InvokeTool validates, enqueues and answers at once; the worker runs the ta
   const listed = await tools.listTools({});
   expect(listed.tools[0]?.metadata?.async).toBe(true);
 
-  const started = Date.now();
+  // The work cannot finish until the test opens the gate: the call answers all the same.
   const res = await tools.invokeTool({
     toolCallId: 'call_1',
     toolName: 'make_report',
     argumentsJson: '{"value":"abc"}',
     principal: alice,
   });
-  expect(Date.now() - started).toBeLessThan(150);
   if (res.outcome.case !== 'resultJson') throw new Error(`expected a result: ${JSON.stringify(res.outcome)}`);
   expect(res.outcome.value).toMatch(/^\{"task_id":"task_[0-9a-f]{32}","status":"queued"\}$/);
   const { task_id: taskId } = JSON.parse(res.outcome.value) as { task_id: string };
   expect(taskId).toMatch(taskIdPattern);
+  expect(['queued', 'running']).toContain(await statusOf(store, taskId));
+  work.open();
 
   const done = await finished(store, taskId);
   expect(done).toMatchObject({ status: 'succeeded', attempts: 1, progressPercent: 100 });
@@ -242,15 +267,35 @@ test('the same idempotency key yields the same task; with other arguments it is 
   expect(other.outcome.case === 'error' && other.outcome.value.code).toBe(ToolErrorCode.CONFLICT);
 });
 
-test('a retryable failure is retried with backoff and then succeeds', async () => {
-  const { schema, store } = await freshSchema();
+test('a retryable failure is retried once its backoff passed on the clock, and then succeeds', async () => {
+  const clock = createManualClock();
+  const { schema, store } = await freshSchema(clock);
   const tool = asyncTool('flaky', async (_args, ctx) => {
     if (ctx.attempt === 1) throw toolErrors.unavailable('backend busy');
     return { attempt: ctx.attempt };
   });
-  startWorker(schema, [tool]);
+  startWorker(schema, [tool], { clock, retryBaseMs: 1_000 });
   const task = await enqueue(store, tool, {});
-  const done = await finished(store, task.taskId);
+  const failed = await waitFor(async () => {
+    const r = await store.get(task.taskId, alice);
+    return r?.status === 'queued' && r.attempts === 1 ? r : undefined;
+  });
+  expect(failed.errorCode).toBe('UNAVAILABLE');
+  // The first retry waits between half and all of retryBaseMs (equal jitter).
+  const backoffMs = failed.runAfter.getTime() - clock.now();
+  expect(backoffMs).toBeGreaterThanOrEqual(500);
+  expect(backoffMs).toBeLessThanOrEqual(1_000);
+
+  await clock.advance(backoffMs - 1);
+  // Not due yet: nobody may claim it, and the worker has not run it again.
+  expect(await store.claim([tool.name], 1_000)).toBeUndefined();
+  expect(await store.get(task.taskId, alice)).toMatchObject({ status: 'queued', attempts: 1 });
+
+  await clock.advance(1);
+  const done = await driveUntil(clock, async () => {
+    const r = await store.get(task.taskId, alice);
+    return r?.status === 'succeeded' ? r : undefined;
+  });
   expect(done).toMatchObject({ status: 'succeeded', attempts: 2, errorCode: null });
   expect(JSON.parse(done.resultJson ?? '')).toEqual({ attempt: 2 });
 });
@@ -293,8 +338,10 @@ test('failures end the task: at once when not retryable, after max attempts othe
   expect(bug.errorMessage).not.toContain('10.0.0.7');
 });
 
-test('a task whose worker died is run again by another worker once the lease lapses', async () => {
-  const { schema, store } = await freshSchema();
+test('a task whose worker died is run again by another worker once its lease lapsed on the clock, once', async () => {
+  const clock = createManualClock();
+  const { schema, store } = await freshSchema(clock);
+  const leaseMs = 600;
   const starts: number[] = [];
   const tool = asyncTool('hangs_once', async (_args, ctx) => {
     starts.push(ctx.attempt);
@@ -302,34 +349,61 @@ test('a task whose worker died is run again by another worker once the lease lap
     if (ctx.attempt === 1) return new Promise(() => {});
     return { recovered: true };
   });
-  const first = startWorker(schema, [tool], { leaseMs: 600 });
+  const first = startWorker(schema, [tool], { clock, leaseMs });
   const task = await enqueue(store, tool, {});
-  await waitFor(async () => ((await store.get(task.taskId, alice))?.status === 'running' ? true : undefined));
+  const claimed = await waitFor(async () => {
+    const r = await store.get(task.taskId, alice);
+    return r?.status === 'running' ? r : undefined;
+  });
+  expect(claimed.lockedUntil?.getTime()).toBe(clock.now() + leaseMs);
   await first.stop(0);
-  const crashedAt = Date.now();
   // Nothing was written: the row still looks like a running task, leased to the dead worker.
   expect(await store.get(task.taskId, alice)).toMatchObject({ status: 'running', attempts: 1 });
 
-  startWorker(schema, [tool], { leaseMs: 600 });
-  await sleep(200);
+  startWorker(schema, [tool], { clock, leaseMs });
+  await clock.advance(leaseMs - 1);
+  // A millisecond before the lease lapses, the task is still the dead worker's.
+  expect(await store.claim([tool.name], leaseMs)).toBeUndefined();
   expect(await store.get(task.taskId, alice)).toMatchObject({ status: 'running', attempts: 1 });
-  const done = await finished(store, task.taskId);
-  expect(Date.now() - crashedAt).toBeGreaterThanOrEqual(300);
+  expect(starts).toEqual([1]);
+
+  await clock.advance(1);
+  const done = await driveUntil(clock, async () => {
+    const r = await store.get(task.taskId, alice);
+    return r?.status === 'succeeded' ? r : undefined;
+  });
   expect(done).toMatchObject({ status: 'succeeded', attempts: 2 });
+  // Taken over exactly once: more time changes nothing.
+  await clock.advance(leaseMs * 3);
+  expect(await store.get(task.taskId, alice)).toMatchObject({ status: 'succeeded', attempts: 2 });
   expect(starts).toEqual([1, 2]);
 });
 
-test('a live worker keeps its lease beyond leaseMs: no second worker runs the task', async () => {
-  const { schema, store } = await freshSchema();
+test('a live worker renews its lease: after many lease lengths on the clock no other worker ran the task', async () => {
+  const clock = createManualClock();
+  const { schema, store } = await freshSchema(clock);
+  const leaseMs = 300;
   const starts: number[] = [];
+  const work = gate();
   const tool = asyncTool('slow', async (_args, ctx) => {
     starts.push(ctx.attempt);
-    await sleep(1_000);
+    await work.opened;
     return { ok: true };
   });
-  startWorker(schema, [tool], { leaseMs: 300 });
-  startWorker(schema, [tool], { leaseMs: 300 });
+  startWorker(schema, [tool], { clock, leaseMs });
+  startWorker(schema, [tool], { clock, leaseMs });
   const task = await enqueue(store, tool, {});
+  await waitFor(async () => ((await statusOf(store, task.taskId)) === 'running' ? true : undefined));
+  for (let step = 0; step < 10; step += 1) {
+    // The heartbeat renews every third of the lease; wait until this instant's renewal landed.
+    await clock.advance(leaseMs / 3);
+    await waitFor(async () => {
+      const r = await store.get(task.taskId, alice);
+      return r?.lockedUntil?.getTime() === clock.now() + leaseMs ? true : undefined;
+    });
+  }
+  expect(await store.get(task.taskId, alice)).toMatchObject({ status: 'running', attempts: 1 });
+  work.open();
   expect(await finished(store, task.taskId)).toMatchObject({ status: 'succeeded', attempts: 1 });
   expect(starts).toEqual([1]);
 });
@@ -346,7 +420,8 @@ test('two workers never run the same task at once, and each task runs once', asy
       active.add(ctx.taskId);
       runs.set(ctx.taskId, (runs.get(ctx.taskId) ?? 0) + 1);
       byWorker[worker] = (byWorker[worker] ?? 0) + 1;
-      await sleep(20 + Math.random() * 30);
+      // A few turns of the event loop: the other worker's claims interleave with this run.
+      for (let turn = Math.floor(Math.random() * 5); turn >= 0; turn -= 1) await setImmediate();
       active.delete(ctx.taskId);
       return { worker };
     });
@@ -396,9 +471,7 @@ test('WatchTask streams queued → running → progress → succeeded and ends',
   const { schema, store } = await freshSchema();
   const tool = asyncTool('watched', async (_args, ctx) => {
     await ctx.reportProgress(30);
-    await sleep(50);
     await ctx.reportProgress(60.4);
-    await sleep(50);
     return { done: true };
   });
   // A long poll interval: every step must come from the in-process updates.
@@ -424,9 +497,10 @@ test('WatchTask streams queued → running → progress → succeeded and ends',
 });
 
 test('WatchTask reaches a task run elsewhere by polling, and a cancelled watch ends cleanly', async () => {
-  const { schema, store } = await freshSchema();
+  const clock = createManualClock();
+  const { schema, store } = await freshSchema(clock);
   const tool = asyncTool('remote', async () => ({ ok: 1 }));
-  const { tasks } = await startServer(schema, [tool], 50);
+  const { tasks } = await startServer(schema, [tool], 50, clock);
   const task = await enqueue(store, tool, {});
   const controller = new AbortController();
   const iterator = tasks
@@ -437,31 +511,60 @@ test('WatchTask reaches a task run elsewhere by polling, and a cancelled watch e
   expect(await rpcCode(iterator.next())).toBe(Code.Canceled);
 
   // Another "replica" finishes the task by writing the row; no in-process event reaches the watcher.
-  const seen: TaskStatus[] = [];
-  const watch = (async () => {
-    for await (const res of tasks.watchTask({ taskId: task.taskId }, as('u_1001'))) {
-      if (res.task) seen.push(res.task.status);
-    }
-  })();
-  await sleep(100);
+  const watch = tasks.watchTask({ taskId: task.taskId }, as('u_1001'))[Symbol.asyncIterator]();
+  expect((await watch.next()).value?.task?.status).toBe(TaskStatus.QUEUED);
   await db.pool.query(
     `UPDATE ${schema}.tasks SET status = 'succeeded', result_json = '{}', progress_percent = 100,
             revision = revision + 1, updated_at = now() WHERE task_id = $1`,
     [task.taskId],
   );
-  await watch;
-  expect(seen).toEqual([TaskStatus.QUEUED, TaskStatus.SUCCEEDED]);
+  // The watcher reads the row again each time its poll interval passes on its clock.
+  let next: IteratorResult<{ task?: Task }> | undefined;
+  const reading = watch.next().then((r) => {
+    next = r;
+  });
+  await driveUntil(clock, async () => next, 50);
+  await reading;
+  expect(next?.value?.task?.status).toBe(TaskStatus.SUCCEEDED);
+  expect((await watch.next()).done).toBe(true);
 });
 
 test('a worker stopped gracefully lets its running tasks finish', async () => {
-  const { schema, store } = await freshSchema();
+  const clock = createManualClock();
+  const { schema, store } = await freshSchema(clock);
+  const work = gate();
   const tool = asyncTool('graceful', async () => {
-    await sleep(200);
+    await work.opened;
     return { ok: true };
   });
-  const worker = startWorker(schema, [tool]);
+  const worker = startWorker(schema, [tool], { clock });
   const task = await enqueue(store, tool, {});
-  await waitFor(async () => ((await store.get(task.taskId, alice))?.status === 'running' ? true : undefined));
-  await worker.stop(5_000);
+  await waitFor(async () => ((await statusOf(store, task.taskId)) === 'running' ? true : undefined));
+  let stopped = false;
+  // The grace period is on the manual clock, which does not move: only the task's end can end stop().
+  const stopping = worker.stop(5_000).then(() => {
+    stopped = true;
+  });
+  await setImmediate();
+  expect(stopped).toBe(false);
+  work.open();
+  await stopping;
   expect(await store.get(task.taskId, alice)).toMatchObject({ status: 'succeeded', attempts: 1 });
+});
+
+test('a worker whose grace period passed on the clock abandons the task without a write', async () => {
+  const clock = createManualClock();
+  const { schema, store } = await freshSchema(clock);
+  const tool = asyncTool('stuck', () => new Promise(() => {}));
+  const worker = startWorker(schema, [tool], { clock });
+  const task = await enqueue(store, tool, {});
+  await waitFor(async () => ((await statusOf(store, task.taskId)) === 'running' ? true : undefined));
+  let stopped = false;
+  const stopping = worker.stop(5_000).then(() => {
+    stopped = true;
+  });
+  await driveUntil(clock, async () => (stopped ? true : undefined), 5_000);
+  await stopping;
+  // Left for another worker to take over once the lease lapses, as after a crash.
+  expect(await store.get(task.taskId, alice)).toMatchObject({ status: 'running', attempts: 1 });
 });

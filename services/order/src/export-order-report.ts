@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { type Clock, systemClock } from '@toolmesh/clock';
 import { type Pool, queryWithDeadline } from '@toolmesh/db';
 import { type AsyncTool, defineAsyncTool, toolErrors } from '@toolmesh/tool-sdk';
 import { z } from 'zod';
@@ -54,12 +54,19 @@ function toCsv(order: ReportOrderRow, items: ReportItemRow[]): string {
   return `${lines.join('\r\n')}\r\n`;
 }
 
+/** Options of {@link createExportOrderReport}. */
+export interface ExportOrderReportOptions {
+  /** Times the export's pauses; default the system clock. */
+  clock?: Clock;
+}
+
 /**
  * export_order_report: an async tool. The call checks at once that the order is the
  * caller's (so the model hears NOT_FOUND immediately) and answers with a task_id;
  * the report is built by the task worker, as the same user.
  */
-export function createExportOrderReport(pool: Pool): AsyncTool {
+export function createExportOrderReport(pool: Pool, options: ExportOrderReportOptions = {}): AsyncTool {
+  const clock = options.clock ?? systemClock;
   async function findOrder(orderId: string, userId: string, tenantId: string, remainingMs: number) {
     const { rows } = await queryWithDeadline<ReportOrderRow>(
       pool,
@@ -106,7 +113,7 @@ export function createExportOrderReport(pool: Pool): AsyncTool {
         [order.order_id],
       );
       // Short pauses stand in for a slow export, so progress can be watched.
-      await sleep(100, undefined, { signal: ctx.signal });
+      await clock.sleep(100, ctx.signal);
       await ctx.reportProgress(50);
       const content =
         args.format === 'csv'
@@ -115,7 +122,7 @@ export function createExportOrderReport(pool: Pool): AsyncTool {
               order: { ...order, created_at: order.created_at.toISOString() },
               items: items.rows,
             });
-      await sleep(100, undefined, { signal: ctx.signal });
+      await clock.sleep(100, ctx.signal);
       await ctx.reportProgress(100);
       return { order_id: order.order_id, format: args.format, content, rows: items.rows.length };
     },

@@ -1,7 +1,7 @@
 import { type Pool, queryWithDeadline } from '@toolmesh/db';
 import { defineTool, type Tool, toolErrors } from '@toolmesh/tool-sdk';
 import { z } from 'zod';
-import { createExportOrderReport } from './export-order-report.ts';
+import { createExportOrderReport, type ExportOrderReportOptions } from './export-order-report.ts';
 
 interface OrderRow {
   order_id: string;
@@ -30,8 +30,11 @@ const getOrderDetailInput = z.strictObject({
     .describe('Also return the order lines (sku, name, quantity). Only ask for them when needed.'),
 });
 
+/** Options of {@link createOrderTools}. */
+export type OrderToolsOptions = ExportOrderReportOptions;
+
 /** The order service's tools (export_order_report is async); every query is scoped to the calling user. */
-export function createOrderTools(pool: Pool): Tool[] {
+export function createOrderTools(pool: Pool, options: OrderToolsOptions = {}): Tool[] {
   const getOrderDetail = defineTool({
     name: 'get_order_detail',
     description:
@@ -82,5 +85,5 @@ export function createOrderTools(pool: Pool): Tool[] {
       };
     },
   });
-  return [getOrderDetail, createExportOrderReport(pool)];
+  return [getOrderDetail, createExportOrderReport(pool, options)];
 }

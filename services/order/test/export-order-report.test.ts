@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Code, ConnectError } from '@connectrpc/connect';
+import { createManualClock } from '@toolmesh/clock';
 import { type Database, migrate, openDatabase } from '@toolmesh/db';
 import {
   Health,
@@ -41,6 +43,8 @@ describe.each([
   let address: string;
   let tools: ReturnType<typeof createGrpcClient<typeof ToolService>>;
   let tasks: ReturnType<typeof createGrpcClient<typeof TaskService>>;
+  // The export's pauses wait on this clock: a task cannot finish before the test moves it.
+  const pauses = createManualClock();
 
   beforeAll(async () => {
     testDb = realPostgres ? await createTestDatabase() : undefined;
@@ -50,7 +54,7 @@ describe.each([
     worker = createTaskWorker({
       pool: db.pool,
       schema: orderSchema,
-      tools: createOrderTools(db.pool),
+      tools: createOrderTools(db.pool, { clock: pauses }),
       logger,
     });
     address = `127.0.0.1:${await server.listen(0)}`;
@@ -82,16 +86,32 @@ describe.each([
     return seen;
   }
 
-  test('answers a task_id at once; WatchTask follows the task to its CSV report', async () => {
-    const started = Date.now();
+  // Watches the task to its end while moving the export's clock on (generous deadline, no time asserted).
+  async function watchToEnd(taskId: string): Promise<Task[]> {
+    let seen: Task[] | undefined;
+    const watching = watch(taskId).then((all) => {
+      seen = all;
+    });
+    const deadline = Date.now() + 60_000;
+    while (!seen && Date.now() < deadline) {
+      await pauses.advance(100);
+      await Promise.race([watching, sleep(10)]);
+    }
+    await watching;
+    return seen ?? [];
+  }
+
+  test('answers a task_id before the export ran; WatchTask follows the task to its CSV report', async () => {
     const outcome = await invoke({ order_id: '202604100018' });
-    // Well below the ~200 ms the export itself takes.
-    expect(Date.now() - started).toBeLessThan(200);
     if (outcome.case !== 'resultJson') throw new Error(`expected a task: ${JSON.stringify(outcome)}`);
     const answer = JSON.parse(outcome.value) as { task_id: string; status: string };
     expect(answer).toEqual({ task_id: expect.stringMatching(/^task_[0-9a-f]{32}$/), status: 'queued' });
+    // The export is held by its clock, which has not moved: the call did not wait for it.
+    const { task: meanwhile } = await tasks.getTask({ taskId: answer.task_id }, as('u_1001'));
+    expect([TaskStatus.QUEUED, TaskStatus.RUNNING]).toContain(meanwhile?.status);
+    expect(meanwhile?.resultJson).toBe('');
 
-    const seen = await watch(answer.task_id);
+    const seen = await watchToEnd(answer.task_id);
     const last = seen.at(-1);
     expect(last?.status).toBe(TaskStatus.SUCCEEDED);
     expect(last?.progressPercent).toBe(100);
@@ -121,7 +141,7 @@ describe.each([
   test('the JSON format carries the order and its items', async () => {
     const outcome = await invoke({ order_id: '202604100018', format: 'json' });
     if (outcome.case !== 'resultJson') throw new Error(`expected a task: ${JSON.stringify(outcome)}`);
-    const seen = await watch((JSON.parse(outcome.value) as { task_id: string }).task_id);
+    const seen = await watchToEnd((JSON.parse(outcome.value) as { task_id: string }).task_id);
     const result = JSON.parse(seen.at(-1)?.resultJson ?? '');
     expect(result).toMatchObject({ order_id: '202604100018', format: 'json', rows: 2 });
     expect(JSON.parse(result.content)).toEqual({

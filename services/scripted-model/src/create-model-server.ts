@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { type Clock, systemClock } from '@toolmesh/clock';
 import type { Logger } from '@toolmesh/telemetry';
 import { buildCompletion, type CompletionMeta, type Usage } from './build-completion.ts';
 import { buildCompletionChunks } from './build-completion-chunks.ts';
@@ -16,6 +16,8 @@ export interface ModelServerOptions {
   logger: Logger;
   /** Think time before each chat completion, for benchmarks; default 0. */
   latencyMs?: number;
+  /** Times the think time; default the system clock. */
+  clock?: Clock;
   /** The one model listed by /v1/models; default "toolmesh-scripted". Requests may name any model. */
   modelId?: string;
   /** Largest request body accepted; default 4 MiB. */
@@ -34,6 +36,7 @@ export interface ModelServer {
 export function createModelServer(options: ModelServerOptions): ModelServer {
   const { logger } = options;
   const latencyMs = Math.max(0, options.latencyMs ?? 0);
+  const clock = options.clock ?? systemClock;
   const modelId = options.modelId ?? 'toolmesh-scripted';
   const maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
   const startedAt = unixSeconds();
@@ -64,7 +67,7 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
     });
     if (latencyMs > 0) {
       try {
-        await sleep(latencyMs, undefined, { signal: closing.signal });
+        await clock.sleep(latencyMs, closing.signal);
       } catch {
         res.destroy();
         return;

@@ -1,4 +1,6 @@
 import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createManualClock } from '@toolmesh/clock';
 import { createLogger } from '@toolmesh/telemetry';
 import OpenAI from 'openai';
 import { createModelServer, type ModelServer } from '../src/index.ts';
@@ -332,8 +334,9 @@ describe('other endpoints and errors', () => {
 });
 
 describe('think time', () => {
-  it('waits latencyMs before answering', async () => {
-    const slow = createModelServer({ logger, latencyMs: 150 });
+  it('answers only once latencyMs passed on its clock', async () => {
+    const clock = createManualClock();
+    const slow = createModelServer({ logger, latencyMs: 150, clock });
     const port = await slow.listen(0);
     try {
       const slowClient = new OpenAI({
@@ -341,9 +344,21 @@ describe('think time', () => {
         apiKey: 'test',
         maxRetries: 0,
       });
-      const started = performance.now();
-      await slowClient.chat.completions.create({ model: 'm', messages: ask('hi') });
-      expect(performance.now() - started).toBeGreaterThanOrEqual(140);
+      let answered = false;
+      const request = slowClient.chat.completions.create({ model: 'm', messages: ask('hi') }).then((c) => {
+        answered = true;
+        return c;
+      });
+      // The request arrived and its think time waits on the clock (generous deadline, nothing timed).
+      const deadline = Date.now() + 30_000;
+      while (clock.pending() === 0 && Date.now() < deadline) await sleep(5);
+      expect(clock.pending()).toBe(1);
+      await clock.advance(149);
+      expect(clock.pending()).toBe(1);
+      expect(answered).toBe(false);
+      await clock.advance(1);
+      expect(clock.pending()).toBe(0);
+      expect((await request).choices[0]?.message).toBeDefined();
     } finally {
       await slow.close(1_000);
     }
