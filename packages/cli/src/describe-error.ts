@@ -1,12 +1,23 @@
 import { Code, ConnectError } from '@connectrpc/connect';
+import {
+  canonicalCodeName,
+  type ErrorInfoView,
+  errorDomain,
+  readErrorInfo,
+  retrySeconds,
+} from '@toolmesh/rpc';
 
 /** What the CLI prints for a failed call. */
 export interface ErrorDescription {
   /** Canonical gRPC code name, e.g. "UNAUTHENTICATED"; "ERROR" for a non-RPC failure. */
   code: string;
   message: string;
-  /** What to try next, when the code suggests something. */
+  /** What to try next, when the code or the reason suggests something. */
   hint?: string;
+  /** The error's reason (ErrorInfo), e.g. "MODEL_UNAVAILABLE", when the server gave one. */
+  reason?: string;
+  /** When to retry (RetryInfo), when the server said so. */
+  retryAfterMs?: number;
 }
 
 /** What the hints may mention. */
@@ -18,11 +29,30 @@ export interface ErrorContext {
 }
 
 /** "PermissionDenied" → "PERMISSION_DENIED", the spelling grpcurl and the gRPC docs use. */
-export function grpcCodeName(code: Code): string {
-  return (Code[code] ?? 'Unknown').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
+export const grpcCodeName: (code: Code) => string = canonicalCodeName;
+
+const retryIn = (info: ErrorInfoView | undefined) =>
+  info?.retryAfterMs === undefined ? 'retry later' : `retry in ${retrySeconds(info.retryAfterMs)} s`;
+
+// The gateway answered UNAVAILABLE itself (its ErrorInfo says so): something behind it is down.
+function unavailableBehind(info: ErrorInfoView): string {
+  switch (info.reason) {
+    case 'MODEL_UNAVAILABLE':
+      return `the gateway is up, but the model is unavailable: ${retryIn(info)}`;
+    case 'STORAGE_UNAVAILABLE':
+      return `the gateway is up, but the mesh's storage is unavailable: ${retryIn(info)}`;
+    case 'DEPENDENCY_UNAVAILABLE':
+      return `the gateway is up, but the ${info.metadata.dependency ?? 'service behind it'} is unavailable: ${retryIn(info)}`;
+    default:
+      return `the gateway is up, but a service behind it is unavailable: ${retryIn(info)}`;
+  }
 }
 
-function hintFor(error: ConnectError, context: ErrorContext): string | undefined {
+function hintFor(
+  error: ConnectError,
+  info: ErrorInfoView | undefined,
+  context: ErrorContext,
+): string | undefined {
   switch (error.code) {
     case Code.Unauthenticated:
       return 'pass a valid key with --api-key <key> (or set TOOLMESH_API_KEY)';
@@ -31,23 +61,34 @@ function hintFor(error: ConnectError, context: ErrorContext): string | undefined
         ? 'reading the audit log needs the audit:read permission (dev key: dev-key-operator)'
         : 'your API key lacks the permission this needs';
     case Code.Unavailable:
+      if (info?.domain === errorDomain) return unavailableBehind(info);
       return `is the gateway running at ${context.baseUrl}? Set --gateway <host:port or URL> (or TOOLMESH_GATEWAY), and --tls for an https gateway`;
     case Code.Unimplemented:
       return `the gateway at ${context.baseUrl} does not serve ${context.rpc ?? 'this call'} (yet)`;
     case Code.DeadlineExceeded:
       return 'raise the deadline with --timeout <seconds>';
     case Code.ResourceExhausted:
-      return 'rate limited: wait a moment and retry';
+      return info?.retryAfterMs === undefined
+        ? 'rate limited: wait a moment and retry'
+        : `rate limited: ${retryIn(info)}`;
     default:
       return undefined;
   }
 }
 
-/** Turns any failure into a code, a message and a hint. */
+/** Turns any failure into a code, a message, a hint, and the server's reason and retry hint. */
 export function describeError(error: unknown, context: ErrorContext): ErrorDescription {
   if (error instanceof ConnectError) {
-    const hint = hintFor(error, context);
-    return { code: grpcCodeName(error.code), message: error.rawMessage, ...(hint ? { hint } : {}) };
+    const info = readErrorInfo(error);
+    const hint = hintFor(error, info, context);
+    return {
+      code: grpcCodeName(error.code),
+      message: error.rawMessage,
+      ...(hint ? { hint } : {}),
+      // A reason that only repeats the code adds nothing.
+      ...(info?.reason && info.reason !== grpcCodeName(error.code) ? { reason: info.reason } : {}),
+      ...(info?.retryAfterMs !== undefined ? { retryAfterMs: info.retryAfterMs } : {}),
+    };
   }
   return { code: 'ERROR', message: error instanceof Error ? error.message : String(error) };
 }

@@ -1,14 +1,7 @@
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
-import {
-  BrokenCircuitError,
-  CircuitState,
-  ConsecutiveBreaker,
-  circuitBreaker,
-  ExponentialBackoff,
-  handleWhen,
-  retry,
-  wrap,
-} from 'cockatiel';
+import { type Clock, systemClock } from '@toolmesh/clock';
+import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel';
+import { errorFor } from './error-details.ts';
 import { isUnsentError } from './is-unsent-error.ts';
 import { createRetryBudget, type RetryBudget } from './retry-budget.ts';
 import { isSanitizedError } from './sanitized-error.ts';
@@ -23,7 +16,14 @@ export interface ResilienceOptions {
   halfOpenAfterMs?: number;
   /** Shared budget so retries never amplify an outage; default 20% of traffic. */
   retryBudget?: RetryBudget;
+  /** Time of the backoff between attempts; default the system clock. (cockatiel's breaker keeps its own.) */
+  clock?: Clock;
 }
+
+// Backoff between attempts: exponential from 25 ms, capped at 500 ms, with full jitter.
+const initialDelayMs = 25;
+const maxDelayMs = 500;
+const backoffMs = (retry: number) => Math.random() * Math.min(maxDelayMs, initialDelayMs * 2 ** retry);
 
 // A failure of the hop itself, not an answer of the peer's error boundary.
 const transportFailure = (error: unknown) =>
@@ -36,33 +36,21 @@ const transportFailure = (error: unknown) =>
  * Client-side resilience of one upstream: unary calls that never left this
  * process are retried with exponential backoff and jitter within a retry budget;
  * a circuit breaker over transport failures makes calls fail fast with
- * UNAVAILABLE while the upstream is down, then lets one trial call through.
- * Calls the peer answered, even with an error, never count as failures.
+ * UNAVAILABLE (reason CIRCUIT_OPEN) while the upstream is down, then lets one trial
+ * call through. Calls the peer answered, even with an error, never count as failures.
  */
 export function createResilienceInterceptor(options: ResilienceOptions = {}): Interceptor {
-  const budget = options.retryBudget ?? createRetryBudget();
+  const clock = options.clock ?? systemClock;
+  const budget = options.retryBudget ?? createRetryBudget({ clock });
+  const maxAttempts = options.maxAttempts ?? 3;
   const breaker = circuitBreaker(handleWhen(transportFailure), {
     breaker: new ConsecutiveBreaker(options.failureThreshold ?? 5),
     halfOpenAfter: options.halfOpenAfterMs ?? 2_000,
   });
-  const retryUnsent = retry(
-    handleWhen((e) => isUnsentError(e) && budget.withdraw()),
-    {
-      maxAttempts: (options.maxAttempts ?? 3) - 1,
-      backoff: new ExponentialBackoff({ initialDelay: 25, maxDelay: 500 }),
-    },
-  );
-  const unary = wrap(retryUnsent, breaker);
   const rejectOpen = (error: unknown): never => {
-    if (error instanceof BrokenCircuitError) {
-      throw new ConnectError(
-        'upstream unavailable (circuit open)',
-        Code.Unavailable,
-        undefined,
-        undefined,
-        error,
-      );
-    }
+    // Raised on this side of the hop: the caller's error boundary decides what its caller sees.
+    if (error instanceof BrokenCircuitError)
+      throw errorFor('CIRCUIT_OPEN', { cause: error, forCaller: false });
     throw error;
   };
   return (next) => async (req) => {
@@ -72,6 +60,15 @@ export function createResilienceInterceptor(options: ResilienceOptions = {}): In
       return next(req);
     }
     budget.deposit();
-    return unary.execute(() => next(req), req.signal).catch(rejectOpen);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await breaker.execute(() => next(req), req.signal);
+      } catch (error) {
+        const retry =
+          attempt < maxAttempts && isUnsentError(error) && !req.signal.aborted && budget.withdraw();
+        if (!retry) return rejectOpen(error);
+      }
+      await clock.sleep(backoffMs(attempt - 1), req.signal);
+    }
   };
 }

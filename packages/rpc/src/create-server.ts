@@ -1,6 +1,7 @@
 import type { DescService } from '@bufbuild/protobuf';
 import type { Interceptor } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { type Clock, systemClock } from '@toolmesh/clock';
 import { Health } from '@toolmesh/proto';
 import type { Logger, Registry } from '@toolmesh/telemetry';
 import { createProtocolListener } from './create-protocol-listener.ts';
@@ -28,6 +29,8 @@ export interface ServerOptions {
   cors?: CorsOptions;
   /** Records the grpc_server_* series of every call here (the process's registry); none without. */
   metrics?: Registry;
+  /** Times the shutdown grace period; default the system clock. */
+  clock?: Clock;
 }
 
 /**
@@ -48,6 +51,7 @@ export interface Server {
 /** Builds a server; nothing listens until {@link Server.listen}. */
 export function createServer(options: ServerOptions): Server {
   const { logger } = options;
+  const clock = options.clock ?? systemClock;
   const appServices: DescService[] = options.services.map((s) => s.service);
   const health = createHealthRegistry(appServices.map((s) => s.typeName));
   const registrations = [
@@ -88,12 +92,12 @@ export function createServer(options: ServerOptions): Server {
       health.setAll(false);
       // GOAWAY (HTTP/1.1: close when idle) lets clients finish in-flight calls and reconnect elsewhere.
       const closed = listener.close();
-      const timer = setTimeout(() => {
+      const timer = clock.setTimeout(() => {
         shutdownController.abort();
         listener.destroyAll();
       }, graceMs);
       await closed;
-      clearTimeout(timer);
+      timer.cancel();
       logger.info('server stopped');
     },
   };

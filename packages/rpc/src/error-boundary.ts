@@ -1,10 +1,14 @@
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import type { Logger } from '@toolmesh/telemetry';
+import { isPublicError, publicError, withErrorInfo } from './error-details.ts';
+import { statusMessage } from './error-table.ts';
 import { isUndecodableRequest } from './invalid-request-status.ts';
-import { isPublicError } from './public-error.ts';
 import { sanitizedErrorHeader } from './sanitized-error.ts';
 
-/** Maps a service's domain errors to caller-facing errors; undefined means "not mine". */
+/**
+ * Maps a service's domain errors to caller-facing errors (build them with `errorFor` or
+ * `createError`, so they carry ErrorInfo and RetryInfo); undefined means "not mine".
+ */
 export type ErrorMapper = (error: unknown) => ConnectError | undefined;
 
 /** Options of {@link createErrorBoundary}. */
@@ -29,27 +33,26 @@ const passThroughCodes = new Set<Code>([
   Code.Unauthenticated,
 ]);
 
-const genericMessages: Partial<Record<Code, string>> = {
-  [Code.Canceled]: 'the call was cancelled',
-  [Code.DeadlineExceeded]: 'deadline exceeded',
-  [Code.Unavailable]: 'a dependency is unavailable, retry later',
-  [Code.ResourceExhausted]: 'resource exhausted, retry later',
-};
-
 /**
  * The one place where a service's errors become gRPC statuses. Public errors pass
  * unchanged; anything else is logged with its cause and answered with a sanitized
- * status, so internal details never reach a caller.
+ * status, so internal details never reach a caller. Every status leaves with an
+ * ErrorInfo (the code's name as reason when the error had none).
  */
 export function createErrorBoundary(options: ErrorBoundaryOptions): Interceptor {
   const { logger, mapError } = options;
   const toPublic = (error: unknown, rpc: string): ConnectError => {
-    const status = sanitize(error, rpc);
+    const status = withErrorInfo(sanitize(error, rpc));
     status.metadata.set(sanitizedErrorHeader, '1');
     return status;
   };
   const sanitize = (error: unknown, rpc: string): ConnectError => {
-    if (isPublicError(error)) return error;
+    if (isPublicError(error)) {
+      // E.g. a dependency that did not answer: the caller gets the reason, the log the cause.
+      if (error.cause !== undefined)
+        logger.warn({ rpc, code: Code[error.code], err: error.cause }, 'rpc failed');
+      return error;
+    }
     const mapped = mapError?.(error);
     if (mapped) {
       logger.warn({ rpc, code: Code[mapped.code], err: error }, 'rpc failed');
@@ -60,14 +63,14 @@ export function createErrorBoundary(options: ErrorBoundaryOptions): Interceptor 
       error.code === Code.Internal &&
       isUndecodableRequest(error.rawMessage)
     ) {
-      return new ConnectError('invalid request message', Code.InvalidArgument);
+      return publicError(Code.InvalidArgument, 'invalid request message');
     }
     if (error instanceof ConnectError && passThroughCodes.has(error.code)) {
       logger.warn({ rpc, code: Code[error.code], err: error }, 'rpc failed');
-      return new ConnectError(genericMessages[error.code] ?? Code[error.code] ?? 'error', error.code);
+      return publicError(error.code, statusMessage(error.code));
     }
     logger.error({ rpc, err: error }, 'rpc failed with an unexpected error');
-    return new ConnectError('internal error', Code.Internal);
+    return publicError(Code.Internal, statusMessage(Code.Internal));
   };
   return (next) => async (req) => {
     const rpc = `${req.service.typeName}/${req.method.name}`;

@@ -19,3 +19,8 @@ export function grpcCodeName(error?: unknown): string {
 export function grpcStatusCode(error?: unknown): number {
   return error === undefined ? 0 : codeOf(error);
 }
+
+/** "PermissionDenied" → "PERMISSION_DENIED": the canonical spelling of grpcurl, the gRPC docs and ErrorInfo reasons. */
+export function canonicalCodeName(code: Code): string {
+  return (Code[code] ?? 'Unknown').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
+}

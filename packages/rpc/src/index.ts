@@ -14,19 +14,47 @@ export {
 } from './create-resilience-interceptor.ts';
 export { createServer, type Server, type ServerOptions } from './create-server.ts';
 export { createErrorBoundary, type ErrorBoundaryOptions, type ErrorMapper } from './error-boundary.ts';
+export {
+  type CreateErrorOptions,
+  createError,
+  type ErrorInfoView,
+  errorDomain,
+  errorFor,
+  isPublicError,
+  publicError,
+  readErrorInfo,
+  withErrorInfo,
+} from './error-details.ts';
+export {
+  type ErrorFacts,
+  type ErrorReason,
+  type ErrorRule,
+  errorTable,
+  isErrorReason,
+  retrySeconds,
+  statusMessage,
+  type ToolErrorName,
+  type ToolFailureInfo,
+  toolErrorCode,
+  toolErrorForStatus,
+  toolErrorName,
+  toolErrorStatus,
+  toolFailure,
+} from './error-table.ts';
 export { createClientMetricsInterceptor, createServerMetricsInterceptor } from './grpc-metrics.ts';
-export { grpcCodeName, grpcStatusCode } from './grpc-status.ts';
+export { canonicalCodeName, grpcCodeName, grpcStatusCode } from './grpc-status.ts';
 export { type HandleShutdownOptions, handleShutdown } from './handle-shutdown.ts';
 export { createHealthRegistry, type HealthRegistry } from './health-registry.ts';
+export { isStorageUnavailable } from './is-storage-unavailable.ts';
 export { isUnsentError } from './is-unsent-error.ts';
 export { observeStream, type StreamObserver } from './observe-stream.ts';
-export { isPublicError, publicError } from './public-error.ts';
 export { createReflectionRegistrations } from './reflection-service.ts';
+export { type RelayErrorOptions, relayError } from './relay-error.ts';
 export { requestIdKey } from './request-id-key.ts';
 export { createRetryBudget, type RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
 export { isSanitizedError, sanitizedErrorHeader } from './sanitized-error.ts';
 export { createServerTracingInterceptor, headerGetter } from './server-tracing-interceptor.ts';
 export { type ServiceRegistration, serviceRegistration } from './service-registration.ts';
-export { type ToolErrorName, toolErrorCode, toolErrorName } from './tool-error-codes.ts';
+export { isBrokenInTransit, type ToolCallFailureOptions, toolCallFailure } from './tool-call-failure.ts';
 export { type WaitForServingOptions, waitForServing } from './wait-for-serving.ts';
 export { type CorsOptions, withCors } from './with-cors.ts';

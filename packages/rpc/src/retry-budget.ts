@@ -1,9 +1,13 @@
+import { type Clock, systemClock } from '@toolmesh/clock';
+
 /** Options of {@link createRetryBudget}. */
 export interface RetryBudgetOptions {
   /** Retries earned per first attempt; default 0.2 (retries add at most 20% load). */
-  ratio: number;
+  ratio?: number;
   /** Retries always allowed per second, so a quiet system can still retry; default 5. */
-  minPerSecond: number;
+  minPerSecond?: number;
+  /** Time for the per-second allowance; default the system clock. */
+  clock?: Clock;
 }
 
 /** Bounds retries to a share of traffic, like Envoy's and Finagle's retry budgets. */
@@ -15,21 +19,22 @@ export interface RetryBudget {
 }
 
 /** Creates a {@link RetryBudget}. */
-export function createRetryBudget(
-  options: RetryBudgetOptions = { ratio: 0.2, minPerSecond: 5 },
-): RetryBudget {
-  const cap = Math.max(10, options.minPerSecond * 10);
+export function createRetryBudget(options: RetryBudgetOptions = {}): RetryBudget {
+  const ratio = options.ratio ?? 0.2;
+  const minPerSecond = options.minPerSecond ?? 5;
+  const clock = options.clock ?? systemClock;
+  const cap = Math.max(10, minPerSecond * 10);
   let tokens = cap;
-  let last = Date.now();
+  let last = clock.now();
   const refill = () => {
-    const now = Date.now();
-    tokens = Math.min(cap, tokens + ((now - last) / 1000) * options.minPerSecond);
+    const now = clock.now();
+    tokens = Math.min(cap, tokens + ((now - last) / 1000) * minPerSecond);
     last = now;
   };
   return {
     deposit() {
       refill();
-      tokens = Math.min(cap, tokens + options.ratio);
+      tokens = Math.min(cap, tokens + ratio);
     },
     withdraw() {
       refill();

@@ -10,14 +10,18 @@ import {
   createGrpcTransport,
   createGrpcWebTransport,
 } from '@connectrpc/connect-node';
+import { createManualClock } from '@toolmesh/clock';
 import { Health, TaskService, ToolService } from '@toolmesh/proto';
 import { createLogger } from '@toolmesh/telemetry';
+import { waitFor } from '@toolmesh/testkit';
 import {
   Code,
-  type ConnectError,
+  ConnectError,
   createServer,
+  errorFor,
   type Interceptor,
   publicError,
+  readErrorInfo,
   type Server,
   serviceRegistration,
 } from '../src/index.ts';
@@ -35,11 +39,23 @@ const auth: Interceptor = (next) => (req) => {
   return next(req);
 };
 
+// "slow" calls wait in their handler until the test lets them finish.
+const slow = { started: 0, release: () => {} };
+const slowGate = new Promise<void>((resolve) => {
+  slow.release = resolve;
+});
+
 const toolService = serviceRegistration(ToolService, {
   listTools: () => ({ tools: [{ name: 'echo', description: 'says it back' }] }),
   async invokeTool(req) {
-    if (req.toolName === 'slow') await sleep(400);
+    if (req.toolName === 'slow') {
+      slow.started++;
+      await slowGate;
+    }
     if (req.toolName === 'missing') throw publicError(Code.NotFound, 'no such tool');
+    if (req.toolName === 'busy') {
+      throw errorFor('RATE_LIMITED', { retryAfterMs: 2_500, metadata: { scope: 'user' } });
+    }
     if (req.toolName === 'crash') throw new Error('secret detail');
     return { outcome: { case: 'resultJson', value: req.argumentsJson } };
   },
@@ -48,7 +64,6 @@ const toolService = serviceRegistration(ToolService, {
 const taskService = serviceRegistration(TaskService, {
   async *watchTask(req) {
     for (const progressPercent of [0, 50, 100]) {
-      await sleep(10);
       yield { task: { taskId: req.taskId, progressPercent } };
     }
   },
@@ -107,6 +122,13 @@ test('Connect errors come back as JSON with the matching HTTP status', async () 
   expect(await anonymous.json()).toEqual({
     code: 'unauthenticated',
     message: 'send "authorization: Bearer <key>"',
+    details: [
+      {
+        type: 'google.rpc.ErrorInfo',
+        value: expect.any(String),
+        debug: { reason: 'UNAUTHENTICATED', domain: 'toolmesh' },
+      },
+    ],
   });
   const missing = await postJson(
     '/toolmesh.v1.ToolService/InvokeTool',
@@ -152,7 +174,11 @@ test('an undecodable body is INVALID_ARGUMENT in every protocol; other internal 
     { authorization: 'Bearer good' },
   );
   expect(crash.status).toBe(500);
-  expect(await crash.json()).toEqual({ code: 'internal', message: 'internal error' });
+  expect(await crash.json()).toMatchObject({
+    code: 'internal',
+    message: 'internal error',
+    details: [{ type: 'google.rpc.ErrorInfo', debug: { reason: 'INTERNAL', domain: 'toolmesh' } }],
+  });
 });
 
 test('gRPC over h2c, gRPC-Web and Connect over HTTP/1.1 and HTTP/2 all work on the same port', async () => {
@@ -178,6 +204,30 @@ test('gRPC over h2c, gRPC-Web and Connect over HTTP/1.1 and HTTP/2 all work on t
   }
   const anonymous = createClient(ToolService, createGrpcWebTransport({ baseUrl: base, httpVersion: '1.1' }));
   await expect(anonymous.listTools({})).rejects.toMatchObject({ code: Code.Unauthenticated });
+});
+
+test('reasons and retry hints travel as typed details in every protocol', async () => {
+  const transports = {
+    grpc: createGrpcTransport({ baseUrl: base, interceptors: [withKey] }),
+    grpcWeb: createGrpcWebTransport({ baseUrl: base, httpVersion: '1.1', interceptors: [withKey] }),
+    connect: createConnectTransport({ baseUrl: base, httpVersion: '1.1', interceptors: [withKey] }),
+  };
+  for (const [name, transport] of Object.entries(transports)) {
+    const client = createClient(ToolService, transport);
+    const error = ConnectError.from(await client.invokeTool({ toolName: 'busy' }).catch((e: unknown) => e));
+    expect([name, error.code, error.rawMessage]).toEqual([
+      name,
+      Code.ResourceExhausted,
+      'rate limit reached for this user; retry in 3 s',
+    ]);
+    expect([name, readErrorInfo(error)]).toEqual([
+      name,
+      { reason: 'RATE_LIMITED', domain: 'toolmesh', metadata: { scope: 'user' }, retryAfterMs: 2_500 },
+    ]);
+    // Errors raised by code alone carry the code's name as their reason.
+    const missing = await client.invokeTool({ toolName: 'missing' }).catch((e: unknown) => e);
+    expect([name, readErrorInfo(missing)?.reason]).toEqual([name, 'NOT_FOUND']);
+  }
 });
 
 test('server streaming over HTTP/1.1 (Connect and gRPC-Web)', async () => {
@@ -207,6 +257,7 @@ test('an HTTP/2 preface and an HTTP/1.1 request split across TCP segments are st
       });
       socket.on('error', reject);
       socket.on('connect', async () => {
+        // A pause between writes makes separate TCP segments (no event marks "segment sent").
         for (const part of parts) {
           socket.write(part);
           await sleep(30);
@@ -259,7 +310,9 @@ test('CORS: preflights from allowed origins are answered, others get no CORS hea
 });
 
 test('shutdown lets in-flight HTTP/1.1 and HTTP/2 calls finish, closes idle connections, refuses new ones', async () => {
-  const local = createServer({ logger, services: [toolService] });
+  // The grace period runs on a clock nobody advances: shutdown can only end by draining.
+  const clock = createManualClock();
+  const local = createServer({ logger, services: [toolService], clock });
   const port = await local.listen(0);
   const url = `http://127.0.0.1:${port}`;
   // An idle keep-alive HTTP/1.1 connection and an idle HTTP/2 session must not hold shutdown up.
@@ -276,12 +329,25 @@ test('shutdown lets in-flight HTTP/1.1 and HTTP/2 calls finish, closes idle conn
     toolName: 'slow',
     argumentsJson: '2',
   });
-  await sleep(100);
-  const started = Date.now();
-  await local.shutdown(5_000);
-  expect(Date.now() - started).toBeLessThan(2_000);
+  await waitFor(() => slow.started === 2, { what: 'both slow calls in their handlers' });
+  let stopped = false;
+  const shutdown = local.shutdown(5_000).then(() => {
+    stopped = true;
+  });
+  // Draining: new connections are refused while the two calls still run.
+  const refused = () =>
+    fetch(`${url}/toolmesh.v1.ToolService/ListTools`, { method: 'POST' }).then(
+      () => false,
+      () => true,
+    );
+  await waitFor(refused, { what: 'new connections to be refused' });
+  expect(stopped).toBe(false);
+  slow.release();
+  await shutdown;
   expect((await slow11).outcome.value).toBe('1');
   expect((await slow2).outcome.value).toBe('2');
+  // Drained before the grace period ran out: its timer is gone, never fired.
+  expect(clock.pending()).toBe(0);
   session.destroy();
-  await expect(fetch(`${url}/toolmesh.v1.ToolService/ListTools`, { method: 'POST' })).rejects.toThrow();
+  expect(await refused()).toBe(true);
 });

@@ -1,44 +1,92 @@
-import { Code, ConnectError } from '@connectrpc/connect';
+import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+import { createManualClock } from '@toolmesh/clock';
 import { Health } from '@toolmesh/proto';
 import { createLogger } from '@toolmesh/telemetry';
-import { freePort } from '@toolmesh/testkit';
-import { createGrpcClient, createResilienceInterceptor, createServer } from '../src/index.ts';
+import { freePort, waitFor } from '@toolmesh/testkit';
+import { createGrpcClient, createResilienceInterceptor, createServer, readErrorInfo } from '../src/index.ts';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
 
-test('a request that was never sent is retried until the upstream is back', async () => {
+// Counts what passes a point of the chain: on the client, the attempts that left the
+// resilience interceptor; on the server, the calls that reached it.
+const counter = () => {
+  const counted = { calls: 0 };
+  const interceptor: Interceptor = (next) => (req) => {
+    counted.calls++;
+    return next(req);
+  };
+  return { counted, interceptor };
+};
+
+test('a request that was never sent is retried, after the backoff, once the upstream is back', async () => {
   const port = await freePort();
+  const clock = createManualClock();
+  const attempts = counter();
   const client = createGrpcClient(Health, {
     address: `127.0.0.1:${port}`,
-    interceptors: [createResilienceInterceptor({ maxAttempts: 5 })],
+    interceptors: [createResilienceInterceptor({ maxAttempts: 5, clock }), attempts.interceptor],
   });
-  const server = createServer({ logger, services: [] });
-  // The server comes up while the first attempts are being refused.
-  setTimeout(() => void server.listen(port).then(() => server.health.setAll(true)), 60);
-  const res = await client.check({ service: '' });
-  expect(res.status).toBeGreaterThan(0);
+  const answer = client.check({ service: '' });
+  // The first attempt was refused and the retry now waits for its backoff on the clock.
+  await waitFor(() => clock.pending() > 0, { what: 'the backoff after a refused attempt' });
+  expect(attempts.counted.calls).toBe(1);
+
+  const reached = counter();
+  const server = createServer({ logger, services: [], interceptors: [reached.interceptor] });
+  await server.listen(port);
+  server.health.setAll(true);
+  await clock.advance(1_000);
+  expect((await answer).status).toBeGreaterThan(0);
+  expect(attempts.counted.calls).toBe(2);
+  expect(reached.counted.calls).toBe(1);
   await server.shutdown(100);
 });
 
-test('an upstream that stays down opens the breaker: calls fail at once, then one trial closes it', async () => {
+test('an upstream that stays down opens the breaker: calls are refused unsent, then one trial closes it', async () => {
   const port = await freePort();
+  const attempts = counter();
   const client = createGrpcClient(Health, {
     address: `127.0.0.1:${port}`,
-    interceptors: [createResilienceInterceptor({ failureThreshold: 2, halfOpenAfterMs: 300 })],
+    interceptors: [
+      createResilienceInterceptor({ maxAttempts: 1, failureThreshold: 2, halfOpenAfterMs: 500 }),
+      attempts.interceptor,
+    ],
   });
   for (let i = 0; i < 2; i++) {
     await expect(client.check({ service: '' })).rejects.toMatchObject({ message: /ECONNREFUSED/ });
   }
-  const started = performance.now();
-  const fast = await client.check({ service: '' }).catch((e: unknown) => ConnectError.from(e));
-  expect(performance.now() - started).toBeLessThan(20);
-  expect(fast).toMatchObject({ code: Code.Unavailable, rawMessage: 'upstream unavailable (circuit open)' });
+  expect(attempts.counted.calls).toBe(2);
+  const refused = await client.check({ service: '' }).catch((e: unknown) => ConnectError.from(e));
+  expect(refused).toMatchObject({
+    code: Code.Unavailable,
+    rawMessage: 'upstream unavailable (circuit open)',
+  });
+  expect(readErrorInfo(refused)).toMatchObject({ reason: 'CIRCUIT_OPEN', domain: 'toolmesh' });
+  // Refused by the breaker: the call never left the interceptor.
+  expect(attempts.counted.calls).toBe(2);
 
-  const server = createServer({ logger, services: [] });
+  const reached = counter();
+  const server = createServer({ logger, services: [], interceptors: [reached.interceptor] });
   await server.listen(port);
   server.health.setAll(true);
-  await new Promise((resolve) => setTimeout(resolve, 350));
+  // Until the breaker half-opens every call is refused without reaching the server; then
+  // the one trial call goes through, succeeds and closes the breaker.
+  const status = await waitFor(
+    () =>
+      client.check({ service: '' }).then(
+        (res) => res.status,
+        (e: unknown) => {
+          expect(readErrorInfo(e)?.reason).toBe('CIRCUIT_OPEN');
+          return undefined;
+        },
+      ),
+    { what: 'the breaker to half-open' },
+  );
+  expect(status).toBeGreaterThan(0);
+  expect(reached.counted.calls).toBe(1);
+  expect(attempts.counted.calls).toBe(3);
   expect((await client.check({ service: '' })).status).toBeGreaterThan(0);
+  expect(reached.counted.calls).toBe(2);
   await server.shutdown(100);
 });
 

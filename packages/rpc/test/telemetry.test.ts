@@ -51,7 +51,7 @@ beforeAll(async () => {
         },
         async *watchTask() {
           for (let i = 0; i < 3; i++) {
-            await new Promise((resolve) => setTimeout(resolve, 5));
+            await new Promise((resolve) => setImmediate(resolve));
             // Logged from inside the stream, after an await: the context must still be there.
             logger.info({ step: i }, 'watching');
             yield {};

@@ -1,4 +1,14 @@
-import type { ToolErrorName } from '@toolmesh/rpc';
+import {
+  Code,
+  ConnectError,
+  type ErrorReason,
+  isSanitizedError,
+  isStorageUnavailable,
+  readErrorInfo,
+  type ToolErrorName,
+  toolErrorForStatus,
+  toolFailure,
+} from '@toolmesh/rpc';
 import { ToolFailure } from './tool-failure.ts';
 
 /** A handler's error as the taxonomy sees it, with a message safe for the model. */
@@ -8,58 +18,58 @@ export interface ClassifiedError {
   retryable: boolean;
   /** False for errors the handler raised on purpose; those need no log. */
   unexpected: boolean;
+  /** The reason of the error table, for the log; absent for a ToolFailure. */
+  reason?: ErrorReason | string;
+  /** When a retry may succeed, if the error said so. */
+  retryAfterMs?: number;
 }
 
-// Connection-level failures (node errors, SQLSTATE class 08, admin shutdown 57P0x).
-const storageDown = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|08\w{3}|57P0\d)$/;
+// Statuses of another mesh service that say "not now" rather than "your bug".
+const transientStatus = new Set([Code.Unavailable, Code.ResourceExhausted, Code.DeadlineExceeded]);
 
-/** Maps what a handler threw to the error taxonomy. */
+const fromTable = (reason: ErrorReason, tool: string, unexpected: boolean, timeoutMs?: number) => {
+  const metadata: Record<string, string> = { tool };
+  if (timeoutMs !== undefined) metadata.timeout_ms = String(timeoutMs);
+  const { code, message, retryable } = toolFailure(reason, { metadata });
+  return { code, message, retryable, unexpected, reason };
+};
+
+/** Maps what a handler threw to the error taxonomy, by the rows of the shared error table. */
 export function classifyError(error: unknown, toolName: string, timeoutMs: number): ClassifiedError {
   if (error instanceof ToolFailure) {
-    return { code: error.code, message: error.message, retryable: error.retryable, unexpected: false };
-  }
-  if (error instanceof DOMException && error.name === 'TimeoutError') {
     return {
-      code: 'TIMEOUT',
-      message: `${toolName} timed out after ${timeoutMs} ms`,
-      retryable: true,
+      code: error.code,
+      message: error.message,
+      retryable: error.retryable,
       unexpected: false,
+      ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
     };
   }
+  if (error instanceof DOMException && error.name === 'TimeoutError') {
+    return fromTable('TOOL_TIMED_OUT', toolName, false, timeoutMs);
+  }
   if (error instanceof DOMException && error.name === 'AbortError') {
+    return fromTable('CALLER_CANCELLED', toolName, false);
+  }
+  // Another mesh service the handler called answered "not now" through its error boundary:
+  // its message was written for callers, and its typed details say why and when to retry.
+  if (error instanceof ConnectError && isSanitizedError(error) && transientStatus.has(error.code)) {
+    const info = readErrorInfo(error);
     return {
-      code: 'TIMEOUT',
-      message: 'the caller cancelled or its deadline passed',
+      code: toolErrorForStatus(error.code) ?? 'UNAVAILABLE',
+      message: `${toolName}: ${error.rawMessage}`,
       retryable: true,
       unexpected: false,
+      ...(info?.reason ? { reason: info.reason } : {}),
+      ...(info?.retryAfterMs !== undefined ? { retryAfterMs: info.retryAfterMs } : {}),
     };
   }
   const code = (error as { code?: unknown } | null)?.code;
   // Postgres cancelled the statement at the deadline (statement_timeout).
-  if (code === '57014') {
-    return {
-      code: 'TIMEOUT',
-      message: `${toolName} timed out in its data store`,
-      retryable: true,
-      unexpected: false,
-    };
-  }
+  if (code === '57014') return fromTable('DATA_STORE_TIMEOUT', toolName, false);
   // SQLSTATE class 22: the data store refused a value (e.g. NUL in text): bad input.
-  if (typeof code === 'string' && /^22\w{3}$/.test(code)) {
-    return {
-      code: 'INVALID_ARGUMENT',
-      message: 'an argument value cannot be stored',
-      retryable: false,
-      unexpected: false,
-    };
-  }
-  if (typeof code === 'string' && storageDown.test(code)) {
-    return {
-      code: 'UNAVAILABLE',
-      message: `${toolName}: data store unavailable, retry later`,
-      retryable: true,
-      unexpected: true,
-    };
-  }
-  return { code: 'INTERNAL', message: 'internal error in the tool', retryable: false, unexpected: true };
+  if (typeof code === 'string' && /^22\w{3}$/.test(code))
+    return fromTable('VALUE_NOT_STORABLE', toolName, false);
+  if (isStorageUnavailable(error)) return fromTable('DATA_STORE_UNAVAILABLE', toolName, true);
+  return fromTable('TOOL_INTERNAL', toolName, true);
 }

@@ -2,6 +2,7 @@ import type { Client } from '@connectrpc/connect';
 import { AuditService, type Principal } from '@toolmesh/proto';
 import { Code, publicError, type ServiceRegistration, serviceRegistration } from '@toolmesh/rpc';
 import { principalKey } from './auth-interceptor.ts';
+import { relayOrchestratorError } from './relay-orchestrator-error.ts';
 
 /** Permission needed to read the audit log. */
 export const auditPermission = 'audit:read';
@@ -17,7 +18,9 @@ export function createAuditForwarder(audit: Client<typeof AuditService>): Servic
           `reading the audit log needs the permission ${auditPermission}`,
         );
       }
-      return audit.listAuditRecords(req, { timeoutMs: ctx.timeoutMs() ?? 10_000, signal: ctx.signal });
+      return audit
+        .listAuditRecords(req, { timeoutMs: ctx.timeoutMs() ?? 10_000, signal: ctx.signal })
+        .catch((e: unknown) => relayOrchestratorError(e, ctx));
     },
   });
 }

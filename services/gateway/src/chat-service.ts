@@ -2,48 +2,19 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@connectrpc/connect';
 import { ChatService, type OrchestratorService, type Principal } from '@toolmesh/proto';
 import {
-  Code,
-  ConnectError,
   type HandlerContext,
-  isSanitizedError,
-  publicError,
   requestIdKey,
   type ServiceRegistration,
   serviceRegistration,
 } from '@toolmesh/rpc';
 import { principalKey } from './auth-interceptor.ts';
+import { relayOrchestratorError } from './relay-orchestrator-error.ts';
 
 /** Options of {@link createChatService}. */
 export interface ChatServiceOptions {
   orchestrator: Client<typeof OrchestratorService>;
   /** Deadline when the caller sets none. */
   defaultDeadlineMs: number;
-}
-
-// Statuses the orchestrator raises on purpose, with messages written for the caller.
-const forwardedCodes = new Set([
-  Code.InvalidArgument,
-  Code.NotFound,
-  Code.PermissionDenied,
-  Code.FailedPrecondition,
-  Code.Aborted,
-  Code.Unauthenticated,
-  Code.ResourceExhausted,
-]);
-
-function forwardError(error: unknown, ctx: HandlerContext): never {
-  // The orchestrator's error boundary already wrote these for callers (e.g. "the model is unavailable").
-  if (error instanceof ConnectError && (forwardedCodes.has(error.code) || isSanitizedError(error)))
-    throw publicError(error.code, error.rawMessage);
-  if (error instanceof ConnectError && error.code === Code.Unavailable) {
-    throw publicError(Code.Unavailable, 'the orchestrator is unavailable, retry later');
-  }
-  // The orchestrator went away mid-call (its stream was reset) while our caller is
-  // still waiting: that is an unavailable dependency, and retryable.
-  if (error instanceof ConnectError && error.code === Code.Canceled && !ctx.signal.aborted) {
-    throw publicError(Code.Unavailable, 'the orchestrator is unavailable, retry later');
-  }
-  throw error;
 }
 
 /** The public ChatService: forwards each call with the verified principal and the caller's deadline. */
@@ -65,7 +36,7 @@ export function createChatService(options: ChatServiceOptions): ServiceRegistrat
       const { principal, requestId, callOptions } = forward(ctx);
       const res = await orchestrator
         .runChat({ principal, chat: req, requestId }, callOptions)
-        .catch((e: unknown) => forwardError(e, ctx));
+        .catch((e: unknown) => relayOrchestratorError(e, ctx));
       return res.response ?? {};
     },
     async *chatStream(req, ctx) {
@@ -86,14 +57,14 @@ export function createChatService(options: ChatServiceOptions): ServiceRegistrat
           if (res.event) yield res.event;
         }
       } catch (error) {
-        forwardError(error, ctx);
+        relayOrchestratorError(error, ctx);
       }
     },
     async confirm(req, ctx) {
       const { principal, requestId, callOptions } = forward(ctx);
       const res = await orchestrator
         .runConfirm({ principal, confirm: req, requestId }, callOptions)
-        .catch((e: unknown) => forwardError(e, ctx));
+        .catch((e: unknown) => relayOrchestratorError(e, ctx));
       // ConfirmResponse carries the fields of ChatResponse at its top level.
       const r = res.response;
       return {

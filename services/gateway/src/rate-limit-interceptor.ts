@@ -1,11 +1,12 @@
 import type { RateLimiter, RateRule } from '@toolmesh/limits';
 import { ChatService } from '@toolmesh/proto';
-import { Code, type Interceptor, publicError } from '@toolmesh/rpc';
+import { errorFor, type Interceptor } from '@toolmesh/rpc';
 import { principalKey } from './auth-interceptor.ts';
 
 /**
  * Bounds how fast one user may start chat turns (runs after authentication). Over
- * the limit the call ends at once with RESOURCE_EXHAUSTED and says when to retry.
+ * the limit the call ends at once with RESOURCE_EXHAUSTED, reason RATE_LIMITED
+ * and a RetryInfo saying when to retry.
  */
 export function createRateLimitInterceptor(limiter: RateLimiter, rule: RateRule): Interceptor {
   return (next) => async (req) => {
@@ -13,8 +14,7 @@ export function createRateLimitInterceptor(limiter: RateLimiter, rule: RateRule)
     if (req.service.typeName === ChatService.typeName && principal) {
       const decision = await limiter.take(`chat:${principal.tenantId}:${principal.userId}`, rule);
       if (!decision.allowed) {
-        const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-        throw publicError(Code.ResourceExhausted, `rate limit reached for this user; retry in ${seconds} s`);
+        throw errorFor('RATE_LIMITED', { retryAfterMs: decision.retryAfterMs, metadata: { scope: 'user' } });
       }
     }
     return next(req);
