@@ -1,6 +1,7 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import { createError, errorFor, readErrorInfo } from './error-details.ts';
 import { canonicalCodeName } from './grpc-status.ts';
+import { isUnsentError } from './is-unsent-error.ts';
 import { isSanitizedError } from './sanitized-error.ts';
 
 /** Options of {@link relayError}. */
@@ -38,7 +39,9 @@ export function relayError(error: unknown, options: RelayErrorOptions): unknown 
     });
   }
   const dependency = { metadata: { dependency: options.dependency }, cause: error };
-  if (error.code === Code.Unavailable) return errorFor('DEPENDENCY_UNAVAILABLE', dependency);
+  if (error.code === Code.Unavailable || isUnsentError(error)) {
+    return errorFor('DEPENDENCY_UNAVAILABLE', dependency);
+  }
   if (error.code === Code.Canceled && !options.signal.aborted) {
     return errorFor('DEPENDENCY_UNAVAILABLE', dependency);
   }

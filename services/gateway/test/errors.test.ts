@@ -1,0 +1,135 @@
+// What callers see when the orchestrator refuses, is down, or the rate limit is spent:
+// the same codes and messages as before, now with typed details (reason, retry hint).
+import { Code, ConnectError } from '@connectrpc/connect';
+import { createRateLimiter } from '@toolmesh/limits';
+import { AuditService, ChatService, OrchestratorService, TaskService } from '@toolmesh/proto';
+import {
+  createGrpcClient,
+  createServer,
+  errorFor,
+  publicError,
+  readErrorInfo,
+  retrySeconds,
+  type Server,
+  serviceRegistration,
+} from '@toolmesh/rpc';
+import { createLogger } from '@toolmesh/telemetry';
+import { freePort } from '@toolmesh/testkit';
+import { createApiKeyAuthenticator, createGatewayServer, devApiKeys } from '../src/index.ts';
+
+const logger = createLogger({ service: 'gateway-errors-test', level: 'silent' });
+
+// The orchestrator's side of the hop: its own error boundary, answering on purpose.
+const orchestrator = createServer({
+  logger,
+  services: [
+    serviceRegistration(OrchestratorService, {
+      runChat(req) {
+        if (req.chat?.message === 'model down') throw errorFor('MODEL_UNAVAILABLE', { retryAfterMs: 7_000 });
+        if (req.chat?.message === 'busy') {
+          throw publicError(
+            Code.Aborted,
+            'another request is running on this conversation; retry when it is done',
+          );
+        }
+        if (req.chat?.message === 'bug') throw new Error('relation "conversations" does not exist');
+        return { response: { conversationId: req.chat?.conversationId ?? '', reply: 'ok' } };
+      },
+    }),
+  ],
+});
+
+const gateways: Server[] = [];
+async function startGateway(orchestratorAddress: string) {
+  const gateway = createGatewayServer({
+    orchestrator: createGrpcClient(OrchestratorService, { address: orchestratorAddress }),
+    audit: createGrpcClient(AuditService, { address: orchestratorAddress }),
+    tasks: createGrpcClient(TaskService, { address: orchestratorAddress }),
+    authenticate: createApiKeyAuthenticator(devApiKeys),
+    defaultDeadlineMs: 10_000,
+    rateLimiter: createRateLimiter(),
+    chatRate: { ratePerSec: 0.5, burst: 3 },
+    logger,
+  });
+  gateways.push(gateway);
+  const port = await gateway.listen(0);
+  const client = createGrpcClient(ChatService, {
+    address: `127.0.0.1:${port}`,
+    interceptors: [
+      (next) => (req) => {
+        req.header.set('authorization', 'Bearer dev-key-u1001');
+        return next(req);
+      },
+    ],
+  });
+  return (message: string) =>
+    client.chat({ message }).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+}
+
+let chat: Awaited<ReturnType<typeof startGateway>>;
+
+beforeAll(async () => {
+  const port = await orchestrator.listen(0);
+  orchestrator.health.setAll(true);
+  chat = await startGateway(`127.0.0.1:${port}`);
+});
+
+afterAll(async () => {
+  await Promise.all([...gateways.map((g) => g.shutdown(100)), orchestrator.shutdown(100)]);
+});
+
+test("the orchestrator's answers pass with their code, message, reason and retry hint", async () => {
+  const down = await chat('model down');
+  expect(down).toMatchObject({
+    code: Code.Unavailable,
+    rawMessage: 'the model is unavailable, retry after 7 s',
+  });
+  expect(readErrorInfo(down)).toEqual({
+    reason: 'MODEL_UNAVAILABLE',
+    domain: 'toolmesh',
+    metadata: {},
+    retryAfterMs: 7_000,
+  });
+  const busy = await chat('busy');
+  expect(busy).toMatchObject({
+    code: Code.Aborted,
+    rawMessage: 'another request is running on this conversation; retry when it is done',
+  });
+  expect(readErrorInfo(busy)?.reason).toBe('ABORTED');
+  // An internal failure stays internal: the orchestrator's boundary already hid it.
+  const bug = await chat('bug');
+  expect(bug).toMatchObject({ code: Code.Internal, rawMessage: 'internal error' });
+  expect(readErrorInfo(bug)?.reason).toBe('INTERNAL');
+});
+
+test('an orchestrator that does not answer is DEPENDENCY_UNAVAILABLE', async () => {
+  const chatToNowhere = await startGateway(`127.0.0.1:${await freePort()}`);
+  const error = await chatToNowhere('hello');
+  expect(error).toMatchObject({
+    code: Code.Unavailable,
+    rawMessage: 'the orchestrator is unavailable, retry later',
+  });
+  expect(readErrorInfo(error)).toMatchObject({
+    reason: 'DEPENDENCY_UNAVAILABLE',
+    domain: 'toolmesh',
+    metadata: { dependency: 'orchestrator' },
+  });
+});
+
+test('a spent rate limit says when to retry, in the message and in RetryInfo', async () => {
+  // The burst of 3 is shared with the other tests' calls by this user; keep asking until refused.
+  let refused: ConnectError | undefined;
+  for (let i = 0; i < 10 && !refused; i++) {
+    const error = await chat('hello');
+    if (error?.code === Code.ResourceExhausted) refused = error;
+  }
+  const info = readErrorInfo(refused);
+  expect(info).toMatchObject({ reason: 'RATE_LIMITED', metadata: { scope: 'user' } });
+  expect(info?.retryAfterMs).toBeGreaterThan(0);
+  expect(refused?.rawMessage).toBe(
+    `rate limit reached for this user; retry in ${retrySeconds(info?.retryAfterMs)} s`,
+  );
+});
