@@ -1,28 +1,20 @@
 // `npm start` as a newcomer runs it: embedded PGlite, scripted model, every service
-// its own process; SIGTERM stops all of them.
+// its own process, supervised: kill -9 a service and it comes back while the rest serves;
+// SIGTERM stops all of them.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Code, type ConnectError, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { ChatService } from '@toolmesh/proto';
-import { freePort } from '@toolmesh/testkit';
+import { waitForServing } from '@toolmesh/rpc';
+import { waitFor } from '@toolmesh/testkit';
+import { type Launcher, launcherPortNames, startLauncher } from './start-launcher.ts';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const names = [
-  'GATEWAY',
-  'ORCHESTRATOR',
-  'ORDER',
-  'INVENTORY',
-  'DISPATCH',
-  'TICKET',
-  'MODEL',
-  'EMBEDDED_DB',
-] as const;
-let ports: Record<(typeof names)[number], number>;
-let launcher: ChildProcess;
-let output = '';
+let dataDir: string;
+let launcher: Launcher;
 
 const isOpen = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -35,59 +27,76 @@ const isOpen = (port: number) =>
   });
 
 beforeAll(async () => {
-  ports = Object.fromEntries(
-    await Promise.all(names.map(async (n) => [n, await freePort()])),
-  ) as typeof ports;
-  const env: NodeJS.ProcessEnv = { ...process.env, TOOLMESH_QUIET: '1' };
-  for (const n of ['DATABASE_URL', 'OPENAI_BASE_URL', 'OPENAI_API_KEY', 'TOOLMESH_MODEL']) delete env[n];
-  for (const n of names) env[`TOOLMESH_${n}_PORT`] = String(ports[n]);
-  // Free /metrics ports too: the dev defaults (9400, …) may be taken by a running `npm start`.
-  for (const n of names.slice(0, 6)) env[`TOOLMESH_${n}_METRICS_PORT`] = String(await freePort());
-  launcher = spawn(process.execPath, ['packages/devstack/src/main.ts'], { cwd: root, env });
-  launcher.stdout?.on('data', (d) => {
-    output += String(d);
-  });
-  launcher.stderr?.on('data', (d) => {
-    output += String(d);
-  });
-  const deadline = Date.now() + 90_000;
-  while (!output.includes('toolmesh is up')) {
-    if (launcher.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`npm start not up after 90 s:\n${output}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  dataDir = await mkdtemp(join(tmpdir(), 'toolmesh-npm-start-'));
+  launcher = await startLauncher({ dataDir });
 }, 120_000);
 
-afterAll(() => {
-  if (launcher?.exitCode === null) launcher.kill('SIGKILL');
+afterAll(async () => {
+  if (launcher?.child.exitCode === null) launcher.child.kill('SIGKILL');
+  await rm(dataDir, { recursive: true, force: true });
 });
 
-test('prints where everything listens and a ready-to-paste grpcurl command', () => {
-  expect(output).toContain(`127.0.0.1:${ports.GATEWAY}`);
+const client = () =>
+  createClient(
+    ChatService,
+    createGrpcTransport({ baseUrl: `http://127.0.0.1:${launcher.ports.GATEWAY}`, defaultTimeoutMs: 30_000 }),
+  );
+const auth = { headers: { authorization: 'Bearer dev-key-u1001' } };
+
+test('prints where everything listens, where the data is, and a ready-to-paste grpcurl command', () => {
+  const output = launcher.output();
+  expect(output).toContain(`127.0.0.1:${launcher.ports.GATEWAY}`);
   expect(output).toContain('toolmesh.v1.ChatService/Chat');
   expect(output).toContain("-H 'authorization: Bearer dev-key-u1001'");
+  expect(output).toContain(`data: ${dataDir} (new; kept for the next run)`);
 });
 
 test('the seed question is answered on the embedded defaults', async () => {
-  const client = createClient(
-    ChatService,
-    createGrpcTransport({ baseUrl: `http://127.0.0.1:${ports.GATEWAY}`, defaultTimeoutMs: 30_000 }),
-  );
-  const res = await client.chat(
+  const res = await client().chat(
     { message: 'Where is my order 202604100018? I also need an invoice for it.' },
-    { headers: { authorization: 'Bearer dev-key-u1001' } },
+    auth,
   );
   expect(res.reply).toContain('shipped');
   expect(res.toolExecutions.find((e) => e.toolName === 'get_order_detail')?.success).toBe(true);
-  const unauthenticated = await client.chat({ message: 'hi' }).catch((e: unknown) => e);
+  const unauthenticated = await client()
+    .chat({ message: 'hi' })
+    .catch((e: unknown) => e);
   expect((unauthenticated as ConnectError).code).toBe(Code.Unauthenticated);
 });
 
+test('kill -9 of a tool service: the gateway keeps answering, the launcher says so and restarts it on its port', async () => {
+  const pid = launcher.servicePid('inventory');
+  expect(pid).toBeDefined();
+  process.kill(pid ?? 0, 'SIGKILL');
+  await launcher.waitForOutput(`inventory (pid ${pid}) exited unexpectedly (killed by SIGKILL)`);
+  expect(launcher.output()).toMatch(/inventory \(pid \d+\) exited unexpectedly .* restarting in 0\.5 s/);
+
+  // Whether the stock call meets the service down or back, the gateway answers.
+  const meanwhile = await client().chat({ message: 'Where is my order 202604100018?' }, auth);
+  expect(meanwhile.reply).toContain('202604100018');
+
+  await launcher.waitForOutput(/inventory \(pid \d+\) is back up/);
+  const restarted = launcher.servicePid('inventory');
+  expect(restarted).not.toBe(pid);
+  await waitForServing(`127.0.0.1:${launcher.ports.INVENTORY}`, { timeoutMs: 60_000 });
+  // Another user's order: a stock call no cache has seen, so it reaches the restarted service.
+  const res = await waitFor(
+    async () => {
+      const answer = await client().chat(
+        { message: 'Where is my order 202604100042?' },
+        { headers: { authorization: 'Bearer dev-key-u2002' } },
+      );
+      const stock = answer.toolExecutions.find((e) => e.toolName === 'get_inventory_snapshot');
+      return stock?.success && !stock.cached && answer;
+    },
+    { what: 'a chat whose stock call succeeds', timeoutMs: 60_000, intervalMs: 250 },
+  );
+  expect(res.reply).toContain('202604100042');
+}, 120_000);
+
 test('SIGTERM stops every process: nothing listens afterwards', async () => {
-  const exited = new Promise<number | null>((resolve) => launcher.once('exit', (code) => resolve(code)));
-  launcher.kill('SIGTERM');
-  expect(await exited).toBe(0);
+  expect(await launcher.stop()).toBe(0);
   const stillOpen = [];
-  for (const n of names) if (await isOpen(ports[n])) stillOpen.push(n);
+  for (const n of launcherPortNames) if (await isOpen(launcher.ports[n])) stillOpen.push(n);
   expect(stillOpen).toEqual([]);
 }, 30_000);
