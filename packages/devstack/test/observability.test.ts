@@ -3,7 +3,7 @@
 // in-test OTLP/HTTP (JSON) receiver.
 import { createClient } from '@connectrpc/connect';
 import { ChatService } from '@toolmesh/proto';
-import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
+import { createTestDatabase, type TestDatabase, waitFor } from '@toolmesh/testkit';
 import { freeMeshPorts, type Mesh, startMesh } from '../src/index.ts';
 import { gatewayTransport } from './gateway-transport.ts';
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from './otlp-receiver.ts';
@@ -199,20 +199,24 @@ test('every service serves /metrics with gRPC, process and its own series', asyn
   }
 });
 
-async function chatTrace(): Promise<ReceivedSpan[]> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
+// The seeded chat's trace, once its spans down to the order service's SQL have been exported.
+function chatTrace(): Promise<ReceivedSpan[]> {
+  const trace = () => {
     const spans = receiver.spans();
     const root = spans.find((s) => s.service === 'gateway' && s.name === 'toolmesh.v1.ChatService/Chat');
-    const trace = root ? spans.filter((s) => s.traceId === root.traceId) : [];
-    if (trace.some((s) => s.service === 'order' && s.attributes['db.system.name'] === 'postgresql')) {
-      return trace;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`trace incomplete: ${trace.map((s) => `${s.service} ${s.name}`).join(', ')}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+    return root ? spans.filter((s) => s.traceId === root.traceId) : [];
+  };
+  return waitFor(
+    () => {
+      const spans = trace();
+      return spans.some((s) => s.service === 'order' && s.attributes['db.system.name'] === 'postgresql')
+        ? spans
+        : undefined;
+    },
+    { what: 'the chat trace to reach the order service SQL spans', intervalMs: 100 },
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}; trace so far: ${trace().map((s) => `${s.service} ${s.name}`)}`);
+  });
 }
 
 test('one chat is one trace across gateway, orchestrator, model, tool service and SQL', async () => {

@@ -1,6 +1,8 @@
 // Write safety against real processes and the real Postgres: server-owned
 // approvals, injection, idempotency, crash recovery without a second write,
 // audit with masking, the read cache. The model is scripted per case.
+
+import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { Code, type ConnectError, createClient } from '@connectrpc/connect';
 import { AuditService, ChatService, StopReason, TaskService, TaskStatus } from '@toolmesh/proto';
 import { createServer, type Server } from '@toolmesh/rpc';
@@ -15,6 +17,7 @@ import {
   startCannedModel,
   startDelayProxy,
   type TestDatabase,
+  waitFor,
 } from '@toolmesh/testkit';
 import { createToolService, defineTool } from '@toolmesh/tool-sdk';
 import pg from 'pg';
@@ -188,7 +191,24 @@ test('concurrent confirms of one action create one ticket; repeats answer the fi
 test('an expired approval is refused with FAILED_PRECONDITION and never runs', async () => {
   const before = await ticketCount();
   const first = await chat().chat({ message: 'case:expiring' });
-  await new Promise((r) => setTimeout(r, 3_300));
+  const expiresAt = first.pendingActions[0]?.expiresAt;
+  if (!expiresAt) throw new Error('the pending action has no expiry');
+  // Expiry is judged by the database's clock: wait until it is past the announced time.
+  await waitFor(
+    async () => {
+      const sql = new pg.Client({ connectionString: db.url });
+      await sql.connect();
+      try {
+        const { rows } = await sql.query('SELECT now() > $1::timestamptz AS expired', [
+          timestampDate(expiresAt),
+        ]);
+        return rows[0]?.expired === true;
+      } finally {
+        await sql.end();
+      }
+    },
+    { what: 'the approval to expire', intervalMs: 100, timeoutMs: 20_000 },
+  );
   const error = await chat()
     .confirm({
       conversationId: first.conversationId,
@@ -198,7 +218,7 @@ test('an expired approval is refused with FAILED_PRECONDITION and never runs', a
     .catch((e: ConnectError) => e);
   expect((error as ConnectError).code).toBe(Code.FailedPrecondition);
   expect(await ticketCount()).toBe(before);
-}, 15_000);
+}, 30_000);
 
 test('a retried ChatRequest with the same idempotency key gets the first response, not a second turn', async () => {
   const before = model.requests.length;
@@ -263,14 +283,12 @@ test('orchestrator killed between confirm and result: after restart the write is
   const before = await ticketCount();
   const first = await chat().chat({ message: 'case:other' });
   const action = first.pendingActions[0];
-  proxy.responseDelayMs = 1_500;
+  proxy.hold();
   const confirm = chat()
     .confirm({ conversationId: first.conversationId, actionId: action?.actionId, approve: true })
     .catch((e: ConnectError) => e);
   // The ticket is written while the answer is held back by the proxy …
-  const deadline = Date.now() + 5_000;
-  while ((await ticketCount()) === before && Date.now() < deadline)
-    await new Promise((r) => setTimeout(r, 50));
+  await waitFor(async () => (await ticketCount()) > before, { what: 'the ticket to be written' });
   expect(await ticketCount()).toBe(before + 1);
   // … and the orchestrator dies before it hears it.
   await mesh.kill('orchestrator');
@@ -279,21 +297,20 @@ test('orchestrator killed between confirm and result: after restart the write is
     true,
     Code.Unavailable,
   ]);
-  proxy.responseDelayMs = 0;
+  proxy.release();
   await mesh.restart('orchestrator');
   // Reconciliation finishes the action through the ticket service's idempotency record
   // (once the dead holder's lease on the conversation ran out); until then Confirm says ABORTED.
-  let again: Awaited<ReturnType<ReturnType<typeof chat>['confirm']>> | undefined;
-  const until = Date.now() + 15_000;
-  while (!again && Date.now() < until) {
-    again = await chat()
-      .confirm({ conversationId: first.conversationId, actionId: action?.actionId, approve: true })
-      .catch((e: ConnectError) => {
-        if (e.code !== Code.Aborted) throw e;
-        return new Promise<undefined>((r) => setTimeout(() => r(undefined), 200));
-      });
-  }
-  if (!again) throw new Error('the interrupted action was not reconciled in 15 s');
+  const again = await waitFor(
+    () =>
+      chat()
+        .confirm({ conversationId: first.conversationId, actionId: action?.actionId, approve: true })
+        .catch((e: ConnectError) => {
+          if (e.code !== Code.Aborted) throw e;
+          return undefined;
+        }),
+    { what: 'the interrupted action to be reconciled', intervalMs: 200 },
+  );
   expect(again.toolExecutions.map((e) => [e.toolName, e.success])).toEqual([['create_ticket', true]]);
   expect(again.reply).toBe('ticket handled');
   expect(await ticketCount()).toBe(before + 1);

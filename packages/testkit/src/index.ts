@@ -1,5 +1,6 @@
 export { connectHangingRedis, type HangingRedis } from './connect-hanging-redis.ts';
 export { connectTestRedis } from './connect-test-redis.ts';
+export { type Barrier, type BarrierOptions, createBarrier } from './create-barrier.ts';
 export { createFigureLog, type FigureLog } from './create-figure-log.ts';
 export { createTestDatabase, type TestDatabase } from './create-test-database.ts';
 export { deadRedisClient } from './dead-redis-client.ts';
@@ -7,6 +8,7 @@ export { deleteRedisKeys } from './delete-redis-keys.ts';
 export { freePort } from './free-port.ts';
 export {
   type CannedAnswer,
+  type CannedEvent,
   type CannedModel,
   type CannedRequest,
   startCannedModel,
@@ -14,3 +16,4 @@ export {
 export { type DelayProxy, startDelayProxy } from './start-delay-proxy.ts';
 export { startEtcd, type TestEtcd } from './start-etcd.ts';
 export { timed } from './timed.ts';
+export { type WaitForOptions, waitFor } from './wait-for.ts';

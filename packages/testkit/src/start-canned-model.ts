@@ -17,8 +17,26 @@ export interface CannedAnswer {
   status?: number;
   /** With `status`: a Retry-After in milliseconds (sent as `retry-after-ms`, as OpenAI does). */
   retryAfterMs?: number;
-  /** Think this long before answering (a slow or hung model). */
+  /** Think this long before answering (a slow model). */
   delayMs?: number;
+  /** Never answer: the request ends only when the caller gives up (a hung model). */
+  hang?: boolean;
+}
+
+/** Something the canned model saw happen to one request, in the order it happened. */
+export interface CannedEvent {
+  /** Index of the request in {@link CannedModel.requests}. */
+  request: number;
+  /**
+   * `received`: the request arrived; `answered`: the answer was sent (with its HTTP
+   * status); `abandoned`: the caller closed the connection before the answer was complete.
+   */
+  kind: 'received' | 'answered' | 'abandoned';
+  status?: number;
+  /** The Retry-After sent with a failure, in milliseconds. */
+  retryAfterMs?: number;
+  /** When, by the wall clock (for figures only: tests assert the order of events, not times). */
+  at: number;
 }
 
 /** A running canned model. */
@@ -27,6 +45,8 @@ export interface CannedModel {
   readonly baseUrl: string;
   /** Every request received, in order. */
   readonly requests: CannedRequest[];
+  /** What happened to the requests, in order: arrivals, answers, abandoned calls. */
+  readonly events: CannedEvent[];
   close(): Promise<void>;
 }
 
@@ -41,17 +61,33 @@ export async function startCannedModel(
   respond: (request: CannedRequest, index: number) => CannedAnswer | Promise<CannedAnswer>,
 ): Promise<CannedModel> {
   const requests: CannedRequest[] = [];
+  const events: CannedEvent[] = [];
   const server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as CannedRequest;
-    requests.push(body);
-    const answer = await respond(body, requests.length - 1);
+    const index = requests.push(body) - 1;
+    events.push({ request: index, kind: 'received', at: Date.now() });
+    const closed = new Promise<void>((resolve) =>
+      res.once('close', () => {
+        if (!res.writableFinished) events.push({ request: index, kind: 'abandoned', at: Date.now() });
+        resolve();
+      }),
+    );
+    const answer = await respond(body, index);
+    if (answer.hang) return closed;
     if (answer.delayMs) {
-      await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, answer.delayMs))]);
       if (res.destroyed || req.socket.destroyed) return;
     }
     if (answer.status) {
+      events.push({
+        request: index,
+        kind: 'answered',
+        status: answer.status,
+        retryAfterMs: answer.retryAfterMs,
+        at: Date.now(),
+      });
       res.writeHead(answer.status, {
         'content-type': 'application/json',
         ...(answer.retryAfterMs !== undefined ? { 'retry-after-ms': String(answer.retryAfterMs) } : {}),
@@ -65,6 +101,7 @@ export async function startCannedModel(
       function: { name: c.name, arguments: c.arguments },
     }));
     const finish = toolCalls.length ? 'tool_calls' : 'stop';
+    events.push({ request: index, kind: 'answered', status: 200, at: Date.now() });
     const usage = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 };
     const base = {
       id: `chatcmpl-${requests.length}`,
@@ -111,6 +148,7 @@ export async function startCannedModel(
   return {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     requests,
+    events,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
