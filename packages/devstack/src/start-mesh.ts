@@ -154,6 +154,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       const proc = spawnService({
         name,
         entry: entry(path),
+        // The children inherit the launcher's environment (PATH, NODE_OPTIONS …) as spawn would by
+        // default; what configures the mesh comes from options only.
         env: { ...process.env, ...options.env, ...options.serviceEnv?.[name], ...env, HOST: host },
         onLine: options.onLine,
       });
