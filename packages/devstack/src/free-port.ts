@@ -1,13 +1,28 @@
 import net from 'node:net';
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Below Linux's ephemeral range (32768–60999): ports the kernel hands to outgoing connections and to
+// every listen(0) elsewhere on the machine are not picked here, so a mesh's port stays free between
+// being chosen and being listened on (and while a crashed service restarts on it).
+const low = 20_000;
+const high = 32_768;
+
+const tryListen = (port: number) =>
+  new Promise<number | undefined>((resolve) => {
     const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
+    server.once('error', () => resolve(undefined));
+    server.listen(port, '127.0.0.1', () => {
+      const { port: bound } = server.address() as net.AddressInfo;
+      server.close(() => resolve(bound));
     });
   });
+
+/** A TCP port on 127.0.0.1 that was free a moment ago, chosen outside the ephemeral range. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await tryListen(low + Math.floor(Math.random() * (high - low)));
+    if (port) return port;
+  }
+  const any = await tryListen(0);
+  if (!any) throw new Error('no free TCP port on 127.0.0.1');
+  return any;
 }

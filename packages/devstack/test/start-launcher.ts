@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitFor } from '@toolmesh/testkit';
+import { waitFor } from '@toolmesh/testkit';
+import { freePort } from '../src/free-port.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
