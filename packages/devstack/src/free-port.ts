@@ -5,6 +5,8 @@ import net from 'node:net';
 // being chosen and being listened on (and while a crashed service restarts on it).
 const low = 20_000;
 const high = 32_768;
+// Handed out by this process: a port chosen for one service is not chosen again for another.
+const given = new Set<number>();
 
 const tryListen = (port: number) =>
   new Promise<number | undefined>((resolve) => {
@@ -19,7 +21,10 @@ const tryListen = (port: number) =>
 /** A TCP port on 127.0.0.1 that was free a moment ago, chosen outside the ephemeral range. */
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await tryListen(low + Math.floor(Math.random() * (high - low)));
+    const candidate = low + Math.floor(Math.random() * (high - low));
+    if (given.has(candidate)) continue;
+    given.add(candidate);
+    const port = await tryListen(candidate);
     if (port) return port;
   }
   const any = await tryListen(0);
