@@ -1,12 +1,46 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 // Below Linux's ephemeral range (32768–60999): ports the kernel hands to outgoing connections and to
-// every listen(0) elsewhere on the machine are not picked here, so a mesh's port stays free between
-// being chosen and being listened on (and while a crashed service restarts on it).
+// every listen(0) elsewhere on the machine are not picked here.
 const low = 20_000;
 const high = 32_768;
-// Handed out by this process: a port chosen for one service is not chosen again for another.
-const given = new Set<number>();
+// A chosen port stays free only until its service listens, seconds later; meshes of parallel test
+// processes would pick each other's ports in that window. So every choice is claimed machine-wide by a
+// file holding the chooser's pid, honoured while that process lives.
+const claims = join(tmpdir(), 'toolmesh-ports');
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+const claim = (port: number): boolean => {
+  const path = join(claims, String(port));
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: 'wx' });
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return false;
+      let holder = 0;
+      try {
+        holder = Number(readFileSync(path, 'utf8'));
+      } catch {
+        // Released meanwhile.
+      }
+      if (holder === process.pid || (holder && alive(holder))) return false;
+      rmSync(path, { force: true });
+    }
+  }
+  return false;
+};
 
 const tryListen = (port: number) =>
   new Promise<number | undefined>((resolve) => {
@@ -18,12 +52,15 @@ const tryListen = (port: number) =>
     });
   });
 
-/** A TCP port on 127.0.0.1 that was free a moment ago, chosen outside the ephemeral range. */
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago, outside the ephemeral range, and not
+ * handed out to any other live process on this machine (nor twice to this one).
+ */
 export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
+  mkdirSync(claims, { recursive: true });
+  for (let attempt = 0; attempt < 100; attempt++) {
     const candidate = low + Math.floor(Math.random() * (high - low));
-    if (given.has(candidate)) continue;
-    given.add(candidate);
+    if (!claim(candidate)) continue;
     const port = await tryListen(candidate);
     if (port) return port;
   }
