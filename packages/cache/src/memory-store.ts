@@ -4,7 +4,7 @@ import type { CacheStore } from './cache-store.ts';
 export interface MemoryStoreOptions {
   /** Most entries held at once; the least recently used one goes first. */
   maxEntries: number;
-  /** Monotonic clock in milliseconds. */
+  /** Current time in milliseconds. */
   now: () => number;
 }
 

@@ -1,3 +1,4 @@
+import { type Clock, type ClockTimer, systemClock } from '@toolmesh/clock';
 import type { Redis } from 'ioredis';
 import { type CacheKey, storageKey } from './cache-key.ts';
 import type { CacheStore } from './cache-store.ts';
@@ -19,8 +20,11 @@ export interface ToolCacheOptions {
   maxEntries?: number;
   /** Values longer than this (in UTF-16 code units) are not stored; default 1 MiB. Bounds memory with `maxEntries`. */
   maxValueLength?: number;
-  /** Monotonic clock in milliseconds for in-process expiry; default `performance.now`. */
-  now?: () => number;
+  /**
+   * Expires in-process entries and times the Redis timeout; default the system clock.
+   * Redis entries expire by the Redis server's clock.
+   */
+  clock?: Clock;
   /** Called on every Redis failure with its cause, e.g. to log it; a throwing hook is ignored. */
   onError?: (error: unknown, operation: CacheOperation) => void;
 }
@@ -71,9 +75,10 @@ export function createToolCache(options: ToolCacheOptions = {}): ToolCache {
   if (!(timeoutMs > 0)) throw new RangeError(`redisTimeoutMs must be positive, got ${timeoutMs}`);
 
   const { redis } = options;
+  const clock = options.clock ?? systemClock;
   const store: CacheStore = redis
     ? createRedisStore(redis, options.prefix ?? 'toolmesh:cache:')
-    : createMemoryStore({ maxEntries, now: options.now ?? (() => performance.now()) });
+    : createMemoryStore({ maxEntries, now: () => clock.now() });
   const counters: ToolCacheStats = { hits: 0, misses: 0, invalidations: 0, errors: 0 };
 
   const failed = (error: unknown, operation: CacheOperation) => {
@@ -94,10 +99,13 @@ export function createToolCache(options: ToolCacheOptions = {}): ToolCache {
       failed(new Error(`redis is ${redis.status}`), operation);
       return fallback;
     }
-    let timer: NodeJS.Timeout | undefined;
+    let timer: ClockTimer | undefined;
     try {
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`redis took longer than ${timeoutMs} ms`)), timeoutMs);
+        timer = clock.setTimeout(
+          () => reject(new Error(`redis took longer than ${timeoutMs} ms`)),
+          timeoutMs,
+        );
       });
       // The race subscribes to the command, so its late rejection is handled.
       return await Promise.race([run(), timeout]);
@@ -105,7 +113,7 @@ export function createToolCache(options: ToolCacheOptions = {}): ToolCache {
       failed(error, operation);
       return fallback;
     } finally {
-      clearTimeout(timer);
+      timer?.cancel();
     }
   };
 

@@ -1,15 +1,5 @@
+import { createManualClock } from '@toolmesh/clock';
 import { type CacheKey, cacheTags, createToolCache } from '../src/index.ts';
-
-/** A clock the test moves by hand, so expiry is exact. */
-function manualClock() {
-  let t = 1_000;
-  return {
-    now: () => t,
-    advance(ms: number) {
-      t += ms;
-    },
-  };
-}
 
 const order = { order_id: '202604100018' };
 const key = (overrides: Partial<CacheKey> = {}): CacheKey => ({
@@ -59,18 +49,18 @@ describe('in-process tool cache', () => {
   });
 
   test('entries expire after their TTL, never later', async () => {
-    const clock = manualClock();
-    const cache = createToolCache({ now: clock.now });
+    const clock = createManualClock();
+    const cache = createToolCache({ clock });
     await cache.set(key(), 'v', 1_000, []);
-    clock.advance(999);
+    await clock.advance(999);
     expect(await cache.get(key())).toBe('v');
-    clock.advance(1);
+    await clock.advance(1);
     expect(await cache.get(key())).toBeUndefined();
     // A TTL that rounds below 1 ms, a non-finite one and an oversized value store nothing.
     await cache.set(key(), 'v', 0.5, []);
     await cache.set(key(), 'v', Number.POSITIVE_INFINITY, []);
     expect(await cache.get(key())).toBeUndefined();
-    const small = createToolCache({ now: clock.now, maxValueLength: 3 });
+    const small = createToolCache({ clock, maxValueLength: 3 });
     await small.set(key(), 'four', 1_000, []);
     expect(await small.get(key())).toBeUndefined();
     await small.set(key(), 'one', 1_000, []);
@@ -78,8 +68,8 @@ describe('in-process tool cache', () => {
   });
 
   test('holds at most maxEntries, forgetting the least recently used', async () => {
-    const clock = manualClock();
-    const cache = createToolCache({ now: clock.now, maxEntries: 2 });
+    const clock = createManualClock();
+    const cache = createToolCache({ clock, maxEntries: 2 });
     const k = (tool: string) => key({ tool });
     await cache.set(k('a'), 'A', 60_000, ['t']);
     await cache.set(k('b'), 'B', 60_000, ['t']);
@@ -125,11 +115,11 @@ describe('in-process tool cache', () => {
   });
 
   test('an entry under several tags counts once; expired entries are not counted', async () => {
-    const clock = manualClock();
-    const cache = createToolCache({ now: clock.now });
+    const clock = createManualClock();
+    const cache = createToolCache({ clock });
     await cache.set(key(), 'v', 60_000, ['a', 'b', 'a']);
     await cache.set(key({ tool: 'short' }), 'v', 10, ['a']);
-    clock.advance(10);
+    await clock.advance(10);
     expect(await cache.invalidateTags(['a', 'b'])).toBe(1);
     expect(cache.stats().invalidations).toBe(1);
   });

@@ -1,11 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import {
-  connectHangingRedis,
-  connectTestRedis,
-  deadRedisClient,
-  deleteRedisKeys,
-  timed,
-} from '@toolmesh/testkit';
+import { createManualClock } from '@toolmesh/clock';
+import { connectHangingRedis, connectTestRedis, deadRedisClient, deleteRedisKeys } from '@toolmesh/testkit';
 import type { Redis } from 'ioredis';
 import { type CacheKey, cacheTags, createToolCache } from '../src/index.ts';
 
@@ -34,14 +29,32 @@ const key = (overrides: Partial<CacheKey> = {}): CacheKey => ({
   ...overrides,
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Polls `check` until it holds; the deadline is generous, it only stops a hung test. */
+async function until(check: () => Promise<boolean>, deadlineMs = 20_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
-// Generous timeouts where a timeout would only blur what the test checks.
-const slack = { redisTimeoutMs: 2_000 };
+/** Whether a promise has settled. */
+function settledFlag(promise: Promise<unknown>): () => boolean {
+  let settled = false;
+  const done = () => {
+    settled = true;
+  };
+  promise.then(done, done);
+  return () => settled;
+}
+
+// A clock nobody advances: the Redis timeout never fires where it would only blur what a
+// test checks, however slow the machine. Redis entries expire by Redis's own clock.
+const slack = () => ({ clock: createManualClock() });
 
 describe('Redis tool cache', () => {
   test('hits after set; another user, tenant, tool or arguments misses', async () => {
-    const cache = createToolCache({ redis: a, prefix: `${prefix}iso:`, ...slack });
+    const cache = createToolCache({ redis: a, prefix: `${prefix}iso:`, ...slack() });
     expect(cache.backend()).toBe('redis');
     expect(await cache.get(key())).toBeUndefined();
     await cache.set(key(), '{"status":"shipped"}', 60_000, cacheTags('u_1001', 't_1', order));
@@ -62,17 +75,20 @@ describe('Redis tool cache', () => {
 
   test('values are never served after their TTL; tag sets outlive their entries', async () => {
     const p = `${prefix}ttl:`;
-    const cache = createToolCache({ redis: a, prefix: p, ...slack });
-    await cache.set(key({ tool: 'long' }), 'long', 10_000, ['shared']);
+    const cache = createToolCache({ redis: a, prefix: p, ...slack() });
+    await cache.set(key({ tool: 'long' }), 'long', 100_000, ['shared']);
+    const longTtl = await a.pttl((await a.keys(`${p}v:*long*`))[0] ?? 'missing');
+    expect(longTtl).toBeGreaterThan(0);
+    expect(longTtl).toBeLessThanOrEqual(100_000);
     await cache.set(key(), 'short', 150, ['shared']);
-    expect(await cache.get(key())).toBe('short');
-    const entryTtl = await a.pttl((await a.keys(`${p}v:*get_order_detail*`))[0] ?? 'missing');
-    expect(entryTtl).toBeGreaterThan(0);
-    expect(entryTtl).toBeLessThanOrEqual(150);
-    // A shorter entry does not shorten the tag set the longer one relies on.
-    expect(await a.pttl(`${p}t:shared`)).toBeGreaterThan(9_000);
-    await sleep(170);
+    // The short entry carries its own expiry (PTTL -2 means it is already gone, -1 would mean never).
+    const shortKey = (await a.keys(`${p}v:*get_order_detail*`))[0] ?? 'missing';
+    const shortTtl = await a.pttl(shortKey);
+    expect(shortTtl === -2 || (shortTtl > 0 && shortTtl <= 150)).toBe(true);
+    await until(async () => (await a.exists(shortKey)) === 0);
     expect(await cache.get(key())).toBeUndefined();
+    // A shorter entry does not shorten the tag set the longer one relies on.
+    expect(await a.pttl(`${p}t:shared`)).toBeGreaterThan(150);
     expect(await cache.get(key({ tool: 'long' }))).toBe('long');
     // The expired entry is not counted by the invalidation.
     expect(await cache.invalidateTags(['shared'])).toBe(1);
@@ -80,8 +96,8 @@ describe('Redis tool cache', () => {
 
   test('two caches on one prefix share entries and invalidate each other', async () => {
     const p = `${prefix}shared:`;
-    const one = createToolCache({ redis: a, prefix: p, ...slack });
-    const two = createToolCache({ redis: b, prefix: p, ...slack });
+    const one = createToolCache({ redis: a, prefix: p, ...slack() });
+    const two = createToolCache({ redis: b, prefix: p, ...slack() });
     const mine = cacheTags('u_1001', 't_1', order);
     await one.set(key(), 'detail', 60_000, mine);
     await one.set(key({ tool: 'get_dispatch_plan' }), 'plan', 60_000, mine);
@@ -90,7 +106,7 @@ describe('Redis tool cache', () => {
     expect(await two.get(key())).toBe('detail');
 
     // Another prefix is another cache.
-    const elsewhere = createToolCache({ redis: a, prefix: `${prefix}elsewhere:`, ...slack });
+    const elsewhere = createToolCache({ redis: a, prefix: `${prefix}elsewhere:`, ...slack() });
     expect(await elsewhere.get(key())).toBeUndefined();
 
     const write = cacheTags('u_1001', 't_1', { order_id: 202604100018, category: 'x', description: 'y' });
@@ -105,7 +121,7 @@ describe('Redis tool cache', () => {
   });
 
   test('an entry under several tags counts once', async () => {
-    const cache = createToolCache({ redis: a, prefix: `${prefix}multi:`, ...slack });
+    const cache = createToolCache({ redis: a, prefix: `${prefix}multi:`, ...slack() });
     await cache.set(key(), 'v', 60_000, ['x', 'y', 'x']);
     await cache.set(key({ tool: 'untagged' }), 'u', 60_000, []);
     expect(await cache.invalidateTags(['x', 'y'])).toBe(1);
@@ -115,43 +131,63 @@ describe('Redis tool cache', () => {
 });
 
 describe('Redis failures', () => {
-  test('Redis down: gets miss fast, sets and invalidations do nothing, errors are counted', async () => {
+  test('Redis down: gets miss without waiting for the timeout, sets and invalidations do nothing, errors are counted', async () => {
     const redis = deadRedisClient();
     const causes: string[] = [];
-    const cache = createToolCache({ redis, prefix, onError: (_, operation) => causes.push(operation) });
-    for (let i = 0; i < 5; i++) {
-      const { value, ms } = await timed(() => cache.get(key()));
-      expect(value).toBeUndefined();
-      expect(ms).toBeLessThan(100);
-    }
+    // The clock never moves, so every answer below came without the Redis timeout firing.
+    const clock = createManualClock();
+    const cache = createToolCache({
+      redis,
+      prefix,
+      clock,
+      onError: (_, operation) => causes.push(operation),
+    });
+    for (let i = 0; i < 5; i++) expect(await cache.get(key())).toBeUndefined();
     await expect(cache.set(key(), 'v', 60_000, ['x'])).resolves.toBeUndefined();
     await expect(cache.invalidateTags(['x'])).resolves.toBe(0);
     expect(cache.stats()).toEqual({ hits: 0, misses: 5, invalidations: 0, errors: 7 });
     expect(causes).toEqual(['get', 'get', 'get', 'get', 'get', 'set', 'invalidate']);
+    expect(clock.pending()).toBe(0);
     redis.disconnect();
   });
 
-  test('Redis hangs: the timeout bounds every operation', async () => {
+  test('Redis hangs: each operation gives up at the timeout with its fallback answer', async () => {
     // Accepts connections and never answers, like a stalled server.
     const { redis, close } = await connectHangingRedis();
     try {
+      const clock = createManualClock();
+      const causes: string[] = [];
       const cache = createToolCache({
         redis,
         prefix,
+        clock,
         redisTimeoutMs: 50,
-        onError: () => {
+        onError: (error, operation) => {
+          causes.push(`${operation}: ${String(error)}`);
           throw new Error('a throwing hook is ignored');
         },
       });
-      const get = await timed(() => cache.get(key()));
-      expect(get.value).toBeUndefined();
-      expect(get.ms).toBeGreaterThanOrEqual(45);
-      expect(get.ms).toBeLessThan(150);
-      const set = await timed(() => cache.set(key(), 'v', 60_000, ['x']));
-      expect(set.ms).toBeLessThan(150);
-      const invalidate = await timed(() => cache.invalidateTags(['x']));
-      expect(invalidate.value).toBe(0);
-      expect(invalidate.ms).toBeLessThan(150);
+      const operations = [
+        () => cache.get(key()),
+        () => cache.set(key(), 'v', 60_000, ['x']),
+        () => cache.invalidateTags(['x']),
+      ] as const;
+      const answers: unknown[] = [];
+      for (const operation of operations) {
+        const pending = operation();
+        const settled = settledFlag(pending);
+        await clock.advance(49);
+        expect(settled()).toBe(false);
+        await clock.advance(1);
+        expect(settled()).toBe(true);
+        answers.push(await pending);
+      }
+      expect(answers).toEqual([undefined, undefined, 0]);
+      expect(causes).toEqual([
+        'get: Error: redis took longer than 50 ms',
+        'set: Error: redis took longer than 50 ms',
+        'invalidate: Error: redis took longer than 50 ms',
+      ]);
       expect(cache.stats()).toEqual({ hits: 0, misses: 1, invalidations: 0, errors: 3 });
     } finally {
       await close();

@@ -16,6 +16,8 @@ export interface EmbeddedPostgresOptions {
 export interface EmbeddedPostgres {
   /** postgres:// URL for pg. */
   readonly url: string;
+  /** Units of client work queued for the single PGlite session: how much is waiting behind the one running. */
+  waitingUnits(): number;
   close(): Promise<void>;
 }
 
@@ -43,6 +45,7 @@ export async function startEmbeddedPostgres(
   let closed: Promise<void> | undefined;
   return {
     url: `postgres://postgres@${host}:${server.port}/postgres?sslmode=disable`,
+    waitingUnits: () => server.waitingUnits(),
     close() {
       closed ??= server.close().then(() => db.close());
       return closed;

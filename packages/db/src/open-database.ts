@@ -1,3 +1,4 @@
+import type { Clock } from '@toolmesh/clock';
 import type pg from 'pg';
 import { createTracedPool } from './create-traced-pool.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.ts';
@@ -13,6 +14,8 @@ export interface DatabaseOptions {
   applicationName?: string;
   /** Upper bound of any single statement; default 30 s. */
   statementTimeoutMs?: number;
+  /** Times the connection breaker; default the system clock. */
+  clock?: Clock;
 }
 
 /** A connection pool and what it takes to close it. */
@@ -43,7 +46,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {});
-  guardConnections(pool);
+  guardConnections(pool, { clock: options.clock });
   return {
     pool,
     embedded: embedded !== undefined,

@@ -27,6 +27,8 @@ export interface PGliteWireServerOptions {
 export interface PGliteWireServer {
   readonly host: string;
   readonly port: number;
+  /** Units of client work queued for the single PGlite session: how much is waiting behind the one running. */
+  waitingUnits(): number;
   /** Stops accepting, drops every connection, and waits for the unit running in PGlite to end. */
   close(): Promise<void>;
 }
@@ -116,6 +118,10 @@ class Session {
   constructor(db: PGlite, closeConnection: (conn: Connection, graceful: boolean) => void) {
     this.#db = db;
     this.#closeConnection = closeConnection;
+  }
+
+  get waiting(): number {
+    return this.#queue.reduce((n, job) => (job.kind === 'unit' ? n + 1 : n), 0);
   }
 
   enqueue(job: Job): void {
@@ -320,6 +326,7 @@ export async function startPGliteWireServer(options: PGliteWireServerOptions): P
   return {
     host,
     port: address.port,
+    waitingUnits: () => session.waiting,
     async close() {
       if (closing) return;
       closing = true;

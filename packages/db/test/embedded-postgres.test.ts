@@ -14,7 +14,13 @@ function clientOn(url: string): pg.Client {
   return client;
 }
 
-/** Runs `fn` and fails when it takes longer than `ms`. */
+/**
+ * A generous deadline against a hang (a blocked session never answers): it never fails
+ * a slow machine, it only turns a hang into a clear failure before the test timeout.
+ */
+const hangMs = 20_000;
+
+/** Runs `fn` and fails when it hangs past `ms`. */
 async function within<T>(ms: number, fn: () => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -27,7 +33,14 @@ async function within<T>(ms: number, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Polls `check` until it holds, up to the hang deadline. */
+async function pollUntil(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + hangMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
 
 /** A frontend message: type byte, int32 length, body. */
 function frontendMessage(type: string, body: Buffer = Buffer.alloc(0)): Buffer {
@@ -94,9 +107,9 @@ async function rawClient(url: string) {
     clear: () => {
       received = Buffer.alloc(0);
     },
-    waitBytes: (n: number) => within(1_000, () => until(() => received.length >= n)),
-    waitReady: (count: number) => within(1_000, () => until(() => readyCount() >= count)),
-    closed: () => within(1_000, () => until(() => socket.destroyed)),
+    waitBytes: (n: number) => within(hangMs, () => until(() => received.length >= n)),
+    waitReady: (count: number) => within(hangMs, () => until(() => readyCount() >= count)),
+    closed: () => within(hangMs, () => until(() => socket.destroyed)),
     async login() {
       socket.write(startupMessage());
       await this.waitReady(1);
@@ -129,7 +142,7 @@ describe('embedded Postgres: one PGlite, many pg clients', () => {
     await expect(clientOn(server.url).connect()).rejects.toMatchObject({ code: '53300' });
     await clients[0]?.end();
     const another = clientOn(server.url);
-    await within(1_000, () => another.connect());
+    await within(hangMs, () => another.connect());
     expect((await another.query('SELECT 1 AS one')).rows[0]?.one).toBe(1);
     await Promise.all([another, ...clients.slice(1)].map((c) => c.end()));
   });
@@ -137,12 +150,12 @@ describe('embedded Postgres: one PGlite, many pg clients', () => {
   test('concurrent parameterized queries each get their own answer, with transactions in between', async () => {
     await pool(0).query("INSERT INTO counters VALUES ('rmw', 0)");
     const queries = Array.from({ length: 600 }, (_, i) =>
-      within(5_000, () => pool(i).query<{ n: number }>('SELECT $1::int AS n', [i])).then((r) =>
+      within(hangMs, () => pool(i).query<{ n: number }>('SELECT $1::int AS n', [i])).then((r) =>
         r.rows.length === 1 && r.rows[0]?.n === i ? 'ok' : 'wrong answer',
       ),
     );
     const transactions = Array.from({ length: 30 }, (_, i) =>
-      within(5_000, async () => {
+      within(hangMs, async () => {
         const client = await pool(i).connect();
         try {
           await client.query('BEGIN');
@@ -205,10 +218,16 @@ describe('embedded Postgres: one PGlite, many pg clients', () => {
     const others = Promise.all(
       Array.from({ length: 20 }, (_, i) => pool(i).query('SELECT $1::int AS n', [i])),
     );
-    await sleep(50);
+    let answered = false;
+    const answer = () => {
+      answered = true;
+    };
+    others.then(answer, answer);
+    await pollUntil(() => server.waitingUnits() >= 20);
+    expect(answered).toBe(false);
     // ...until its owner vanishes without COMMIT.
     (client as unknown as { connection: { stream: net.Socket } }).connection.stream.destroy();
-    const results = await within(1_000, () => others);
+    const results = await within(hangMs, () => others);
     expect(results.map((r) => r.rows[0]?.n)).toEqual(Array.from({ length: 20 }, (_, i) => i));
     const { rows } = await pool(0).query("SELECT count(*)::int AS c FROM counters WHERE id = 'left'");
     expect(rows[0]?.c).toBe(0);
@@ -223,9 +242,10 @@ describe('embedded Postgres: one PGlite, many pg clients', () => {
     );
     await raw.waitBytes(raw.received().length + 5); // ParseComplete
     const other = pool(0).query('SELECT $1::text AS s', ['fine']);
-    await sleep(50);
+    // Queued behind the unfinished exchange, which owns the session until Sync.
+    await pollUntil(() => server.waitingUnits() >= 1);
     raw.socket.destroy();
-    const { rows } = await within(1_000, () => other);
+    const { rows } = await within(hangMs, () => other);
     expect(rows[0]?.s).toBe('fine');
   });
 
@@ -290,8 +310,8 @@ describe('embedded Postgres: one PGlite, many pg clients', () => {
     const client = clientOn(server.url);
     await client.connect();
     const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
-    await within(1_000, () => server.close());
-    await within(1_000, () => ended);
+    await within(hangMs, () => server.close());
+    await within(hangMs, () => ended);
     await expect(clientOn(server.url).connect()).rejects.toThrow();
   });
 });

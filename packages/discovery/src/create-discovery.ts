@@ -1,3 +1,4 @@
+import type { Clock } from '@toolmesh/clock';
 import type { Discovery } from './discovery.ts';
 import { createDnsDiscovery } from './dns-discovery.ts';
 import { createEtcdDiscovery } from './etcd-discovery.ts';
@@ -13,6 +14,8 @@ export interface CreateDiscoveryOptions {
   dnsRefreshMs?: number;
   /** Hears lookup and etcd failures; the last known endpoints stay in use. */
   onError?: (error: unknown) => void;
+  /** Times re-resolution and retries; default the system clock. */
+  clock?: Clock;
 }
 
 /** The {@link Discovery} the settings name. */
@@ -23,10 +26,11 @@ export function createDiscovery(options: CreateDiscoveryOptions): Discovery {
       return createDnsDiscovery({
         targets: options.addresses,
         intervalMs: options.dnsRefreshMs,
+        clock: options.clock,
         onError: (target, error) => onError?.(new Error(`resolving ${target} failed`, { cause: error })),
       });
     case 'etcd':
-      return createEtcdDiscovery({ ...settings.etcd, onError });
+      return createEtcdDiscovery({ ...settings.etcd, onError, clock: options.clock });
     default:
       return createStaticDiscovery(options.addresses);
   }

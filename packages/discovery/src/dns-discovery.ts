@@ -1,4 +1,5 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
+import { type Clock, type ClockTimer, systemClock } from '@toolmesh/clock';
 import { createEndpointSet, type DiscoveredEndpoint, type Discovery } from './discovery.ts';
 
 /** Resolves a host name to every address it has. */
@@ -17,6 +18,8 @@ export interface DnsDiscoveryOptions {
   lookup?: Lookup;
   /** A name that fails to resolve keeps its last known addresses; this hears why. */
   onError?: (target: string, error: unknown) => void;
+  /** Times the re-resolution; default the system clock. */
+  clock?: Clock;
 }
 
 const systemLookup: Lookup = async (host) =>
@@ -34,7 +37,8 @@ export function createDnsDiscovery(options: DnsDiscoveryOptions): Discovery {
   const lookup = options.lookup ?? systemLookup;
   const set = createEndpointSet();
   const lastKnown = new Map<string, DiscoveredEndpoint[]>();
-  let timer: NodeJS.Timeout | undefined;
+  const clock = options.clock ?? systemClock;
+  let timer: ClockTimer | undefined;
 
   const resolveAll = async () => {
     await Promise.all(
@@ -58,13 +62,12 @@ export function createDnsDiscovery(options: DnsDiscoveryOptions): Discovery {
     kind: 'dns',
     async start() {
       await resolveAll();
-      timer = setInterval(() => void resolveAll(), options.intervalMs ?? 10_000);
-      timer.unref();
+      timer = clock.setInterval(() => void resolveAll(), options.intervalMs ?? 10_000).unref();
     },
     endpoints: set.get,
     onChange: set.listen,
     async stop() {
-      clearInterval(timer);
+      timer?.cancel();
     },
   };
 }

@@ -1,3 +1,4 @@
+import { type Clock, type ClockTimer, systemClock } from '@toolmesh/clock';
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import { createEndpointSet, type DiscoveredEndpoint, type Discovery } from './discovery.ts';
 import { type EtcdConnection, openEtcd, registrationPrefix } from './etcd-connection.ts';
@@ -8,6 +9,8 @@ export interface EtcdDiscoveryOptions extends EtcdConnection {
   onError?: (error: unknown) => void;
   /** Retry interval while etcd is unreachable; default 2 s. */
   retryMs?: number;
+  /** Times the retries; default the system clock. */
+  clock?: Clock;
 }
 
 // A registration's value; only the address matters here, the rest is for operators.
@@ -31,7 +34,8 @@ export function createEtcdDiscovery(options: EtcdDiscoveryOptions): Discovery {
   const known = new Map<string, DiscoveredEndpoint>();
   let client: Etcd3 | undefined;
   let watcher: Watcher | undefined;
-  let retryTimer: NodeJS.Timeout | undefined;
+  const clock = options.clock ?? systemClock;
+  let retryTimer: ClockTimer | undefined;
   let stopped = false;
 
   const publish = () => set.set([...known.values()]);
@@ -79,7 +83,7 @@ export function createEtcdDiscovery(options: EtcdDiscoveryOptions): Discovery {
       watcher.on('error', (error) => options.onError?.(error));
     } catch (error) {
       options.onError?.(error);
-      if (!stopped) retryTimer = setTimeout(() => void connect(), options.retryMs ?? 2_000);
+      if (!stopped) retryTimer = clock.setTimeout(() => void connect(), options.retryMs ?? 2_000);
     }
   };
 
@@ -90,7 +94,7 @@ export function createEtcdDiscovery(options: EtcdDiscoveryOptions): Discovery {
     onChange: set.listen,
     async stop() {
       stopped = true;
-      clearTimeout(retryTimer);
+      retryTimer?.cancel();
       await watcher?.cancel().catch(() => {});
       client?.close();
     },

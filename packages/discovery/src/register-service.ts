@@ -1,3 +1,4 @@
+import { type Clock, type ClockTimer, systemClock } from '@toolmesh/clock';
 import type { Lease } from 'etcd3';
 import { type EtcdConnection, openEtcd, registrationPrefix } from './etcd-connection.ts';
 
@@ -18,6 +19,8 @@ export interface RegisterServiceOptions extends EtcdConnection {
   onError?: (error: unknown) => void;
   /** Retry interval while etcd is unreachable; default 1 s. */
   retryMs?: number;
+  /** Times the retries and the registration date; default the system clock. */
+  clock?: Clock;
 }
 
 /** A live registration. */
@@ -37,23 +40,24 @@ export interface Registration {
  * after the first attempt; a replica must serve even while etcd is down.
  */
 export async function registerService(options: RegisterServiceOptions): Promise<Registration> {
+  const clock = options.clock ?? systemClock;
   const client = openEtcd(options);
   const key = `${registrationPrefix(options)}${options.service}/${options.address}`;
   const value = JSON.stringify({
     service: options.service,
     address: options.address,
     tools: options.tools ?? [],
-    registeredAt: new Date().toISOString(),
+    registeredAt: new Date(clock.now()).toISOString(),
   });
   let lease: Lease | undefined;
   let live = false;
   let stopped = false;
-  let retryTimer: NodeJS.Timeout | undefined;
+  let retryTimer: ClockTimer | undefined;
 
   // One pending retry at most: a failed grant reports both 'lost' and a failed put.
   const retry = () => {
     if (stopped || retryTimer) return;
-    retryTimer = setTimeout(() => {
+    retryTimer = clock.setTimeout(() => {
       retryTimer = undefined;
       void register();
     }, options.retryMs ?? 1_000);
@@ -85,13 +89,15 @@ export async function registerService(options: RegisterServiceOptions): Promise<
     registered: () => live,
     async deregister() {
       stopped = true;
-      clearTimeout(retryTimer);
+      retryTimer?.cancel();
       live = false;
       // Revoking deletes the key now; if etcd is unreachable the TTL removes it.
+      const gaveUp = new AbortController();
       await Promise.race([
         lease?.revoke().catch(() => {}),
-        new Promise((resolve) => setTimeout(resolve, 2_000)),
+        clock.sleep(2_000, gaveUp.signal).catch(() => {}),
       ]);
+      gaveUp.abort();
       client.close();
     },
   };

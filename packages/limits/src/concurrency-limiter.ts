@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '@toolmesh/clock';
 import { LimitExceededError } from './limit-exceeded-error.ts';
 
 /** Gives a slot back; calling it again does nothing. */
@@ -11,6 +12,8 @@ export interface ConcurrencyLimiterOptions {
   maxQueue?: number;
   /** Longest wait for a slot; default 30 s, the default deadline of our gRPC clients. */
   queueTimeoutMs?: number;
+  /** Times the queue timeout; default the system clock. */
+  clock?: Clock;
 }
 
 /** A semaphore with a bounded, first-come first-served wait queue. */
@@ -40,6 +43,7 @@ export function createConcurrencyLimiter(options: ConcurrencyLimiterOptions): Co
   const { limit } = options;
   const maxQueue = options.maxQueue ?? 1000;
   const queueTimeoutMs = options.queueTimeoutMs ?? 30_000;
+  const clock = options.clock ?? systemClock;
   if (!(Number.isInteger(limit) && limit > 0))
     throw new RangeError(`limit must be a positive integer, got ${limit}`);
   if (!(maxQueue >= 0)) throw new RangeError(`maxQueue must not be negative, got ${maxQueue}`);
@@ -77,11 +81,11 @@ export function createConcurrencyLimiter(options: ConcurrencyLimiterOptions): Co
         reject(error);
       };
       const onAbort = () => leave(signal?.reason);
-      const timer = setTimeout(() => leave(new LimitExceededError('queue_timeout')), queueTimeoutMs);
+      const timer = clock.setTimeout(() => leave(new LimitExceededError('queue_timeout')), queueTimeoutMs);
       const waiter: Waiter = {
         grant: () => resolve(makeRelease()),
         dispose: () => {
-          clearTimeout(timer);
+          timer.cancel();
           signal?.removeEventListener('abort', onAbort);
         },
       };

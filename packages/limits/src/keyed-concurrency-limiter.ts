@@ -1,3 +1,4 @@
+import type { Clock } from '@toolmesh/clock';
 import { type ConcurrencyLimiter, createConcurrencyLimiter, type Release } from './concurrency-limiter.ts';
 
 /** Options of {@link createKeyedConcurrencyLimiter}. */
@@ -8,6 +9,8 @@ export interface KeyedConcurrencyLimiterOptions {
   maxQueue?: number;
   /** Longest wait for a slot; default 30 s. */
   queueTimeoutMs?: number;
+  /** Times the queue timeouts; default the system clock. */
+  clock?: Clock;
 }
 
 /** One concurrency limit per key (e.g. per tool), each with its own queue. */
@@ -55,6 +58,7 @@ export function createKeyedConcurrencyLimiter(
         limit,
         maxQueue: options.maxQueue,
         queueTimeoutMs: options.queueTimeoutMs,
+        clock: options.clock,
       });
       limiters.set(key, limiter);
     }

@@ -4,7 +4,7 @@ import { type RateDecision, type RateRule, tokenEpsilon } from './rate-rule.ts';
 export interface MemoryBucketsOptions {
   /** Most buckets held at once; the least recently used one goes first. */
   maxKeys: number;
-  /** Monotonic clock in milliseconds. */
+  /** Current time in milliseconds; a step backwards refills nothing. */
   now: () => number;
 }
 

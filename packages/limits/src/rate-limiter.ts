@@ -1,3 +1,4 @@
+import { type Clock, type ClockTimer, systemClock } from '@toolmesh/clock';
 import type { Cluster, Redis } from 'ioredis';
 import { createMemoryBuckets } from './memory-buckets.ts';
 import { assertValidTake, type RateDecision, type RateRule } from './rate-rule.ts';
@@ -24,8 +25,11 @@ export interface RateLimiterOptions {
   onFallback?: (error: unknown) => void;
   /** Most in-process buckets held at once; default 100 000. */
   maxKeys?: number;
-  /** Monotonic clock in milliseconds for in-process buckets; default `performance.now`. */
-  now?: () => number;
+  /**
+   * Refills in-process buckets and times the Redis timeout; default the system clock.
+   * Redis buckets refill by the Redis server's clock, which all replicas share.
+   */
+  clock?: Clock;
 }
 
 /** Token bucket rate limits per key. */
@@ -48,10 +52,8 @@ export interface RateLimiter {
  * that errs on the strict side and only while Redis is slow.
  */
 export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter {
-  const local = createMemoryBuckets({
-    maxKeys: options.maxKeys ?? 100_000,
-    now: options.now ?? (() => performance.now()),
-  });
+  const clock = options.clock ?? systemClock;
+  const local = createMemoryBuckets({ maxKeys: options.maxKeys ?? 100_000, now: () => clock.now() });
   const { redis } = options;
   if (!redis) {
     return {
@@ -94,17 +96,20 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
       if (redis.status !== 'ready' && redis.status !== 'wait') {
         return fallback(new Error(`redis is ${redis.status}`), key, rule, cost);
       }
-      let timer: NodeJS.Timeout | undefined;
+      let timer: ClockTimer | undefined;
       try {
         const timeout = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`redis took longer than ${timeoutMs} ms`)), timeoutMs);
+          timer = clock.setTimeout(
+            () => reject(new Error(`redis took longer than ${timeoutMs} ms`)),
+            timeoutMs,
+          );
         });
         // The race subscribes to the command, so its late rejection is handled.
         return await Promise.race([shared.take(key, rule, cost), timeout]);
       } catch (error) {
         return fallback(error, key, rule, cost);
       } finally {
-        clearTimeout(timer);
+        timer?.cancel();
       }
     },
     backend: () => 'redis',

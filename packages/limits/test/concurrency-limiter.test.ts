@@ -1,6 +1,10 @@
+import { createManualClock } from '@toolmesh/clock';
 import { createConcurrencyLimiter, createKeyedConcurrencyLimiter, LimitExceededError } from '../src/index.ts';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Lets other tasks run `turns` times: work that takes a while, without a timer. */
+async function yieldTurns(turns: number): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
+}
 
 describe('concurrency limiter', () => {
   test('never runs more than the limit at once', async () => {
@@ -12,7 +16,7 @@ describe('concurrency limiter', () => {
         limiter.run(async () => {
           running++;
           most = Math.max(most, running);
-          await sleep(i % 3);
+          await yieldTurns(i % 3);
           running--;
           return i;
         }),
@@ -54,15 +58,31 @@ describe('concurrency limiter', () => {
   });
 
   test('a caller waiting too long gives up with queue_timeout', async () => {
-    const limiter = createConcurrencyLimiter({ limit: 1, queueTimeoutMs: 30 });
+    const clock = createManualClock();
+    const limiter = createConcurrencyLimiter({ limit: 1, queueTimeoutMs: 30, clock });
     const release = await limiter.acquire();
-    const started = performance.now();
-    const error = await limiter.acquire().catch((e: unknown) => e);
-    expect(performance.now() - started).toBeGreaterThanOrEqual(25);
-    expect(error).toBeInstanceOf(LimitExceededError);
-    expect((error as LimitExceededError).reason).toBe('queue_timeout');
+    let outcome: unknown;
+    void limiter.acquire().then(
+      () => {
+        outcome = 'granted';
+      },
+      (error: unknown) => {
+        outcome = error;
+      },
+    );
+    await clock.advance(29);
+    expect(outcome).toBeUndefined();
+    expect(limiter.queued()).toBe(1);
+    await clock.advance(1);
+    expect(outcome).toBeInstanceOf(LimitExceededError);
+    expect((outcome as LimitExceededError).reason).toBe('queue_timeout');
     expect(limiter.queued()).toBe(0);
+    // A granted waiter's timer is gone: time passing later rejects nobody.
+    const waiting = limiter.acquire();
     release();
+    const next = await waiting;
+    expect(clock.pending()).toBe(0);
+    next();
     expect(limiter.inFlight()).toBe(0);
   });
 
@@ -121,7 +141,8 @@ describe('keyed concurrency limiter', () => {
   const limitFor = (key: string) => (key === 'free' ? 0 : key === 'slow' ? 1 : 2);
 
   test('keys are isolated and idle keys are dropped', async () => {
-    const limiter = createKeyedConcurrencyLimiter({ limitFor, queueTimeoutMs: 1_000 });
+    // A clock nobody advances: no waiter here can time out, however slow the machine.
+    const limiter = createKeyedConcurrencyLimiter({ limitFor, clock: createManualClock() });
     const slow = await limiter.acquire('slow');
     const slowWaiting = limiter.acquire('slow');
     expect(limiter.queued('slow')).toBe(1);
@@ -148,13 +169,16 @@ describe('keyed concurrency limiter', () => {
   });
 
   test('rejected callers do not leave semaphores behind', async () => {
-    const limiter = createKeyedConcurrencyLimiter({ limitFor, maxQueue: 1, queueTimeoutMs: 20 });
+    const clock = createManualClock();
+    const limiter = createKeyedConcurrencyLimiter({ limitFor, maxQueue: 1, queueTimeoutMs: 20, clock });
     const reason = new Error('gone');
     await expect(limiter.acquire('k', AbortSignal.abort(reason))).rejects.toBe(reason);
     expect(limiter.size()).toBe(0);
 
     const held = await limiter.acquire('slow');
-    await expect(limiter.acquire('slow')).rejects.toMatchObject({ reason: 'queue_timeout' });
+    const timedOut = expect(limiter.acquire('slow')).rejects.toMatchObject({ reason: 'queue_timeout' });
+    await clock.advance(20);
+    await timedOut;
     const waiting = limiter.acquire('slow');
     await expect(limiter.acquire('slow')).rejects.toMatchObject({ reason: 'queue_full' });
     held();

@@ -1,20 +1,10 @@
+import { createManualClock } from '@toolmesh/clock';
 import { createRateLimiter } from '../src/index.ts';
-
-/** A clock the test moves by hand, so refill timing is exact. */
-function manualClock() {
-  let t = 1_000;
-  return {
-    now: () => t,
-    advance(ms: number) {
-      t += ms;
-    },
-  };
-}
 
 describe('in-process rate limiter', () => {
   test('allows the burst, then refills at the rate', async () => {
-    const clock = manualClock();
-    const limiter = createRateLimiter({ now: clock.now });
+    const clock = createManualClock();
+    const limiter = createRateLimiter({ clock });
     const rule = { ratePerSec: 4, burst: 3 };
     expect(limiter.backend()).toBe('memory');
     const first = await Promise.all([1, 2, 3].map(() => limiter.take('k', rule)));
@@ -23,43 +13,49 @@ describe('in-process rate limiter', () => {
 
     const denied = await limiter.take('k', rule);
     expect(denied).toEqual({ allowed: false, retryAfterMs: 250, remaining: 0 });
-    clock.advance(249);
+    await clock.advance(249);
     expect((await limiter.take('k', rule)).allowed).toBe(false);
-    clock.advance(1);
+    await clock.advance(1);
     expect(await limiter.take('k', rule)).toEqual({ allowed: true, retryAfterMs: 0, remaining: 0 });
 
     // Refill never exceeds the burst, however long the key was idle.
-    clock.advance(60_000);
+    await clock.advance(60_000);
     expect((await limiter.take('k', rule)).remaining).toBe(2);
   });
 
   test('exact fractional refills are not lost to rounding', async () => {
-    const clock = manualClock();
-    const limiter = createRateLimiter({ now: clock.now });
+    const clock = createManualClock();
+    const limiter = createRateLimiter({ clock });
     const rule = { ratePerSec: 10, burst: 1 };
     expect((await limiter.take('k', rule)).allowed).toBe(true);
     for (let i = 0; i < 30; i++) {
-      clock.advance(100);
+      await clock.advance(100);
       expect((await limiter.take('k', rule)).allowed).toBe(true);
     }
   });
 
   test('costs and invalid rules', async () => {
-    const clock = manualClock();
-    const limiter = createRateLimiter({ now: clock.now });
+    const clock = createManualClock();
+    const limiter = createRateLimiter({ clock });
     const rule = { ratePerSec: 2, burst: 10 };
     expect(await limiter.take('k', rule, 8)).toEqual({ allowed: true, retryAfterMs: 0, remaining: 2 });
-    expect(await limiter.take('k', rule, 5)).toEqual({ allowed: false, retryAfterMs: 1500, remaining: 2 });
+    const denied = await limiter.take('k', rule, 5);
+    expect(denied).toEqual({ allowed: false, retryAfterMs: 1500, remaining: 2 });
     // A cost of 0 only looks.
     expect(await limiter.take('k', rule, 0)).toEqual({ allowed: true, retryAfterMs: 0, remaining: 2 });
+    // retryAfterMs is exactly when the same cost succeeds.
+    await clock.advance(denied.retryAfterMs - 1);
+    expect((await limiter.take('k', rule, 5)).allowed).toBe(false);
+    await clock.advance(1);
+    expect(await limiter.take('k', rule, 5)).toEqual({ allowed: true, retryAfterMs: 0, remaining: 0 });
     await expect(limiter.take('k', rule, 11)).rejects.toThrow(RangeError);
     await expect(limiter.take('k', { ratePerSec: 0, burst: 1 })).rejects.toThrow(RangeError);
     await expect(limiter.take('k', { ratePerSec: 1, burst: Number.NaN })).rejects.toThrow(RangeError);
   });
 
   test('keys are isolated', async () => {
-    const clock = manualClock();
-    const limiter = createRateLimiter({ now: clock.now });
+    const clock = createManualClock();
+    const limiter = createRateLimiter({ clock });
     const rule = { ratePerSec: 1, burst: 2 };
     await limiter.take('a', rule);
     await limiter.take('a', rule);
@@ -68,8 +64,8 @@ describe('in-process rate limiter', () => {
   });
 
   test('holds at most maxKeys buckets, forgetting the least recently used', async () => {
-    const clock = manualClock();
-    const limiter = createRateLimiter({ now: clock.now, maxKeys: 2 });
+    const clock = createManualClock();
+    const limiter = createRateLimiter({ clock, maxKeys: 2 });
     const rule = { ratePerSec: 0.001, burst: 1 };
     for (const key of ['a', 'b', 'c']) expect((await limiter.take(key, rule)).allowed).toBe(true);
     // c and b are remembered (empty); a was evicted, so it starts over with a full bucket.

@@ -15,5 +15,4 @@ export {
 } from './start-canned-model.ts';
 export { type DelayProxy, startDelayProxy } from './start-delay-proxy.ts';
 export { startEtcd, type TestEtcd } from './start-etcd.ts';
-export { timed } from './timed.ts';
 export { type WaitForOptions, waitFor } from './wait-for.ts';
