@@ -16,7 +16,14 @@ import { createClient, type Interceptor } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { freeMeshPorts, type Mesh, type ServiceProcess, spawnService, startMesh } from '@toolmesh/devstack';
 import { RegistryService } from '@toolmesh/proto';
-import { createTestDatabase, freePort, startEtcd, type TestDatabase, type TestEtcd } from '@toolmesh/testkit';
+import {
+  createTestDatabase,
+  freePort,
+  startEtcd,
+  type TestDatabase,
+  type TestEtcd,
+  waitFor,
+} from '@toolmesh/testkit';
 import {
   formatScaffoldResult,
   ScaffoldError,
@@ -62,14 +69,15 @@ function runCommand(file: string, args: string[], timeoutMs: number): Promise<Ru
   });
 }
 
-/** Polls until check() answers true; gives up after timeoutMs, or at once when `stop` aborts. */
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string, stop?: AbortSignal) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (stop?.aborted) throw new Error(`${what}: gave up`);
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+/** Polls until check() answers true (testkit's waitFor, a generous deadline); gives up at once when `stop` aborts. */
+function until(check: () => Promise<boolean>, timeoutMs: number, what: string, stop?: AbortSignal) {
+  return waitFor(
+    async () => {
+      if (stop?.aborted) throw new Error(`${what}: gave up`);
+      return check().catch(() => false);
+    },
+    { what, timeoutMs },
+  );
 }
 
 describe('generation', () => {
@@ -359,7 +367,7 @@ describe('started with DISCOVERY=etcd next to a mesh', () => {
     // SIGTERM: NOT_SERVING → deregister → drain → close, exit 0; the registry drops the tool.
     await proc.stop(10_000);
     expect(proc.child.exitCode).toBe(0);
-    await until(async () => (await listed()) === undefined, 10_000, `${toolName} gone from the registry`);
+    await until(async () => (await listed()) === undefined, 30_000, `${toolName} gone from the registry`);
   }, 90_000);
 });
 

@@ -164,6 +164,13 @@ export const errorTable = {
     retryable: false,
     message: () => 'the tool call failed',
   },
+  // The tool service answered InvokeTool with neither a result nor a ToolError.
+  TOOL_NO_RESULT: {
+    code: Code.Internal,
+    toolError: 'INTERNAL',
+    retryable: false,
+    message: () => 'the tool service gave no result',
+  },
   // A tool's handler ran past its timeout (metadata.tool, metadata.timeout_ms).
   TOOL_TIMED_OUT: {
     code: Code.DeadlineExceeded,
