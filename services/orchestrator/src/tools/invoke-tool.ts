@@ -1,6 +1,13 @@
-import { Code, ConnectError } from '@connectrpc/connect';
 import type { Principal } from '@toolmesh/proto';
-import { isSanitizedError, isUnsentError, type RetryBudget, toolErrorName } from '@toolmesh/rpc';
+import {
+  isBrokenInTransit,
+  isUnsentError,
+  type RetryBudget,
+  type ToolFailureInfo,
+  toolCallFailure,
+  toolErrorName,
+  toolFailure,
+} from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
 import { BrokenCircuitError, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 
@@ -44,14 +51,6 @@ class NoEndpointError extends Error {
 
 let roundRobin = 0;
 
-// The connection broke while the call was out (the replica died, the stream was reset):
-// not an answer of the tool service's error boundary. Safe to repeat only for idempotent tools.
-const brokenInTransit = (error: unknown) =>
-  error instanceof ConnectError &&
-  !isSanitizedError(error) &&
-  // connect-node reports a reset connection (ECONNRESET) as ABORTED.
-  [Code.Unavailable, Code.Internal, Code.Unknown, Code.Canceled, Code.Aborted].includes(error.code);
-
 // Next replica whose breaker lets calls through, skipping ones that just failed this call.
 function pickEndpoint(endpoints: readonly ToolEndpoint[], failed: Set<ToolEndpoint>): ToolEndpoint {
   const open = endpoints.filter((e) => e.available());
@@ -82,6 +81,7 @@ export async function invokeTool(input: InvokeInput, deps: InvokeDeps): Promise<
     ...failedOutcome(input.toolCallId, definition.name, code, message, retryable, elapsed()),
     attempts,
   });
+  const failWith = (failure: ToolFailureInfo) => fail(failure.code, failure.message, failure.retryable);
   const failedEndpoints = new Set<ToolEndpoint>();
 
   deps.retryBudget.deposit();
@@ -120,7 +120,7 @@ export async function invokeTool(input: InvokeInput, deps: InvokeDeps): Promise<
           'tool call failed in transport',
         );
         if (error instanceof BrokenCircuitError) throw new RetriableTransportError(error);
-        if (isUnsentError(error) || (idempotent && brokenInTransit(error))) {
+        if (isUnsentError(error) || (idempotent && isBrokenInTransit(error))) {
           throw new RetriableTransportError(error);
         }
         throw error;
@@ -140,24 +140,19 @@ export async function invokeTool(input: InvokeInput, deps: InvokeDeps): Promise<
       };
     }
     const error = res.outcome.value;
-    if (!error) return fail('INTERNAL', 'the tool service gave no result', false);
+    if (!error) return failWith(toolFailure('TOOL_NO_RESULT'));
     return fail(toolErrorName(error.code), error.message, error.retryable);
   } catch (thrown) {
     if (input.signal.aborted) throw thrown;
     const error = thrown instanceof RetriableTransportError ? thrown.cause : thrown;
+    const tool = { tool: definition.name };
     if (error instanceof NoEndpointError) {
-      const seconds = Math.max(1, Math.ceil(error.retryAfterMs / 1000));
-      return fail('UNAVAILABLE', `${definition.name} is unavailable; retry after ${seconds} s`, true);
+      return failWith(toolFailure('TOOL_UNAVAILABLE', { retryAfterMs: error.retryAfterMs, metadata: tool }));
     }
     if (error instanceof BrokenCircuitError)
-      return fail('UNAVAILABLE', `${definition.name} is unavailable; retry later`, true);
-    const code = error instanceof ConnectError ? error.code : Code.Unknown;
-    if (code === Code.DeadlineExceeded) return fail('TIMEOUT', 'the tool did not answer in time', idempotent);
-    if (brokenInTransit(error) || [Code.Unavailable, Code.Unknown, Code.Canceled].includes(code)) {
-      return fail('UNAVAILABLE', 'the tool service is unavailable', true);
-    }
-    if (code === Code.ResourceExhausted) return fail('RATE_LIMITED', 'the tool service is overloaded', true);
-    deps.logger.error({ err: error, tool: definition.name }, 'tool call failed');
-    return fail('INTERNAL', 'the tool call failed', false);
+      return failWith(toolFailure('TOOL_UNAVAILABLE', { metadata: tool }));
+    const failure = toolCallFailure(error, { idempotent });
+    if (failure.reason === 'TOOL_CALL_FAILED') deps.logger.error({ err: error, ...tool }, 'tool call failed');
+    return failWith(failure);
   }
 }
