@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createManualClock, type ManualClock } from '@toolmesh/clock';
 import { type Database, migrate, openDatabase } from '@toolmesh/db';
 import { createLogger } from '@toolmesh/telemetry';
+import { waitFor } from '@toolmesh/testkit';
 import { z } from 'zod';
 import {
   type AsyncTool,
@@ -34,16 +34,16 @@ async function freshStore(clock: ManualClock): Promise<{ schema: string; store: 
   return { schema, store: createTaskStore({ pool: db.pool, schema, clock }) };
 }
 
-// Polls with a generous deadline, moving the manual clock on between probes so workers' timers fall due.
-async function driveUntil<T>(clock: ManualClock, probe: () => Promise<T | undefined>, stepMs = 50) {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await clock.advance(stepMs);
-    await sleep(5);
-  }
+// Polls (testkit's generous deadline), moving the manual clock on between probes so workers' timers fall due.
+function driveUntil<T>(clock: ManualClock, probe: () => Promise<T | undefined>, stepMs = 50): Promise<T> {
+  return waitFor(
+    async () => {
+      const value = await probe();
+      if (value === undefined) await clock.advance(stepMs);
+      return value;
+    },
+    { what: 'the tasks to get there', intervalMs: 5, timeoutMs: 60_000 },
+  ) as Promise<T>;
 }
 
 function reportTool(name: string, run: AsyncTool['run']) {

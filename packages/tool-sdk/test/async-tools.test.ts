@@ -1,4 +1,4 @@
-import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate } from 'node:timers/promises';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { type Clock, createManualClock, type ManualClock } from '@toolmesh/clock';
 import { type Database, migrate, openDatabase } from '@toolmesh/db';
@@ -12,7 +12,7 @@ import {
 } from '@toolmesh/proto';
 import { createGrpcClient, createServer, type Server } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
-import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
+import { createTestDatabase, waitFor as pollUntil, type TestDatabase } from '@toolmesh/testkit';
 import { z } from 'zod';
 import {
   type AsyncTool,
@@ -89,16 +89,9 @@ function enqueue(store: TaskStore, tool: AsyncTool, args: unknown, principal: Pr
   });
 }
 
-// Polls a condition; the deadline is generous, so a slow machine waits longer instead of failing.
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(10);
-  }
-}
+// Polls a condition the workers bring about (testkit's generous deadline: a slow machine waits longer).
+const waitFor = <T>(probe: () => Promise<T | undefined>): Promise<T> =>
+  pollUntil(probe, { what: 'the task state the test expects', intervalMs: 10 }) as Promise<T>;
 
 /** A promise the test resolves: a task's work waits on it, so the test decides when the work ends. */
 function gate() {
