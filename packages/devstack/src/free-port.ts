@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { claimPidFile } from './pid-file.ts';
 
 // Below Linux's ephemeral range (32768–60999): ports the kernel hands to outgoing connections and to
 // every listen(0) elsewhere on the machine are not picked here.
@@ -12,35 +13,7 @@ const high = 32_768;
 // file holding the chooser's pid, honoured while that process lives.
 const claims = join(tmpdir(), 'toolmesh-ports');
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
-
-const claim = (port: number): boolean => {
-  const path = join(claims, String(port));
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(path, String(process.pid), { flag: 'wx' });
-      return true;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return false;
-      let holder = 0;
-      try {
-        holder = Number(readFileSync(path, 'utf8'));
-      } catch {
-        // Released meanwhile.
-      }
-      if (holder === process.pid || (holder && alive(holder))) return false;
-      rmSync(path, { force: true });
-    }
-  }
-  return false;
-};
+const claim = (port: number): boolean => claimPidFile(join(claims, String(port)));
 
 const tryListen = (port: number) =>
   new Promise<number | undefined>((resolve) => {

@@ -1,25 +1,10 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
+import { claimPidFile, pidFileHolder, releasePidFile } from './pid-file.ts';
 
 /** The live process holding `dir`'s lock, if any. */
 export function lockHolder(dir: string): number | undefined {
-  let holder: number;
-  try {
-    holder = Number(readFileSync(`${dir}.lock`, 'utf8').trim());
-  } catch {
-    return undefined;
-  }
-  return holder && holder !== process.pid && alive(holder) ? holder : undefined;
+  return pidFileHolder(`${dir}.lock`);
 }
 
 /**
@@ -30,22 +15,8 @@ export function lockHolder(dir: string): number | undefined {
 export function lockDirectory(dir: string): () => void {
   const path = `${dir}.lock`;
   mkdirSync(dirname(path), { recursive: true });
-  for (;;) {
-    try {
-      writeFileSync(path, String(process.pid), { flag: 'wx' });
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = lockHolder(dir);
-      if (holder !== undefined) throw new Error(`${dir} is in use by process ${holder} (another npm start?)`);
-      rmSync(path, { force: true });
-    }
+  if (!claimPidFile(path)) {
+    throw new Error(`${dir} is in use by process ${pidFileHolder(path) ?? process.pid} (another npm start?)`);
   }
-  return () => {
-    try {
-      if (readFileSync(path, 'utf8').trim() === String(process.pid)) rmSync(path, { force: true });
-    } catch {
-      // Already gone.
-    }
-  };
+  return () => releasePidFile(path);
 }
