@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { createManualClock } from '@toolmesh/clock';
-import { connectHangingRedis, connectTestRedis, deadRedisClient, deleteRedisKeys } from '@toolmesh/testkit';
+import {
+  connectHangingRedis,
+  connectTestRedis,
+  deadRedisClient,
+  deleteRedisKeys,
+  waitFor,
+} from '@toolmesh/testkit';
 import type { Redis } from 'ioredis';
 import { type CacheKey, cacheTags, createToolCache } from '../src/index.ts';
 
@@ -28,15 +34,6 @@ const key = (overrides: Partial<CacheKey> = {}): CacheKey => ({
   argumentsJson: JSON.stringify(order),
   ...overrides,
 });
-
-/** Polls `check` until it holds; the deadline is generous, it only stops a hung test. */
-async function until(check: () => Promise<boolean>, deadlineMs = 20_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** Whether a promise has settled. */
 function settledFlag(promise: Promise<unknown>): () => boolean {
@@ -85,7 +82,7 @@ describe('Redis tool cache', () => {
     const shortKey = (await a.keys(`${p}v:*get_order_detail*`))[0] ?? 'missing';
     const shortTtl = await a.pttl(shortKey);
     expect(shortTtl === -2 || (shortTtl > 0 && shortTtl <= 150)).toBe(true);
-    await until(async () => (await a.exists(shortKey)) === 0);
+    await waitFor(async () => (await a.exists(shortKey)) === 0, { what: 'the short-lived key to expire' });
     expect(await cache.get(key())).toBeUndefined();
     // A shorter entry does not shorten the tag set the longer one relies on.
     expect(await a.pttl(`${p}t:shared`)).toBeGreaterThan(150);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { createManualClock } from '@toolmesh/clock';
-import { startEtcd, type TestEtcd } from '@toolmesh/testkit';
+import { startEtcd, type TestEtcd, waitFor } from '@toolmesh/testkit';
 import {
   createDnsDiscovery,
   createEtcdDiscovery,
@@ -17,15 +17,6 @@ const addresses = (d: Discovery) =>
     .endpoints()
     .map((e) => e.address)
     .sort();
-
-/** Polls `check` until it holds; the deadline is generous, it only stops a hung test. */
-async function until(check: () => boolean, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('static discovery', () => {
   test('answers the configured addresses', async () => {
@@ -112,18 +103,22 @@ describe('etcd discovery and registration (real etcd)', () => {
       address: '127.0.0.1:7002',
       ttlSeconds: 2,
     });
-    await until(() => addresses(d).length === 2);
+    await waitFor(() => addresses(d).length === 2, { what: 'addresses(d).length === 2' });
     expect(two.registered()).toBe(true);
 
     await one.deregister();
-    await until(() => addresses(d).length === 1);
+    await waitFor(() => addresses(d).length === 1, { what: 'addresses(d).length === 1' });
     expect(addresses(d)).toEqual(['127.0.0.1:7002']);
 
     // A replica that dies without deregistering (kill -9) vanishes when its lease expires.
     const crashed = spawnRegisteredReplica(connection, '127.0.0.1:7003');
-    await until(() => addresses(d).includes('127.0.0.1:7003'));
+    await waitFor(() => addresses(d).includes('127.0.0.1:7003'), {
+      what: "addresses(d).includes('127.0.0.1:7003')",
+    });
     crashed.kill('SIGKILL');
-    await until(() => !addresses(d).includes('127.0.0.1:7003'));
+    await waitFor(() => !addresses(d).includes('127.0.0.1:7003'), {
+      what: "!addresses(d).includes('127.0.0.1:7003')",
+    });
     expect(addresses(d)).toEqual(['127.0.0.1:7002']);
 
     await two.deregister();
@@ -148,17 +143,19 @@ describe('etcd discovery and registration (real etcd)', () => {
 
     await etcd.kill();
     // Both sides have noticed the outage: the watch broke and the registration lost its lease.
-    await until(() => discoveryErrors.length > 0 && !reg.registered());
+    await waitFor(() => discoveryErrors.length > 0 && !reg.registered(), {
+      what: 'discoveryErrors.length > 0 && !reg.registered()',
+    });
     expect(addresses(d)).toEqual(['127.0.0.1:7101']);
 
     await etcd.start();
-    await until(() => reg.registered());
-    await until(() => addresses(d).length === 1);
+    await waitFor(() => reg.registered(), { what: 'reg.registered()' });
+    await waitFor(() => addresses(d).length === 1, { what: 'addresses(d).length === 1' });
     expect(addresses(d)).toEqual(['127.0.0.1:7101']);
 
     // A replica registering after the outage is seen through the re-established watch.
     const late = await registerService({ ...connection, service: 'inventory', address: '127.0.0.1:7102' });
-    await until(() => addresses(d).length === 2);
+    await waitFor(() => addresses(d).length === 2, { what: 'addresses(d).length === 2' });
     await late.deregister();
     await reg.deregister();
     await d.stop();
@@ -172,7 +169,7 @@ describe('etcd discovery and registration (real etcd)', () => {
     expect(addresses(d)).toEqual([]);
     await etcd.start();
     const reg = await registerService({ ...connection, service: 'dispatch', address: '127.0.0.1:7201' });
-    await until(() => addresses(d).length === 1);
+    await waitFor(() => addresses(d).length === 1, { what: 'addresses(d).length === 1' });
     await reg.deregister();
     await d.stop();
   });

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { createManualClock } from '@toolmesh/clock';
-import { connectHangingRedis, connectTestRedis, deadRedisClient, deleteRedisKeys } from '@toolmesh/testkit';
+import {
+  connectHangingRedis,
+  connectTestRedis,
+  deadRedisClient,
+  deleteRedisKeys,
+  waitFor,
+} from '@toolmesh/testkit';
 import type { Redis } from 'ioredis';
 import { createRateLimiter, type RateDecision } from '../src/index.ts';
 
@@ -25,15 +31,6 @@ afterAll(async () => {
  * turn a shared-bucket answer into a fallback. Redis buckets refill by Redis's own clock.
  */
 const stillClock = () => createManualClock();
-
-/** Polls `check` until it holds; the deadline is generous, it only stops a hung test. */
-async function until(check: () => Promise<boolean>, deadlineMs = 20_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** Whether a promise has settled, after letting pending callbacks run. */
 function settledFlag(promise: Promise<unknown>): () => boolean {
@@ -82,11 +79,14 @@ describe('Redis rate limiter', () => {
     const rule = { ratePerSec: 20, burst: 1 };
     expect(await limiter.take('retry', rule)).toEqual({ allowed: true, retryAfterMs: 0, remaining: 0 });
     const denials: RateDecision[] = [];
-    await until(async () => {
-      const decision = await limiter.take('retry', rule);
-      if (!decision.allowed) denials.push(decision);
-      return decision.allowed;
-    });
+    await waitFor(
+      async () => {
+        const decision = await limiter.take('retry', rule);
+        if (!decision.allowed) denials.push(decision);
+        return decision.allowed;
+      },
+      { what: 'the bucket to refill' },
+    );
     for (const denied of denials) {
       expect(denied.remaining).toBe(0);
       expect(denied.retryAfterMs).toBeGreaterThan(0);
@@ -115,7 +115,9 @@ describe('Redis rate limiter', () => {
     expect(ttl).toBeLessThanOrEqual(100_001);
     // Full again 50 ms after the take: the key goes away by itself.
     await limiter.take('fast', { ratePerSec: 20, burst: 1 });
-    await until(async () => (await a.exists(`${prefix}rl:fast`)) === 0);
+    await waitFor(async () => (await a.exists(`${prefix}rl:fast`)) === 0, {
+      what: 'the rate key to expire',
+    });
     expect(limiter.fallbacks()).toBe(0);
   });
 });
