@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from '@toolmesh/clock';
+import { CircuitOpenError, createCircuitBreaker, isStorageUnavailable } from '@toolmesh/resilience';
 import type pg from 'pg';
 
 /** Options of {@link guardConnections}. */
@@ -22,54 +23,8 @@ export class DatabaseUnavailableError extends Error {
   }
 }
 
-// Failing to get a connection at all: nothing was sent, so trying again is safe.
-const connectionFailure = (error: unknown) => {
-  const code = (error as { code?: unknown } | null)?.code;
-  return (
-    (typeof code === 'string' &&
-      /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|08\w{3}|57P0\d)$/.test(code)) ||
-    (error instanceof Error &&
-      /timeout exceeded when trying to connect|Connection terminated/.test(error.message))
-  );
-};
-
 type Release = (error?: Error | boolean) => void;
 type ConnectCallback = (error: Error | undefined, client?: pg.PoolClient, done?: Release) => void;
-
-/** How an attempt got past the breaker: as usual, or as the one trial of a half-open breaker. */
-type Admission = 'closed' | 'trial';
-
-/**
- * A consecutive-failure breaker over connection attempts: closed counts failures, open
- * refuses until `halfOpenAfterMs` passed, then one trial decides (others are refused
- * meanwhile). Any answer other than a connection failure proves the database reachable.
- */
-function createConnectionBreaker(threshold: number, halfOpenAfterMs: number, clock: Clock) {
-  let failures = 0;
-  let openedAt: number | undefined;
-  let trialRunning = false;
-  return {
-    /** Whether an attempt may go out now, and how; undefined refuses it. */
-    admit(): Admission | undefined {
-      if (openedAt === undefined) return 'closed';
-      if (trialRunning || clock.now() - openedAt < halfOpenAfterMs) return undefined;
-      trialRunning = true;
-      return 'trial';
-    },
-    /** Records an attempt's outcome; answers whether the breaker is open afterwards. */
-    record(admission: Admission, failed: boolean): boolean {
-      if (admission === 'trial') trialRunning = false;
-      if (!failed) {
-        failures = 0;
-        openedAt = undefined;
-        return false;
-      }
-      failures++;
-      if (admission === 'trial' || failures >= threshold) openedAt = clock.now();
-      return openedAt !== undefined;
-    },
-  };
-}
 
 /**
  * Puts the pool's connection attempts behind a breaker: a failed connection attempt is
@@ -81,24 +36,25 @@ function createConnectionBreaker(threshold: number, halfOpenAfterMs: number, clo
 export function guardConnections(pool: pg.Pool, options: ConnectionGuardOptions = {}): void {
   const clock = options.clock ?? systemClock;
   const retryDelayMs = options.retryDelayMs ?? 50;
-  const breaker = createConnectionBreaker(
-    options.failureThreshold ?? 3,
-    options.halfOpenAfterMs ?? 2_000,
+  // Only failing to get a connection at all speaks against the database (the classifier the
+  // error boundaries use). Others are refused during the trial: they would only queue behind
+  // its connect timeout.
+  const breaker = createCircuitBreaker({
+    failureThreshold: options.failureThreshold ?? 3,
+    halfOpenAfterMs: options.halfOpenAfterMs ?? 2_000,
     clock,
-  );
+    duringTrial: 'refuse',
+    isFailure: isStorageUnavailable,
+  });
   const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
 
   const attempt = async (): Promise<pg.PoolClient> => {
-    const admission = breaker.admit();
-    if (!admission) throw new DatabaseUnavailableError();
     try {
-      const client = await connect();
-      breaker.record(admission, false);
-      return client;
+      return await breaker.execute(connect);
     } catch (error) {
-      const failed = connectionFailure(error);
+      if (error instanceof CircuitOpenError) throw new DatabaseUnavailableError();
       // Open after this failure: a retry would only be refused.
-      if (breaker.record(admission, failed) && failed) throw new DatabaseUnavailableError();
+      if (isStorageUnavailable(error) && breaker.state() !== 'closed') throw new DatabaseUnavailableError();
       throw error;
     }
   };
@@ -106,7 +62,8 @@ export function guardConnections(pool: pg.Pool, options: ConnectionGuardOptions 
     try {
       return await attempt();
     } catch (error) {
-      if (error instanceof DatabaseUnavailableError || !connectionFailure(error)) throw error;
+      // Nothing was sent on a connection that failed to open, so one more attempt is safe.
+      if (error instanceof DatabaseUnavailableError || !isStorageUnavailable(error)) throw error;
       await clock.sleep(retryDelayMs);
       return attempt();
     }

@@ -1,6 +1,6 @@
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import { type Clock, systemClock } from '@toolmesh/clock';
-import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel';
+import { CircuitOpenError, createCircuitBreaker } from '@toolmesh/resilience';
 import { errorFor } from './error-details.ts';
 import { isUnsentError } from './is-unsent-error.ts';
 import { createRetryBudget, type RetryBudget } from './retry-budget.ts';
@@ -16,7 +16,7 @@ export interface ResilienceOptions {
   halfOpenAfterMs?: number;
   /** Shared budget so retries never amplify an outage; default 20% of traffic. */
   retryBudget?: RetryBudget;
-  /** Time of the backoff between attempts; default the system clock. (cockatiel's breaker keeps its own.) */
+  /** Times the backoff between attempts and the open breaker's wait; default the system clock. */
   clock?: Clock;
 }
 
@@ -43,26 +43,30 @@ export function createResilienceInterceptor(options: ResilienceOptions = {}): In
   const clock = options.clock ?? systemClock;
   const budget = options.retryBudget ?? createRetryBudget({ clock });
   const maxAttempts = options.maxAttempts ?? 3;
-  const breaker = circuitBreaker(handleWhen(transportFailure), {
-    breaker: new ConsecutiveBreaker(options.failureThreshold ?? 5),
-    halfOpenAfter: options.halfOpenAfterMs ?? 2_000,
+  // Others are refused during the trial: a caller of a hop that is likely down should hear so at once.
+  const breaker = createCircuitBreaker({
+    failureThreshold: options.failureThreshold ?? 5,
+    halfOpenAfterMs: options.halfOpenAfterMs ?? 2_000,
+    clock,
+    duringTrial: 'refuse',
+    isFailure: transportFailure,
   });
   const rejectOpen = (error: unknown): never => {
     // Raised on this side of the hop: the caller's error boundary decides what its caller sees.
-    if (error instanceof BrokenCircuitError)
-      throw errorFor('CIRCUIT_OPEN', { cause: error, forCaller: false });
+    if (error instanceof CircuitOpenError) throw errorFor('CIRCUIT_OPEN', { cause: error, forCaller: false });
     throw error;
   };
   return (next) => async (req) => {
     if (req.stream) {
-      // A stream's failures surface while it is read; only the open breaker is checked here.
-      if (breaker.state === CircuitState.Open) rejectOpen(new BrokenCircuitError());
+      // A stream's failures surface while it is read; only the open breaker's wait is checked here.
+      const wait = breaker.retryAfterMs();
+      if (wait > 0) rejectOpen(new CircuitOpenError(wait));
       return next(req);
     }
     budget.deposit();
     for (let attempt = 1; ; attempt++) {
       try {
-        return await breaker.execute(() => next(req), req.signal);
+        return await breaker.execute(() => next(req));
       } catch (error) {
         const retry =
           attempt < maxAttempts && isUnsentError(error) && !req.signal.aborted && budget.withdraw();

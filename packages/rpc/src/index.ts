@@ -1,4 +1,6 @@
 export { Code, ConnectError, type HandlerContext, type Interceptor } from '@connectrpc/connect';
+// Kept here for the error boundaries that import it from rpc; it lives where the database can use it too.
+export { isStorageUnavailable } from '@toolmesh/resilience';
 export { createClientTracingInterceptor } from './client-tracing-interceptor.ts';
 export { createClientPool } from './create-client-pool.ts';
 export { createGrpcClient, type GrpcClientOptions } from './create-grpc-client.ts';
@@ -45,7 +47,6 @@ export { createClientMetricsInterceptor, createServerMetricsInterceptor } from '
 export { canonicalCodeName, grpcCodeName, grpcStatusCode } from './grpc-status.ts';
 export { type HandleShutdownOptions, handleShutdown } from './handle-shutdown.ts';
 export { createHealthRegistry, type HealthRegistry } from './health-registry.ts';
-export { isStorageUnavailable } from './is-storage-unavailable.ts';
 export { isUnsentError } from './is-unsent-error.ts';
 export { observeStream, type StreamObserver } from './observe-stream.ts';
 export { createReflectionRegistrations } from './reflection-service.ts';

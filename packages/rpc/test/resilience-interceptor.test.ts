@@ -42,13 +42,14 @@ test('a request that was never sent is retried, after the backoff, once the upst
   await server.shutdown(100);
 });
 
-test('an upstream that stays down opens the breaker: calls are refused unsent, then one trial closes it', async () => {
+test('an upstream that stays down opens the breaker: calls are refused unsent until its wait is over, then one trial closes it', async () => {
   const port = await freePort();
+  const clock = createManualClock();
   const attempts = counter();
   const client = createGrpcClient(Health, {
     address: `127.0.0.1:${port}`,
     interceptors: [
-      createResilienceInterceptor({ maxAttempts: 1, failureThreshold: 2, halfOpenAfterMs: 500 }),
+      createResilienceInterceptor({ maxAttempts: 1, failureThreshold: 2, halfOpenAfterMs: 500, clock }),
       attempts.interceptor,
     ],
   });
@@ -69,25 +70,68 @@ test('an upstream that stays down opens the breaker: calls are refused unsent, t
   const server = createServer({ logger, services: [], interceptors: [reached.interceptor] });
   await server.listen(port);
   server.health.setAll(true);
-  // Until the breaker half-opens every call is refused without reaching the server; then
-  // the one trial call goes through, succeeds and closes the breaker.
-  const status = await waitFor(
-    () =>
-      client.check({ service: '' }).then(
-        (res) => res.status,
-        (e: unknown) => {
-          expect(readErrorInfo(e)?.reason).toBe('CIRCUIT_OPEN');
-          return undefined;
-        },
-      ),
-    { what: 'the breaker to half-open' },
-  );
-  expect(status).toBeGreaterThan(0);
-  expect(reached.counted.calls).toBe(1);
+  // The upstream is back, but until the wait is over every call is refused without reaching it.
+  await clock.advance(499);
+  const stillRefused = await client.check({ service: '' }).catch((e: unknown) => e);
+  expect(readErrorInfo(stillRefused)?.reason).toBe('CIRCUIT_OPEN');
+  expect(attempts.counted.calls).toBe(2);
+  expect(reached.counted.calls).toBe(0);
+
+  // Then the one trial call goes through, succeeds and closes the breaker.
+  await clock.advance(1);
+  expect((await client.check({ service: '' })).status).toBeGreaterThan(0);
   expect(attempts.counted.calls).toBe(3);
+  expect(reached.counted.calls).toBe(1);
   expect((await client.check({ service: '' })).status).toBeGreaterThan(0);
   expect(reached.counted.calls).toBe(2);
   await server.shutdown(100);
+});
+
+test('a failed trial opens the breaker for another wait', async () => {
+  const port = await freePort();
+  const clock = createManualClock();
+  const attempts = counter();
+  const client = createGrpcClient(Health, {
+    address: `127.0.0.1:${port}`,
+    interceptors: [
+      createResilienceInterceptor({ maxAttempts: 1, failureThreshold: 1, halfOpenAfterMs: 500, clock }),
+      attempts.interceptor,
+    ],
+  });
+  await expect(client.check({ service: '' })).rejects.toMatchObject({ message: /ECONNREFUSED/ });
+  await clock.advance(500);
+  // The trial still finds nobody listening.
+  await expect(client.check({ service: '' })).rejects.toMatchObject({ message: /ECONNREFUSED/ });
+  expect(attempts.counted.calls).toBe(2);
+  await clock.advance(499);
+  const refused = await client.check({ service: '' }).catch((e: unknown) => e);
+  expect(readErrorInfo(refused)?.reason).toBe('CIRCUIT_OPEN');
+  expect(attempts.counted.calls).toBe(2);
+});
+
+test('the open breaker refuses streams too, until its wait is over', async () => {
+  const port = await freePort();
+  const clock = createManualClock();
+  const attempts = counter();
+  const client = createGrpcClient(Health, {
+    address: `127.0.0.1:${port}`,
+    interceptors: [
+      createResilienceInterceptor({ maxAttempts: 1, failureThreshold: 1, halfOpenAfterMs: 500, clock }),
+      attempts.interceptor,
+    ],
+  });
+  const watch = async () => {
+    for await (const res of client.watch({ service: '' })) return res.status;
+    return undefined;
+  };
+  await expect(client.check({ service: '' })).rejects.toMatchObject({ message: /ECONNREFUSED/ });
+  const refused = await watch().catch((e: unknown) => e);
+  expect(readErrorInfo(refused)?.reason).toBe('CIRCUIT_OPEN');
+  expect(attempts.counted.calls).toBe(1);
+  // The wait is over: the stream is attempted (and finds nobody listening).
+  await clock.advance(500);
+  await expect(watch()).rejects.toMatchObject({ message: /ECONNREFUSED/ });
+  expect(attempts.counted.calls).toBe(2);
 });
 
 test('errors the upstream answered never open the breaker', async () => {

@@ -1,4 +1,5 @@
 import type { Principal } from '@toolmesh/proto';
+import { CircuitOpenError } from '@toolmesh/resilience';
 import {
   isBrokenInTransit,
   isUnsentError,
@@ -9,7 +10,7 @@ import {
   toolFailure,
 } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
-import { BrokenCircuitError, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
+import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 
 import type { ToolEndpoint } from './tool-endpoint.ts';
 import { failedOutcome, type ToolOutcome } from './tool-outcome.ts';
@@ -119,7 +120,7 @@ export async function invokeTool(input: InvokeInput, deps: InvokeDeps): Promise<
           { err: error, tool: definition.name, address: endpoint.address },
           'tool call failed in transport',
         );
-        if (error instanceof BrokenCircuitError) throw new RetriableTransportError(error);
+        if (error instanceof CircuitOpenError) throw new RetriableTransportError(error);
         if (isUnsentError(error) || (idempotent && isBrokenInTransit(error))) {
           throw new RetriableTransportError(error);
         }
@@ -149,7 +150,7 @@ export async function invokeTool(input: InvokeInput, deps: InvokeDeps): Promise<
     if (error instanceof NoEndpointError) {
       return failWith(toolFailure('TOOL_UNAVAILABLE', { retryAfterMs: error.retryAfterMs, metadata: tool }));
     }
-    if (error instanceof BrokenCircuitError)
+    if (error instanceof CircuitOpenError)
       return failWith(toolFailure('TOOL_UNAVAILABLE', { metadata: tool }));
     const failure = toolCallFailure(error, { idempotent });
     if (failure.reason === 'TOOL_CALL_FAILED') deps.logger.error({ err: error, ...tool }, 'tool call failed');

@@ -1,23 +1,17 @@
-import type { Client } from '@connectrpc/connect';
+import { type Client, Code, ConnectError } from '@connectrpc/connect';
 import { type Clock, systemClock } from '@toolmesh/clock';
 import { ToolService } from '@toolmesh/proto';
+import { type CircuitBreaker, type CircuitState, createCircuitBreaker } from '@toolmesh/resilience';
 import { createGrpcClient } from '@toolmesh/rpc';
 import type { Logger, Registry } from '@toolmesh/telemetry';
-import {
-  type CircuitBreakerPolicy,
-  CircuitState,
-  ConsecutiveBreaker,
-  circuitBreaker,
-  handleAll,
-} from 'cockatiel';
 
 /** One replica of a tool service, with its own circuit breaker. */
 export interface ToolEndpoint {
   readonly address: string;
   readonly client: Client<typeof ToolService>;
-  /** Opens after consecutive transport failures; half-open after `halfOpenAfterMs`. */
-  readonly breaker: CircuitBreakerPolicy;
-  /** True while the breaker lets calls through (closed or half-open). */
+  /** Opens after consecutive transport failures; lets one trial through after `halfOpenAfterMs`. */
+  readonly breaker: CircuitBreaker;
+  /** True while the breaker lets calls through (closed, half-open, or open with its wait over). */
   available(): boolean;
   /** Milliseconds until an open breaker tries again (0 when not open). */
   retryAfterMs(): number;
@@ -25,14 +19,7 @@ export interface ToolEndpoint {
 }
 
 /** Breaker states as operators and metrics name them. */
-export type BreakerStateName = 'closed' | 'open' | 'half-open';
-
-const stateNames: Record<CircuitState, BreakerStateName> = {
-  [CircuitState.Closed]: 'closed',
-  [CircuitState.Open]: 'open',
-  [CircuitState.HalfOpen]: 'half-open',
-  [CircuitState.Isolated]: 'open',
-};
+export type BreakerStateName = CircuitState;
 
 /** Who watches the endpoints: metrics of the breaker and of the gRPC client. */
 export interface EndpointObservers {
@@ -50,11 +37,13 @@ export interface EndpointPolicyOptions {
   halfOpenAfterMs: number;
 }
 
+// A caller that gave up (its chat cancelled) says nothing about the endpoint.
+const cancelled = (error: unknown) => error instanceof ConnectError && error.code === Code.Canceled;
+
 /**
  * Creates an endpoint. Only transport failures (unreachable, reset, deadline)
- * reach the breaker: a tool answering with a ToolError is a healthy endpoint.
- * `clock` times the wait an open breaker reports (cockatiel's own half-open
- * switch follows the wall clock).
+ * reach the breaker: a tool answering with a ToolError is a healthy endpoint,
+ * and so is a call its caller cancelled. `clock` times the open breaker's wait.
  */
 export function createToolEndpoint(
   address: string,
@@ -63,18 +52,18 @@ export function createToolEndpoint(
   observe: EndpointObservers = {},
   clock: Clock = systemClock,
 ): ToolEndpoint {
-  const breaker = circuitBreaker(handleAll, {
-    breaker: new ConsecutiveBreaker(policy.failureThreshold),
-    halfOpenAfter: policy.halfOpenAfterMs,
+  // Others are refused during the trial, so the executor moves them to another replica.
+  const breaker = createCircuitBreaker({
+    failureThreshold: policy.failureThreshold,
+    halfOpenAfterMs: policy.halfOpenAfterMs,
+    clock,
+    duringTrial: 'refuse',
+    isFailure: (error) => !cancelled(error),
   });
-  let openedAt = 0;
   observe.onBreakerChange?.(address, 'closed');
-  const retryAfterMs = () =>
-    breaker.state === CircuitState.Open ? Math.max(0, openedAt + policy.halfOpenAfterMs - clock.now()) : 0;
   breaker.onStateChange((state) => {
-    if (state === CircuitState.Open) openedAt = clock.now();
-    logger.warn({ address, state: stateNames[state] }, 'tool endpoint breaker changed state');
-    observe.onBreakerChange?.(address, stateNames[state]);
+    logger.warn({ address, state }, 'tool endpoint breaker changed state');
+    observe.onBreakerChange?.(address, state);
   });
   return {
     address,
@@ -86,8 +75,8 @@ export function createToolEndpoint(
     breaker,
     // An open breaker moves to half-open only when a call is tried through it, so
     // once its wait is over the endpoint counts as available again for that trial.
-    available: () => breaker.state !== CircuitState.Isolated && retryAfterMs() === 0,
-    retryAfterMs,
-    state: () => stateNames[breaker.state],
+    available: () => breaker.retryAfterMs() === 0,
+    retryAfterMs: () => breaker.retryAfterMs(),
+    state: () => breaker.state(),
   };
 }

@@ -4,6 +4,7 @@
 import { create } from '@bufbuild/protobuf';
 import { durationFromMs } from '@bufbuild/protobuf/wkt';
 import { createClient, createRouterTransport } from '@connectrpc/connect';
+import { createManualClock } from '@toolmesh/clock';
 import {
   type InvokeToolRequest,
   SideEffect,
@@ -11,7 +12,7 @@ import {
   ToolErrorCode,
   ToolService,
 } from '@toolmesh/proto';
-import { CircuitState, ConsecutiveBreaker, circuitBreaker, handleAll } from 'cockatiel';
+import { createCircuitBreaker } from '@toolmesh/resilience';
 import {
   compileArgumentValidator,
   type RegisteredTool,
@@ -87,14 +88,19 @@ export function createToolWorld(tools: WorldTool[]) {
       },
     });
   });
-  const breaker = circuitBreaker(handleAll, { breaker: new ConsecutiveBreaker(5), halfOpenAfter: 5_000 });
+  // The endpoint's breaker as the registry makes it; its clock stands still, nothing here waits on it.
+  const breaker = createCircuitBreaker({
+    failureThreshold: 5,
+    halfOpenAfterMs: 5_000,
+    clock: createManualClock(),
+  });
   const endpoint: ToolEndpoint = {
     address: 'in-process',
     client: createClient(ToolService, transport),
     breaker,
-    available: () => breaker.state !== CircuitState.Open,
-    retryAfterMs: () => 0,
-    state: () => 'closed',
+    available: () => breaker.retryAfterMs() === 0,
+    retryAfterMs: () => breaker.retryAfterMs(),
+    state: () => breaker.state(),
   };
   const registered: RegisteredTool[] = tools.map((t) => {
     const parameters = t.schema ?? anyObject;

@@ -1,0 +1,8 @@
+export {
+  type CircuitBreaker,
+  type CircuitBreakerOptions,
+  CircuitOpenError,
+  type CircuitState,
+  createCircuitBreaker,
+} from './circuit-breaker.ts';
+export { isStorageUnavailable } from './is-storage-unavailable.ts';
