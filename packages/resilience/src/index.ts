@@ -6,3 +6,4 @@ export {
   createCircuitBreaker,
 } from './circuit-breaker.ts';
 export { isStorageUnavailable } from './is-storage-unavailable.ts';
+export { type RetryOptions, retryWithBackoff } from './retry-with-backoff.ts';

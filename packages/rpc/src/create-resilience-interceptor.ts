@@ -1,6 +1,6 @@
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import { type Clock, systemClock } from '@toolmesh/clock';
-import { CircuitOpenError, createCircuitBreaker } from '@toolmesh/resilience';
+import { CircuitOpenError, createCircuitBreaker, retryWithBackoff } from '@toolmesh/resilience';
 import { errorFor } from './error-details.ts';
 import { isUnsentError } from './is-unsent-error.ts';
 import { createRetryBudget, type RetryBudget } from './retry-budget.ts';
@@ -19,11 +19,6 @@ export interface ResilienceOptions {
   /** Times the backoff between attempts and the open breaker's wait; default the system clock. */
   clock?: Clock;
 }
-
-// Backoff between attempts: exponential from 25 ms, capped at 500 ms, with full jitter.
-const initialDelayMs = 25;
-const maxDelayMs = 500;
-const backoffMs = (retry: number) => Math.random() * Math.min(maxDelayMs, initialDelayMs * 2 ** retry);
 
 // A failure of the hop itself, not an answer of the peer's error boundary.
 const transportFailure = (error: unknown) =>
@@ -64,15 +59,14 @@ export function createResilienceInterceptor(options: ResilienceOptions = {}): In
       return next(req);
     }
     budget.deposit();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await breaker.execute(() => next(req));
-      } catch (error) {
-        const retry =
-          attempt < maxAttempts && isUnsentError(error) && !req.signal.aborted && budget.withdraw();
-        if (!retry) return rejectOpen(error);
-      }
-      await clock.sleep(backoffMs(attempt - 1), req.signal);
-    }
+    // Backoff between attempts: exponential from 25 ms, capped at 500 ms, with full jitter.
+    return retryWithBackoff(() => breaker.execute(() => next(req)), {
+      maxAttempts,
+      initialDelayMs: 25,
+      maxDelayMs: 500,
+      shouldRetry: (error) => isUnsentError(error) && budget.withdraw(),
+      signal: req.signal,
+      clock,
+    }).catch(rejectOpen);
   };
 }

@@ -1,5 +1,6 @@
+import { type Clock, systemClock } from '@toolmesh/clock';
 import type { Principal } from '@toolmesh/proto';
-import { CircuitOpenError } from '@toolmesh/resilience';
+import { CircuitOpenError, retryWithBackoff } from '@toolmesh/resilience';
 import {
   isBrokenInTransit,
   isUnsentError,
@@ -10,7 +11,6 @@ import {
   toolFailure,
 } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
-import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 
 import type { ToolEndpoint } from './tool-endpoint.ts';
 import { failedOutcome, type ToolOutcome } from './tool-outcome.ts';
@@ -32,6 +32,8 @@ export interface InvokeDeps {
   retryBudget: RetryBudget;
   /** Attempts per call, the first included; default 3. */
   maxAttempts?: number;
+  /** Times the pauses between attempts; default the system clock. */
+  clock?: Clock;
 }
 
 // A transport failure that may be retried on another replica.
@@ -86,17 +88,17 @@ export async function invokeTool(input: InvokeInput, deps: InvokeDeps): Promise<
   const failedEndpoints = new Set<ToolEndpoint>();
 
   deps.retryBudget.deposit();
-  const policy = retry(
-    handleWhen(
-      (e) => e instanceof RetriableTransportError && !input.signal.aborted && deps.retryBudget.withdraw(),
-    ),
-    {
-      maxAttempts: (deps.maxAttempts ?? 3) - 1,
-      backoff: new ExponentialBackoff({ initialDelay: 20, maxDelay: 400 }),
-    },
-  );
+  // Backoff between attempts: exponential from 20 ms, capped at 400 ms, with full jitter.
+  const retryOnAnotherReplica = {
+    maxAttempts: deps.maxAttempts ?? 3,
+    initialDelayMs: 20,
+    maxDelayMs: 400,
+    shouldRetry: (e: unknown) => e instanceof RetriableTransportError && deps.retryBudget.withdraw(),
+    signal: input.signal,
+    clock: deps.clock ?? systemClock,
+  };
   try {
-    const res = await policy.execute(async () => {
+    const res = await retryWithBackoff(async () => {
       const endpoint = pickEndpoint(input.tool.endpoints, failedEndpoints);
       try {
         return await endpoint.breaker.execute(() => {
@@ -126,7 +128,7 @@ export async function invokeTool(input: InvokeInput, deps: InvokeDeps): Promise<
         }
         throw error;
       }
-    }, input.signal);
+    }, retryOnAnotherReplica);
     if (res.outcome.case === 'resultJson') {
       return {
         toolCallId: input.toolCallId,

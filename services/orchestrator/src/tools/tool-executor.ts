@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '@toolmesh/clock';
 import { type Principal, SideEffect } from '@toolmesh/proto';
 import { createRetryBudget, type RetryBudget } from '@toolmesh/rpc';
 import { type Logger, maskSensitiveJson } from '@toolmesh/telemetry';
@@ -56,6 +57,8 @@ export interface ToolExecutorOptions {
   cache?: ResultCache;
   /** Bounds retries across all calls; default 20% of traffic plus 5/s. */
   retryBudget?: RetryBudget;
+  /** Times the pauses between attempts on another replica; default the system clock. */
+  clock?: Clock;
   /** Wraps each call (span, metrics; see createToolInstrumentation); absent runs it bare. */
   instrument?: ToolInstrumentation;
 }
@@ -81,7 +84,8 @@ function taskIdOf(content: string): string | undefined {
 /** Creates the {@link ToolExecutor}: cache, limits, ledger and audit around every InvokeTool. */
 export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
   const { logger, admission, cache, ledger } = options;
-  const retryBudget = options.retryBudget ?? createRetryBudget();
+  const clock = options.clock ?? systemClock;
+  const retryBudget = options.retryBudget ?? createRetryBudget({ clock });
 
   async function executeOne(call: PlannedCall, ctx: ExecutionContext): Promise<ToolOutcome> {
     const { definition } = call.tool;
@@ -156,7 +160,7 @@ export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
     try {
       const outcome = await invokeTool(
         { ...call, principal: ctx.principal, signal: ctx.signal },
-        { logger, retryBudget },
+        { logger, retryBudget, clock },
       );
       if (outcome.success && cacheTtlMs > 0) {
         await cache?.store(ctx.principal, name, call.argumentsJson, outcome.content, cacheTtlMs);
