@@ -43,7 +43,8 @@ import {
 } from './tools/index.ts';
 
 const config = loadConfig(process.env);
-// The one source of time: leases, approval expiry, breakers, refreshes and reconciliation read it.
+// The one source of time: leases, approval expiry, breakers, retries, limits, cache, refreshes and
+// reconciliation read it.
 const clock = systemClock;
 const logger = createLogger({ service: 'orchestrator', level: config.logLevel });
 // First: spans and /metrics must cover everything that follows.
@@ -56,7 +57,11 @@ const telemetry = await startTelemetry({
 const metrics = createOrchestratorMetrics(telemetry.metrics);
 
 // Storage: conversations, approvals, chat requests and the execution ledger, in one schema.
-const db = await openDatabase({ url: config.databaseUrl, applicationName: 'toolmesh-orchestrator' });
+const db = await openDatabase({
+  url: config.databaseUrl,
+  applicationName: 'toolmesh-orchestrator',
+  clock,
+});
 await migrate(db.pool, { schema, migrations });
 const conversations = createConversationStore(db.pool, { clock });
 const actions = instrumentPendingActionStore(createPendingActionStore(db.pool, { clock }), metrics);
@@ -86,16 +91,18 @@ const redis = await connectRedis(config.redisUrl, (error) =>
 );
 const admission = instrumentToolAdmission(
   createToolAdmission({
-    rateLimiter: createRateLimiter({ redis, prefix: `${config.redisPrefix}orchestrator:` }),
+    rateLimiter: createRateLimiter({ redis, prefix: `${config.redisPrefix}orchestrator:`, clock }),
     perUserToolRate: config.execution.perUserToolRate,
     perTool: createKeyedConcurrencyLimiter({
       limitFor: (tool) => registry.get(tool)?.definition.metadata?.maxConcurrency ?? 0,
       queueTimeoutMs: config.execution.queueTimeoutMs,
+      clock,
     }),
     global: createConcurrencyLimiter({
       limit: config.execution.maxConcurrent,
       maxQueue: config.execution.maxConcurrent * 4,
       queueTimeoutMs: config.execution.queueTimeoutMs,
+      clock,
     }),
   }),
   metrics,
@@ -108,6 +115,7 @@ const cache = config.readCache
           redis,
           prefix: `${config.redisPrefix}cache:`,
           onError: (error) => logger.warn({ err: error }, 'read cache unavailable; calling the tool'),
+          clock,
         }),
       ),
       metrics,
@@ -119,6 +127,7 @@ const executor = createToolExecutor({
   ledger,
   cache,
   instrument: createToolInstrumentation(metrics),
+  clock,
 });
 
 // The model; outermost the breaker: while it is open no model call is made (nor measured).
