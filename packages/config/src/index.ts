@@ -1,3 +1,4 @@
+export { type MeshAuthSettings, meshAuthEnv, meshAuthSettings } from './mesh-auth-env.ts';
 export {
   addressList,
   discoveryEnv,
@@ -12,4 +13,5 @@ export {
   urlList,
 } from './parse-env.ts';
 export { metricsPort, type TelemetryEnv, telemetryEnv, telemetrySettings } from './telemetry-env.ts';
+export { type TlsEnv, type TlsSettings, tlsEnv, tlsSettings } from './tls-env.ts';
 export { type ToolServiceSettings, toolServiceEnv, toolServiceSettings } from './tool-service-env.ts';

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { meshAuthEnv, meshAuthSettings } from './mesh-auth-env.ts';
 import { discoveryEnv, discoverySettings, host, logLevel, port, postgresUrl } from './parse-env.ts';
 import { telemetryEnv, telemetrySettings } from './telemetry-env.ts';
 
@@ -14,6 +15,7 @@ export const toolServiceEnv = (defaults: { port: number; metricsPort: number }) 
   ...telemetryEnv(defaults.metricsPort),
   DATABASE_URL: postgresUrl,
   LOG_LEVEL: logLevel,
+  ...meshAuthEnv,
 });
 
 type ToolServiceEnv = z.output<z.ZodObject<ReturnType<typeof toolServiceEnv>>>;
@@ -30,6 +32,8 @@ export function toolServiceSettings(c: ToolServiceEnv) {
     discovery: discoverySettings(c),
     /** METRICS_PORT and the OTEL_* variables. */
     telemetry: telemetrySettings(c),
+    /** The mesh's public keys: every call must carry a credential the orchestrator signed. */
+    meshAuth: meshAuthSettings(c, { verify: true, sign: false }),
   };
 }
 

@@ -48,6 +48,7 @@ export { canonicalCodeName, grpcCodeName, grpcStatusCode } from './grpc-status.t
 export { type HandleShutdownOptions, handleShutdown } from './handle-shutdown.ts';
 export { createHealthRegistry, type HealthRegistry } from './health-registry.ts';
 export { isUnsentError } from './is-unsent-error.ts';
+export * from './mesh-auth/index.ts';
 export { observeStream, type StreamObserver } from './observe-stream.ts';
 export { createReflectionRegistrations } from './reflection-service.ts';
 export { type RelayErrorOptions, relayError } from './relay-error.ts';

@@ -1,0 +1,83 @@
+import { Code, createContextKey, type HandlerContext } from '@connectrpc/connect';
+import type { Principal } from '@toolmesh/proto';
+import { publicError } from '../error-details.ts';
+
+/**
+ * The verified credential of the call being served: who it runs for, and what it was
+ * issued for. The mesh interceptor puts it in the handler context before any handler runs.
+ */
+export interface MeshCredential {
+  /** The end user: user, tenant and permissions, as the gateway verified them. */
+  principal: Principal;
+  /** Correlates logs and audit records across hops. */
+  requestId: string;
+  /** Who signed it, e.g. {@link meshIssuer}.gateway. */
+  issuer: string;
+  /** What it is for, e.g. {@link meshAudience}.orchestrator or a tool's audience. */
+  audience: string;
+  /** A tool call's credential: the tool, the call and its idempotency key. */
+  tool?: string;
+  callId?: string;
+  idempotencyKey?: string;
+  /** A task read's credential: the task. */
+  taskId?: string;
+  /** A delegated credential: the tool whose call may make this call as the same user. */
+  onBehalfOf?: string;
+  /** When it stops being accepted, in ms since the epoch. */
+  expiresAt: number;
+  /** The signed token itself. */
+  token: string;
+}
+
+/** What an issuer signs into a credential (the issuer and times are its own). */
+export interface CredentialClaims {
+  principal: Pick<Principal, 'userId' | 'tenantId' | 'permissions'>;
+  requestId: string;
+  audience: string;
+  tool?: string;
+  callId?: string;
+  idempotencyKey?: string;
+  taskId?: string;
+  onBehalfOf?: string;
+}
+
+/** The services that sign mesh credentials; a verifier names the ones it accepts. */
+export const meshIssuer = {
+  /** Signs the credentials of calls the gateway makes for a verified caller. */
+  gateway: 'toolmesh-gateway',
+  /** Signs tool-call, task and delegated credentials. */
+  orchestrator: 'toolmesh-orchestrator',
+} as const;
+
+/** Audiences of mesh credentials: a credential is good for one of them only. */
+export const meshAudience = {
+  orchestrator: 'toolmesh:orchestrator',
+  /** Calls of one tool (InvokeTool) and reads of its tasks (TaskService). */
+  tool: (toolName: string) => `toolmesh:tool:${toolName}`,
+} as const;
+
+/** Metadata key of the credential: `authorization: Bearer <jwt>`, as standard JWT middleware expects. */
+export const credentialHeader = 'authorization';
+
+/**
+ * Metadata key of delegated credentials a tool call receives for the tools it calls as the
+ * same user (one value per tool, comma separated when several).
+ */
+export const delegationHeader = 'x-toolmesh-delegation';
+
+/** The metadata that carries `token`. */
+export function credentialHeaders(token: string): Record<string, string> {
+  return { [credentialHeader]: `Bearer ${token}` };
+}
+
+/** Where the verified credential travels from the interceptor to the handlers. */
+export const meshCredentialKey = createContextKey<MeshCredential | undefined>(undefined, {
+  description: 'mesh credential',
+});
+
+/** The call's verified credential; UNAUTHENTICATED when there is none (a handler behind no interceptor). */
+export function requireCredential(ctx: Pick<HandlerContext, 'values'>): MeshCredential {
+  const credential = ctx.values.get(meshCredentialKey);
+  if (!credential) throw publicError(Code.Unauthenticated, 'no verified mesh credential');
+  return credential;
+}
