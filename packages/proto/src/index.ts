@@ -7,7 +7,6 @@ export * as reflectionV1 from './gen/grpc/reflection/v1/reflection_pb.ts';
 export * as reflectionV1alpha from './gen/grpc/reflection/v1alpha/reflection_pb.ts';
 export * from './gen/toolmesh/v1/audit_pb.ts';
 export * from './gen/toolmesh/v1/chat_pb.ts';
-export * from './gen/toolmesh/v1/orchestrator_pb.ts';
 export * from './gen/toolmesh/v1/principal_pb.ts';
 export * from './gen/toolmesh/v1/registry_pb.ts';
 export * from './gen/toolmesh/v1/task_pb.ts';

@@ -14,8 +14,9 @@ export const file_toolmesh_v1_principal: GenFile = /*@__PURE__*/
 
 /**
  * Principal is the verified end user on whose behalf a call runs. The gateway
- * authenticates the caller and sends the principal inward; tools always run as
- * this user, never as the model.
+ * authenticates the caller; inside the mesh the principal travels only in signed
+ * credentials (never in request messages), and tools always run as this user,
+ * never as the model.
  *
  * @generated from message toolmesh.v1.Principal
  */

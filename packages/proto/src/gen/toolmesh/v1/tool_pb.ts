@@ -6,15 +6,13 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
-import type { Principal } from "./principal_pb.ts";
-import { file_toolmesh_v1_principal } from "./principal_pb.ts";
 import type { Message, UnknownEnum } from "@bufbuild/protobuf";
 
 /**
  * Describes the file toolmesh/v1/tool.proto.
  */
 export const file_toolmesh_v1_tool: GenFile = /*@__PURE__*/
-  fileDesc("ChZ0b29sbWVzaC92MS90b29sLnByb3RvEgt0b29sbWVzaC52MSISChBMaXN0VG9vbHNSZXF1ZXN0Ij8KEUxpc3RUb29sc1Jlc3BvbnNlEioKBXRvb2xzGAEgAygLMhsudG9vbG1lc2gudjEuVG9vbERlZmluaXRpb24iewoOVG9vbERlZmluaXRpb24SDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIZChFpbnB1dF9zY2hlbWFfanNvbhgDIAEoCRIrCghtZXRhZGF0YRgEIAEoCzIZLnRvb2xtZXNoLnYxLlRvb2xNZXRhZGF0YSLKAgoMVG9vbE1ldGFkYXRhEioKB3RpbWVvdXQYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFwoPbWF4X2NvbmN1cnJlbmN5GAIgASgFEhIKCmlkZW1wb3RlbnQYAyABKAgSEgoKcGVybWlzc2lvbhgEIAEoCRIsCgljYWNoZV90dGwYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFgoOYWxsb3dfcGFyYWxsZWwYBiABKAgSLAoLc2lkZV9lZmZlY3QYByABKA4yFy50b29sbWVzaC52MS5TaWRlRWZmZWN0Eg0KBWFzeW5jGAggASgIEhgKEHNlbnNpdGl2ZV9maWVsZHMYCSADKAkSFgoOc3VtbWFyeV9maWVsZHMYCiADKAkSGAoQbWF4X291dHB1dF9jaGFycxgLIAEoBSKYAQoRSW52b2tlVG9vbFJlcXVlc3QSFAoMdG9vbF9jYWxsX2lkGAEgASgJEhEKCXRvb2xfbmFtZRgCIAEoCRIWCg5hcmd1bWVudHNfanNvbhgDIAEoCRIpCglwcmluY2lwYWwYBCABKAsyFi50b29sbWVzaC52MS5QcmluY2lwYWwSFwoPaWRlbXBvdGVuY3lfa2V5GAUgASgJIl8KEkludm9rZVRvb2xSZXNwb25zZRIVCgtyZXN1bHRfanNvbhgBIAEoCUgAEicKBWVycm9yGAIgASgLMhYudG9vbG1lc2gudjEuVG9vbEVycm9ySABCCQoHb3V0Y29tZSJZCglUb29sRXJyb3ISKAoEY29kZRgBIAEoDjIaLnRvb2xtZXNoLnYxLlRvb2xFcnJvckNvZGUSDwoHbWVzc2FnZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAgqVgoKU2lkZUVmZmVjdBIbChdTSURFX0VGRkVDVF9VTlNQRUNJRklFRBAAEhQKEFNJREVfRUZGRUNUX1JFQUQQARIVChFTSURFX0VGRkVDVF9XUklURRACKuECCg1Ub29sRXJyb3JDb2RlEh8KG1RPT0xfRVJST1JfQ09ERV9VTlNQRUNJRklFRBAAEiQKIFRPT0xfRVJST1JfQ09ERV9JTlZBTElEX0FSR1VNRU5UEAESHQoZVE9PTF9FUlJPUl9DT0RFX05PVF9GT1VORBACEiUKIVRPT0xfRVJST1JfQ09ERV9QRVJNSVNTSU9OX0RFTklFRBADEicKI1RPT0xfRVJST1JfQ09ERV9GQUlMRURfUFJFQ09ORElUSU9OEAQSHAoYVE9PTF9FUlJPUl9DT0RFX0NPTkZMSUNUEAUSGwoXVE9PTF9FUlJPUl9DT0RFX1RJTUVPVVQQBhIfChtUT09MX0VSUk9SX0NPREVfVU5BVkFJTEFCTEUQBxIgChxUT09MX0VSUk9SX0NPREVfUkFURV9MSU1JVEVEEAgSHAoYVE9PTF9FUlJPUl9DT0RFX0lOVEVSTkFMEAkyqAEKC1Rvb2xTZXJ2aWNlEkoKCUxpc3RUb29scxIdLnRvb2xtZXNoLnYxLkxpc3RUb29sc1JlcXVlc3QaHi50b29sbWVzaC52MS5MaXN0VG9vbHNSZXNwb25zZRJNCgpJbnZva2VUb29sEh4udG9vbG1lc2gudjEuSW52b2tlVG9vbFJlcXVlc3QaHy50b29sbWVzaC52MS5JbnZva2VUb29sUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_toolmesh_v1_principal]);
+  fileDesc("ChZ0b29sbWVzaC92MS90b29sLnByb3RvEgt0b29sbWVzaC52MSISChBMaXN0VG9vbHNSZXF1ZXN0Ij8KEUxpc3RUb29sc1Jlc3BvbnNlEioKBXRvb2xzGAEgAygLMhsudG9vbG1lc2gudjEuVG9vbERlZmluaXRpb24iewoOVG9vbERlZmluaXRpb24SDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIZChFpbnB1dF9zY2hlbWFfanNvbhgDIAEoCRIrCghtZXRhZGF0YRgEIAEoCzIZLnRvb2xtZXNoLnYxLlRvb2xNZXRhZGF0YSLjAgoMVG9vbE1ldGFkYXRhEioKB3RpbWVvdXQYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFwoPbWF4X2NvbmN1cnJlbmN5GAIgASgFEhIKCmlkZW1wb3RlbnQYAyABKAgSEgoKcGVybWlzc2lvbhgEIAEoCRIsCgljYWNoZV90dGwYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFgoOYWxsb3dfcGFyYWxsZWwYBiABKAgSLAoLc2lkZV9lZmZlY3QYByABKA4yFy50b29sbWVzaC52MS5TaWRlRWZmZWN0Eg0KBWFzeW5jGAggASgIEhgKEHNlbnNpdGl2ZV9maWVsZHMYCSADKAkSFgoOc3VtbWFyeV9maWVsZHMYCiADKAkSGAoQbWF4X291dHB1dF9jaGFycxgLIAEoBRIXCg9kZWxlZ2F0ZWRfdG9vbHMYDCADKAkifgoRSW52b2tlVG9vbFJlcXVlc3QSFAoMdG9vbF9jYWxsX2lkGAEgASgJEhEKCXRvb2xfbmFtZRgCIAEoCRIWCg5hcmd1bWVudHNfanNvbhgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAlKBAgEEAVSCXByaW5jaXBhbCJfChJJbnZva2VUb29sUmVzcG9uc2USFQoLcmVzdWx0X2pzb24YASABKAlIABInCgVlcnJvchgCIAEoCzIWLnRvb2xtZXNoLnYxLlRvb2xFcnJvckgAQgkKB291dGNvbWUiWQoJVG9vbEVycm9yEigKBGNvZGUYASABKA4yGi50b29sbWVzaC52MS5Ub29sRXJyb3JDb2RlEg8KB21lc3NhZ2UYAiABKAkSEQoJcmV0cnlhYmxlGAMgASgIKlYKClNpZGVFZmZlY3QSGwoXU0lERV9FRkZFQ1RfVU5TUEVDSUZJRUQQABIUChBTSURFX0VGRkVDVF9SRUFEEAESFQoRU0lERV9FRkZFQ1RfV1JJVEUQAirhAgoNVG9vbEVycm9yQ29kZRIfChtUT09MX0VSUk9SX0NPREVfVU5TUEVDSUZJRUQQABIkCiBUT09MX0VSUk9SX0NPREVfSU5WQUxJRF9BUkdVTUVOVBABEh0KGVRPT0xfRVJST1JfQ09ERV9OT1RfRk9VTkQQAhIlCiFUT09MX0VSUk9SX0NPREVfUEVSTUlTU0lPTl9ERU5JRUQQAxInCiNUT09MX0VSUk9SX0NPREVfRkFJTEVEX1BSRUNPTkRJVElPThAEEhwKGFRPT0xfRVJST1JfQ09ERV9DT05GTElDVBAFEhsKF1RPT0xfRVJST1JfQ09ERV9USU1FT1VUEAYSHwobVE9PTF9FUlJPUl9DT0RFX1VOQVZBSUxBQkxFEAcSIAocVE9PTF9FUlJPUl9DT0RFX1JBVEVfTElNSVRFRBAIEhwKGFRPT0xfRVJST1JfQ09ERV9JTlRFUk5BTBAJMqgBCgtUb29sU2VydmljZRJKCglMaXN0VG9vbHMSHS50b29sbWVzaC52MS5MaXN0VG9vbHNSZXF1ZXN0Gh4udG9vbG1lc2gudjEuTGlzdFRvb2xzUmVzcG9uc2USTQoKSW52b2tlVG9vbBIeLnRvb2xtZXNoLnYxLkludm9rZVRvb2xSZXF1ZXN0Gh8udG9vbG1lc2gudjEuSW52b2tlVG9vbFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration]);
 
 /**
  * @generated from message toolmesh.v1.ListToolsRequest
@@ -163,6 +161,16 @@ export type ToolMetadata = Message<"toolmesh.v1.ToolMetadata"> & {
    * @generated from field: int32 max_output_chars = 11;
    */
   maxOutputChars: number;
+
+  /**
+   * Read tools this tool calls as the same end user (e.g. create_ticket reads the
+   * order with get_order_detail). Each call of this tool then carries, in metadata
+   * "x-toolmesh-delegation", a credential the orchestrator issued for each of them,
+   * good only for that call; a tool service cannot make one up.
+   *
+   * @generated from field: repeated string delegated_tools = 12;
+   */
+  delegatedTools: string[];
 };
 
 /**
@@ -190,13 +198,6 @@ export type InvokeToolRequest = Message<"toolmesh.v1.InvokeToolRequest"> & {
    * @generated from field: string arguments_json = 3;
    */
   argumentsJson: string;
-
-  /**
-   * The end user the tool runs as.
-   *
-   * @generated from field: toolmesh.v1.Principal principal = 4;
-   */
-  principal?: Principal | undefined;
 
   /**
    * Same key and arguments return the stored result instead of running again.
@@ -399,7 +400,9 @@ export const ToolService: GenService<{
     output: typeof ListToolsResponseSchema;
   },
   /**
-   * InvokeTool executes one tool call as the given principal.
+   * InvokeTool executes one tool call as the end user named by the call's mesh
+   * credential (metadata "authorization: Bearer <jwt>", signed by the orchestrator
+   * for this tool, call id and idempotency key; see docs/tool-teams.md).
    *
    * @generated from rpc toolmesh.v1.ToolService.InvokeTool
    */
