@@ -6,5 +6,6 @@ export {
   type Protocol,
 } from './create-gateway-transport.ts';
 export { describeError, type ErrorDescription, grpcCodeName } from './describe-error.ts';
-export { type GatewayAddress, parseGatewayAddress } from './gateway-address.ts';
+export { type GatewayAddress, parseGatewayAddress, plaintextWarning } from './gateway-address.ts';
+export { printable, printableJson, printableLine } from './printable.ts';
 export { type RunCliOptions, runCli } from './run-cli.ts';

@@ -5,6 +5,7 @@ import { type AuditRecord, AuditRecordSchema, AuditService } from '@toolmesh/pro
 import { type CliContext, exitCode } from './cli-context.ts';
 import { formatDuration } from './format-duration.ts';
 import { formatTable } from './format-table.ts';
+import { printableJson, printableLine } from './printable.ts';
 
 /** Filters of {@link runAudit}. */
 export interface AuditOptions {
@@ -44,9 +45,8 @@ export async function runAudit(ctx: CliContext, options: AuditOptions): Promise<
   const shown = records.slice(0, options.limit);
   if (ctx.json) {
     ctx.stdout.write(
-      `${JSON.stringify(
+      `${printableJson(
         shown.map((r) => toJson(AuditRecordSchema, r)),
-        null,
         2,
       )}\n`,
     );
@@ -56,16 +56,18 @@ export async function runAudit(ctx: CliContext, options: AuditOptions): Promise<
     ctx.stdout.write('no audit records\n');
     return exitCode.ok;
   }
+  // Every field the server sent is cleaned: arguments and ids come from models and users.
+  const p = printableLine;
   const rows = shown.map((r) => [
     r.createdAt ? timestampDate(r.createdAt).toISOString().replace('T', ' ').slice(0, 19) : '-',
-    r.userId,
-    r.toolName,
-    r.resultCode,
+    p(r.userId),
+    p(r.toolName),
+    p(r.resultCode),
     formatDuration(Number(r.durationMs)),
     r.cached ? 'yes' : '',
-    r.approver || '',
-    r.conversationId,
-    r.argumentsJson,
+    p(r.approver || ''),
+    p(r.conversationId),
+    p(r.argumentsJson),
   ]);
   ctx.stdout.write(
     `${formatTable(['TIME (UTC)', 'USER', 'TOOL', 'RESULT', 'DURATION', 'CACHED', 'APPROVER', 'CONVERSATION', 'ARGUMENTS'], rows)}\n`,

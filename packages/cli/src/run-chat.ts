@@ -14,6 +14,7 @@ import { type CliContext, exitCode } from './cli-context.ts';
 import { createPrompter } from './create-prompter.ts';
 import { formatClock } from './format-clock.ts';
 import { createLiveOutput, type LiveOutput } from './live-output.ts';
+import { printable, printableJson, printableLine } from './printable.ts';
 import { compactJson, renderToolExecution } from './render-tool-execution.ts';
 
 /** Options of {@link runChat}. */
@@ -59,7 +60,7 @@ export async function runChat(ctx: CliContext, options: ChatOptions): Promise<nu
     }
   };
 
-  const emitJson = (line: unknown) => ctx.stdout.write(`${JSON.stringify(line)}\n`);
+  const emitJson = (line: unknown) => ctx.stdout.write(`${printableJson(line)}\n`);
 
   const streamTurn = (message: string) =>
     interruptible(async (signal) => {
@@ -77,12 +78,12 @@ export async function runChat(ctx: CliContext, options: ChatOptions): Promise<nu
         const event = res.event;
         switch (event.case) {
           case 'textDelta':
-            if (!ctx.json) out.write(event.value.text);
+            if (!ctx.json) out.write(printable(event.value.text));
             streamedText ||= event.value.text.length > 0;
             break;
           case 'toolCallStarted':
             args.set(event.value.toolCallId, event.value.argumentsJson);
-            out.begin(event.value.toolCallId, event.value.toolName);
+            out.begin(event.value.toolCallId, printableLine(event.value.toolName));
             break;
           case 'toolCallFinished': {
             const execution = event.value.execution;
@@ -103,7 +104,7 @@ export async function runChat(ctx: CliContext, options: ChatOptions): Promise<nu
         for (const execution of final.toolExecutions) {
           if (!shown.has(execution.toolCallId)) out.line(renderToolExecution(execution, out));
         }
-        if (!streamedText && final.reply) out.line(final.reply);
+        if (!streamedText && final.reply) out.line(printable(final.reply));
         out.endLine();
         if (final.stopReason === StopReason.ROUND_LIMIT) {
           out.line(
@@ -116,7 +117,7 @@ export async function runChat(ctx: CliContext, options: ChatOptions): Promise<nu
 
   const confirm = (action: PendingAction, approve: boolean) =>
     interruptible(async (signal) => {
-      out.begin(action.actionId, `${approve ? 'running' : 'declining'} ${action.toolName}`);
+      out.begin(action.actionId, `${approve ? 'running' : 'declining'} ${printableLine(action.toolName)}`);
       rpc = confirmRpc;
       const res = await client.confirm(
         { conversationId, actionId: action.actionId, approve },
@@ -126,9 +127,11 @@ export async function runChat(ctx: CliContext, options: ChatOptions): Promise<nu
       if (ctx.json) {
         emitJson({ confirm: toJson(ConfirmResponseSchema, res) });
       } else {
-        if (!approve) out.line(out.style('dim', `declined ${action.toolName}; it was not executed`));
+        if (!approve) {
+          out.line(out.style('dim', `declined ${printableLine(action.toolName)}; it was not executed`));
+        }
         for (const execution of res.toolExecutions) out.line(renderToolExecution(execution, out));
-        if (res.reply) out.line(res.reply);
+        if (res.reply) out.line(printable(res.reply));
       }
       return res.pendingActions;
     });
@@ -140,15 +143,16 @@ export async function runChat(ctx: CliContext, options: ChatOptions): Promise<nu
       const action = queue[0] as PendingAction;
       describePending(notes, action);
       // Summaries often start with the call itself ("create_ticket(order_id=…)"): name the tool once.
-      const what = action.summary.startsWith(action.toolName)
-        ? action.summary
-        : `${action.toolName} ${action.summary}`.trim();
+      // One line, cleaned: nothing the server sent may draw over or around the question.
+      const toolName = printableLine(action.toolName);
+      const summary = printableLine(action.summary);
+      const what = summary.startsWith(toolName) ? summary : `${toolName} ${summary}`.trim();
       const answer = await prompter.ask(`Approve ${what}? [y/N] `);
       if ('end' in answer) {
         notes.line(
           notes.style(
             'yellow',
-            `left pending: decide later with \`toolmesh confirm ${conversationId} ${action.actionId}\` (or --decline)`,
+            `left pending: decide later with \`toolmesh confirm ${printableLine(conversationId)} ${printableLine(action.actionId)}\` (or --decline)`,
           ),
         );
         return answer.end === 'interrupt' ? exitCode.interrupted : exitCode.ok;
@@ -176,7 +180,8 @@ export async function runChat(ctx: CliContext, options: ChatOptions): Promise<nu
   try {
     if (options.message !== undefined) {
       const code = await turn(options.message);
-      if (!ctx.json && conversationId) notes.line(notes.style('dim', `conversation ${conversationId}`));
+      if (!ctx.json && conversationId)
+        notes.line(notes.style('dim', `conversation ${printableLine(conversationId)}`));
       return code;
     }
     if (ctx.stdin.isTTY && !ctx.json) {
@@ -199,7 +204,8 @@ export async function runChat(ctx: CliContext, options: ChatOptions): Promise<nu
       failed ||= code === exitCode.failed;
       if (!ctx.json) out.line('');
     }
-    if (!ctx.json && conversationId) notes.line(notes.style('dim', `conversation ${conversationId}`));
+    if (!ctx.json && conversationId)
+      notes.line(notes.style('dim', `conversation ${printableLine(conversationId)}`));
     if (interruptedAtPrompt) return exitCode.interrupted;
     return failed ? exitCode.failed : exitCode.ok;
   } finally {
@@ -211,7 +217,7 @@ function describePending(out: LiveOutput, action: PendingAction): void {
   out.line('');
   const expires = action.expiresAt ? formatClock(timestampDate(action.expiresAt)) : undefined;
   out.line(
-    `${out.style('yellow', '⏸')} ${out.style('bold', action.toolName)} needs your approval${
+    `${out.style('yellow', '⏸')} ${out.style('bold', printableLine(action.toolName))} needs your approval${
       expires ? out.style('dim', ` (expires ${expires})`) : ''
     }`,
   );

@@ -4,7 +4,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { type CliContext, type CliStreams, exitCode, type OnInterrupt } from './cli-context.ts';
 import { createGatewayTransport, type Protocol, protocols } from './create-gateway-transport.ts';
 import { describeError } from './describe-error.ts';
-import { parseGatewayAddress } from './gateway-address.ts';
+import { parseGatewayAddress, plaintextWarning } from './gateway-address.ts';
+import { printableJson, printableLine } from './printable.ts';
 import { runAudit } from './run-audit.ts';
 import { runChat } from './run-chat.ts';
 import { runConfirm } from './run-confirm.ts';
@@ -16,7 +17,7 @@ import { formatScaffoldResult, ScaffoldError, scaffoldToolService } from './scaf
 export interface RunCliOptions extends CliStreams {
   /** The arguments after the program name. */
   args: string[];
-  /** TOOLMESH_GATEWAY and TOOLMESH_API_KEY are read from here, as defaults of the flags. */
+  /** TOOLMESH_GATEWAY, TOOLMESH_API_KEY and TOOLMESH_REQUIRE_TLS are read from here, as defaults of the flags. */
   env: Record<string, string | undefined>;
   onInterrupt: OnInterrupt;
   /** Where `new-tool-service` looks for the monorepo; default the process's working directory. */
@@ -28,6 +29,7 @@ interface GlobalFlags {
   gateway: string;
   apiKey?: string;
   tls?: boolean;
+  requireTls?: boolean;
   protocol: Protocol;
   timeout?: number;
   json?: boolean;
@@ -73,6 +75,13 @@ export async function runCli(options: RunCliOptions): Promise<number> {
       throw new UsageError(`no API key for ${address.baseUrl}: pass --api-key <key> or set TOOLMESH_API_KEY`);
     }
     const json = Boolean(flags.json);
+    // Said before the first call, so the key has not left yet when the user reads it.
+    const warning = plaintextWarning(address);
+    if (warning) {
+      if (flags.requireTls) throw new UsageError(`refusing: ${warning}`);
+      if (json) stderr.write(`${JSON.stringify({ warning })}\n`);
+      else stderr.write(`${styleText('yellow', `warning: ${warning}`, { stream: stderr })}\n`);
+    }
     return {
       ...options,
       json,
@@ -80,11 +89,15 @@ export async function runCli(options: RunCliOptions): Promise<number> {
       ...(flags.timeout ? { timeoutMs: flags.timeout * 1000 } : {}),
       reportError(error, rpc) {
         const d = describeError(error, { baseUrl: address.baseUrl, rpc });
+        // The message (and a hint naming a dependency) come from the server.
         if (json) {
-          stderr.write(`${JSON.stringify({ error: d })}\n`);
+          stderr.write(`${printableJson({ error: d })}\n`);
         } else {
-          stderr.write(`${styleText('red', `error: ${d.code}: ${d.message}`, { stream: stderr })}\n`);
-          if (d.hint) stderr.write(`${styleText('yellow', `hint: ${d.hint}`, { stream: stderr })}\n`);
+          const message = printableLine(d.message);
+          stderr.write(`${styleText('red', `error: ${d.code}: ${message}`, { stream: stderr })}\n`);
+          if (d.hint) {
+            stderr.write(`${styleText('yellow', `hint: ${printableLine(d.hint)}`, { stream: stderr })}\n`);
+          }
         }
         return exitCode.failed;
       },
@@ -114,6 +127,12 @@ export async function runCli(options: RunCliOptions): Promise<number> {
       `API key (env TOOLMESH_API_KEY; default ${devApiKey} for a gateway on localhost only)`,
     )
     .option('--tls', 'connect with TLS (https); implied by an https:// gateway URL')
+    .addOption(
+      new Option(
+        '--require-tls',
+        'refuse to send the key over plain HTTP to a gateway not on this machine (env TOOLMESH_REQUIRE_TLS=1); without it, a warning',
+      ).default(/^(1|true|yes)$/i.test(env.TOOLMESH_REQUIRE_TLS ?? '')),
+    )
     .addOption(
       new Option(
         '--protocol <protocol>',

@@ -12,20 +12,21 @@ import {
 import { type CliContext, exitCode } from './cli-context.ts';
 import { enumLabel } from './enum-label.ts';
 import { formatClock } from './format-clock.ts';
+import { printable, printableJson, printableLine } from './printable.ts';
 
 const finished = new Set<TaskStatus>([TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED]);
 
 function taskLine(task: Task): string {
   const when = task.updatedAt ? formatClock(timestampDate(task.updatedAt)) : '';
-  return `${when} ${task.taskId} ${task.toolName} ${enumLabel(TaskStatusSchema, task.status)} ${task.progressPercent}%`.trim();
+  return `${when} ${printableLine(task.taskId)} ${printableLine(task.toolName)} ${enumLabel(TaskStatusSchema, task.status)} ${task.progressPercent}%`.trim();
 }
 
 function taskOutcome(task: Task): string[] {
   const lines: string[] = [];
-  if (task.resultJson) lines.push(`result: ${task.resultJson}`);
+  if (task.resultJson) lines.push(`result: ${printable(task.resultJson)}`);
   if (task.error) {
     lines.push(
-      `error: ${enumLabel(ToolErrorCodeSchema, task.error.code).toUpperCase()} ${task.error.message}`,
+      `error: ${enumLabel(ToolErrorCodeSchema, task.error.code).toUpperCase()} ${printableLine(task.error.message)}`,
     );
   }
   return lines;
@@ -43,7 +44,7 @@ export async function runTaskGet(ctx: CliContext, taskId: string): Promise<numbe
   try {
     const { task } = await client.getTask({ taskId }, { timeoutMs: ctx.timeoutMs ?? 30_000 });
     if (!task) throw new Error('the gateway answered no task');
-    if (ctx.json) ctx.stdout.write(`${JSON.stringify(toJson(TaskSchema, task), null, 2)}\n`);
+    if (ctx.json) ctx.stdout.write(`${printableJson(toJson(TaskSchema, task), 2)}\n`);
     else ctx.stdout.write(`${[taskLine(task), ...taskOutcome(task)].join('\n')}\n`);
     return taskExit(task);
   } catch (error) {
@@ -62,7 +63,7 @@ export async function runTaskWatch(ctx: CliContext, taskId: string): Promise<num
     for await (const { task } of client.watchTask({ taskId }, options)) {
       if (!task) continue;
       last = task;
-      ctx.stdout.write(ctx.json ? `${JSON.stringify(toJson(TaskSchema, task))}\n` : `${taskLine(task)}\n`);
+      ctx.stdout.write(ctx.json ? `${printableJson(toJson(TaskSchema, task))}\n` : `${taskLine(task)}\n`);
       if (finished.has(task.status)) break;
     }
     if (!ctx.json && last) {

@@ -12,6 +12,7 @@ import { type CliContext, exitCode } from './cli-context.ts';
 import { enumLabel } from './enum-label.ts';
 import { durationMs, formatDuration } from './format-duration.ts';
 import { formatTable } from './format-table.ts';
+import { printableJson, printableLine } from './printable.ts';
 
 const rpc = 'toolmesh.v1.RegistryService/ListRegisteredTools';
 
@@ -37,10 +38,11 @@ export async function runTools(ctx: CliContext): Promise<number> {
     return ctx.reportError(error, rpc);
   }
   if (ctx.json) {
-    ctx.stdout.write(`${JSON.stringify(toJson(ListRegisteredToolsResponseSchema, res), null, 2)}\n`);
+    ctx.stdout.write(`${printableJson(toJson(ListRegisteredToolsResponseSchema, res), 2)}\n`);
     return exitCode.ok;
   }
   const endpoints = new Map(res.endpoints.map((e) => [e.address, e]));
+  const p = printableLine;
   const yesNo = (b: boolean) => (b ? 'yes' : 'no');
   const tools = [...res.tools].sort((a, b) =>
     (a.definition?.name ?? '').localeCompare(b.definition?.name ?? ''),
@@ -49,12 +51,12 @@ export async function runTools(ctx: CliContext): Promise<number> {
     const meta = tool.definition?.metadata;
     const sideEffect = meta ? enumLabel(SideEffectSchema, meta.sideEffect) : '-';
     return [
-      tool.definition?.name ?? '?',
+      p(tool.definition?.name ?? '?'),
       meta?.async ? `${sideEffect}, async` : sideEffect,
-      meta?.permission || '-',
+      p(meta?.permission || '-'),
       yesNo(tool.permitted),
       yesNo(tool.available),
-      tool.addresses.map((a) => `${a} (${breaker(endpoints.get(a))})`).join(', ') || '-',
+      tool.addresses.map((a) => `${p(a)} (${breaker(endpoints.get(a))})`).join(', ') || '-',
     ];
   });
   const out: string[] = [];
@@ -65,12 +67,12 @@ export async function runTools(ctx: CliContext): Promise<number> {
   out.push(
     formatTable(
       ['ENDPOINT', 'BREAKER', 'REACHABLE', 'TOOLS'],
-      res.endpoints.map((e) => [e.address, breaker(e), yesNo(e.reachable), e.tools.join(', ') || '-']),
+      res.endpoints.map((e) => [p(e.address), breaker(e), yesNo(e.reachable), p(e.tools.join(', ')) || '-']),
     ),
   );
   out.push('');
   out.push(
-    `${res.tools.length} tools on ${res.endpoints.length} endpoints; discovery: ${res.discovery || 'unknown'}`,
+    `${res.tools.length} tools on ${res.endpoints.length} endpoints; discovery: ${p(res.discovery) || 'unknown'}`,
   );
   ctx.stdout.write(`${out.join('\n')}\n`);
   return exitCode.ok;
