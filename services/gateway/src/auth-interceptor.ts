@@ -13,15 +13,19 @@ const open = new Set([
   reflectionV1alpha.ServerReflection.typeName,
 ]);
 
-/** Authenticates every call except health and reflection. */
+/**
+ * Authenticates every call except health and reflection. A refused credential gets one
+ * message whatever the reason (unknown key, bad signature, wrong issuer, expired), so a
+ * caller learns nothing about which keys or issuers exist; the reason goes to the log.
+ */
 export function createAuthInterceptor(authenticate: Authenticate): Interceptor {
   return (next) => async (req) => {
     if (!open.has(req.service.typeName)) {
-      const principal = authenticate(req.header.get('authorization'));
+      const principal = await authenticate(req.header.get('authorization'));
       if (!principal) {
         throw publicError(
           Code.Unauthenticated,
-          'missing or unknown API key: send "authorization: Bearer <key>"',
+          'missing or invalid credential: send "authorization: Bearer <API key or JWT>"',
         );
       }
       req.contextValues.set(principalKey, principal);

@@ -1,18 +1,22 @@
+import { readFileSync } from 'node:fs';
 import { host, logLevel, parseEnv, port, telemetryEnv, telemetrySettings } from '@toolmesh/config';
 import { z } from 'zod';
+import { type ApiKeys, parseApiKeys } from './identity/api-keys.ts';
+import type {
+  ApiKeySettings,
+  EdgeIdentitySettings,
+  JwtSettings,
+} from './identity/create-edge-authenticator.ts';
+import { parseJwks } from './identity/create-jwks-file-key-set.ts';
 
-const principalSchema = z.object({
-  user_id: z.string().min(1),
-  tenant_id: z.string().min(1),
-  permissions: z.array(z.string().min(1)),
-});
-
-/** API keys and the principal each one stands for. */
-export type ApiKeys = Record<string, z.infer<typeof principalSchema>>;
+export type { ApiKeys } from './identity/api-keys.ts';
 
 const readPermissions = ['order:read', 'inventory:read', 'dispatch:read', 'ticket:read'];
 
-/** The demo world's keys (DESIGN.md). Development only: set TOOLMESH_API_KEYS in production. */
+/**
+ * The demo world's keys (DESIGN.md), accepted only when no credential is configured at all
+ * (no TOOLMESH_API_KEYS variable, no JWKS) and never with NODE_ENV=production.
+ */
 export const devApiKeys: ApiKeys = {
   'dev-key-u1001': {
     user_id: 'u_1001',
@@ -28,6 +32,8 @@ export const devApiKeys: ApiKeys = {
   'dev-key-operator': { user_id: 'op_1', tenant_id: 't_demo', permissions: ['audit:read'] },
 };
 
+const claimName = z.string().min(1).max(256);
+
 const schema = z.object({
   PORT: port(8080),
   HOST: host,
@@ -35,22 +41,45 @@ const schema = z.object({
     .string()
     .regex(/^[\w.-]+:\d{1,5}$/, 'expected host:port')
     .default('127.0.0.1:50051'),
-  /** JSON object: api key → {user_id, tenant_id, permissions}. Unset means the dev keys. */
-  TOOLMESH_API_KEYS: z
-    .string()
-    .transform((s, ctx) => {
-      try {
-        return JSON.parse(s) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'not valid JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(z.record(z.string().min(16, 'api keys must have at least 16 characters'), principalSchema))
+  // TOOLMESH_API_KEYS is read from the raw environment (see apiKeySettings): an explicitly
+  // empty value means something different from an unset one, and parseEnv drops empty values.
+  /** JWT bearer tokens: the issuer's JWKS endpoint (https; http only for localhost) … */
+  TOOLMESH_JWKS_URL: z
+    .url()
+    .refine(
+      (u) => /^https:/.test(u) || /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?\//.test(u),
+      'expected an https:// URL (http:// only for localhost)',
+    )
     .optional(),
-  /** Chat turns per second one user may start, and the burst allowed. */
+  /** … or a local JWKS file (a mounted ConfigMap), re-read when it changes. */
+  TOOLMESH_JWKS_FILE: z.string().min(1).optional(),
+  /** Required `iss` of a JWT; required with a JWKS. */
+  TOOLMESH_JWT_ISSUER: z.string().min(1).optional(),
+  /** Required `aud` of a JWT (comma-separated: any of them); required with a JWKS. */
+  TOOLMESH_JWT_AUDIENCE: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string()).min(1))
+    .optional(),
+  /** Tolerated clock difference with the issuer when checking exp and nbf. */
+  TOOLMESH_JWT_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+  /** Claims naming the user, the tenant and the permissions (default: `permissions` array, else `scope`). */
+  TOOLMESH_JWT_USER_CLAIM: claimName.default('sub'),
+  TOOLMESH_JWT_TENANT_CLAIM: claimName.default('tenant_id'),
+  TOOLMESH_JWT_PERMISSIONS_CLAIM: claimName.optional(),
+  /** Chat turns (Chat, ChatStream, Confirm) per second one user may start, and the burst allowed. */
   CHAT_RATE_PER_SEC: z.coerce.number().positive().default(5),
   CHAT_RATE_BURST: z.coerce.number().int().min(1).default(20),
+  /** Calls per second one user may make to each other public service (tasks, audit, registry), and the burst. */
+  PUBLIC_RATE_PER_SEC: z.coerce.number().positive().default(20),
+  PUBLIC_RATE_BURST: z.coerce.number().int().min(1).default(40),
+  /** Server streams (ChatStream, WatchTask) one user may hold open at once on one gateway replica. */
+  MAX_OPEN_STREAMS_PER_USER: z.coerce.number().int().min(1).default(8),
   /** Shares rate limits across gateway replicas; unset keeps them in process. */
   REDIS_URL: z.string().url().optional(),
   /** Prefix of every Redis key, so several meshes (or test runs) can share one Redis. */
@@ -76,17 +105,134 @@ const schema = z.object({
 /** The gateway's settings. */
 export type Config = ReturnType<typeof loadConfig>;
 
+const problem = (message: string) => new Error(`invalid gateway configuration: ${message}`);
+
+const readConfigFile = (variable: string, path: string) => {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw problem(`${variable}: cannot read ${path} (${code})`);
+  }
+};
+
+/**
+ * TOOLMESH_API_KEYS, from the raw environment: unset → none configured; a value starting
+ * with `{` → the JSON itself; a value starting with `/` or `file:` → the path of a file
+ * holding that JSON (e.g. a mounted Secret; re-read when it changes). Empty (`""`, `{}`,
+ * an empty file) is an explicitly empty list.
+ */
+function apiKeySettings(raw: string | undefined): Exclude<ApiKeySettings, { source: 'dev' }> | undefined {
+  if (raw === undefined) return undefined;
+  const value = raw.trim();
+  const parse = (text: string, where: string) => {
+    try {
+      return parseApiKeys(text);
+    } catch (error) {
+      throw problem(`TOOLMESH_API_KEYS${where}: ${(error as Error).message}`);
+    }
+  };
+  if (value === '' || value.startsWith('{')) return { source: 'env', keys: parse(value, '') };
+  if (value.startsWith('/') || value.startsWith('file:')) {
+    const path = value.startsWith('file:') ? value.slice('file:'.length) : value;
+    const text = readConfigFile('TOOLMESH_API_KEYS', path);
+    return { source: 'file', path, text, keys: parse(text, ` (${path})`) };
+  }
+  throw problem(
+    'TOOLMESH_API_KEYS: expected a JSON object of API keys, or the path of a file holding one (/abs/path or file:rel/path)',
+  );
+}
+
+function jwtSettings(c: z.output<typeof schema>): JwtSettings | undefined {
+  const url = c.TOOLMESH_JWKS_URL;
+  const file = c.TOOLMESH_JWKS_FILE;
+  if (url && file) throw problem('set TOOLMESH_JWKS_URL or TOOLMESH_JWKS_FILE, not both');
+  if (!url && !file) {
+    if (c.TOOLMESH_JWT_ISSUER || c.TOOLMESH_JWT_AUDIENCE) {
+      throw problem(
+        'TOOLMESH_JWT_ISSUER/TOOLMESH_JWT_AUDIENCE are set but no TOOLMESH_JWKS_URL or TOOLMESH_JWKS_FILE',
+      );
+    }
+    return undefined;
+  }
+  const missing = [
+    ...(c.TOOLMESH_JWT_ISSUER ? [] : ['TOOLMESH_JWT_ISSUER']),
+    ...(c.TOOLMESH_JWT_AUDIENCE ? [] : ['TOOLMESH_JWT_AUDIENCE']),
+  ];
+  if (missing.length) throw problem(`a JWKS is configured, so ${missing.join(' and ')} must be set too`);
+  let jwks: JwtSettings['jwks'];
+  if (url) {
+    jwks = { kind: 'url', url: new URL(url) };
+  } else {
+    const path = file as string;
+    const text = readConfigFile('TOOLMESH_JWKS_FILE', path);
+    try {
+      parseJwks(text);
+    } catch (error) {
+      throw problem(`TOOLMESH_JWKS_FILE (${path}): ${(error as Error).message}`);
+    }
+    jwks = { kind: 'file', path, text };
+  }
+  return {
+    jwks,
+    issuer: c.TOOLMESH_JWT_ISSUER as string,
+    audience: c.TOOLMESH_JWT_AUDIENCE as string[],
+    clockSkewSeconds: c.TOOLMESH_JWT_CLOCK_SKEW_SECONDS,
+    claims: {
+      user: c.TOOLMESH_JWT_USER_CLAIM,
+      tenant: c.TOOLMESH_JWT_TENANT_CLAIM,
+      permissions: c.TOOLMESH_JWT_PERMISSIONS_CLAIM,
+    },
+  };
+}
+
+const configureCredentials =
+  'set TOOLMESH_API_KEYS (a JSON object of API keys, or the path of a file holding one) and/or ' +
+  'TOOLMESH_JWKS_URL or TOOLMESH_JWKS_FILE with TOOLMESH_JWT_ISSUER and TOOLMESH_JWT_AUDIENCE';
+
+/**
+ * Which credentials the gateway accepts. The development keys only when nothing is
+ * configured, and never under NODE_ENV=production; an explicitly empty key list with no
+ * JWKS would let nobody in and is refused too, rather than mistaken for "unset".
+ */
+function identitySettings(c: z.output<typeof schema>, env: NodeJS.ProcessEnv): EdgeIdentitySettings {
+  const apiKeys = apiKeySettings(env.TOOLMESH_API_KEYS);
+  const jwt = jwtSettings(c);
+  if (!apiKeys && !jwt) {
+    if (env.NODE_ENV === 'production') {
+      throw problem(
+        `NODE_ENV=production and no caller credentials are configured: ${configureCredentials}. ` +
+          'The development API keys are never accepted in production.',
+      );
+    }
+    return { apiKeys: { source: 'dev', keys: devApiKeys } };
+  }
+  if (apiKeys && Object.keys(apiKeys.keys).length === 0 && !jwt) {
+    const where =
+      apiKeys.source === 'file' ? `the file ${apiKeys.path} named by TOOLMESH_API_KEYS` : 'TOOLMESH_API_KEYS';
+    throw problem(
+      `${where} holds no API keys and no JWKS is configured, so no caller could authenticate: ` +
+        `${configureCredentials} (or, for development only, unset TOOLMESH_API_KEYS for the demo keys).`,
+    );
+  }
+  return { apiKeys, jwt };
+}
+
 /** Parses the environment once; throws naming each invalid variable. */
 export function loadConfig(env: NodeJS.ProcessEnv) {
   const c = parseEnv(schema, env, 'gateway');
+  const identity = identitySettings(c, env);
   return {
     port: c.PORT,
     host: c.HOST,
     orchestratorAddress: c.ORCHESTRATOR_ADDR,
-    apiKeys: c.TOOLMESH_API_KEYS ?? devApiKeys,
-    usingDevKeys: c.TOOLMESH_API_KEYS === undefined,
+    /** API keys and JWT settings: what createEdgeAuthenticator needs. */
+    identity,
+    usingDevKeys: identity.apiKeys?.source === 'dev',
     defaultDeadlineMs: c.DEFAULT_DEADLINE_MS,
     chatRate: { ratePerSec: c.CHAT_RATE_PER_SEC, burst: c.CHAT_RATE_BURST },
+    publicRate: { ratePerSec: c.PUBLIC_RATE_PER_SEC, burst: c.PUBLIC_RATE_BURST },
+    maxOpenStreamsPerUser: c.MAX_OPEN_STREAMS_PER_USER,
     redisUrl: c.REDIS_URL,
     redisPrefix: c.REDIS_PREFIX,
     corsOrigins: c.CORS_ALLOWED_ORIGINS,

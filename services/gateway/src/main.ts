@@ -1,14 +1,23 @@
 // Composition root of the gateway: config → authenticator → orchestrator client → server.
 
+import { systemClock } from '@toolmesh/clock';
 import { connectRedis, createRateLimiter } from '@toolmesh/limits';
 import { AuditService, OrchestratorService, TaskService } from '@toolmesh/proto';
 import { createGrpcClient, createResilienceInterceptor, handleShutdown } from '@toolmesh/rpc';
 import { createLogger, startTelemetry } from '@toolmesh/telemetry';
-import { createApiKeyAuthenticator } from './authenticate.ts';
-import { loadConfig } from './config.ts';
+import { type Config, loadConfig } from './config.ts';
+import { createEdgeAuthenticator } from './identity/index.ts';
 import { createGatewayServer } from './server.ts';
 
-const config = loadConfig(process.env);
+let config: Config;
+try {
+  config = loadConfig(process.env);
+} catch (error) {
+  // Before the logger exists: one plain line saying why, and a failed exit an
+  // orchestrator (Kubernetes, compose) shows as such, instead of a stack trace.
+  console.error(`gateway not started: ${(error as Error).message}`);
+  process.exit(1);
+}
 const logger = createLogger({ service: 'gateway', level: config.logLevel });
 // First: spans and /metrics must cover everything that follows.
 const telemetry = await startTelemetry({
@@ -17,7 +26,11 @@ const telemetry = await startTelemetry({
   host: config.host,
   ...config.telemetry,
 });
-if (config.usingDevKeys) logger.warn('TOOLMESH_API_KEYS is not set: accepting the development API keys');
+if (config.usingDevKeys) {
+  logger.warn(
+    'no TOOLMESH_API_KEYS and no JWKS configured: accepting the development API keys (never with NODE_ENV=production)',
+  );
+}
 
 // One breaker and retry budget for the orchestrator hop, shared by its three clients.
 const upstream = createResilienceInterceptor();
@@ -46,10 +59,12 @@ const server = createGatewayServer({
     interceptors: [upstream],
     metrics: telemetry.metrics,
   }),
-  authenticate: createApiKeyAuthenticator(config.apiKeys),
+  authenticate: createEdgeAuthenticator(config.identity, { clock: systemClock, logger }),
   defaultDeadlineMs: config.defaultDeadlineMs,
   rateLimiter: createRateLimiter({ redis, prefix: `${config.redisPrefix}gateway:` }),
   chatRate: config.chatRate,
+  publicRate: config.publicRate,
+  maxOpenStreamsPerUser: config.maxOpenStreamsPerUser,
   corsOrigins: config.corsOrigins,
   logger,
   metrics: telemetry.metrics,

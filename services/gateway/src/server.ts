@@ -20,6 +20,10 @@ export interface GatewayServerOptions {
   defaultDeadlineMs: number;
   rateLimiter: RateLimiter;
   chatRate: RateRule;
+  /** Per-user rate of each other public service (tasks, audit, registry); default 20/s, burst 40. */
+  publicRate?: RateRule;
+  /** Server streams one user may hold open on this replica; default 8. */
+  maxOpenStreamsPerUser?: number;
   logger: Logger;
   /** The process's metrics registry (grpc_server_* series). */
   metrics?: Registry;
@@ -37,7 +41,10 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
     readMaxBytes: 256 * 1024,
     interceptors: [
       createAuthInterceptor(options.authenticate),
-      createRateLimitInterceptor(options.rateLimiter, options.chatRate),
+      createRateLimitInterceptor(options.rateLimiter, options.chatRate, {
+        publicRule: options.publicRate,
+        maxOpenStreamsPerUser: options.maxOpenStreamsPerUser,
+      }),
     ],
     services: [
       createChatService({ orchestrator: options.orchestrator, defaultDeadlineMs: options.defaultDeadlineMs }),
