@@ -16,8 +16,34 @@ export type StoredMessage =
   | { role: 'user'; content: string }
   | { role: 'assistant'; content: string | null; toolCalls: ModelToolCall[] }
   | { role: 'tool'; toolCallId: string; content: string }
-  /** A note from the server, e.g. the result of an async task that finished since. */
-  | { role: 'system'; content: string };
+  /**
+   * A note from the server, e.g. the result of an async task that finished since.
+   * It carries data a tool produced, so the model reads it as delimited user-role
+   * data (see buildPrompt), never with the authority of the system role.
+   */
+  | { role: 'note'; content: string };
+
+/**
+ * Who owns something the orchestrator keeps: a user of a tenant. User ids are only
+ * unique within their tenant, so every ownership check, key and query takes both.
+ */
+export interface Owner {
+  readonly tenantId: string;
+  readonly userId: string;
+}
+
+/**
+ * True when `thing` belongs to `who`: same tenant and same user. An empty tenant or
+ * user never owns anything (fail closed), whatever the other side holds.
+ */
+export function isOwnedBy(thing: Owner, who: Owner): boolean {
+  return (
+    who.tenantId !== '' &&
+    who.userId !== '' &&
+    thing.tenantId === who.tenantId &&
+    thing.userId === who.userId
+  );
+}
 
 /** The read cache as the executor uses it (see @toolmesh/cache). */
 export interface ResultCache {

@@ -6,8 +6,14 @@ import { createManualClock } from '@toolmesh/clock';
 import { type Database, migrate, openDatabase } from '@toolmesh/db';
 import { PrincipalSchema } from '@toolmesh/proto';
 import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
-import { createConversationStore, createPendingActionStore, migrations, schema } from '../src/index.ts';
-import { createExecutionLedger, type ExecutionStart } from '../src/store/index.ts';
+import {
+  createConversationStore,
+  createExecutionLedger,
+  createPendingActionStore,
+  type ExecutionStart,
+  migrations,
+  schema,
+} from '../src/store/index.ts';
 
 let testDb: TestDatabase;
 let db: Database;
@@ -33,9 +39,9 @@ test('a conversation lease runs out when the clock says so', async () => {
   expect(await store.tryAcquire(conversationId, 30_000, 'b')).toBe(false);
   await store.renew(conversationId, 30_000, 'a');
   await clock.advance(29_000);
-  expect(await store.acquireOwned(conversationId, 'u_1001', { leaseMs: 30_000, token: 'b' })).toBe('busy');
+  expect(await store.acquireOwned(conversationId, u1001, { leaseMs: 30_000, token: 'b' })).toBe('busy');
   await clock.advance(2_000);
-  expect(await store.acquireOwned(conversationId, 'u_1001', { leaseMs: 30_000, token: 'b' })).toBe(
+  expect(await store.acquireOwned(conversationId, u1001, { leaseMs: 30_000, token: 'b' })).toBe(
     'acquired',
   );
 });
@@ -48,10 +54,12 @@ test('an approval expires, and an executing one becomes reconcilable, by the clo
   const action = (toolCallId: string) =>
     actions.create({
       conversationId,
+      tenantId: 't_demo',
       userId: 'u_1001',
       toolName: 'create_ticket',
       toolCallId,
       argumentsJson: '{}',
+      maskedArgumentsJson: '{}',
       summary: 'create_ticket()',
       ttlSeconds: 60,
       principal: {},

@@ -2,9 +2,13 @@ import { create } from '@bufbuild/protobuf';
 import { type Database, migrate, openDatabase } from '@toolmesh/db';
 import { PrincipalSchema } from '@toolmesh/proto';
 import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
-import { createConversationStore, migrations, type StoredMessage, schema } from '../src/index.ts';
+import type { StoredMessage } from '../src/core-types.ts';
+import { createConversationStore, migrations, schema } from '../src/store/index.ts';
 
 const u1001 = create(PrincipalSchema, { userId: 'u_1001', tenantId: 't_demo', permissions: [] });
+const u2002 = create(PrincipalSchema, { userId: 'u_2002', tenantId: 't_demo', permissions: [] });
+// The same user id in another tenant: another person.
+const otherU1001 = create(PrincipalSchema, { userId: 'u_1001', tenantId: 't_other', permissions: [] });
 const lease = (token: string) => ({ leaseMs: 30_000, token });
 
 let testDb: TestDatabase;
@@ -30,11 +34,14 @@ test('a new conversation is created held, with its first messages, in one statem
   expect(await store.load(conversationId)).toEqual(first);
   // Held: nobody else gets it until it is released.
   expect(await store.tryAcquire(conversationId, 30_000, 't2')).toBe(false);
-  expect(await store.acquireOwned(conversationId, 'u_1001', lease('t2'))).toBe('busy');
+  expect(await store.acquireOwned(conversationId, u1001, lease('t2'))).toBe('busy');
   await store.release(conversationId, 't1');
-  expect(await store.acquireOwned(conversationId, 'u_2002', lease('t2'))).toBe('not_found');
-  expect(await store.acquireOwned(conversationId, 'u_1001', lease('t2'))).toBe('acquired');
-  expect(await store.acquireOwned('00000000-0000-4000-8000-000000000000', 'u_1001', lease('t3'))).toBe(
+  expect(await store.acquireOwned(conversationId, u2002, lease('t2'))).toBe('not_found');
+  // Another tenant's u_1001 is told exactly what a missing conversation tells.
+  expect(await store.acquireOwned(conversationId, otherU1001, lease('t2'))).toBe('not_found');
+  expect(await store.acquireOwned(conversationId, otherU1001, lease('t2'))).toBe('not_found');
+  expect(await store.acquireOwned(conversationId, u1001, lease('t2'))).toBe('acquired');
+  expect(await store.acquireOwned('00000000-0000-4000-8000-000000000000', u1001, lease('t3'))).toBe(
     'not_found',
   );
 });
@@ -42,7 +49,7 @@ test('a new conversation is created held, with its first messages, in one statem
 test('append stores many messages in order and answers them as load reads them back', async () => {
   const { conversationId } = await store.createHeld(u1001, lease('t1'), []);
   const turn: StoredMessage[] = [
-    { role: 'system', content: 'note' },
+    { role: 'note', content: 'note' },
     { role: 'user', content: 'nul \u0000 here' },
     {
       role: 'assistant',

@@ -1,7 +1,6 @@
 import { type Database, migrate, openDatabase } from '@toolmesh/db';
 import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
-import { migrations, schema } from '../src/index.ts';
-import { createExecutionLedger, type ExecutionStart } from '../src/store/index.ts';
+import { createExecutionLedger, type ExecutionStart, migrations, schema } from '../src/store/index.ts';
 
 let testDb: TestDatabase;
 let db: Database;

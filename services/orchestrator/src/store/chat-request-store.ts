@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Pool } from '@toolmesh/db';
+import type { Owner } from '../core-types.ts';
 
 /** What a ChatRequest's idempotency key already stands for. */
 export type ChatRequestClaim =
@@ -8,13 +9,17 @@ export type ChatRequestClaim =
   | { state: 'in_progress' }
   | { state: 'mismatch' };
 
-/** ChatRequest idempotency: a retry with the same key gets the first response instead of a second turn. */
+/**
+ * ChatRequest idempotency: a retry with the same key gets the first response instead
+ * of a second turn. Keys belong to (tenant, user): the same user id in another tenant
+ * has keys of its own and never sees this one's responses.
+ */
 export interface ChatRequestStore {
   /** Claims the key for this request, or says what it already stands for. */
-  claim(userId: string, key: string, request: unknown): Promise<ChatRequestClaim>;
-  complete(userId: string, key: string, response: unknown): Promise<void>;
+  claim(owner: Owner, key: string, request: unknown): Promise<ChatRequestClaim>;
+  complete(owner: Owner, key: string, response: unknown): Promise<void>;
   /** Frees the key after a failed turn, so the retry can run. */
-  release(userId: string, key: string): Promise<void>;
+  release(owner: Owner, key: string): Promise<void>;
 }
 
 const hash = (request: unknown) => createHash('sha256').update(JSON.stringify(request)).digest('hex');
@@ -22,33 +27,36 @@ const hash = (request: unknown) => createHash('sha256').update(JSON.stringify(re
 /** Creates the SQL {@link ChatRequestStore}. */
 export function createChatRequestStore(pool: Pool): ChatRequestStore {
   return {
-    async claim(userId, key, request) {
+    async claim(owner, key, request) {
       const requestHash = hash(request);
       const inserted = await pool.query(
-        `INSERT INTO orchestrator.chat_requests (user_id, idempotency_key, request_hash)
-         VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-        [userId, key, requestHash],
+        `INSERT INTO orchestrator.chat_requests (tenant_id, user_id, idempotency_key, request_hash)
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+        [owner.tenantId, owner.userId, key, requestHash],
       );
       if (inserted.rowCount === 1) return { state: 'new' };
       const { rows } = await pool.query<{ request_hash: string; response: unknown }>(
-        'SELECT request_hash, response FROM orchestrator.chat_requests WHERE user_id = $1 AND idempotency_key = $2',
-        [userId, key],
+        `SELECT request_hash, response FROM orchestrator.chat_requests
+          WHERE tenant_id = $1 AND user_id = $2 AND idempotency_key = $3`,
+        [owner.tenantId, owner.userId, key],
       );
       const row = rows[0];
-      if (!row) return this.claim(userId, key, request); // released in between: try again
+      if (!row) return this.claim(owner, key, request); // released in between: try again
       if (row.request_hash !== requestHash) return { state: 'mismatch' };
       return row.response === null ? { state: 'in_progress' } : { state: 'done', response: row.response };
     },
-    async complete(userId, key, response) {
+    async complete(owner, key, response) {
       await pool.query(
-        'UPDATE orchestrator.chat_requests SET response = $3 WHERE user_id = $1 AND idempotency_key = $2',
-        [userId, key, JSON.stringify(response)],
+        `UPDATE orchestrator.chat_requests SET response = $4
+          WHERE tenant_id = $1 AND user_id = $2 AND idempotency_key = $3`,
+        [owner.tenantId, owner.userId, key, JSON.stringify(response)],
       );
     },
-    async release(userId, key) {
+    async release(owner, key) {
       await pool.query(
-        'DELETE FROM orchestrator.chat_requests WHERE user_id = $1 AND idempotency_key = $2 AND response IS NULL',
-        [userId, key],
+        `DELETE FROM orchestrator.chat_requests
+          WHERE tenant_id = $1 AND user_id = $2 AND idempotency_key = $3 AND response IS NULL`,
+        [owner.tenantId, owner.userId, key],
       );
     },
   };

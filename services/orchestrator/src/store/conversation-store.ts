@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '@toolmesh/clock';
 import type { Pool } from '@toolmesh/db';
 import type { Principal } from '@toolmesh/proto';
-import type { ModelToolCall, StoredMessage } from '../core-types.ts';
+import type { ModelToolCall, Owner, StoredMessage } from '../core-types.ts';
 
 /** Who holds a conversation while a turn runs: a lease under a random token. */
 export interface ConversationLease {
@@ -23,13 +23,14 @@ export interface ConversationStore {
     messages: StoredMessage[],
   ): Promise<{ conversationId: string; messages: StoredMessage[] }>;
   /**
-   * Claims the user's conversation for one turn with a lease (ownership and lease in
-   * one statement): "not_found" when it is not the user's, "busy" while another turn
-   * holds it. A holder that dies loses the lease when it runs out.
+   * Claims the owner's conversation for one turn with a lease (ownership and lease in
+   * one statement): "not_found" when it is not this (tenant, user)'s — the same answer
+   * as for no conversation at all — "busy" while another turn holds it. A holder that
+   * dies loses the lease when it runs out.
    */
   acquireOwned(
     conversationId: string,
-    userId: string,
+    owner: Owner,
     lease: ConversationLease,
   ): Promise<'acquired' | 'busy' | 'not_found'>;
   /** {@link acquireOwned} without the ownership check, for decisions on actions already checked. */
@@ -45,11 +46,15 @@ export interface ConversationStore {
   load(conversationId: string): Promise<StoredMessage[]>;
 }
 
+// Server notes are stored under the role 'system' (the name they had when the model
+// read them that way); in memory they are notes, which the prompt renders as data.
+const storedRole = (role: StoredMessage['role']) => (role === 'note' ? 'system' : role);
+
 // Text from the model or a tool may carry NUL, which Postgres text cannot store.
 const storable = (text: string | null) => (text === null ? null : text.replaceAll('\u0000', '\ufffd'));
 
 interface MessageRow {
-  role: StoredMessage['role'];
+  role: 'user' | 'assistant' | 'tool' | 'system';
   content: string | null;
   tool_calls: ModelToolCall[] | null;
   tool_call_id: string | null;
@@ -72,7 +77,7 @@ function asStored(m: StoredMessage): StoredMessage {
 // The messages as four parallel arrays, inserted in order by unnest … WITH ORDINALITY.
 function columns(messages: StoredMessage[]) {
   return [
-    messages.map((m) => m.role),
+    messages.map((m) => storedRole(m.role)),
     messages.map((m) => storable(m.content)),
     messages.map((m) => (m.role === 'assistant' && m.toolCalls.length ? JSON.stringify(m.toolCalls) : null)),
     messages.map((m) => (m.role === 'tool' ? m.toolCallId : null)),
@@ -114,18 +119,22 @@ export function createConversationStore(
       );
       return { conversationId: id, messages: messages.map(asStored) };
     },
-    async acquireOwned(conversationId, userId, lease) {
+    async acquireOwned(conversationId, owner, lease) {
+      // An empty tenant or user owns nothing (see isOwnedBy).
+      if (!owner.tenantId || !owner.userId) return 'not_found';
       const { rowCount } = await pool.query(
         `UPDATE orchestrator.conversations
             SET busy_until = ${leaseUntil('$5', '$3')}, lock_token = $4, updated_at = now()
-          WHERE conversation_id = $1 AND user_id = $2 AND (busy_until IS NULL OR busy_until < $5)`,
-        [conversationId, userId, lease.leaseMs, lease.token, now()],
+          WHERE conversation_id = $1 AND tenant_id = $6 AND user_id = $2
+            AND (busy_until IS NULL OR busy_until < $5)`,
+        [conversationId, owner.userId, lease.leaseMs, lease.token, now(), owner.tenantId],
       );
       if (rowCount === 1) return 'acquired';
       // Only a refusal pays a second statement, to say which refusal it is.
       const owned = await pool.query(
-        'SELECT 1 FROM orchestrator.conversations WHERE conversation_id = $1 AND user_id = $2',
-        [conversationId, userId],
+        `SELECT 1 FROM orchestrator.conversations
+          WHERE conversation_id = $1 AND tenant_id = $2 AND user_id = $3`,
+        [conversationId, owner.tenantId, owner.userId],
       );
       return owned.rowCount === 1 ? 'busy' : 'not_found';
     },
@@ -170,7 +179,7 @@ export function createConversationStore(
       );
       return rows.map((r): StoredMessage => {
         if (r.role === 'user') return { role: 'user', content: r.content ?? '' };
-        if (r.role === 'system') return { role: 'system', content: r.content ?? '' };
+        if (r.role === 'system') return { role: 'note', content: r.content ?? '' };
         if (r.role === 'tool')
           return { role: 'tool', toolCallId: r.tool_call_id ?? '', content: r.content ?? '' };
         return { role: 'assistant', content: r.content, toolCalls: r.tool_calls ?? [] };

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '@toolmesh/clock';
 import type { Pool } from '@toolmesh/db';
+import type { Owner } from '../core-types.ts';
 
 /** What is known about a tool execution when it starts. */
 export interface ExecutionStart {
@@ -39,6 +40,13 @@ export interface StartedTask {
   toolAddress: string;
 }
 
+/** Where a task lives and whose it is. */
+export interface TaskLocation {
+  toolAddress: string;
+  tenantId: string;
+  userId: string;
+}
+
 /** A write that was running when its orchestrator died. */
 export interface InterruptedExecution {
   executionId: string;
@@ -72,16 +80,24 @@ export interface ExecutionLedger {
   markStaleAsUnknown(staleMs: number): Promise<InterruptedExecution[]>;
   /** Resolves an unknown row once reconciliation knows the outcome. */
   resolve(executionId: string, end: Pick<ExecutionEnd, 'success' | 'resultCode'>): Promise<void>;
-  /** Tasks started in a conversation whose outcome the conversation has not been told yet. */
-  unreportedTasks(conversationId: string): Promise<StartedTask[]>;
+  /**
+   * Tasks `owner` started in a conversation whose outcome the conversation has not
+   * been told yet.
+   */
+  unreportedTasks(conversationId: string, owner: Owner): Promise<StartedTask[]>;
   markTaskReported(executionId: string): Promise<void>;
-  /** Where a task lives: the tool service that started it, and for whom. */
-  findTask(taskId: string): Promise<{ toolAddress: string; userId: string } | undefined>;
+  /** Where a task lives: the tool service that started it, and for whom (tenant and user). */
+  findTask(taskId: string): Promise<TaskLocation | undefined>;
+  /**
+   * The task if it belongs to `owner` (tenant and user); a task of anyone else answers
+   * undefined, exactly like a missing one, so callers cannot tell them apart.
+   */
+  findOwnedTask(taskId: string, owner: Owner): Promise<TaskLocation | undefined>;
 }
 
-// $1…$11 of an insert into tool_executions, in executionValues' order.
+// $1…$12 of an insert into tool_executions, in executionValues' order.
 const executionColumns = `execution_id, owner, request_id, conversation_id, tool_call_id, tool_name, user_id,
-  side_effect, idempotency_key, action_id, tool_address`;
+  side_effect, idempotency_key, action_id, tool_address, tenant_id`;
 
 const executionValues = (executionId: string, owner: string, e: ExecutionStart) => [
   executionId,
@@ -95,6 +111,7 @@ const executionValues = (executionId: string, owner: string, e: ExecutionStart) 
   e.idempotencyKey,
   e.actionId ?? null,
   e.toolAddress,
+  e.tenantId,
 ];
 
 // The audit record of a finished execution, from eleven parameters starting at $first.
@@ -139,7 +156,7 @@ export function createExecutionLedger(pool: Pool, options: ExecutionLedgerOption
       // Start time from the clock, as staleness is judged by it (markStaleAsUnknown).
       await pool.query(
         `INSERT INTO orchestrator.tool_executions (${executionColumns}, status, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'running', $12)`,
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'running', $13)`,
         [...executionValues(executionId, owner, e), new Date(clock.now())],
       );
       // Finished and audited together: one statement, one transaction.
@@ -159,8 +176,8 @@ export function createExecutionLedger(pool: Pool, options: ExecutionLedgerOption
         `WITH recorded AS (
            INSERT INTO orchestrator.tool_executions
              (${executionColumns}, status, result_code, task_id, finished_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, now()))
-         ${auditInsert(15)}`,
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now()))
+         ${auditInsert(16)}`,
         [
           ...executionValues(randomUUID(), owner, e),
           finalStatus(end),
@@ -201,7 +218,7 @@ export function createExecutionLedger(pool: Pool, options: ExecutionLedgerOption
         [executionId, end.success ? 'done' : 'failed', end.resultCode],
       );
     },
-    async unreportedTasks(conversationId) {
+    async unreportedTasks(conversationId, owner) {
       const { rows } = await pool.query<{
         execution_id: string;
         task_id: string;
@@ -209,8 +226,9 @@ export function createExecutionLedger(pool: Pool, options: ExecutionLedgerOption
         tool_address: string;
       }>(
         `SELECT execution_id, task_id, tool_name, tool_address FROM orchestrator.tool_executions
-          WHERE conversation_id = $1 AND task_id IS NOT NULL AND NOT task_reported ORDER BY created_at`,
-        [conversationId],
+          WHERE conversation_id = $1 AND tenant_id = $2 AND user_id = $3
+            AND task_id IS NOT NULL AND NOT task_reported ORDER BY created_at`,
+        [conversationId, owner.tenantId, owner.userId],
       );
       return rows.map((r) => ({
         executionId: r.execution_id,
@@ -226,11 +244,24 @@ export function createExecutionLedger(pool: Pool, options: ExecutionLedgerOption
       );
     },
     async findTask(taskId) {
-      const { rows } = await pool.query<{ tool_address: string; user_id: string }>(
-        'SELECT tool_address, user_id FROM orchestrator.tool_executions WHERE task_id = $1 LIMIT 1',
+      const { rows } = await pool.query<{ tool_address: string; tenant_id: string; user_id: string }>(
+        `SELECT tool_address, tenant_id, user_id FROM orchestrator.tool_executions
+          WHERE task_id = $1 ORDER BY created_at LIMIT 1`,
         [taskId],
       );
-      return rows[0] && { toolAddress: rows[0].tool_address, userId: rows[0].user_id };
+      const row = rows[0];
+      return row && { toolAddress: row.tool_address, tenantId: row.tenant_id, userId: row.user_id };
+    },
+    async findOwnedTask(taskId, owner) {
+      // By owner in the query: a task id another tenant's tool also used cannot shadow this one.
+      if (!owner.tenantId || !owner.userId) return undefined;
+      const { rows } = await pool.query<{ tool_address: string; tenant_id: string; user_id: string }>(
+        `SELECT tool_address, tenant_id, user_id FROM orchestrator.tool_executions
+          WHERE task_id = $1 AND tenant_id = $2 AND user_id = $3 ORDER BY created_at LIMIT 1`,
+        [taskId, owner.tenantId, owner.userId],
+      );
+      const row = rows[0];
+      return row && { toolAddress: row.tool_address, tenantId: row.tenant_id, userId: row.user_id };
     },
   };
 }

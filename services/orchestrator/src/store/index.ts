@@ -18,6 +18,7 @@ export {
   type ExecutionStart,
   type InterruptedExecution,
   type StartedTask,
+  type TaskLocation,
 } from './execution-ledger.ts';
 export { migrations, schema } from './migrations.ts';
 export {

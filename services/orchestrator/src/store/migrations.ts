@@ -119,4 +119,46 @@ export const migrations: Migration[] = [
       ALTER TABLE orchestrator.tool_executions ADD COLUMN task_reported boolean NOT NULL DEFAULT false;
     `,
   },
+  {
+    version: 4,
+    description: 'tenancy: everything owned is owned by (tenant, user); masked arguments of pending actions',
+    // Backfill: a row takes the tenant of its conversation, the one record that always had
+    // one. What cannot be attributed gets the empty tenant, which no principal owns (the
+    // ownership checks fail closed on it): it stays for the audit trail but answers no one.
+    // Chat request claims still in flight cannot be attributed and are dropped; at worst
+    // a retry of such a request runs its turn again, as after a failed turn.
+    sql: `
+      ALTER TABLE orchestrator.pending_actions ADD COLUMN tenant_id text NOT NULL DEFAULT '';
+      UPDATE orchestrator.pending_actions a SET tenant_id = c.tenant_id
+        FROM orchestrator.conversations c WHERE c.conversation_id = a.conversation_id;
+      ALTER TABLE orchestrator.pending_actions ALTER COLUMN tenant_id DROP DEFAULT;
+      -- The arguments as the user is shown them (sensitive fields masked); NULL on older rows.
+      ALTER TABLE orchestrator.pending_actions ADD COLUMN masked_arguments_json text;
+
+      ALTER TABLE orchestrator.tool_executions ADD COLUMN tenant_id text NOT NULL DEFAULT '';
+      UPDATE orchestrator.tool_executions e SET tenant_id = c.tenant_id
+        FROM orchestrator.conversations c WHERE c.conversation_id = e.conversation_id;
+      UPDATE orchestrator.tool_executions e SET tenant_id = l.tenant_id
+        FROM orchestrator.audit_log l
+       WHERE e.tenant_id = '' AND l.conversation_id = e.conversation_id
+         AND l.tool_call_id = e.tool_call_id AND l.user_id = e.user_id;
+      ALTER TABLE orchestrator.tool_executions ALTER COLUMN tenant_id DROP DEFAULT;
+
+      ALTER TABLE orchestrator.chat_requests ADD COLUMN tenant_id text NOT NULL DEFAULT '';
+      UPDATE orchestrator.chat_requests r SET tenant_id = c.tenant_id
+        FROM orchestrator.conversations c
+       WHERE r.response IS NOT NULL
+         AND c.conversation_id::text = r.response->>'conversationId' AND c.user_id = r.user_id;
+      DELETE FROM orchestrator.chat_requests WHERE tenant_id = '' AND response IS NULL;
+      ALTER TABLE orchestrator.chat_requests ALTER COLUMN tenant_id DROP DEFAULT;
+      ALTER TABLE orchestrator.chat_requests DROP CONSTRAINT chat_requests_pkey;
+      ALTER TABLE orchestrator.chat_requests ADD PRIMARY KEY (tenant_id, user_id, idempotency_key);
+
+      DROP INDEX orchestrator.conversations_user;
+      CREATE INDEX conversations_owner ON orchestrator.conversations (tenant_id, user_id, updated_at DESC);
+      CREATE INDEX pending_actions_owner ON orchestrator.pending_actions (tenant_id, user_id, status);
+      CREATE INDEX audit_log_tenant ON orchestrator.audit_log (tenant_id, audit_id DESC);
+      CREATE INDEX audit_log_owner ON orchestrator.audit_log (tenant_id, user_id, audit_id DESC);
+    `,
+  },
 ];

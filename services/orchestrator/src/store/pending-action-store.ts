@@ -1,6 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '@toolmesh/clock';
 import type { Pool } from '@toolmesh/db';
+import { maskSensitiveJson } from '@toolmesh/telemetry';
+import type { Owner } from '../core-types.ts';
 
 /** Lifecycle of a write the model proposed. */
 export type ActionStatus = 'pending' | 'executing' | 'executed' | 'declined' | 'expired' | 'superseded';
@@ -9,12 +11,17 @@ export type ActionStatus = 'pending' | 'executing' | 'executed' | 'declined' | '
 export interface PendingActionRecord {
   actionId: string;
   conversationId: string;
+  /** Owner: the action belongs to this user of this tenant (see isOwnedBy). */
+  tenantId: string;
   userId: string;
   toolName: string;
   toolCallId: string;
-  /** Canonical JSON: exactly what approval executes. */
+  /** Canonical JSON: exactly what approval executes. Never shown: see maskedArgumentsJson. */
   argumentsJson: string;
   argumentsHash: string;
+  /** The arguments as the user is shown them, sensitive fields masked. */
+  maskedArgumentsJson: string;
+  /** One line for the user, sensitive fields masked. */
   summary: string;
   status: ActionStatus;
   expiresAt: Date;
@@ -27,10 +34,14 @@ export interface PendingActionRecord {
 /** New-action input of {@link PendingActionStore.create}. */
 export interface NewPendingAction {
   conversationId: string;
+  tenantId: string;
   userId: string;
   toolName: string;
   toolCallId: string;
   argumentsJson: string;
+  /** What the user is shown instead of the arguments (sensitive fields masked). */
+  maskedArgumentsJson: string;
+  /** Masked as well: it is stored, answered and read back in replies. */
   summary: string;
   ttlSeconds: number;
   /** The user's principal as JSON. */
@@ -41,6 +52,8 @@ export interface NewPendingAction {
 export interface PendingActionStore {
   create(action: NewPendingAction): Promise<PendingActionRecord>;
   get(actionId: string): Promise<PendingActionRecord | undefined>;
+  /** The action if it belongs to `owner` (tenant and user); another's answers like a missing one. */
+  getOwned(actionId: string, owner: Owner): Promise<PendingActionRecord | undefined>;
   /** Actions of the conversation still waiting for a decision (or expired without one). */
   listUndecided(conversationId: string): Promise<PendingActionRecord[]>;
   /** Moves pending → `to` only if still pending and unexpired; false when someone else got there first. */
@@ -59,11 +72,13 @@ export interface PendingActionStore {
 interface Row {
   action_id: string;
   conversation_id: string;
+  tenant_id: string;
   user_id: string;
   tool_name: string;
   tool_call_id: string;
   arguments_json: string;
   arguments_hash: string;
+  masked_arguments_json: string | null;
   summary: string;
   status: ActionStatus;
   expires_at: Date;
@@ -74,11 +89,14 @@ interface Row {
 const fromRow = (r: Row): PendingActionRecord => ({
   actionId: r.action_id,
   conversationId: r.conversation_id,
+  tenantId: r.tenant_id,
   userId: r.user_id,
   toolName: r.tool_name,
   toolCallId: r.tool_call_id,
   argumentsJson: r.arguments_json,
   argumentsHash: r.arguments_hash,
+  // Rows older than the column: masked by the fields masked everywhere.
+  maskedArgumentsJson: r.masked_arguments_json ?? maskSensitiveJson(r.arguments_json),
   summary: r.summary,
   status: r.status,
   expiresAt: r.expires_at,
@@ -112,8 +130,9 @@ export function createPendingActionStore(
       const { rows } = await pool.query<Row>(
         `INSERT INTO orchestrator.pending_actions
            (action_id, conversation_id, user_id, tool_name, tool_call_id, arguments_json, arguments_hash,
-            summary, status, expires_at, principal)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $11::timestamptz + make_interval(secs => $9), $10)
+            summary, status, expires_at, principal, tenant_id, masked_arguments_json)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $11::timestamptz + make_interval(secs => $9), $10,
+                 $12, $13)
          RETURNING *`,
         [
           randomUUID(),
@@ -127,6 +146,8 @@ export function createPendingActionStore(
           a.ttlSeconds,
           JSON.stringify(a.principal),
           now(),
+          a.tenantId,
+          a.maskedArgumentsJson,
         ],
       );
       return fromRow(rows[0] as Row);
@@ -135,6 +156,15 @@ export function createPendingActionStore(
       const { rows } = await pool.query<Row>(
         'SELECT * FROM orchestrator.pending_actions WHERE action_id = $1',
         [actionId],
+      );
+      return rows[0] && fromRow(rows[0]);
+    },
+    async getOwned(actionId, owner) {
+      if (!owner.tenantId || !owner.userId) return undefined;
+      const { rows } = await pool.query<Row>(
+        `SELECT * FROM orchestrator.pending_actions
+          WHERE action_id = $1 AND tenant_id = $2 AND user_id = $3`,
+        [actionId, owner.tenantId, owner.userId],
       );
       return rows[0] && fromRow(rows[0]);
     },
