@@ -3,6 +3,7 @@ export { connectTestRedis } from './connect-test-redis.ts';
 export { type Barrier, type BarrierOptions, createBarrier } from './create-barrier.ts';
 export { createFigureLog, type FigureLog } from './create-figure-log.ts';
 export { createTestDatabase, type TestDatabase } from './create-test-database.ts';
+export { createTestMeshKeys, type TestMeshKeys, type ToolCallScope } from './create-test-mesh-keys.ts';
 export { deadRedisClient } from './dead-redis-client.ts';
 export { deleteRedisKeys } from './delete-redis-keys.ts';
 export { freePort } from './free-port.ts';

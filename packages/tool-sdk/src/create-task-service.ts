@@ -1,15 +1,9 @@
 import { Code, type HandlerContext } from '@connectrpc/connect';
 import { type ClockTimer, systemClock } from '@toolmesh/clock';
 import { TaskService } from '@toolmesh/proto';
-import { publicError, type ServiceRegistration, serviceRegistration } from '@toolmesh/rpc';
+import { publicError, requireCredential, type ServiceRegistration, serviceRegistration } from '@toolmesh/rpc';
 import { createTaskStore, type TaskOwner, type TaskStoreOptions } from './create-task-store.ts';
 import { isFinished, type TaskRecord, taskIdPattern, toTaskMessage } from './task-record.ts';
-
-/** Request header naming the user a TaskService call is made for (set by the trusted orchestrator). */
-export const taskUserHeader = 'x-toolmesh-user-id';
-
-/** Request header naming that user's tenant; when present the task's tenant must match too. */
-export const taskTenantHeader = 'x-toolmesh-tenant-id';
 
 /** Options of {@link createTaskService}. */
 export interface TaskServiceOptions extends TaskStoreOptions {
@@ -17,13 +11,15 @@ export interface TaskServiceOptions extends TaskStoreOptions {
   pollIntervalMs?: number;
 }
 
-// The request messages carry no principal: the caller is named in metadata, and
-// only the orchestrator (inside the mesh) reaches a tool service.
-function ownerOf(ctx: HandlerContext): TaskOwner {
-  const userId = ctx.requestHeader.get(taskUserHeader)?.trim();
-  if (!userId) throw publicError(Code.Unauthenticated, `missing ${taskUserHeader} metadata`);
-  const tenantId = ctx.requestHeader.get(taskTenantHeader)?.trim();
-  return tenantId ? { userId, tenantId } : { userId };
+// The owner is the user of the call's mesh credential, which the orchestrator issued for
+// reading exactly this task: a credential for another task (or a tool call) reads nothing.
+function ownerOf(ctx: HandlerContext, taskId: string): TaskOwner {
+  const credential = requireCredential(ctx);
+  if (credential.taskId !== taskId) {
+    throw publicError(Code.Unauthenticated, 'mesh credential not issued for this task');
+  }
+  const { userId, tenantId } = credential.principal;
+  return { userId, tenantId };
 }
 
 function checkTaskId(taskId: string) {
@@ -46,15 +42,15 @@ export function createTaskService(options: TaskServiceOptions): ServiceRegistrat
 
   return serviceRegistration(TaskService, {
     async getTask(req, ctx) {
-      const owner = ownerOf(ctx);
       checkTaskId(req.taskId);
+      const owner = ownerOf(ctx, req.taskId);
       const record = await store.get(req.taskId, owner);
       if (!record) throw notFound();
       return { task: toTaskMessage(record) };
     },
     async *watchTask(req, ctx) {
-      const owner = ownerOf(ctx);
       checkTaskId(req.taskId);
+      const owner = ownerOf(ctx, req.taskId);
       // Local updates arrive in order and at once; reads catch the rest (other replicas).
       const pending: TaskRecord[] = [];
       let wake: (() => void) | undefined;

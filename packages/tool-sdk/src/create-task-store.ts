@@ -32,8 +32,7 @@ export interface EnqueueTaskInput {
 /** The owner a caller claims to be; a task of anyone else is invisible. */
 export interface TaskOwner {
   userId: string;
-  /** When given, the task's tenant must match too. */
-  tenantId?: string;
+  tenantId: string;
 }
 
 /** How an attempt failed. */
@@ -132,8 +131,8 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
     },
     async get(taskId, owner) {
       const { rows } = await pool.query<TaskRow>(
-        `SELECT * FROM ${table} WHERE task_id = $1 AND user_id = $2 AND ($3::text IS NULL OR tenant_id = $3)`,
-        [taskId, owner.userId, owner.tenantId ?? null],
+        `SELECT * FROM ${table} WHERE task_id = $1 AND user_id = $2 AND tenant_id = $3`,
+        [taskId, owner.userId, owner.tenantId],
       );
       return rows[0] ? toTaskRecord(rows[0]) : undefined;
     },

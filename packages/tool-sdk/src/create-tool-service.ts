@@ -16,6 +16,7 @@ import {
   toolErrorCode,
 } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
+import { callCredential, delegatedCredentials } from './call-credential.ts';
 import { classifyError } from './classify-error.ts';
 import { createTaskStore, type TaskStore, type TaskStoreOptions } from './create-task-store.ts';
 import { type AsyncTool, isAsyncTool } from './define-async-tool.ts';
@@ -65,14 +66,16 @@ function toDefinition(t: Tool) {
       sensitiveFields: m.sensitiveFields,
       summaryFields: m.summaryFields,
       maxOutputChars: m.maxOutputChars,
+      delegatedTools: m.delegatedTools,
     },
   });
 }
 
 /**
  * Serves tools as a toolmesh.v1.ToolService. Every call is checked here again,
- * whatever the orchestrator did: permission, argument size, JSON, the zod schema,
- * concurrency and timeout. Failures are answered in-band as ToolError so the model
+ * whatever the orchestrator did: the mesh credential (verified by the server's mesh
+ * interceptor, bound here to the tool, call id and idempotency key), permission,
+ * argument size, JSON, the zod schema, concurrency and timeout. Failures are answered in-band as ToolError so the model
  * can repair its call.
  */
 export function createToolService(options: ToolServiceOptions): ServiceRegistration {
@@ -113,9 +116,11 @@ export function createToolService(options: ToolServiceOptions): ServiceRegistrat
       principal,
       toolCallId: req.toolCallId,
       idempotencyKey: req.idempotencyKey,
+      requestId: req.requestId,
       signal,
       remainingMs: () => Math.max(0, timeoutMs - (clock.now() - started)),
       logger: log,
+      credentialFor: (name) => req.delegations.get(name),
     }).finally(() => running.set(tool.name, (running.get(tool.name) ?? 1) - 1));
     // A late rejection after the race was lost must not become an unhandled rejection.
     work.catch(() => {});
@@ -130,6 +135,8 @@ export function createToolService(options: ToolServiceOptions): ServiceRegistrat
   interface InvokeIds {
     toolCallId: string;
     idempotencyKey: string;
+    requestId: string;
+    delegations: Map<string, string>;
   }
 
   return serviceRegistration(ToolService, {
@@ -139,8 +146,9 @@ export function createToolService(options: ToolServiceOptions): ServiceRegistrat
     async invokeTool(req, ctx) {
       const tool = tools.get(req.toolName);
       if (!tool) return failure('NOT_FOUND', `unknown tool "${req.toolName.slice(0, 64)}"`);
-      const principal = req.principal;
-      if (!principal?.userId) return failure('PERMISSION_DENIED', 'no principal');
+      // Thrown, not answered in-band: a call without a credential for exactly this call never runs.
+      const credential = callCredential(ctx, req, tool);
+      const principal = credential.principal;
       if (!principal.permissions.includes(tool.metadata.permission)) {
         return failure('PERMISSION_DENIED', `missing permission ${tool.metadata.permission}`);
       }
@@ -167,6 +175,8 @@ export function createToolService(options: ToolServiceOptions): ServiceRegistrat
         const result = await execute(tool, handler, parsed.data, ctx.signal, principal, {
           toolCallId: req.toolCallId,
           idempotencyKey: req.idempotencyKey,
+          requestId: credential.requestId,
+          delegations: delegatedCredentials(ctx),
         });
         return create(InvokeToolResponseSchema, {
           outcome: { case: 'resultJson', value: JSON.stringify(result ?? null) },

@@ -26,13 +26,20 @@ export interface ToolMetadataInput {
   summaryFields?: string[];
   /** Output budget of one result in characters; default 0 = the orchestrator's default. */
   maxOutputChars?: number;
+  /**
+   * Read tools this tool calls as the same end user (e.g. create_ticket reads the order with
+   * get_order_detail); each call then brings a credential for each, see `ToolContext.credentialFor`.
+   */
+  delegatedTools?: string[];
 }
 
 /** What a handler knows about the call it serves. */
 export interface ToolContext {
-  /** The end user the tool runs as. */
+  /** The end user the tool runs as, from the call's verified mesh credential. */
   principal: Principal;
   toolCallId: string;
+  /** Correlates this call with the turn that made it, in logs and audit. */
+  requestId: string;
   /** Same key and arguments must yield the stored result instead of a second effect. */
   idempotencyKey: string;
   /** Aborted on timeout or when the caller cancels; pass it to I/O. */
@@ -40,6 +47,11 @@ export interface ToolContext {
   /** Milliseconds left before the tool's timeout: the deadline to give SQL and downstream calls. */
   remainingMs: () => number;
   logger: Logger;
+  /**
+   * The credential to call `toolName` (one of the tool's `delegatedTools`) as the same user,
+   * for `credentialHeaders` of @toolmesh/rpc; undefined when the orchestrator issued none.
+   */
+  credentialFor: (toolName: string) => string | undefined;
 }
 
 /** A tool as a team defines it. */
@@ -83,6 +95,7 @@ export function defineTool<S extends z.ZodType>(spec: ToolSpec<S>): Tool {
       sensitiveFields: [],
       summaryFields: [],
       maxOutputChars: 0,
+      delegatedTools: [],
       ...spec.metadata,
     },
     handler: spec.handler as Tool['handler'],

@@ -1,9 +1,5 @@
-export {
-  createTaskService,
-  type TaskServiceOptions,
-  taskTenantHeader,
-  taskUserHeader,
-} from './create-task-service.ts';
+export { callCredential, delegatedCredentials } from './call-credential.ts';
+export { createTaskService, type TaskServiceOptions } from './create-task-service.ts';
 export {
   createTaskStore,
   type EnqueueTaskInput,
@@ -13,6 +9,7 @@ export {
   type TaskStoreOptions,
 } from './create-task-store.ts';
 export { createTaskWorker, type TaskWorker, type TaskWorkerOptions } from './create-task-worker.ts';
+export { createToolServer, type ToolServerOptions } from './create-tool-server.ts';
 export { createToolService, type ToolServiceOptions } from './create-tool-service.ts';
 export {
   type AsyncTool,

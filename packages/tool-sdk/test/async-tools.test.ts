@@ -10,16 +10,21 @@ import {
   ToolErrorCode,
   ToolService,
 } from '@toolmesh/proto';
-import { createGrpcClient, createServer, type Server } from '@toolmesh/rpc';
+import { createGrpcClient, type Server } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
-import { createTestDatabase, waitFor as pollUntil, type TestDatabase } from '@toolmesh/testkit';
+import {
+  createTestDatabase,
+  createTestMeshKeys,
+  waitFor as pollUntil,
+  type TestDatabase,
+  type TestMeshKeys,
+} from '@toolmesh/testkit';
 import { z } from 'zod';
 import {
   type AsyncTool,
-  createTaskService,
   createTaskStore,
   createTaskWorker,
-  createToolService,
+  createToolServer,
   defineAsyncTool,
   type TaskRecord,
   type TaskStore,
@@ -38,11 +43,13 @@ const bob: PrincipalInit = { userId: 'u_2002', tenantId: 't_demo', permissions: 
 
 let testDb: TestDatabase;
 let db: Database;
+let meshKeys: TestMeshKeys;
 let schemaCounter = 0;
 const workers: TaskWorker[] = [];
 const servers: Server[] = [];
 
 beforeAll(async () => {
+  meshKeys = await createTestMeshKeys();
   testDb = await createTestDatabase();
   db = await openDatabase({ url: testDb.url });
 });
@@ -131,24 +138,39 @@ function asyncTool(name: string, run: AsyncTool['run'], extra: { maxAttempts?: n
 }
 
 async function startServer(schema: string, tools: AsyncTool[], watchPollMs?: number, clock?: Clock) {
-  const server = createServer({
+  const server = createToolServer({
     logger,
-    services: [
-      createToolService({ logger, tools, tasks: { pool: db.pool, schema } }),
-      createTaskService({ pool: db.pool, schema, pollIntervalMs: watchPollMs, clock }),
-    ],
+    tools,
+    tasks: { pool: db.pool, schema },
+    taskService: { pool: db.pool, schema, pollIntervalMs: watchPollMs, clock },
+    meshKeys: meshKeys.keys,
   });
   servers.push(server);
   const address = `127.0.0.1:${await server.listen(0)}`;
+  const toolName = tools[0]?.name ?? '';
   return {
     tools: createGrpcClient(ToolService, { address }),
     tasks: createGrpcClient(TaskService, { address }),
+    /** Options of a TaskService call for `taskId`, as the orchestrator signs them for `userId`. */
+    as: (taskId: string, userId: string, tenantId = 't_demo') =>
+      meshKeys.taskCall({ userId, tenantId, permissions: [] }, toolName, taskId),
   };
 }
 
-const as = (userId: string, tenantId?: string) => ({
-  headers: { 'x-toolmesh-user-id': userId, ...(tenantId ? { 'x-toolmesh-tenant-id': tenantId } : {}) },
-});
+/** InvokeTool as `principal`, with the credential the orchestrator would issue for this call. */
+async function invokeAs(
+  tools: ReturnType<typeof createGrpcClient<typeof ToolService>>,
+  req: {
+    toolCallId?: string;
+    toolName: string;
+    argumentsJson: string;
+    idempotencyKey?: string;
+    principal: PrincipalInit;
+  },
+) {
+  const { principal, ...call } = req;
+  return tools.invokeTool(call, await meshKeys.toolCall(principal, call));
+}
 
 async function rpcCode(call: Promise<unknown>): Promise<Code | undefined> {
   try {
@@ -181,14 +203,14 @@ test('InvokeTool validates, enqueues and answers at once; the worker runs the ta
       return { value: args.value, format: args.format };
     },
   });
-  const { tools, tasks } = await startServer(schema, [report]);
+  const { tools, tasks, as } = await startServer(schema, [report]);
   startWorker(schema, [report]);
 
-  const listed = await tools.listTools({});
+  const listed = await tools.listTools({}, await meshKeys.registryCall());
   expect(listed.tools[0]?.metadata?.async).toBe(true);
 
   // The work cannot finish until the test opens the gate: the call answers all the same.
-  const res = await tools.invokeTool({
+  const res = await invokeAs(tools, {
     toolCallId: 'call_1',
     toolName: 'make_report',
     argumentsJson: '{"value":"abc"}',
@@ -206,7 +228,7 @@ test('InvokeTool validates, enqueues and answers at once; the worker runs the ta
   expect(JSON.parse(done.resultJson ?? '')).toEqual({ value: 'abc', format: 'csv' });
   expect(seen).toEqual([{ user: 'u_1001', attempt: 1, value: 'abc' }]);
 
-  const { task } = await tasks.getTask({ taskId }, as('u_1001'));
+  const { task } = await tasks.getTask({ taskId }, await as(taskId, 'u_1001'));
   expect(task).toMatchObject({
     taskId,
     toolName: 'make_report',
@@ -217,24 +239,39 @@ test('InvokeTool validates, enqueues and answers at once; the worker runs the ta
   expect(task?.error).toBeUndefined();
 
   // Bad arguments, a failed precheck and a missing permission never create a task.
-  const invalid = await tools.invokeTool({
+  const invalid = await invokeAs(tools, {
     toolName: 'make_report',
     argumentsJson: '{"value":"ABC"}',
     principal: alice,
   });
   expect(invalid.outcome.case === 'error' && invalid.outcome.value.code).toBe(ToolErrorCode.INVALID_ARGUMENT);
-  const missing = await tools.invokeTool({
+  const missing = await invokeAs(tools, {
     toolName: 'make_report',
     argumentsJson: '{"value":"missing"}',
     principal: alice,
   });
   expect(missing.outcome.case === 'error' && missing.outcome.value.code).toBe(ToolErrorCode.NOT_FOUND);
-  const denied = await tools.invokeTool({
+  const denied = await invokeAs(tools, {
     toolName: 'make_report',
     argumentsJson: '{"value":"abc"}',
     principal: { ...alice, permissions: [] },
   });
   expect(denied.outcome.case === 'error' && denied.outcome.value.code).toBe(ToolErrorCode.PERMISSION_DENIED);
+  // No credential, or one issued for another call or idempotency key: refused before anything runs.
+  const call = { toolCallId: 'call_9', toolName: 'make_report', argumentsJson: '{"value":"abc"}' };
+  expect(await rpcCode(tools.invokeTool(call))).toBe(Code.Unauthenticated);
+  const forCall1 = await meshKeys.toolCall(alice, { ...call, toolCallId: 'call_1' });
+  expect(await rpcCode(tools.invokeTool(call, forCall1))).toBe(Code.Unauthenticated);
+  const withKey = await meshKeys.toolCall(alice, { ...call, idempotencyKey: 'k1' });
+  expect(await rpcCode(tools.invokeTool({ ...call, idempotencyKey: 'k2' }, withKey))).toBe(
+    Code.Unauthenticated,
+  );
+  const gatewaySigned = {
+    headers: {
+      authorization: `Bearer ${await meshKeys.gateway.issue({ principal: alice, requestId: 'r', audience: 'toolmesh:tool:make_report', tool: 'make_report', callId: 'call_9' })}`,
+    },
+  };
+  expect(await rpcCode(tools.invokeTool(call, gatewaySigned))).toBe(Code.Unauthenticated);
   const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM ${schema}.tasks`);
   expect(rows[0].n).toBe(1);
 });
@@ -244,7 +281,7 @@ test('the same idempotency key yields the same task; with other arguments it is 
   const tool = asyncTool('idem', async (args) => args);
   const { tools } = await startServer(schema, [tool]);
   const call = (value: string) =>
-    tools.invokeTool({
+    invokeAs(tools, {
       toolName: 'idem',
       argumentsJson: JSON.stringify({ value }),
       principal: alice,
@@ -432,28 +469,50 @@ test('two workers never run the same task at once, and each task runs once', asy
 test('GetTask shows a task to its own user only', async () => {
   const { schema, store } = await freshSchema();
   const tool = asyncTool('private', async () => ({}));
-  const { tasks } = await startServer(schema, [tool]);
+  const { tasks, as } = await startServer(schema, [tool]);
   const task = await enqueue(store, tool, {}, alice);
 
-  const mine = await tasks.getTask({ taskId: task.taskId }, as('u_1001', 't_demo'));
+  const mine = await tasks.getTask({ taskId: task.taskId }, await as(task.taskId, 'u_1001', 't_demo'));
   expect(mine.task).toMatchObject({ taskId: task.taskId, status: TaskStatus.QUEUED, progressPercent: 0 });
   expect(mine.task?.createdAt).toBeDefined();
-  expect(await rpcCode(tasks.getTask({ taskId: task.taskId }, as('u_1001')))).toBeUndefined();
+  expect(
+    await rpcCode(tasks.getTask({ taskId: task.taskId }, await as(task.taskId, 'u_1001'))),
+  ).toBeUndefined();
 
-  expect(await rpcCode(tasks.getTask({ taskId: task.taskId }, as('u_2002')))).toBe(Code.NotFound);
-  expect(await rpcCode(tasks.getTask({ taskId: task.taskId }, as('u_1001', 't_other')))).toBe(Code.NotFound);
-  expect(await rpcCode(tasks.getTask({ taskId: `task_${'0'.repeat(32)}` }, as('u_1001')))).toBe(
+  expect(await rpcCode(tasks.getTask({ taskId: task.taskId }, await as(task.taskId, 'u_2002')))).toBe(
     Code.NotFound,
   );
-  expect(await rpcCode(tasks.getTask({ taskId: 'task_../../etc' }, as('u_1001')))).toBe(Code.InvalidArgument);
-  expect(await rpcCode(tasks.getTask({ taskId: task.taskId }))).toBe(Code.Unauthenticated);
   expect(
-    await rpcCode(tasks.watchTask({ taskId: task.taskId }, as('u_2002'))[Symbol.asyncIterator]().next()),
+    await rpcCode(tasks.getTask({ taskId: task.taskId }, await as(task.taskId, 'u_1001', 't_other'))),
+  ).toBe(Code.NotFound);
+  expect(
+    await rpcCode(
+      tasks.getTask({ taskId: `task_${'0'.repeat(32)}` }, await as(`task_${'0'.repeat(32)}`, 'u_1001')),
+    ),
+  ).toBe(Code.NotFound);
+  expect(
+    await rpcCode(tasks.getTask({ taskId: 'task_../../etc' }, await as('task_../../etc', 'u_1001'))),
+  ).toBe(Code.InvalidArgument);
+  expect(await rpcCode(tasks.getTask({ taskId: task.taskId }))).toBe(Code.Unauthenticated);
+  // A credential issued for another task, or for a tool call, reads nothing.
+  const otherTask = await as(`task_${'2'.repeat(32)}`, 'u_1001');
+  expect(await rpcCode(tasks.getTask({ taskId: task.taskId }, otherTask))).toBe(Code.Unauthenticated);
+  const toolCall = await meshKeys.toolCall(alice, { toolName: tool.name });
+  expect(await rpcCode(tasks.getTask({ taskId: task.taskId }, toolCall))).toBe(Code.Unauthenticated);
+  expect(
+    await rpcCode(
+      tasks
+        .watchTask({ taskId: task.taskId }, await as(task.taskId, 'u_2002'))
+        [Symbol.asyncIterator]()
+        .next(),
+    ),
   ).toBe(Code.NotFound);
   // The other user's message is the same as for a missing task.
-  const foreign = await tasks.getTask({ taskId: task.taskId }, as('u_2002')).catch((e: unknown) => e);
+  const foreign = await tasks
+    .getTask({ taskId: task.taskId }, await as(task.taskId, 'u_2002'))
+    .catch((e: unknown) => e);
   const absent = await tasks
-    .getTask({ taskId: `task_${'1'.repeat(32)}` }, as('u_2002'))
+    .getTask({ taskId: `task_${'1'.repeat(32)}` }, await as(`task_${'1'.repeat(32)}`, 'u_2002'))
     .catch((e: unknown) => e);
   expect(ConnectError.from(foreign).rawMessage).toBe(ConnectError.from(absent).rawMessage);
   const stored: TaskRecord | undefined = await store.get(task.taskId, bob);
@@ -468,10 +527,10 @@ test('WatchTask streams queued → running → progress → succeeded and ends',
     return { done: true };
   });
   // A long poll interval: every step must come from the in-process updates.
-  const { tasks } = await startServer(schema, [tool], 60_000);
+  const { tasks, as } = await startServer(schema, [tool], 60_000);
   const task = await enqueue(store, tool, {});
   const seen: Task[] = [];
-  const stream = tasks.watchTask({ taskId: task.taskId }, as('u_1001'));
+  const stream = tasks.watchTask({ taskId: task.taskId }, await as(task.taskId, 'u_1001'));
   let workerStarted = false;
   for await (const res of stream) {
     if (res.task) seen.push(res.task);
@@ -493,18 +552,20 @@ test('WatchTask reaches a task run elsewhere by polling, and a cancelled watch e
   const clock = createManualClock();
   const { schema, store } = await freshSchema(clock);
   const tool = asyncTool('remote', async () => ({ ok: 1 }));
-  const { tasks } = await startServer(schema, [tool], 50, clock);
+  const { tasks, as } = await startServer(schema, [tool], 50, clock);
   const task = await enqueue(store, tool, {});
   const controller = new AbortController();
   const iterator = tasks
-    .watchTask({ taskId: task.taskId }, { ...as('u_1001'), signal: controller.signal })
+    .watchTask({ taskId: task.taskId }, { ...(await as(task.taskId, 'u_1001')), signal: controller.signal })
     [Symbol.asyncIterator]();
   expect((await iterator.next()).value?.task?.status).toBe(TaskStatus.QUEUED);
   controller.abort();
   expect(await rpcCode(iterator.next())).toBe(Code.Canceled);
 
   // Another "replica" finishes the task by writing the row; no in-process event reaches the watcher.
-  const watch = tasks.watchTask({ taskId: task.taskId }, as('u_1001'))[Symbol.asyncIterator]();
+  const watch = tasks
+    .watchTask({ taskId: task.taskId }, await as(task.taskId, 'u_1001'))
+    [Symbol.asyncIterator]();
   expect((await watch.next()).value?.task?.status).toBe(TaskStatus.QUEUED);
   await db.pool.query(
     `UPDATE ${schema}.tasks SET status = 'succeeded', result_json = '{}', progress_percent = 100,

@@ -24,6 +24,7 @@ export {
   meshAudience,
   meshCredentialKey,
   meshIssuer,
+  registryPrincipal,
   requireCredential,
 } from './mesh-credential.ts';
 export {
@@ -35,3 +36,4 @@ export {
   type KeyResolver,
 } from './verification-keys.ts';
 export { createWatchedFile, type WatchedFile, type WatchedFileOptions } from './watched-file.ts';
+export { type MeshKeyFiles, writeMeshKeyFiles } from './write-mesh-key-files.ts';

@@ -54,7 +54,12 @@ export const meshAudience = {
   orchestrator: 'toolmesh:orchestrator',
   /** Calls of one tool (InvokeTool) and reads of its tasks (TaskService). */
   tool: (toolName: string) => `toolmesh:tool:${toolName}`,
+  /** The orchestrator's own ListTools calls: no end user, no tool call, so nothing else accepts it. */
+  registry: 'toolmesh:registry',
 } as const;
+
+/** The principal of the orchestrator's own calls (ListTools): no user, no tenant data, no permission. */
+export const registryPrincipal = { userId: 'system:orchestrator', tenantId: 'system', permissions: [] };
 
 /** Metadata key of the credential: `authorization: Bearer <jwt>`, as standard JWT middleware expects. */
 export const credentialHeader = 'authorization';
