@@ -25,6 +25,17 @@ const exportOrderReportInput = z.strictObject({
   format: z.enum(['csv', 'json']).default('csv').describe('Report format; default "csv".'),
 });
 
+/**
+ * SQL of the lines of one order, owner checked again in the same statement: no query of a
+ * user's data reads by order number alone (order numbers are unique per tenant only).
+ */
+export const selectItems = `
+  SELECT i.sku, i.name, i.quantity
+    FROM orders.order_items i
+    JOIN orders.orders o ON o.tenant_id = i.tenant_id AND o.order_id = i.order_id
+   WHERE i.order_id = $1 AND o.user_id = $2 AND o.tenant_id = $3
+   ORDER BY i.sku`;
+
 // Each statement of a task gets this long: a task has no caller deadline to inherit.
 const statementMs = 5_000;
 
@@ -106,12 +117,11 @@ export function createExportOrderReport(pool: Pool, options: ExportOrderReportOp
       await ctx.reportProgress(10);
       // The order is checked again: it may have changed hands since the call.
       const order = await findOrder(args.order_id, userId, tenantId, statementMs);
-      const items = await queryWithDeadline<ReportItemRow>(
-        pool,
-        statementMs,
-        'SELECT sku, name, quantity FROM orders.order_items WHERE order_id = $1 ORDER BY sku',
-        [order.order_id],
-      );
+      const items = await queryWithDeadline<ReportItemRow>(pool, statementMs, selectItems, [
+        order.order_id,
+        userId,
+        tenantId,
+      ]);
       // Short pauses stand in for a slow export, so progress can be watched.
       await clock.sleep(100, ctx.signal);
       await ctx.reportProgress(50);

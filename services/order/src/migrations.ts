@@ -50,5 +50,24 @@ export const orderMigrations: Migration[] = [
         ('202604100042', 'SKU-1001', 'Wireless Mouse', 1)
       ON CONFLICT DO NOTHING;`,
   },
+  {
+    // Tenants share nothing, order numbers included: each tenant numbers its own orders, and
+    // an order line belongs to its tenant's order. Lines take their order's tenant (the
+    // demo orders are t_demo's).
+    version: 3,
+    description: 'orders and their items keyed by tenant',
+    sql: `
+      ALTER TABLE orders.order_items ADD COLUMN tenant_id text;
+      UPDATE orders.order_items i SET tenant_id = o.tenant_id
+        FROM orders.orders o WHERE o.order_id = i.order_id;
+      ALTER TABLE orders.order_items ALTER COLUMN tenant_id SET NOT NULL;
+      ALTER TABLE orders.order_items DROP CONSTRAINT order_items_order_id_fkey;
+      ALTER TABLE orders.order_items DROP CONSTRAINT order_items_pkey;
+      ALTER TABLE orders.orders DROP CONSTRAINT orders_pkey;
+      ALTER TABLE orders.orders ADD CONSTRAINT orders_pkey PRIMARY KEY (tenant_id, order_id);
+      ALTER TABLE orders.order_items ADD CONSTRAINT order_items_pkey PRIMARY KEY (tenant_id, order_id, sku);
+      ALTER TABLE orders.order_items ADD CONSTRAINT order_items_order_fkey
+        FOREIGN KEY (tenant_id, order_id) REFERENCES orders.orders (tenant_id, order_id) ON DELETE CASCADE;`,
+  },
   ...taskMigrations(orderSchema),
 ];

@@ -1,7 +1,11 @@
 import { type Pool, queryWithDeadline } from '@toolmesh/db';
 import { defineTool, type Tool, toolErrors } from '@toolmesh/tool-sdk';
 import { z } from 'zod';
-import { createExportOrderReport, type ExportOrderReportOptions } from './export-order-report.ts';
+import {
+  createExportOrderReport,
+  type ExportOrderReportOptions,
+  selectItems,
+} from './export-order-report.ts';
 
 interface OrderRow {
   order_id: string;
@@ -33,7 +37,10 @@ const getOrderDetailInput = z.strictObject({
 /** Options of {@link createOrderTools}. */
 export type OrderToolsOptions = ExportOrderReportOptions;
 
-/** The order service's tools (export_order_report is async); every query is scoped to the calling user. */
+/**
+ * The order service's tools (export_order_report is async); every query is scoped to the
+ * calling user of the calling tenant: the same user id in another tenant is another user.
+ */
 export function createOrderTools(pool: Pool, options: OrderToolsOptions = {}): Tool[] {
   const getOrderDetail = defineTool({
     name: 'get_order_detail',
@@ -73,12 +80,11 @@ export function createOrderTools(pool: Pool, options: OrderToolsOptions = {}): T
         created_at: order.created_at.toISOString(),
       };
       if (!args.include_items) return detail;
-      const items = await queryWithDeadline<ItemRow>(
-        pool,
-        ctx.remainingMs(),
-        'SELECT sku, name, quantity FROM orders.order_items WHERE order_id = $1 ORDER BY sku',
-        [order.order_id],
-      );
+      const items = await queryWithDeadline<ItemRow>(pool, ctx.remainingMs(), selectItems, [
+        order.order_id,
+        userId,
+        tenantId,
+      ]);
       return {
         ...detail,
         items: items.rows.map((i) => ({ sku: i.sku, name: i.name, quantity: i.quantity })),
