@@ -1,10 +1,14 @@
 import type { DescService } from '@bufbuild/protobuf';
 import { type Client, createClient, type Interceptor } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
+import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import { type Clock, systemClock } from '@toolmesh/clock';
 import type { Registry } from '@toolmesh/telemetry';
 import { createClientTracingInterceptor } from './client-tracing-interceptor.ts';
 import { createClientMetricsInterceptor } from './grpc-metrics.ts';
 import { sessionMemoryMb } from './session-memory.ts';
+import { createReloadingTransport } from './tls/create-reloading-transport.ts';
+import { createTlsFiles, type TlsFiles } from './tls/create-tls-files.ts';
+import type { ClientTlsSettings } from './tls/tls-settings.ts';
 
 /** Options of {@link createGrpcClient}. */
 export interface GrpcClientOptions {
@@ -15,25 +19,62 @@ export interface GrpcClientOptions {
   interceptors?: Interceptor[];
   /** Records the grpc_client_* series of every call (the process's registry); none without. */
   metrics?: Registry;
+  /**
+   * Dial over mutual TLS: present the certificate, and accept only a server whose certificate
+   * the CA signed for the address's host (or `serverName`). Default plaintext (h2c).
+   */
+  tls?: ClientTlsSettings;
+  /** How long a look at the TLS files stays good before a call checks them again; default 10 s. */
+  tlsCheckIntervalMs?: number;
+  /** Measures the TLS check interval; default the system clock. */
+  clock?: Clock;
+  /**
+   * Already opened TLS files to share (a client pool opens them once for all its clients);
+   * default opened from `tls`.
+   */
+  tlsFiles?: TlsFiles;
 }
 
 /**
- * A gRPC client over HTTP/2 without TLS, with a default deadline on every call. Every call
- * carries the active trace context and request id on; with `metrics` it is counted too.
+ * A gRPC client over HTTP/2 (plaintext, or mutual TLS with `tls`), with a default deadline on
+ * every call. Every call carries the active trace context and request id on; with `metrics` it
+ * is counted too. With TLS, rotated files are taken by the connections dialled after the change.
  */
 export function createGrpcClient<T extends DescService>(service: T, options: GrpcClientOptions): Client<T> {
-  const transport = createGrpcTransport({
-    baseUrl: `http://${options.address}`,
-    defaultTimeoutMs: options.defaultTimeoutMs ?? 30_000,
-    interceptors: [
-      createClientTracingInterceptor(options.address),
-      ...(options.metrics ? [createClientMetricsInterceptor(options.metrics)] : []),
-      ...(options.interceptors ?? []),
-    ],
-    nodeOptions: { maxSessionMemory: sessionMemoryMb },
-    // Keepalive pings notice a dead peer instead of waiting for the deadline.
-    pingIntervalMs: 30_000,
-    pingTimeoutMs: 10_000,
+  const tls = options.tls;
+  const baseUrl = `${tls ? 'https' : 'http'}://${options.address}`;
+  const build = (nodeOptions: ConstructorParameters<typeof Http2SessionManager>[2]) => {
+    const sessionManager = new Http2SessionManager(
+      baseUrl,
+      // Keepalive pings notice a dead peer instead of waiting for the deadline.
+      { pingIntervalMs: 30_000, pingTimeoutMs: 10_000 },
+      { maxSessionMemory: sessionMemoryMb, ...nodeOptions },
+    );
+    const transport = createGrpcTransport({
+      baseUrl,
+      sessionManager,
+      defaultTimeoutMs: options.defaultTimeoutMs ?? 30_000,
+      interceptors: [
+        createClientTracingInterceptor(options.address),
+        ...(options.metrics ? [createClientMetricsInterceptor(options.metrics)] : []),
+        ...(options.interceptors ?? []),
+      ],
+    });
+    return { transport, close: () => sessionManager.abort() };
+  };
+  if (!tls) return createClient(service, build({}).transport);
+  const transport = createReloadingTransport({
+    address: options.address,
+    files: options.tlsFiles ?? createTlsFiles(tls),
+    clock: options.clock ?? systemClock,
+    checkIntervalMs: options.tlsCheckIntervalMs,
+    build: (material) =>
+      build({
+        cert: material.cert,
+        key: material.key,
+        ca: material.ca,
+        ...(tls.serverName ? { servername: tls.serverName } : {}),
+      }),
   });
   return createClient(service, transport);
 }

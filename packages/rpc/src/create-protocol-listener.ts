@@ -1,8 +1,12 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import net, { type AddressInfo, type Socket } from 'node:net';
+import tls from 'node:tls';
 import type { connectNodeAdapter } from '@connectrpc/connect-node';
+import type { Clock, ClockTimer } from '@toolmesh/clock';
 import { sessionMemoryMb } from './session-memory.ts';
+import { createTlsFiles, type TlsMaterial } from './tls/create-tls-files.ts';
+import { defaultTlsCheckIntervalMs, type TlsSettings } from './tls/tls-settings.ts';
 
 /** A request listener for both `node:http` and `node:http2`, as connect-node's adapter returns. */
 export type RequestHandler = ReturnType<typeof connectNodeAdapter>;
@@ -11,13 +15,71 @@ export type RequestHandler = ReturnType<typeof connectNodeAdapter>;
 export interface ProtocolListenerOptions {
   /** Serves every request, whichever HTTP version carried it. */
   handler: RequestHandler;
-  /** A connection that sends nothing for this long is dropped; default 30 s. */
+  /** A connection that sends nothing (or, with TLS, does not finish its handshake) for this long is dropped; default 30 s. */
   firstBytesTimeoutMs?: number;
+  /** What one client connection may hold; unset fields take {@link meshHttp2Limits}. */
+  limits?: Partial<Http2Limits>;
+  /** Serve over mutual TLS instead of plaintext; default plaintext (h2c and HTTP/1.1). */
+  tls?: ListenerTlsOptions;
 }
 
 /**
- * One TCP port that speaks HTTP/2 without TLS (gRPC, h2c) and HTTP/1.1 (Connect/JSON
- * with curl, gRPC-Web and Connect from browsers) to the same handler.
+ * Bounds on what one client connection may make the server hold. A client that opens more
+ * streams than allowed has them wait on its side (a well-behaved HTTP/2 client honours the
+ * advertised SETTINGS) or refused with REFUSED_STREAM; one that runs past the memory bound
+ * loses its connection (ENHANCE_YOUR_CALM), not the server its memory.
+ */
+export interface Http2Limits {
+  /** Streams open at once on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxConcurrentStreams: number;
+  /** Memory one HTTP/2 session may hold in nghttp2 (headers, unread and unsent data), MB. */
+  maxSessionMemoryMb: number;
+  /** Largest request header section: HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE and HTTP/1.1's limit, bytes. */
+  maxHeaderListSize: number;
+}
+
+/**
+ * Defaults for a listener that only the mesh's own clients reach. Each client process
+ * multiplexes all of its calls to a server over one connection (every open ChatStream and
+ * WatchTask of a gateway is a stream to the orchestrator), so a low stream cap would queue
+ * one caller's chats behind another's long-lived streams. 4096 streams with their 64 KiB
+ * flow-control windows (256 MB) fit in the session memory cap.
+ */
+export const meshHttp2Limits: Http2Limits = {
+  maxConcurrentStreams: 4096,
+  maxSessionMemoryMb: sessionMemoryMb,
+  maxHeaderListSize: 64 * 1024,
+};
+
+/**
+ * Bounds for a listener the outside world reaches (the gateway's public port): one
+ * connection is one caller, who has no business holding more than 100 streams (the
+ * RFC 9113 minimum a server should allow) or tens of MB of server memory.
+ */
+export const publicHttp2Limits: Http2Limits = {
+  maxConcurrentStreams: 100,
+  maxSessionMemoryMb: 32,
+  maxHeaderListSize: 16 * 1024,
+};
+
+/** Mutual TLS of a {@link ProtocolListener}. */
+export interface ListenerTlsOptions extends TlsSettings {
+  /** Drives the checks for changed files. */
+  clock: Clock;
+  /** How often the files are checked for a change; default 10 s. */
+  checkIntervalMs?: number;
+  /** Told when changed files were taken (new connections present and trust them). */
+  onReload?: () => void;
+  /** Told when changed files could not be taken (the previous ones stay in use). */
+  onReloadError?: (error: Error) => void;
+  /** Told about every refused handshake: no client certificate, an unknown CA, not TLS at all. */
+  onHandshakeError?: (error: Error) => void;
+}
+
+/**
+ * One TCP port that speaks HTTP/2 (gRPC) and HTTP/1.1 (Connect/JSON with curl, gRPC-Web and
+ * Connect from browsers) to the same handler: in plaintext (h2c) by default, or over mutual
+ * TLS, where only clients with a certificate signed by the CA get past the handshake.
  */
 export interface ProtocolListener {
   /** Starts listening; resolves with the bound port (useful with port 0). */
@@ -43,17 +105,38 @@ function routeOf(head: Buffer): Route {
   return n === preface.length ? 'h2' : 'wait';
 }
 
+function secureContextOptions(material: TlsMaterial): tls.SecureContextOptions {
+  return { cert: material.cert, key: material.key, ca: material.ca };
+}
+
 /**
  * Peeks at the first bytes of every connection and hands it to an HTTP/2 or an
  * HTTP/1.1 server, both serving the same handler. Node's http2 server accepts
  * HTTP/1.1 only through TLS ALPN, and connect-node's adapter serves both kinds
- * of request, so sniffing is what lets one plaintext port do both.
+ * of request, so sniffing is what lets one plaintext port do both. With TLS, a
+ * `tls.Server` (never listening itself) does the handshake of every accepted
+ * connection and ALPN picks the server instead; the files are re-read on change
+ * and taken with `setSecureContext`, so new connections see rotated certificates
+ * while established ones keep theirs.
  */
 export function createProtocolListener(options: ProtocolListenerOptions): ProtocolListener {
   const firstBytesTimeoutMs = options.firstBytesTimeoutMs ?? 30_000;
+  const limits: Http2Limits = { ...meshHttp2Limits };
+  for (const [key, value] of Object.entries(options.limits ?? {})) {
+    if (value !== undefined) limits[key as keyof Http2Limits] = value;
+  }
   let closing = false;
 
-  const h2 = http2.createServer({ maxSessionMemory: sessionMemoryMb }, options.handler);
+  const h2 = http2.createServer(
+    {
+      maxSessionMemory: limits.maxSessionMemoryMb,
+      settings: {
+        maxConcurrentStreams: limits.maxConcurrentStreams,
+        maxHeaderListSize: limits.maxHeaderListSize,
+      },
+    },
+    options.handler,
+  );
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on('session', (session) => {
     sessions.add(session);
@@ -64,7 +147,7 @@ export function createProtocolListener(options: ProtocolListenerOptions): Protoc
   // HTTP/1.1 keep-alive connections and how many requests each is serving, so that
   // shutdown can close idle ones at once and busy ones after their last response.
   const http1Sockets = new Map<Socket, number>();
-  const h1 = http.createServer({}, (req, res) => {
+  const h1 = http.createServer({ maxHeaderSize: limits.maxHeaderListSize }, (req, res) => {
     const socket = req.socket;
     http1Sockets.set(socket, (http1Sockets.get(socket) ?? 0) + 1);
     if (closing) res.shouldKeepAlive = false;
@@ -77,8 +160,19 @@ export function createProtocolListener(options: ProtocolListenerOptions): Protoc
     options.handler(req, res);
   });
 
+  const toHttp2 = (socket: Socket) => {
+    // The session takes over the socket and first drains whatever was unshifted.
+    h2.emit('connection', socket);
+  };
+  const toHttp1 = (socket: Socket) => {
+    http1Sockets.set(socket, 0);
+    socket.once('close', () => http1Sockets.delete(socket));
+    h1.emit('connection', socket);
+    socket.resume();
+  };
+
   const undecided = new Set<Socket>();
-  const route = (socket: Socket) => {
+  const sniff = (socket: Socket) => {
     undecided.add(socket);
     const chunks: Buffer[] = [];
     const abandon = () => {
@@ -101,20 +195,53 @@ export function createProtocolListener(options: ProtocolListenerOptions): Protoc
       // Both servers read what was peeked as if it had just arrived.
       socket.unshift(head);
       undecided.delete(socket);
-      if (to === 'h2') {
-        // The session takes over the socket's handle and first drains what was unshifted.
-        h2.emit('connection', socket);
-      } else {
-        http1Sockets.set(socket, 0);
-        socket.once('close', () => http1Sockets.delete(socket));
-        h1.emit('connection', socket);
-        socket.resume();
-      }
+      if (to === 'h2') toHttp2(socket);
+      else toHttp1(socket);
     };
     socket.on('data', onData);
   };
 
-  const server = net.createServer({ noDelay: true }, route);
+  // Every accepted TCP connection while it is in the TLS layer's hands (during the
+  // handshake and after): the end of the grace period drops them too.
+  const tcpSockets = new Set<Socket>();
+  let reloadTimer: ClockTimer | undefined;
+  let accept = sniff;
+  const tlsOptions = options.tls;
+  if (tlsOptions) {
+    const files = createTlsFiles(tlsOptions, { onError: tlsOptions.onReloadError });
+    const secure = tls.createServer({
+      ...secureContextOptions(files.current()),
+      // With both, a client without a certificate signed by the CA fails the handshake:
+      // it never gets as far as an HTTP/2 stream.
+      requestCert: true,
+      rejectUnauthorized: true,
+      ALPNProtocols: ['h2', 'http/1.1'],
+      minVersion: 'TLSv1.2',
+      handshakeTimeout: firstBytesTimeoutMs,
+    });
+    secure.on('secureConnection', (socket: tls.TLSSocket) => {
+      // Nothing was asked on it yet, as with an undecided plaintext connection at shutdown.
+      if (closing) return socket.destroy();
+      if (socket.alpnProtocol === 'h2') toHttp2(socket);
+      else if (socket.alpnProtocol === 'http/1.1') toHttp1(socket);
+      // A client that offered no ALPN at all: tell by its first bytes, as in plaintext.
+      else sniff(socket);
+    });
+    secure.on('tlsClientError', (error) => tlsOptions.onHandshakeError?.(error));
+    reloadTimer = tlsOptions.clock.setInterval(() => {
+      if (!files.refresh()) return;
+      secure.setSecureContext(secureContextOptions(files.current()));
+      tlsOptions.onReload?.();
+    }, tlsOptions.checkIntervalMs ?? defaultTlsCheckIntervalMs);
+    reloadTimer.unref();
+    accept = (socket) => {
+      tcpSockets.add(socket);
+      socket.once('close', () => tcpSockets.delete(socket));
+      secure.emit('connection', socket);
+    };
+  }
+
+  const server = net.createServer({ noDelay: true }, (socket) => accept(socket));
 
   return {
     listen(port, host) {
@@ -128,7 +255,9 @@ export function createProtocolListener(options: ProtocolListenerOptions): Protoc
     },
     close() {
       closing = true;
-      // net.Server.close resolves once every accepted connection has closed.
+      reloadTimer?.cancel();
+      // net.Server.close resolves once every accepted connection has closed; a TLS
+      // handshake still under way ends, and its connection is dropped, or times out.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.close();
       for (const [socket, active] of http1Sockets) if (active === 0) socket.end();
@@ -139,6 +268,7 @@ export function createProtocolListener(options: ProtocolListenerOptions): Protoc
       for (const session of sessions) session.destroy();
       for (const socket of http1Sockets.keys()) socket.destroy();
       for (const socket of undecided) socket.destroy();
+      for (const socket of tcpSockets) socket.destroy();
     },
   };
 }

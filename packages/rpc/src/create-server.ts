@@ -4,7 +4,7 @@ import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { type Clock, systemClock } from '@toolmesh/clock';
 import { Health } from '@toolmesh/proto';
 import type { Logger, Registry } from '@toolmesh/telemetry';
-import { createProtocolListener } from './create-protocol-listener.ts';
+import { createProtocolListener, type Http2Limits } from './create-protocol-listener.ts';
 import { createErrorBoundary, type ErrorMapper } from './error-boundary.ts';
 import { createServerMetricsInterceptor } from './grpc-metrics.ts';
 import { createHealthRegistry, type HealthRegistry } from './health-registry.ts';
@@ -12,6 +12,7 @@ import { reportUndecodableRequests } from './invalid-request-status.ts';
 import { createReflectionRegistrations } from './reflection-service.ts';
 import { createServerTracingInterceptor } from './server-tracing-interceptor.ts';
 import { type ServiceRegistration, serviceRegistration } from './service-registration.ts';
+import type { TlsSettings } from './tls/tls-settings.ts';
 import { type CorsOptions, withCors } from './with-cors.ts';
 
 /** Options of {@link createServer}. */
@@ -29,13 +30,25 @@ export interface ServerOptions {
   cors?: CorsOptions;
   /** Records the grpc_server_* series of every call here (the process's registry); none without. */
   metrics?: Registry;
-  /** Times the shutdown grace period; default the system clock. */
+  /** Times the shutdown grace period and the checks of the TLS files; default the system clock. */
   clock?: Clock;
+  /**
+   * Serve over mutual TLS: HTTP/2 and HTTP/1.1 by ALPN, only to clients whose certificate the
+   * CA signed; the files are checked for a change every `tlsCheckIntervalMs` (default 10 s)
+   * and new connections get the new ones. Default plaintext (h2c and HTTP/1.1).
+   */
+  tls?: TlsSettings;
+  tlsCheckIntervalMs?: number;
+  /**
+   * What one client connection may hold (streams, session memory, header size); unset fields
+   * take {@link meshHttp2Limits}. A public port takes {@link publicHttp2Limits}.
+   */
+  limits?: Partial<Http2Limits>;
 }
 
 /**
- * A server with health and reflection that speaks gRPC (HTTP/2 without TLS), and gRPC-Web
- * and Connect (JSON or binary) over HTTP/1.1 or HTTP/2, all on one port.
+ * A server with health and reflection that speaks gRPC (HTTP/2, plaintext or mutual TLS),
+ * and gRPC-Web and Connect (JSON or binary) over HTTP/1.1 or HTTP/2, all on one port.
  */
 export interface Server {
   readonly health: HealthRegistry;
@@ -80,6 +93,17 @@ export function createServer(options: ServerOptions): Server {
     handler: (req, res) => {
       reportUndecodableRequests(res);
       serve(req, res);
+    },
+    limits: options.limits,
+    tls: options.tls && {
+      ...options.tls,
+      clock,
+      checkIntervalMs: options.tlsCheckIntervalMs,
+      onReload: () => logger.info('TLS certificate, key and CA files changed: new connections use them'),
+      onReloadError: (err) =>
+        logger.warn({ err }, 'changed TLS files not taken; the previous ones stay in use'),
+      // Debug: anyone who reaches the port can cause one, and a scanner must not flood the log.
+      onHandshakeError: (err) => logger.debug({ err }, 'TLS handshake refused'),
     },
   });
 

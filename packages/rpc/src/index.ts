@@ -6,8 +6,12 @@ export { createClientPool } from './create-client-pool.ts';
 export { createGrpcClient, type GrpcClientOptions } from './create-grpc-client.ts';
 export {
   createProtocolListener,
+  type Http2Limits,
+  type ListenerTlsOptions,
+  meshHttp2Limits,
   type ProtocolListener,
   type ProtocolListenerOptions,
+  publicHttp2Limits,
   type RequestHandler,
 } from './create-protocol-listener.ts';
 export {
@@ -57,6 +61,13 @@ export { createRetryBudget, type RetryBudget, type RetryBudgetOptions } from './
 export { isSanitizedError, sanitizedErrorHeader } from './sanitized-error.ts';
 export { createServerTracingInterceptor, headerGetter } from './server-tracing-interceptor.ts';
 export { type ServiceRegistration, serviceRegistration } from './service-registration.ts';
+export {
+  createTlsFiles,
+  type TlsFiles,
+  type TlsFilesOptions,
+  type TlsMaterial,
+} from './tls/create-tls-files.ts';
+export { type ClientTlsSettings, defaultTlsCheckIntervalMs, type TlsSettings } from './tls/tls-settings.ts';
 export { isBrokenInTransit, type ToolCallFailureOptions, toolCallFailure } from './tool-call-failure.ts';
 export { type WaitForServingOptions, waitForServing } from './wait-for-serving.ts';
 export { type CorsOptions, withCors } from './with-cors.ts';

@@ -1,0 +1,320 @@
+// Mutual TLS on a server and its clients: only a certificate the mesh CA signed gets a
+// stream; rotated files reach new connections on both sides without a restart.
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import tls from 'node:tls';
+import { createClient } from '@connectrpc/connect';
+import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
+import { createManualClock } from '@toolmesh/clock';
+import { tlsSettings } from '@toolmesh/config';
+import { Health, HealthCheckResponse_ServingStatus as ServingStatus, ToolService } from '@toolmesh/proto';
+import { createLogger } from '@toolmesh/telemetry';
+import {
+  type ClientTlsSettings,
+  Code,
+  ConnectError,
+  createClientPool,
+  createGrpcClient,
+  createServer,
+  defaultTlsCheckIntervalMs,
+  type Server,
+  serviceRegistration,
+  type TlsSettings,
+} from '../src/index.ts';
+
+const logLines: string[] = [];
+const logger = createLogger({
+  service: 'rpc-tls-test',
+  level: 'debug',
+  destination: new Writable({
+    write(chunk, _enc, cb) {
+      logLines.push(String(chunk));
+      cb();
+    },
+  }),
+});
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'toolmesh-tls-'));
+const file = (name: string) => path.join(dir, name);
+const openssl = (...args: string[]) => execFileSync('/usr/bin/openssl', args, { stdio: 'pipe' });
+
+/** A CA: `${name}.key` and `${name}.crt`. */
+function caNamed(name: string) {
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}`,
+    '-keyout',
+    file(`${name}.key`),
+    '-out',
+    file(`${name}.crt`),
+  );
+}
+
+/**
+ * A key and a certificate signed by `ca`, written to `${out}.key`/`${out}.crt` by rename, as
+ * a Secret volume or cert-manager swaps them; answers the certificate's serial number.
+ */
+function issue(ca: string, out: string, cn: string, san?: string): string {
+  const tmp = file(`${out}.${Math.random().toString(16).slice(2)}`);
+  openssl(
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-subj',
+    `/CN=${cn}`,
+    '-keyout',
+    `${tmp}.key`,
+    '-out',
+    `${tmp}.csr`,
+  );
+  fs.writeFileSync(`${tmp}.ext`, san ? `subjectAltName=${san}\n` : 'basicConstraints=CA:FALSE\n');
+  const serial = `0x${Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString('hex')}`;
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    `${tmp}.csr`,
+    '-CA',
+    file(`${ca}.crt`),
+    '-CAkey',
+    file(`${ca}.key`),
+    '-set_serial',
+    serial,
+    '-days',
+    '2',
+    '-extfile',
+    `${tmp}.ext`,
+    '-out',
+    `${tmp}.crt`,
+  );
+  fs.renameSync(`${tmp}.key`, file(`${out}.key`));
+  fs.renameSync(`${tmp}.crt`, file(`${out}.crt`));
+  return new X509Certificate(fs.readFileSync(file(`${out}.crt`))).serialNumber;
+}
+
+const settings = (who: string, ca = 'ca'): TlsSettings => ({
+  certFile: file(`${who}.crt`),
+  keyFile: file(`${who}.key`),
+  caFile: file(`${ca}.crt`),
+});
+
+// Calls that reached the application (the tool service's handler).
+let handled = 0;
+const tools = serviceRegistration(ToolService, {
+  invokeTool(req) {
+    handled++;
+    return { outcome: { case: 'resultJson', value: req.argumentsJson } };
+  },
+});
+
+const serverClock = createManualClock();
+let server: Server;
+let address: string;
+let port: number;
+let serverSerial: string;
+
+beforeAll(async () => {
+  caNamed('ca');
+  caNamed('other-ca');
+  serverSerial = issue('ca', 'server', 'server', 'IP:127.0.0.1,DNS:localhost');
+  issue('ca', 'client', 'client');
+  issue('other-ca', 'stranger', 'client');
+  server = createServer({ logger, services: [tools], clock: serverClock, tls: settings('server') });
+  port = await server.listen(0);
+  address = `127.0.0.1:${port}`;
+  server.health.setAll(true);
+});
+
+afterAll(async () => {
+  await server.shutdown(1_000);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const read = (name: string) => fs.readFileSync(file(name));
+
+/** Code of a failed call; fails the test when the call succeeds. */
+async function codeOf(call: Promise<unknown>): Promise<Code> {
+  try {
+    await call;
+  } catch (error) {
+    const e = ConnectError.from(error);
+    console.log(e.code, e.message, (e.cause as Error)?.message, (e.cause as { code?: string })?.code);
+    return e.code;
+  }
+  throw new Error('the call succeeded');
+}
+
+/** Serial number of the certificate a new TLS connection to the server is shown. */
+function peerSerial(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port,
+      ca: read('ca.crt'),
+      cert: read('client.crt'),
+      key: read('client.key'),
+      ALPNProtocols: ['h2'],
+    });
+    socket.once('secureConnect', () => {
+      resolve(socket.getPeerCertificate().serialNumber);
+      socket.destroy();
+    });
+    socket.once('error', reject);
+  });
+}
+
+test('a client with a certificate the CA signed calls over HTTP/2 with TLS', async () => {
+  const health = createGrpcClient(Health, { address, tls: settings('client') });
+  expect((await health.check({ service: '' })).status).toBe(ServingStatus.SERVING);
+  const before = handled;
+  const client = createGrpcClient(ToolService, { address, tls: settings('client') });
+  expect(await client.invokeTool({ toolName: 'echo', argumentsJson: '{"a":1}' })).toMatchObject({
+    outcome: { case: 'resultJson', value: '{"a":1}' },
+  });
+  expect(handled).toBe(before + 1);
+  // By the name in its certificate too, as a Service DNS name would be used.
+  const byName = createGrpcClient(Health, { address: `localhost:${port}`, tls: settings('client') });
+  expect((await byName.check({ service: '' })).status).toBe(ServingStatus.SERVING);
+});
+
+test('Connect over HTTP/1.1 (ALPN http/1.1) works on the TLS port, with a client certificate', async () => {
+  const transport = createConnectTransport({
+    baseUrl: `https://${address}`,
+    httpVersion: '1.1',
+    nodeOptions: { ca: read('ca.crt'), cert: read('client.crt'), key: read('client.key') },
+  });
+  const health = createClient(Health, transport);
+  expect((await health.check({ service: '' })).status).toBe(ServingStatus.SERVING);
+});
+
+test('a client without a certificate cannot open a stream: a TLS error, the handler never runs', async () => {
+  const before = handled;
+  const noCert = createClient(
+    ToolService,
+    createGrpcTransport({ baseUrl: `https://${address}`, nodeOptions: { ca: read('ca.crt') } }),
+  );
+  // TLS 1.3: the server's alert arrives after the client's half of the handshake, as the call's error.
+  await expect(noCert.invokeTool({ toolName: 'echo', argumentsJson: '{}' })).rejects.toThrow(
+    /alert certificate required/,
+  );
+  // Plaintext h2c to the TLS port is not TLS at all: the server drops the connection, which a
+  // plaintext connect-node client reports as CANCELED (a TLS client of ours says UNAVAILABLE).
+  const plaintext = createGrpcClient(ToolService, { address });
+  expect(await codeOf(plaintext.invokeTool({ toolName: 'echo', argumentsJson: '{}' }))).toBe(Code.Canceled);
+  expect(handled).toBe(before);
+});
+
+test('a certificate from another CA is refused, and so is a server the client does not trust', async () => {
+  const before = handled;
+  const stranger = createGrpcClient(ToolService, { address, tls: settings('stranger') });
+  expect(await codeOf(stranger.invokeTool({ toolName: 'echo', argumentsJson: '{}' }))).toBe(Code.Unavailable);
+  // The client's side of "mutual": a client trusting only the other CA does not talk to this server.
+  const distrustful = createGrpcClient(ToolService, { address, tls: settings('client', 'other-ca') });
+  expect(await codeOf(distrustful.invokeTool({ toolName: 'echo', argumentsJson: '{}' }))).toBe(
+    Code.Unavailable,
+  );
+  // A name the server's certificate does not carry.
+  const wrongName: ClientTlsSettings = { ...settings('client'), serverName: 'orchestrator.internal' };
+  const misnamed = createGrpcClient(ToolService, { address, tls: wrongName });
+  expect(await codeOf(misnamed.invokeTool({ toolName: 'echo', argumentsJson: '{}' }))).toBe(Code.Unavailable);
+  expect(handled).toBe(before);
+  expect(logLines.some((l) => l.includes('TLS handshake refused'))).toBe(true);
+});
+
+test('the server takes re-signed files at its next check: new connections see the new certificate', async () => {
+  const client = createGrpcClient(ToolService, { address, tls: settings('client') });
+  await client.invokeTool({ toolName: 'echo', argumentsJson: '{}' });
+  expect(await peerSerial()).toBe(serverSerial);
+
+  const rotated = issue('ca', 'server', 'server', 'IP:127.0.0.1,DNS:localhost');
+  expect(rotated).not.toBe(serverSerial);
+  // Until the check, the server still presents what it read.
+  expect(await peerSerial()).toBe(serverSerial);
+  await serverClock.advance(defaultTlsCheckIntervalMs);
+  expect(await peerSerial()).toBe(rotated);
+  expect(logLines.some((l) => l.includes('TLS certificate, key and CA files changed'))).toBe(true);
+  // The established connection carries on, and new clients call as before.
+  await client.invokeTool({ toolName: 'echo', argumentsJson: '{}' });
+  const fresh = createGrpcClient(Health, { address, tls: settings('client') });
+  expect((await fresh.check({ service: '' })).status).toBe(ServingStatus.SERVING);
+  serverSerial = rotated;
+});
+
+test('a rotation caught half-way (new certificate, old key) is not taken until the key follows', async () => {
+  const previous = { crt: read('server.crt'), key: read('server.key') };
+  const next = issue('ca', 'server', 'server', 'IP:127.0.0.1,DNS:localhost');
+  const nextKey = read('server.key');
+  fs.writeFileSync(file('server.key'), previous.key);
+  await serverClock.advance(defaultTlsCheckIntervalMs);
+  expect(await peerSerial()).toBe(serverSerial);
+  expect(logLines.some((l) => l.includes('changed TLS files not taken'))).toBe(true);
+
+  fs.writeFileSync(file('server.key'), nextKey);
+  await serverClock.advance(defaultTlsCheckIntervalMs);
+  expect(await peerSerial()).toBe(next);
+  serverSerial = next;
+  expect(previous.crt.equals(read('server.crt'))).toBe(false);
+});
+
+test('a client takes rotated files for its next connection, after its check interval', async () => {
+  const clock = createManualClock();
+  // Its own copy of the files, so that rotating them touches no other test's client.
+  for (const ext of ['crt', 'key']) fs.copyFileSync(file(`client.${ext}`), file(`rotating.${ext}`));
+  const pool = createClientPool(ToolService, { tls: settings('rotating'), clock });
+  const client = pool(address);
+  await client.invokeTool({ toolName: 'echo', argumentsJson: '{}' });
+
+  // The CA no longer vouches for the rotated certificate: the next connection must fail.
+  for (const ext of ['crt', 'key']) fs.copyFileSync(file(`stranger.${ext}`), file(`rotating.${ext}`));
+  // Until the interval has passed, the client does not look and keeps its connection.
+  await client.invokeTool({ toolName: 'echo', argumentsJson: '{}' });
+  await clock.advance(defaultTlsCheckIntervalMs);
+  expect(await codeOf(client.invokeTool({ toolName: 'echo', argumentsJson: '{}' }))).toBe(Code.Unavailable);
+
+  issue('ca', 'rotating', 'client');
+  await clock.advance(defaultTlsCheckIntervalMs);
+  await client.invokeTool({ toolName: 'echo', argumentsJson: '{}' });
+  // Another address of the same pool shares the files and their version.
+  expect(
+    (await pool(`localhost:${port}`).invokeTool({ toolName: 'echo', argumentsJson: '{}' })).outcome.case,
+  ).toBe('resultJson');
+});
+
+test('missing or mismatched files fail at construction with the file named', () => {
+  expect(() =>
+    createGrpcClient(Health, { address, tls: { ...settings('client'), certFile: file('nope.crt') } }),
+  ).toThrow(/cannot read TLS certificate file .*nope\.crt/);
+  expect(() =>
+    createServer({ logger, services: [], tls: { ...settings('server'), keyFile: file('client.key') } }),
+  ).toThrow(/unusable TLS files/);
+});
+
+test('TOOLMESH_TLS_*: all three turn TLS on, none leaves it off, some is an error naming the rest', () => {
+  expect(
+    tlsSettings({
+      TOOLMESH_TLS_CERT_FILE: '/c.crt',
+      TOOLMESH_TLS_KEY_FILE: '/c.key',
+      TOOLMESH_TLS_CA_FILE: '/ca.crt',
+    }),
+  ).toEqual({ certFile: '/c.crt', keyFile: '/c.key', caFile: '/ca.crt' });
+  expect(tlsSettings({})).toBeUndefined();
+  expect(() => tlsSettings({ TOOLMESH_TLS_CERT_FILE: '/c.crt' })).toThrow(
+    'invalid TLS configuration: TOOLMESH_TLS_CERT_FILE set but TOOLMESH_TLS_KEY_FILE, TOOLMESH_TLS_CA_FILE not',
+  );
+});
