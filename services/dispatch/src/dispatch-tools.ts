@@ -18,7 +18,10 @@ const getDispatchPlanInput = z.strictObject({
     .describe('The 12-digit order number, e.g. "202604100018".'),
 });
 
-/** The dispatch service's tools; every query is scoped to the calling user. */
+/**
+ * The dispatch service's tools; every query is scoped to the calling user of the calling
+ * tenant: the same user id in another tenant is another user.
+ */
 export function createDispatchTools(pool: Pool): Tool[] {
   const getDispatchPlan = defineTool({
     name: 'get_dispatch_plan',

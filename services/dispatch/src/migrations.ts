@@ -35,4 +35,12 @@ export const dispatchMigrations: Migration[] = [
         ('202604100042', 'u_2002', 't_demo', 'Shanghai-DC-03', 'SF Express', 'scheduled', NULL, '2026-04-15')
       ON CONFLICT DO NOTHING;`,
   },
+  {
+    // Tenants share nothing, order numbers included: a plan is its tenant's order's plan.
+    version: 3,
+    description: 'dispatch plans keyed by tenant',
+    sql: `
+      ALTER TABLE dispatch.plans DROP CONSTRAINT plans_pkey;
+      ALTER TABLE dispatch.plans ADD CONSTRAINT plans_pkey PRIMARY KEY (tenant_id, order_id);`,
+  },
 ];

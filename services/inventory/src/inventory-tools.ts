@@ -22,7 +22,10 @@ const getInventorySnapshotInput = z.strictObject({
     .describe("The SKUs to look up, e.g. the skus of an order's items (1 to 50)."),
 });
 
-/** The inventory service's tools; stock is catalogue data, the same for every user. */
+/**
+ * The inventory service's tools; stock is catalogue data, the same for every user of every
+ * tenant (see the migrations), so no query here reads the principal.
+ */
 export function createInventoryTools(pool: Pool): Tool[] {
   const getInventorySnapshot = defineTool({
     name: 'get_inventory_snapshot',

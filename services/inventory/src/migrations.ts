@@ -5,6 +5,10 @@ export const inventorySchema = 'inventory';
 
 // Every statement names its schema: the embedded database multiplexes all
 // connections onto one session, so a search_path would leak between services.
+// Stock has no tenant on purpose: it is the catalogue of the one operator running the
+// mesh, the same for every tenant and user, and holds nothing of theirs (no user, no order).
+// A deployment where tenants keep stock of their own would key it by (tenant_id, sku) and
+// filter by ctx.principal.tenantId, as the order, dispatch and ticket services do.
 /** Forward-only migrations of the inventory service, demo data included. */
 export const inventoryMigrations: Migration[] = [
   {
