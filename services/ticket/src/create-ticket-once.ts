@@ -51,7 +51,7 @@ function replay(stored: StoredResponse, requestHash: string): CreatedTicket {
 }
 
 /**
- * Creates a ticket at most once per (user, idempotency key). A key with a stored
+ * Creates a ticket at most once per (tenant, user, idempotency key). A key with a stored
  * response replays it without any check. Otherwise the precheck runs, then the key
  * is claimed in the same transaction as the ticket: a concurrent call with the same
  * key blocks on the claim until this one commits, then replays its response; if
@@ -71,9 +71,10 @@ export async function createTicketOnce(
   const { userId, tenantId } = principal;
   const requestHash = createHash('sha256').update(canonicalJson(ticket)).digest('hex');
   const selectStored = `SELECT request_hash, response_json FROM tickets.idempotency
-                         WHERE user_id = $1 AND idempotency_key = $2`;
+                         WHERE tenant_id = $1 AND user_id = $2 AND idempotency_key = $3`;
+  const owner = [tenantId, userId, idempotencyKey];
 
-  const earlier = await pool.query<StoredResponse>(selectStored, [userId, idempotencyKey]);
+  const earlier = await pool.query<StoredResponse>(selectStored, owner);
   const stored = earlier.rows[0];
   if (stored) return replay(stored, requestHash);
 
@@ -81,13 +82,13 @@ export async function createTicketOnce(
 
   return withTransaction(pool, async (client) => {
     const claim = await client.query(
-      `INSERT INTO tickets.idempotency (user_id, idempotency_key, request_hash)
-       VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-      [userId, idempotencyKey, requestHash],
+      `INSERT INTO tickets.idempotency (tenant_id, user_id, idempotency_key, request_hash)
+       VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+      [...owner, requestHash],
     );
     if (claim.rowCount === 0) {
       // A concurrent call with this key committed while this one was checking.
-      const { rows } = await client.query<StoredResponse>(selectStored, [userId, idempotencyKey]);
+      const { rows } = await client.query<StoredResponse>(selectStored, owner);
       const claimed = rows[0];
       if (!claimed) throw toolErrors.unavailable('ticket request in flux, retry');
       return replay(claimed, requestHash);
@@ -113,9 +114,9 @@ export async function createTicketOnce(
       created_at: row.created_at.toISOString(),
     };
     await client.query(
-      `UPDATE tickets.idempotency SET response_json = $3
-        WHERE user_id = $1 AND idempotency_key = $2`,
-      [userId, idempotencyKey, JSON.stringify(response)],
+      `UPDATE tickets.idempotency SET response_json = $4
+        WHERE tenant_id = $1 AND user_id = $2 AND idempotency_key = $3`,
+      [...owner, JSON.stringify(response)],
     );
     return response;
   });

@@ -37,4 +37,22 @@ export const ticketMigrations: Migration[] = [
         PRIMARY KEY (user_id, idempotency_key)
       );`,
   },
+  {
+    // An idempotency key is the caller's, and the caller is a user of a tenant: keyed by user
+    // alone, the same user id in another tenant replayed this tenant's ticket. A stored
+    // response names its ticket, whose tenant it takes; a record without one cannot be
+    // committed (claim and response commit together), so none is lost by the DELETE.
+    version: 2,
+    description: 'idempotency records keyed by tenant',
+    sql: `
+      ALTER TABLE tickets.idempotency ADD COLUMN tenant_id text;
+      UPDATE tickets.idempotency i SET tenant_id = t.tenant_id
+        FROM tickets.tickets t
+       WHERE t.ticket_id = i.response_json ->> 'ticket_id' AND t.user_id = i.user_id;
+      DELETE FROM tickets.idempotency WHERE tenant_id IS NULL;
+      ALTER TABLE tickets.idempotency ALTER COLUMN tenant_id SET NOT NULL;
+      ALTER TABLE tickets.idempotency DROP CONSTRAINT idempotency_pkey;
+      ALTER TABLE tickets.idempotency ADD CONSTRAINT idempotency_pkey
+        PRIMARY KEY (tenant_id, user_id, idempotency_key);`,
+  },
 ];

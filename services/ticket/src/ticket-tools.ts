@@ -1,4 +1,4 @@
-import type { Pool } from '@toolmesh/db';
+import { type Pool, queryWithDeadline } from '@toolmesh/db';
 import { defineTool, type Tool } from '@toolmesh/tool-sdk';
 import { z } from 'zod';
 import { createTicketOnce } from './create-ticket-once.ts';
@@ -40,7 +40,10 @@ export interface TicketToolsOptions {
   orderLookup: OrderLookup;
 }
 
-/** The ticket service's tools; every ticket belongs to the user who opened it. */
+/**
+ * The ticket service's tools; every ticket belongs to the user who opened it, in the
+ * tenant it was opened in: the same user id in another tenant is another user.
+ */
 export function createTicketTools(options: TicketToolsOptions): Tool[] {
   const { pool, orderLookup } = options;
 
@@ -72,7 +75,9 @@ export function createTicketTools(options: TicketToolsOptions): Tool[] {
     input: z.strictObject({}),
     metadata: { sideEffect: 'read', permission: 'ticket:read' },
     async handler(_args, ctx) {
-      const { rows } = await pool.query<TicketRow>(
+      const { rows } = await queryWithDeadline<TicketRow>(
+        pool,
+        ctx.remainingMs(),
         `SELECT ticket_id, order_id, category, status, created_at
            FROM tickets.tickets
           WHERE user_id = $1 AND tenant_id = $2
