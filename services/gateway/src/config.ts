@@ -1,5 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { host, logLevel, parseEnv, port, telemetryEnv, telemetrySettings } from '@toolmesh/config';
+import {
+  host,
+  logLevel,
+  meshAuthEnv,
+  meshAuthSettings,
+  parseEnv,
+  port,
+  telemetryEnv,
+  telemetrySettings,
+} from '@toolmesh/config';
 import { z } from 'zod';
 import { type ApiKeys, parseApiKeys } from './identity/api-keys.ts';
 import type {
@@ -37,6 +46,7 @@ const claimName = z.string().min(1).max(256);
 const schema = z.object({
   PORT: port(8080),
   HOST: host,
+  ...meshAuthEnv,
   ORCHESTRATOR_ADDR: z
     .string()
     .regex(/^[\w.-]+:\d{1,5}$/, 'expected host:port')
@@ -224,6 +234,8 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
   const identity = identitySettings(c, env);
   return {
     port: c.PORT,
+    /** The gateway's signing key: every call it forwards carries a credential it signs. */
+    meshAuth: meshAuthSettings(c, { verify: false, sign: true }),
     host: c.HOST,
     orchestratorAddress: c.ORCHESTRATOR_ADDR,
     /** API keys and JWT settings: what createEdgeAuthenticator needs. */

@@ -2,10 +2,18 @@
 
 import { systemClock } from '@toolmesh/clock';
 import { connectRedis, createRateLimiter } from '@toolmesh/limits';
-import { AuditService, OrchestratorService, TaskService } from '@toolmesh/proto';
-import { createGrpcClient, createResilienceInterceptor, handleShutdown } from '@toolmesh/rpc';
+import { AuditService, ChatService, RegistryService, TaskService } from '@toolmesh/proto';
+import {
+  createCredentialIssuer,
+  createGrpcClient,
+  createResilienceInterceptor,
+  handleShutdown,
+  meshIssuer,
+  signingKeyFromFile,
+} from '@toolmesh/rpc';
 import { createLogger, startTelemetry } from '@toolmesh/telemetry';
 import { type Config, loadConfig } from './config.ts';
+import { createForwardAsCaller } from './forward-as-caller.ts';
 import { createEdgeAuthenticator } from './identity/index.ts';
 import { createGatewayServer } from './server.ts';
 
@@ -32,33 +40,39 @@ if (config.usingDevKeys) {
   );
 }
 
-// One breaker and retry budget for the orchestrator hop, shared by its three clients.
+// One breaker and retry budget for the orchestrator hop, shared by its clients.
 const upstream = createResilienceInterceptor();
-const orchestrator = createGrpcClient(OrchestratorService, {
-  address: config.orchestratorAddress,
-  defaultTimeoutMs: config.defaultDeadlineMs,
-  interceptors: [upstream],
-  metrics: telemetry.metrics,
-});
+const orchestratorClient = <S extends Parameters<typeof createGrpcClient>[0]>(
+  service: S,
+  defaultTimeoutMs: number,
+) =>
+  createGrpcClient(service, {
+    address: config.orchestratorAddress,
+    defaultTimeoutMs,
+    interceptors: [upstream],
+    metrics: telemetry.metrics,
+  });
+// Zero trust inward: every forwarded call carries a credential signed here for the caller verified here.
+const forwardAsCaller = createForwardAsCaller(
+  createCredentialIssuer({
+    issuer: meshIssuer.gateway,
+    signingKey: signingKeyFromFile({ path: config.meshAuth.signingKeyFile ?? '', clock: systemClock }),
+    clock: systemClock,
+  }),
+);
 // Rate limits live in Redis when configured, so every replica counts against one budget.
 const redis = await connectRedis(config.redisUrl, (error) =>
   logger.warn({ err: error }, 'Redis unreachable; limits and cache stay local until it is back'),
 );
 
 const server = createGatewayServer({
-  orchestrator,
-  audit: createGrpcClient(AuditService, {
-    address: config.orchestratorAddress,
-    defaultTimeoutMs: 10_000,
-    interceptors: [upstream],
-    metrics: telemetry.metrics,
-  }),
-  tasks: createGrpcClient(TaskService, {
-    address: config.orchestratorAddress,
-    defaultTimeoutMs: 10_000,
-    interceptors: [upstream],
-    metrics: telemetry.metrics,
-  }),
+  orchestrator: {
+    chat: orchestratorClient(ChatService, config.defaultDeadlineMs),
+    audit: orchestratorClient(AuditService, 10_000),
+    tasks: orchestratorClient(TaskService, 10_000),
+    registry: orchestratorClient(RegistryService, 10_000),
+  },
+  forwardAsCaller,
   authenticate: createEdgeAuthenticator(config.identity, { clock: systemClock, logger }),
   defaultDeadlineMs: config.defaultDeadlineMs,
   rateLimiter: createRateLimiter({ redis, prefix: `${config.redisPrefix}gateway:` }),

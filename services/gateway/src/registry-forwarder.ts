@@ -1,21 +1,19 @@
 import type { Client } from '@connectrpc/connect';
-import { type OrchestratorService, type Principal, RegistryService } from '@toolmesh/proto';
+import { RegistryService } from '@toolmesh/proto';
 import { type ServiceRegistration, serviceRegistration } from '@toolmesh/rpc';
-import { principalKey } from './auth-interceptor.ts';
+import type { ForwardAsCaller } from './forward-as-caller.ts';
 import { relayOrchestratorError } from './relay-orchestrator-error.ts';
 
-/** The public RegistryService: any authenticated caller sees the tools, marked by what they may use. */
+/** The public RegistryService: any authenticated caller sees the tools; addresses only operators. */
 export function createRegistryForwarder(
-  orchestrator: Client<typeof OrchestratorService>,
+  registry: Client<typeof RegistryService>,
+  forwardAsCaller: ForwardAsCaller,
 ): ServiceRegistration {
   return serviceRegistration(RegistryService, {
-    async listRegisteredTools(_req, ctx) {
-      const principal = ctx.values.get(principalKey) as Principal;
-      const { response } = await orchestrator
-        .runListRegisteredTools({ principal }, { timeoutMs: ctx.timeoutMs() ?? 10_000, signal: ctx.signal })
+    async listRegisteredTools(req, ctx) {
+      return registry
+        .listRegisteredTools(req, { ...(await forwardAsCaller(ctx)), timeoutMs: ctx.timeoutMs() ?? 10_000 })
         .catch((e: unknown) => relayOrchestratorError(e, ctx));
-      if (!response) throw new Error('orchestrator answered no registry');
-      return response;
     },
   });
 }

@@ -1,21 +1,28 @@
 import type { Client } from '@connectrpc/connect';
 import type { RateLimiter, RateRule } from '@toolmesh/limits';
-import type { AuditService, OrchestratorService, TaskService } from '@toolmesh/proto';
+import type { AuditService, ChatService, RegistryService, TaskService } from '@toolmesh/proto';
 import { createServer, type Server } from '@toolmesh/rpc';
 import type { Logger, Registry } from '@toolmesh/telemetry';
 import { createAuditForwarder } from './audit-forwarder.ts';
 import { createAuthInterceptor } from './auth-interceptor.ts';
 import type { Authenticate } from './authenticate.ts';
 import { createChatService } from './chat-service.ts';
+import type { ForwardAsCaller } from './forward-as-caller.ts';
 import { createRateLimitInterceptor } from './rate-limit-interceptor.ts';
 import { createRegistryForwarder } from './registry-forwarder.ts';
 import { createTaskForwarder } from './task-forwarder.ts';
 
 /** Options of {@link createGatewayServer}. */
 export interface GatewayServerOptions {
-  orchestrator: Client<typeof OrchestratorService>;
-  audit: Client<typeof AuditService>;
-  tasks: Client<typeof TaskService>;
+  /** The orchestrator's services, which the gateway forwards to as each verified caller. */
+  orchestrator: {
+    chat: Client<typeof ChatService>;
+    audit: Client<typeof AuditService>;
+    tasks: Client<typeof TaskService>;
+    registry: Client<typeof RegistryService>;
+  };
+  /** Signs the credential of each forwarded call (see createForwardAsCaller). */
+  forwardAsCaller: ForwardAsCaller;
   authenticate: Authenticate;
   defaultDeadlineMs: number;
   rateLimiter: RateLimiter;
@@ -33,6 +40,7 @@ export interface GatewayServerOptions {
 
 /** Builds the public gateway server; it listens only when main says so. */
 export function createGatewayServer(options: GatewayServerOptions): Server {
+  const { orchestrator, forwardAsCaller } = options;
   return createServer({
     logger: options.logger,
     metrics: options.metrics,
@@ -47,10 +55,14 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
       }),
     ],
     services: [
-      createChatService({ orchestrator: options.orchestrator, defaultDeadlineMs: options.defaultDeadlineMs }),
-      createAuditForwarder(options.audit),
-      createTaskForwarder(options.tasks),
-      createRegistryForwarder(options.orchestrator),
+      createChatService({
+        orchestrator: orchestrator.chat,
+        forwardAsCaller,
+        defaultDeadlineMs: options.defaultDeadlineMs,
+      }),
+      createAuditForwarder(orchestrator.audit, forwardAsCaller),
+      createTaskForwarder(orchestrator.tasks, forwardAsCaller),
+      createRegistryForwarder(orchestrator.registry, forwardAsCaller),
     ],
   });
 }

@@ -1,30 +1,30 @@
 import type { Client } from '@connectrpc/connect';
-import { type Principal, TaskService } from '@toolmesh/proto';
-import { type HandlerContext, type ServiceRegistration, serviceRegistration } from '@toolmesh/rpc';
-import { principalKey } from './auth-interceptor.ts';
+import { TaskService } from '@toolmesh/proto';
+import { type ServiceRegistration, serviceRegistration } from '@toolmesh/rpc';
+import type { ForwardAsCaller } from './forward-as-caller.ts';
 import { relayOrchestratorError } from './relay-orchestrator-error.ts';
 
-// The verified user, for the orchestrator and the tool service that owns the task.
-const identity = (ctx: HandlerContext) => {
-  const principal = ctx.values.get(principalKey) as Principal;
-  return { 'x-toolmesh-user-id': principal.userId, 'x-toolmesh-tenant-id': principal.tenantId };
-};
+/**
+ * The longest a WatchTask may stay open; a caller's shorter deadline wins. Without one the
+ * client's default deadline would cut every watch after a few seconds.
+ */
+export const maxWatchMs = 60 * 60_000;
 
 /** The public TaskService: a user follows the async tasks their tool calls started. */
-export function createTaskForwarder(tasks: Client<typeof TaskService>): ServiceRegistration {
+export function createTaskForwarder(
+  tasks: Client<typeof TaskService>,
+  forwardAsCaller: ForwardAsCaller,
+): ServiceRegistration {
   return serviceRegistration(TaskService, {
-    getTask(req, ctx) {
+    async getTask(req, ctx) {
       return tasks
-        .getTask(req, { headers: identity(ctx), signal: ctx.signal, timeoutMs: ctx.timeoutMs() ?? 10_000 })
+        .getTask(req, { ...(await forwardAsCaller(ctx)), timeoutMs: ctx.timeoutMs() ?? 10_000 })
         .catch((e: unknown) => relayOrchestratorError(e, ctx));
     },
     async *watchTask(req, ctx) {
+      const timeoutMs = Math.min(ctx.timeoutMs() ?? maxWatchMs, maxWatchMs);
       try {
-        yield* tasks.watchTask(req, {
-          headers: identity(ctx),
-          signal: ctx.signal,
-          timeoutMs: ctx.timeoutMs(),
-        });
+        yield* tasks.watchTask(req, { ...(await forwardAsCaller(ctx)), timeoutMs });
       } catch (error) {
         relayOrchestratorError(error, ctx);
       }

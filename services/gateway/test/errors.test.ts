@@ -2,38 +2,59 @@
 // the same codes and messages as before, now with typed details (reason, retry hint).
 import { Code, ConnectError } from '@connectrpc/connect';
 import { createRateLimiter } from '@toolmesh/limits';
-import { AuditService, ChatService, OrchestratorService, TaskService } from '@toolmesh/proto';
+import { AuditService, ChatService, RegistryService, TaskService } from '@toolmesh/proto';
 import {
+  createCredentialVerifier,
   createGrpcClient,
+  createMeshAuthInterceptor,
   createServer,
   errorFor,
+  meshAudience,
+  meshIssuer,
   publicError,
   readErrorInfo,
+  requireCredential,
   retrySeconds,
   type Server,
   serviceRegistration,
 } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
-import { freePort } from '@toolmesh/testkit';
-import { createApiKeyAuthenticator, createGatewayServer, devApiKeys } from '../src/index.ts';
+import { createTestMeshKeys, freePort } from '@toolmesh/testkit';
+import {
+  createApiKeyAuthenticator,
+  createForwardAsCaller,
+  createGatewayServer,
+  devApiKeys,
+} from '../src/index.ts';
 
 const logger = createLogger({ service: 'gateway-errors-test', level: 'silent' });
+const meshKeys = await createTestMeshKeys();
 
-// The orchestrator's side of the hop: its own error boundary, answering on purpose.
+// The orchestrator's side of the hop: the mesh interceptor and its own error boundary, answering on purpose.
 const orchestrator = createServer({
   logger,
+  interceptors: [
+    createMeshAuthInterceptor(
+      createCredentialVerifier({
+        keys: meshKeys.keys,
+        issuers: [meshIssuer.gateway],
+        acceptsAudience: (a) => a === meshAudience.orchestrator,
+      }),
+    ),
+  ],
   services: [
-    serviceRegistration(OrchestratorService, {
-      runChat(req) {
-        if (req.chat?.message === 'model down') throw errorFor('MODEL_UNAVAILABLE', { retryAfterMs: 7_000 });
-        if (req.chat?.message === 'busy') {
+    serviceRegistration(ChatService, {
+      chat(req, ctx) {
+        if (req.message === 'model down') throw errorFor('MODEL_UNAVAILABLE', { retryAfterMs: 7_000 });
+        if (req.message === 'busy') {
           throw publicError(
             Code.Aborted,
             'another request is running on this conversation; retry when it is done',
           );
         }
-        if (req.chat?.message === 'bug') throw new Error('relation "conversations" does not exist');
-        return { response: { conversationId: req.chat?.conversationId ?? '', reply: 'ok' } };
+        if (req.message === 'bug') throw new Error('relation "conversations" does not exist');
+        const { principal } = requireCredential(ctx);
+        return { conversationId: req.conversationId, reply: `ok ${principal.tenantId}/${principal.userId}` };
       },
     }),
   ],
@@ -42,13 +63,17 @@ const orchestrator = createServer({
 const gateways: Server[] = [];
 async function startGateway(orchestratorAddress: string) {
   const gateway = createGatewayServer({
-    orchestrator: createGrpcClient(OrchestratorService, { address: orchestratorAddress }),
-    audit: createGrpcClient(AuditService, { address: orchestratorAddress }),
-    tasks: createGrpcClient(TaskService, { address: orchestratorAddress }),
+    orchestrator: {
+      chat: createGrpcClient(ChatService, { address: orchestratorAddress }),
+      audit: createGrpcClient(AuditService, { address: orchestratorAddress }),
+      tasks: createGrpcClient(TaskService, { address: orchestratorAddress }),
+      registry: createGrpcClient(RegistryService, { address: orchestratorAddress }),
+    },
+    forwardAsCaller: createForwardAsCaller(meshKeys.gateway),
     authenticate: createApiKeyAuthenticator(devApiKeys),
     defaultDeadlineMs: 10_000,
     rateLimiter: createRateLimiter(),
-    chatRate: { ratePerSec: 0.5, burst: 3 },
+    chatRate: { ratePerSec: 0.5, burst: 4 },
     logger,
   });
   gateways.push(gateway);
@@ -62,11 +87,14 @@ async function startGateway(orchestratorAddress: string) {
       },
     ],
   });
-  return (message: string) =>
-    client.chat({ message }).then(
-      () => undefined,
-      (e: unknown) => ConnectError.from(e),
-    );
+  return Object.assign(
+    (message: string) =>
+      client.chat({ message }).then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      ),
+    { client },
+  );
 }
 
 let chat: Awaited<ReturnType<typeof startGateway>>;
@@ -79,6 +107,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([...gateways.map((g) => g.shutdown(100)), orchestrator.shutdown(100)]);
+});
+
+test('the orchestrator hears the verified caller through the credential the gateway signed', async () => {
+  expect((await chat.client.chat({ message: 'hello' })).reply).toBe('ok t_demo/u_1001');
 });
 
 test("the orchestrator's answers pass with their code, message, reason and retry hint", async () => {
@@ -120,7 +152,7 @@ test('an orchestrator that does not answer is DEPENDENCY_UNAVAILABLE', async () 
 });
 
 test('a spent rate limit says when to retry, in the message and in RetryInfo', async () => {
-  // The burst of 3 is shared with the other tests' calls by this user; keep asking until refused.
+  // The burst of 4 is shared with the other tests' calls by this user; keep asking until refused.
   let refused: ConnectError | undefined;
   for (let i = 0; i < 10 && !refused; i++) {
     const error = await chat('hello');
