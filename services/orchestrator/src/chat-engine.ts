@@ -133,7 +133,7 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
     chat: (ctx, requestedId, message, idempotencyKey = '') =>
       withIdempotencyKey(
         options.chatRequests,
-        { userId: ctx.principal.userId, key: idempotencyKey, request: { requestedId, message } },
+        { owner: ctx.principal, key: idempotencyKey, request: { requestedId, message } },
         () => startTurn(turn, ctx, requestedId, message),
       ),
     confirm: (ctx, conversationId, actionId, approve) =>

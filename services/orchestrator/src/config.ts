@@ -4,6 +4,8 @@ import {
   discoverySettings,
   host,
   logLevel,
+  meshAuthEnv,
+  meshAuthSettings,
   parseEnv,
   port,
   postgresUrl,
@@ -15,6 +17,7 @@ import { z } from 'zod';
 const schema = z.object({
   PORT: port(50051),
   HOST: host,
+  ...meshAuthEnv,
   DATABASE_URL: postgresUrl,
   ...discoveryEnv,
   /** DISCOVERY=static: the tool services' host:port; DISCOVERY=dns: names to resolve (all addresses). */
@@ -77,6 +80,8 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
   return {
     port: c.PORT,
     host: c.HOST,
+    /** Verifies the gateway's credentials and signs those of tool calls. */
+    meshAuth: meshAuthSettings(c, { verify: true, sign: true }),
     databaseUrl: c.DATABASE_URL,
     toolServices: c.TOOL_SERVICES,
     discovery: discoverySettings(c),

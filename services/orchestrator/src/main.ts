@@ -11,7 +11,14 @@ import {
   createKeyedConcurrencyLimiter,
   createRateLimiter,
 } from '@toolmesh/limits';
-import { handleShutdown } from '@toolmesh/rpc';
+import { SideEffect } from '@toolmesh/proto';
+import {
+  createCredentialIssuer,
+  handleShutdown,
+  jwksFrom,
+  meshIssuer,
+  signingKeyFromFile,
+} from '@toolmesh/rpc';
 import { createLogger, startTelemetry } from '@toolmesh/telemetry';
 import { createReconciler } from './approvals/index.ts';
 import { createChatEngine } from './chat-engine.ts';
@@ -38,6 +45,7 @@ import {
   createResultCache,
   createTaskResultCollector,
   createToolAdmission,
+  createToolCredentials,
   createToolExecutor,
   createToolRegistry,
 } from './tools/index.ts';
@@ -68,6 +76,19 @@ const actions = instrumentPendingActionStore(createPendingActionStore(db.pool, {
 const chatRequests = createChatRequestStore(db.pool);
 const ledger = createExecutionLedger(db.pool, { clock });
 
+// Zero trust: the gateway's credentials are verified with the mesh's public keys; every call to
+// a tool service carries a credential signed here for that call.
+const meshKeys = jwksFrom(config.meshAuth.jwks ?? { file: '' }, clock);
+const issuer = createCredentialIssuer({
+  issuer: meshIssuer.orchestrator,
+  signingKey: signingKeyFromFile({ path: config.meshAuth.signingKeyFile ?? '', clock }),
+  clock,
+});
+// A tool's delegated reads get a credential only while the registry knows them as reads.
+const credentials = createToolCredentials(issuer, {
+  isReadTool: (name) => registry.get(name)?.definition.metadata?.sideEffect === SideEffect.READ,
+});
+
 // Tools: where the tool services are (fixed addresses, DNS names or the etcd registry).
 const registry = createToolRegistry({
   discovery: createDiscovery({
@@ -81,6 +102,7 @@ const registry = createToolRegistry({
   endpointPolicy: config.endpointPolicy,
   observe: { onBreakerChange: metrics.breakerStateChanged, clientMetrics: metrics.registry },
   onEndpointRemoved: metrics.forgetEndpoint,
+  listToolsHeaders: () => credentials.forRegistry(),
   clock,
 });
 await registry.start();
@@ -123,6 +145,7 @@ const cache = config.readCache
   : undefined;
 const executor = createToolExecutor({
   logger,
+  credentials,
   admission,
   ledger,
   cache,
@@ -175,8 +198,11 @@ const server = createOrchestratorServer({
   registry,
   pool: db.pool,
   ledger,
+  meshKeys,
+  credentials,
   logger,
   metrics: telemetry.metrics,
+  clock,
 });
 const port = await server.listen(config.port, config.host);
 server.health.setAll(true);

@@ -1,32 +1,66 @@
+import type { Clock } from '@toolmesh/clock';
 import type { Pool } from '@toolmesh/db';
-import { createServer, type Server } from '@toolmesh/rpc';
+import {
+  createCredentialVerifier,
+  createMeshAuthInterceptor,
+  createServer,
+  type KeyResolver,
+  meshAudience,
+  meshIssuer,
+  requireCredential,
+  type Server,
+} from '@toolmesh/rpc';
 import type { Logger, Registry } from '@toolmesh/telemetry';
 import { createAuditService } from './audit-service.ts';
 import type { ChatEngine } from './chat-engine.ts';
+import { createChatService } from './chat-service.ts';
 import { mapError } from './map-error.ts';
-import { createOrchestratorService } from './orchestrator-service.ts';
+import { createRegistryService } from './registry-service.ts';
 import type { ExecutionLedger } from './store/index.ts';
-import type { ToolRegistry } from './tools/index.ts';
-import { createTaskForwarder } from './tools/index.ts';
+import { createTaskForwarder, type ToolCredentials, type ToolRegistry } from './tools/index.ts';
 
-/** Builds the orchestrator's gRPC server; it listens only when main says so. */
-export function createOrchestratorServer(options: {
+/** Options of {@link createOrchestratorServer}. */
+export interface OrchestratorServerOptions {
   engine: ChatEngine;
   registry: ToolRegistry;
   pool: Pool;
   ledger: ExecutionLedger;
+  /** The mesh's public keys: only credentials the gateway signed for the orchestrator get in. */
+  meshKeys: KeyResolver;
+  /** Signs the credentials of task reads forwarded to tool services. */
+  credentials: ToolCredentials;
   logger: Logger;
   /** The process's metrics registry (grpc_server_* series). */
   metrics?: Registry;
-}): Server {
+  clock?: Clock;
+}
+
+/**
+ * Builds the orchestrator's gRPC server: ChatService, RegistryService, AuditService and
+ * TaskService for the gateway's verified callers, behind the mesh interceptor. It listens
+ * only when main says so.
+ */
+export function createOrchestratorServer(options: OrchestratorServerOptions): Server {
   return createServer({
     logger: options.logger,
     metrics: options.metrics,
     mapError,
+    clock: options.clock,
+    interceptors: [
+      createMeshAuthInterceptor(
+        createCredentialVerifier({
+          keys: options.meshKeys,
+          issuers: [meshIssuer.gateway],
+          acceptsAudience: (audience) => audience === meshAudience.orchestrator,
+          clock: options.clock,
+        }),
+      ),
+    ],
     services: [
-      createOrchestratorService(options.engine, options.registry),
-      createAuditService(options.pool),
-      createTaskForwarder(options.ledger),
+      createChatService(options.engine),
+      createRegistryService(options.registry),
+      createAuditService(options.pool, { principalOf: (ctx) => requireCredential(ctx).principal }),
+      createTaskForwarder({ ledger: options.ledger, credentials: options.credentials }),
     ],
   });
 }

@@ -12,6 +12,7 @@ export {
   type ToolAdmission,
   type ToolAdmissionOptions,
 } from './tool-admission.ts';
+export { createToolCredentials, type ToolCallIdentity, type ToolCredentials } from './tool-credentials.ts';
 export type {
   BreakerStateName,
   EndpointObservers,

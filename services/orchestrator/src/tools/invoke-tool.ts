@@ -12,6 +12,7 @@ import {
 } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
 
+import type { ToolCredentials } from './tool-credentials.ts';
 import type { ToolEndpoint } from './tool-endpoint.ts';
 import { failedOutcome, type ToolOutcome } from './tool-outcome.ts';
 import type { RegisteredTool } from './tool-registry.ts';
@@ -23,12 +24,15 @@ export interface InvokeInput {
   argumentsJson: string;
   idempotencyKey: string;
   principal: Principal;
+  requestId: string;
   signal: AbortSignal;
 }
 
 /** What every call shares. */
 export interface InvokeDeps {
   logger: Logger;
+  /** Signs each call's credential (and its delegations). */
+  credentials: ToolCredentials;
   retryBudget: RetryBudget;
   /** Attempts per call, the first included; default 3. */
   maxAttempts?: number;
@@ -98,6 +102,15 @@ export async function invokeTool(input: InvokeInput, deps: InvokeDeps): Promise<
     clock: deps.clock ?? systemClock,
   };
   try {
+    // One credential for every attempt: the call is the same, whichever replica takes it.
+    const headers = await deps.credentials.forCall({
+      principal: input.principal,
+      requestId: input.requestId,
+      toolName: definition.name,
+      toolCallId: input.toolCallId,
+      idempotencyKey: input.idempotencyKey,
+      delegatedTools: definition.metadata?.delegatedTools,
+    });
     const res = await retryWithBackoff(async () => {
       const endpoint = pickEndpoint(input.tool.endpoints, failedEndpoints);
       try {
@@ -108,11 +121,10 @@ export async function invokeTool(input: InvokeInput, deps: InvokeDeps): Promise<
               toolCallId: input.toolCallId,
               toolName: definition.name,
               argumentsJson: input.argumentsJson,
-              principal: input.principal,
               idempotencyKey: input.idempotencyKey,
             },
             // The service enforces the tool's own timeout; the extra second covers the hop.
-            { timeoutMs: toolTimeoutMs + 1_000, signal: input.signal },
+            { timeoutMs: toolTimeoutMs + 1_000, signal: input.signal, headers },
           );
         });
       } catch (error) {

@@ -2,32 +2,47 @@ import { TaskService } from '@toolmesh/proto';
 import {
   Code,
   createClientPool,
+  type GrpcClientOptions,
   type HandlerContext,
   publicError,
+  requireCredential,
   type ServiceRegistration,
   serviceRegistration,
 } from '@toolmesh/rpc';
 import type { ExecutionLedger } from '../store/index.ts';
+import type { ToolCredentials } from './tool-credentials.ts';
 
-// The verified user travels in these headers from the gateway, and on to the tool
-// service that runs the task (TaskService messages carry no principal).
-const userHeader = 'x-toolmesh-user-id';
-const tenantHeader = 'x-toolmesh-tenant-id';
+/** The longest a WatchTask may stay open when its caller set no deadline (the client's default would cut it). */
+export const maxWatchMs = 60 * 60_000;
+
+/** Options of {@link createTaskForwarder}. */
+export interface TaskForwarderOptions {
+  ledger: ExecutionLedger;
+  /** Signs the credential that reads one task at its tool service. */
+  credentials: ToolCredentials;
+  /** How the clients reach tool services (TLS …). */
+  clientOptions?: Omit<GrpcClientOptions, 'address'>;
+}
 
 /**
- * TaskService of the orchestrator: finds, in the execution ledger, which tool
- * service started a task and for whom, and forwards the call there. A task of
- * another user is NOT_FOUND, the same as a missing one.
+ * TaskService of the orchestrator: finds, in the execution ledger, which tool service started
+ * a task and for whom, and forwards the call there with a credential for that task only. The
+ * caller is the user of the gateway's verified credential; a task of another tenant or user is
+ * NOT_FOUND, the same as a missing one.
  */
-export function createTaskForwarder(ledger: ExecutionLedger): ServiceRegistration {
-  const clientFor = createClientPool(TaskService);
+export function createTaskForwarder(options: TaskForwarderOptions): ServiceRegistration {
+  const clientFor = createClientPool(TaskService, options.clientOptions);
   const route = async (taskId: string, ctx: HandlerContext) => {
-    const userId = ctx.requestHeader.get(userHeader);
-    if (!userId) throw publicError(Code.Unauthenticated, 'no verified user');
+    const { principal, requestId } = requireCredential(ctx);
     if (!/^task_[0-9a-f]{32}$/.test(taskId)) throw publicError(Code.InvalidArgument, 'malformed task_id');
-    const task = await ledger.findTask(taskId);
-    if (!task || task.userId !== userId) throw publicError(Code.NotFound, 'task not found');
-    const headers = { [userHeader]: userId, [tenantHeader]: ctx.requestHeader.get(tenantHeader) ?? '' };
+    const task = await options.ledger.findOwnedTask(taskId, principal);
+    if (!task) throw publicError(Code.NotFound, 'task not found');
+    const headers = await options.credentials.forTask({
+      principal,
+      requestId,
+      toolName: task.toolName,
+      taskId,
+    });
     return { client: clientFor(task.toolAddress), headers };
   };
   return serviceRegistration(TaskService, {
@@ -37,7 +52,9 @@ export function createTaskForwarder(ledger: ExecutionLedger): ServiceRegistratio
     },
     async *watchTask(req, ctx) {
       const { client, headers } = await route(req.taskId, ctx);
-      yield* client.watchTask(req, { headers, signal: ctx.signal, timeoutMs: ctx.timeoutMs() });
+      // A watch lasts as long as its caller wants, up to the server-side maximum.
+      const timeoutMs = Math.min(ctx.timeoutMs() ?? maxWatchMs, maxWatchMs);
+      yield* client.watchTask(req, { headers, signal: ctx.signal, timeoutMs });
     },
   });
 }
