@@ -1,10 +1,17 @@
 // Server-owned approvals in process: a write is only proposed; the user's Confirm runs
 // exactly the stored arguments once; expiry is a fact of the manual clock.
 import { Code, ConnectError } from '@connectrpc/connect';
-import { StopReason } from '@toolmesh/proto';
+import { type ChatResponse, StopReason } from '@toolmesh/proto';
 import type { ModelRequest } from '../src/model/index.ts';
+import { type ChatEvent, streamTurn } from '../src/turn/index.ts';
 import { toolCall } from './support/scripted-model.ts';
-import { createTestEngine, lastToolResults, principal, turnOf } from './support/test-engine.ts';
+import {
+  createTestEngine,
+  lastToolResults,
+  principal,
+  readPermissions,
+  turnOf,
+} from './support/test-engine.ts';
 import type { WorldTool } from './support/tool-world.ts';
 
 const ticketSchema = {
@@ -90,7 +97,6 @@ test('approval executes exactly the stored arguments, once, as the user, with a 
   ]);
   const [invocation] = t.world.invocations;
   expect(invocation?.argumentsJson).toBe(action.argumentsJson);
-  expect(invocation?.principal?.userId).toBe('u_1001');
   expect(invocation?.idempotencyKey).toMatch(
     new RegExp(`^${res.conversationId}:${action.actionId}:[0-9a-f]{64}$`),
   );
@@ -101,6 +107,7 @@ test('approval executes exactly the stored arguments, once, as the user, with a 
   expect(t.ledger.audit.map((a) => [a.start.toolName, a.start.approver, a.end.resultCode])).toEqual([
     ['create_ticket', 'u_1001', 'OK'],
   ]);
+  expect(t.ledger.audit[0]?.start).toMatchObject({ userId: 'u_1001', tenantId: 't_demo' });
 });
 
 test('a repeated Confirm answers the first result; nothing runs twice', async () => {
@@ -154,13 +161,26 @@ test('one second before expiry the approval still runs', async () => {
   expect(t.tickets).toHaveLength(1);
 });
 
-test('only the user who asked may decide; unknown actions are NOT_FOUND', async () => {
+test('only the user who asked may decide; anyone else is told NOT_FOUND, as for an unknown action', async () => {
   const t = setup();
   const { res, action } = await propose(t);
   const stranger = await t.engine
     .confirm(turnOf(principal('u_2002')), res.conversationId, action.actionId, true)
     .catch((e: unknown) => e);
-  expect((stranger as ConnectError).code).toBe(Code.PermissionDenied);
+  expect((stranger as ConnectError).code).toBe(Code.NotFound);
+  // The same user id in another tenant is another user: the same answer, word for word.
+  const otherTenant = await t.engine
+    .confirm(turnOf(principal('u_1001', undefined, 't_other')), res.conversationId, action.actionId, true)
+    .catch((e: unknown) => e);
+  const unknown = await t.engine
+    .confirm(turnOf(), res.conversationId, '00000000-0000-4000-8000-0000000000ff', true)
+    .catch((e: unknown) => e);
+  expect((otherTenant as ConnectError).code).toBe(Code.NotFound);
+  expect((otherTenant as ConnectError).rawMessage).toBe((unknown as ConnectError).rawMessage);
+  const declineElsewhere = await t.engine
+    .confirm(turnOf(principal('u_1001', undefined, 't_other')), res.conversationId, action.actionId, false)
+    .catch((e: unknown) => e);
+  expect((declineElsewhere as ConnectError).code).toBe(Code.NotFound);
   const elsewhere = await t.engine
     .confirm(turnOf(), '00000000-0000-4000-8000-000000000000', action.actionId, true)
     .catch((e: unknown) => e);
@@ -197,4 +217,93 @@ test('concurrent Confirms of one action: one runs it, the others are ABORTED or 
   expect(results.every((r) => r === 'ticket handled' || r === 'Aborted')).toBe(true);
   expect(t.tickets).toHaveLength(1);
   expect(await confirm()).toBe('ticket handled');
+});
+
+test('approving needs the permission for the tool: a read-only confirmer is PERMISSION_DENIED and the action stays pending', async () => {
+  const t = setup();
+  const { res, action } = await propose(t);
+  // The demo's read-only key is the same user, u_1001, with read permissions only.
+  const readOnly = await t.engine
+    .confirm(turnOf(principal('u_1001', readPermissions)), res.conversationId, action.actionId, true)
+    .catch((e: unknown) => e);
+  expect(readOnly).toBeInstanceOf(ConnectError);
+  expect((readOnly as ConnectError).code).toBe(Code.PermissionDenied);
+  expect((await t.actions.get(action.actionId))?.status).toBe('pending');
+  expect(t.world.invocations).toHaveLength(0);
+  // The approval was not spent: the user with the permission still approves it.
+  const done = await t.engine.confirm(turnOf(), res.conversationId, action.actionId, true);
+  expect(done.toolExecutions.map((e) => e.success)).toEqual([true]);
+  expect(t.tickets).toHaveLength(1);
+});
+
+test('declining runs nothing and needs no permission for the tool', async () => {
+  const t = setup();
+  const { res, action } = await propose(t);
+  const declined = await t.engine.confirm(
+    turnOf(principal('u_1001', readPermissions)),
+    res.conversationId,
+    action.actionId,
+    false,
+  );
+  expect(declined.toolExecutions).toEqual([]);
+  expect((await t.actions.get(action.actionId))?.status).toBe('declined');
+  expect(t.world.invocations).toHaveLength(0);
+});
+
+test('sensitive arguments are masked in the pending-action event, summary, reply and stored action; the real ones run', async () => {
+  const contacts: Record<string, unknown>[] = [];
+  const updateContact: WorldTool = {
+    name: 'update_contact',
+    permission: 'ticket:write',
+    sideEffect: 'write',
+    sensitiveFields: ['phone'],
+    run: (args) => {
+      contacts.push(args);
+      return { updated: true };
+    },
+  };
+  const t = createTestEngine({
+    tools: [updateContact],
+    script: (r, step) =>
+      step === 0 && r.messages.findLast((m) => m.role === 'user')?.content === 'change my phone'
+        ? {
+            content: 'I can update it.',
+            toolCalls: [toolCall('update_contact', { order_id: '202604100018', phone: '+86 138 0013 8000' })],
+          }
+        : { content: 'updated' },
+  });
+  const events: ChatEvent[] = [];
+  let res: ChatResponse | undefined;
+  for await (const e of streamTurn((emit) =>
+    t.engine.chat(turnOf(principal(), emit), '', 'change my phone'),
+  )) {
+    events.push(e);
+    // The engine's own response, a whole message.
+    if (e.case === 'final') res = e.value as ChatResponse;
+  }
+  const secret = '+86 138 0013 8000';
+  const event = events.find((e) => e.case === 'pendingAction');
+  expect(event?.case === 'pendingAction' && event.value.argumentsJson).toBe(
+    '{"order_id":"202604100018","phone":"***"}',
+  );
+  expect(event?.case === 'pendingAction' && event.value.summary).toBe(
+    'update_contact(order_id=202604100018, phone=***)',
+  );
+  expect(JSON.stringify(events, (_k, v) => (typeof v === 'bigint' ? String(v) : v))).not.toContain(secret);
+  const action = res?.pendingActions[0];
+  if (!res || !action) throw new Error('no pending action');
+  expect(res.reply).toBe(
+    'I can update it.\n\nWaiting for your approval: update_contact(order_id=202604100018, phone=***).',
+  );
+  expect(action.argumentsJson).not.toContain(secret);
+  const stored = await t.actions.get(action.actionId);
+  expect(stored?.summary).not.toContain(secret);
+  expect(stored?.maskedArgumentsJson).toBe('{"order_id":"202604100018","phone":"***"}');
+  // What approval runs is what the model asked for, unmasked.
+  expect(stored?.argumentsJson).toBe(`{"order_id":"202604100018","phone":"${secret}"}`);
+  const done = await t.engine.confirm(turnOf(), res.conversationId, action.actionId, true);
+  expect(contacts).toEqual([{ order_id: '202604100018', phone: secret }]);
+  expect(JSON.stringify((await t.actions.get(action.actionId))?.response)).not.toContain(secret);
+  expect(done.reply).toBe('updated');
+  expect(t.ledger.audit[0]?.start.maskedArgumentsJson).not.toContain(secret);
 });

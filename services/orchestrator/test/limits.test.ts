@@ -1,5 +1,6 @@
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { compileArgumentValidator, estimateTokens, fitToBudget, fitToolOutput } from '../src/index.ts';
+import { compileArgumentValidator } from '../src/tools/index.ts';
+import { estimateTokens, fitToBudget, fitToolOutput } from '../src/turn/index.ts';
 
 test('a result over its budget keeps the summary fields, else is cut with a marker', () => {
   const big = JSON.stringify({ order_id: '1', status: 'shipped', history: 'x'.repeat(5_000) });

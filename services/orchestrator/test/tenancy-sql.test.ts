@@ -73,11 +73,10 @@ afterAll(async () => {
 
 test('migration 4 gives rows written before it the tenant of their conversation, and fails closed otherwise', async () => {
   const one = async (sql: string, params: unknown[] = []) => (await db.pool.query(sql, params)).rows;
-  expect(await one('SELECT tenant_id FROM orchestrator.pending_actions WHERE action_id = $1', [legacy.action]))
-    .toEqual([{ tenant_id: 't_demo' }]);
   expect(
-    await one('SELECT task_id, tenant_id FROM orchestrator.tool_executions ORDER BY task_id'),
-  ).toEqual([
+    await one('SELECT tenant_id FROM orchestrator.pending_actions WHERE action_id = $1', [legacy.action]),
+  ).toEqual([{ tenant_id: 't_demo' }]);
+  expect(await one('SELECT task_id, tenant_id FROM orchestrator.tool_executions ORDER BY task_id')).toEqual([
     { task_id: 'task_legacy', tenant_id: 't_demo' },
     { task_id: 'task_orphan', tenant_id: 't_x' },
   ]);
@@ -185,6 +184,7 @@ test('tasks: findTask names the tenant; findOwnedTask and unreportedTasks answer
   });
   expect(await ledger.findTask('task_a')).toEqual({
     toolAddress: 't_demo:50061',
+    toolName: 'export_order_report',
     tenantId: 't_demo',
     userId: 'u_1001',
   });

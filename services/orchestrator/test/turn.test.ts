@@ -365,3 +365,24 @@ test('streamed events: text, tool started (masked) and finished, then the final 
   const final = events.at(-1);
   expect(final?.case === 'final' && final.value.reply).toBe('No contact.');
 });
+
+test('results of async tasks come before the user message as delimited data, never in the system role', async () => {
+  const t = createTestEngine({
+    tools: [readOrder],
+    script: () => ({ content: 'ok' }),
+    collectTaskResults: async () => [
+      { role: 'note', content: 'Task task_1 (export_order_report) finished. Result: {"rows":2}' },
+    ],
+  });
+  const { conversationId } = await t.engine.chat(turnOf(), '', 'export');
+  await t.engine.chat(turnOf(), conversationId, 'ready?');
+  const messages = t.model.requests.at(-1)?.messages ?? [];
+  expect(messages.filter((m) => m.role === 'system')).toHaveLength(1);
+  expect(messages.slice(-2).map((m) => m.role)).toEqual(['user', 'user']);
+  expect(String(messages.at(-2)?.content)).toMatch(
+    /^<server-note>\n.*\nTask task_1 \(export_order_report\) finished\. Result: \{"rows":2\}\n<\/server-note>$/,
+  );
+  expect(messages.at(-1)).toEqual({ role: 'user', content: 'ready?' });
+  // Stored as a note, read back as one.
+  expect(t.conversations.conversation(conversationId)?.messages.at(-3)).toMatchObject({ role: 'note' });
+});

@@ -1,6 +1,7 @@
 import { fromJson, type JsonValue } from '@bufbuild/protobuf';
 import { type ChatResponse, ChatResponseSchema, PrincipalSchema } from '@toolmesh/proto';
 import { Code, publicError } from '@toolmesh/rpc';
+import { isOwnedBy } from '../core-types.ts';
 import type { PendingActionRecord } from '../store/index.ts';
 import type { ConversationLeases, TurnContext } from '../turn/index.ts';
 import { completeDecision, type DecisionDeps } from './complete-decision.ts';
@@ -14,10 +15,27 @@ export interface ConfirmDeps extends DecisionDeps {
 
 const storedResponse = (response: unknown) => fromJson(ChatResponseSchema, response as JsonValue);
 
+// Approving runs the tool as the confirmer: they must hold the tool's permission now,
+// whatever the proposer held. A tool the registry no longer knows cannot be checked,
+// so it is refused too, and the approval stays for when it is back. Declining runs
+// nothing and needs no permission.
+function checkMayRun(deps: ConfirmDeps, ctx: TurnContext, action: PendingActionRecord) {
+  const tool = deps.registry.get(action.toolName);
+  if (!tool) throw publicError(Code.Unavailable, 'the tool is not available right now; try again later');
+  const permission = tool.definition.metadata?.permission ?? '';
+  if (!ctx.principal.permissions.includes(permission)) {
+    throw publicError(Code.PermissionDenied, `approving needs the permission to run ${action.toolName}`);
+  }
+}
+
 /**
- * The user's decision on a held write. Only the user who asked decides; the
- * first decision wins and every repeat answers its stored response, so nothing
- * runs twice; an expired action is FAILED_PRECONDITION and never runs.
+ * The user's decision on a held write. Only the user who asked (same tenant, same
+ * user) decides: anyone else gets NOT_FOUND, exactly as for a missing action. An
+ * approval also needs the confirmer's own permission for the tool, checked before
+ * the approval is spent (a read-only credential of the same user is PERMISSION_DENIED
+ * and the action stays pending). The first decision wins and every repeat answers
+ * its stored response, so nothing runs twice; an expired action is
+ * FAILED_PRECONDITION and never runs.
  */
 export async function confirmAction(
   deps: ConfirmDeps,
@@ -26,13 +44,12 @@ export async function confirmAction(
 ): Promise<ChatResponse> {
   const { actions } = deps;
   const { conversationId, actionId, approve } = decision;
-  const action = await actions.get(actionId);
-  if (!action || action.conversationId !== conversationId)
+  const action = await actions.getOwned(actionId, ctx.principal);
+  if (!action || action.conversationId !== conversationId || !isOwnedBy(action, ctx.principal))
     throw publicError(Code.NotFound, 'action not found');
-  if (action.userId !== ctx.principal.userId) {
-    throw publicError(Code.PermissionDenied, 'only the user who asked may decide on this action');
-  }
+  // A decided action answers its stored response: that spends nothing and runs nothing.
   if (action.response) return storedResponse(action.response);
+  if (approve) checkMayRun(deps, ctx, action);
   return deps.leases.withConversation(conversationId, async () => {
     if (await actions.claim(actionId, approve ? 'executing' : 'declined', ctx.principal.userId)) {
       return completeDecision(deps, ctx, action, approve);

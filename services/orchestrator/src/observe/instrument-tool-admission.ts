@@ -6,8 +6,8 @@ export function instrumentToolAdmission(
   admission: ToolAdmission,
   metrics: OrchestratorMetrics,
 ): ToolAdmission {
-  return async (toolName, userId, signal) => {
-    const admitted = await admission(toolName, userId, signal);
+  return async (toolName, caller, signal) => {
+    const admitted = await admission(toolName, caller, signal);
     if ('refused' in admitted) metrics.rateLimited.inc({ tool: toolName });
     return admitted;
   };

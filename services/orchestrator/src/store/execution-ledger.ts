@@ -43,6 +43,8 @@ export interface StartedTask {
 /** Where a task lives and whose it is. */
 export interface TaskLocation {
   toolAddress: string;
+  /** The tool that started it: a credential to read the task is issued for that tool. */
+  toolName: string;
   tenantId: string;
   userId: string;
 }
@@ -244,24 +246,48 @@ export function createExecutionLedger(pool: Pool, options: ExecutionLedgerOption
       );
     },
     async findTask(taskId) {
-      const { rows } = await pool.query<{ tool_address: string; tenant_id: string; user_id: string }>(
-        `SELECT tool_address, tenant_id, user_id FROM orchestrator.tool_executions
+      const { rows } = await pool.query<{
+        tool_address: string;
+        tool_name: string;
+        tenant_id: string;
+        user_id: string;
+      }>(
+        `SELECT tool_address, tool_name, tenant_id, user_id FROM orchestrator.tool_executions
           WHERE task_id = $1 ORDER BY created_at LIMIT 1`,
         [taskId],
       );
       const row = rows[0];
-      return row && { toolAddress: row.tool_address, tenantId: row.tenant_id, userId: row.user_id };
+      return (
+        row && {
+          toolAddress: row.tool_address,
+          toolName: row.tool_name,
+          tenantId: row.tenant_id,
+          userId: row.user_id,
+        }
+      );
     },
     async findOwnedTask(taskId, owner) {
       // By owner in the query: a task id another tenant's tool also used cannot shadow this one.
       if (!owner.tenantId || !owner.userId) return undefined;
-      const { rows } = await pool.query<{ tool_address: string; tenant_id: string; user_id: string }>(
-        `SELECT tool_address, tenant_id, user_id FROM orchestrator.tool_executions
+      const { rows } = await pool.query<{
+        tool_address: string;
+        tool_name: string;
+        tenant_id: string;
+        user_id: string;
+      }>(
+        `SELECT tool_address, tool_name, tenant_id, user_id FROM orchestrator.tool_executions
           WHERE task_id = $1 AND tenant_id = $2 AND user_id = $3 ORDER BY created_at LIMIT 1`,
         [taskId, owner.tenantId, owner.userId],
       );
       const row = rows[0];
-      return row && { toolAddress: row.tool_address, tenantId: row.tenant_id, userId: row.user_id };
+      return (
+        row && {
+          toolAddress: row.tool_address,
+          toolName: row.tool_name,
+          tenantId: row.tenant_id,
+          userId: row.user_id,
+        }
+      );
     },
   };
 }

@@ -9,9 +9,12 @@ export type CollectTaskResults = (conversationId: string, principal: Principal) 
 
 /**
  * Before a new turn, asks the tool services about the conversation's unreported
- * tasks; each finished one becomes a system note the model reads (and is then
- * marked reported). Unfinished tasks are looked at again next turn; a tool
- * service that does not answer never blocks the turn.
+ * tasks of this user; each finished one becomes a server note (marked reported).
+ * The note carries what a tool produced, so it is data: the prompt gives it to the
+ * model as delimited user-role data, never in the system role (see buildPrompt).
+ * Task id and tool name come from the ledger, not from the tool's answer.
+ * Unfinished tasks are looked at again next turn; a tool service that does not
+ * answer never blocks the turn.
  */
 export function createTaskResultCollector(options: {
   ledger: ExecutionLedger;
@@ -23,7 +26,7 @@ export function createTaskResultCollector(options: {
   const clientFor = createClientPool(TaskService, { defaultTimeoutMs: 2_000 });
   return async (conversationId, principal) => {
     const notes: StoredMessage[] = [];
-    for (const started of await ledger.unreportedTasks(conversationId)) {
+    for (const started of await ledger.unreportedTasks(conversationId, principal)) {
       try {
         const { task } = await clientFor(started.toolAddress).getTask(
           { taskId: started.taskId },
@@ -36,13 +39,13 @@ export function createTaskResultCollector(options: {
               ? `${task.resultJson.slice(0, options.maxChars)}…[truncated]`
               : task.resultJson;
           notes.push({
-            role: 'system',
-            content: `Task ${task.taskId} (${started.toolName}) finished. Result: ${result}`,
+            role: 'note',
+            content: `Task ${started.taskId} (${started.toolName}) finished. Result: ${result}`,
           });
         } else if (task.status === TaskStatus.FAILED || task.status === TaskStatus.CANCELLED) {
           notes.push({
-            role: 'system',
-            content: `Task ${task.taskId} (${started.toolName}) did not finish: ${task.error?.message ?? 'failed'}.`,
+            role: 'note',
+            content: `Task ${started.taskId} (${started.toolName}) did not finish: ${(task.error?.message ?? 'failed').slice(0, 500)}.`,
           });
         } else {
           continue;

@@ -1,4 +1,5 @@
 import { type Principal, SideEffect } from '@toolmesh/proto';
+import { maskSensitive } from '@toolmesh/telemetry';
 import type { ModelToolCall } from '../core-types.ts';
 import type { NewPendingAction, PendingActionRecord } from '../store/index.ts';
 import type { PlannedCall, ToolRegistry } from '../tools/index.ts';
@@ -32,6 +33,8 @@ export interface PlanRoundInput {
   ) => Promise<PendingActionRecord>;
 }
 
+// The user reads this line in replies and on the approval prompt, and it is stored:
+// it is built from the masked arguments, never from the real ones.
 function describeCall(toolName: string, args: Record<string, unknown>): string {
   const parts = Object.entries(args).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
   return `${toolName}(${parts.join(', ')})`;
@@ -83,14 +86,17 @@ export async function planRound(input: PlanRoundInput): Promise<PlannedRound> {
     }
     const argumentsJson = canonicalJson(args);
     if (tool.definition.metadata?.sideEffect === SideEffect.WRITE) {
+      const masked = maskSensitive(args, tool.definition.metadata.sensitiveFields);
       held.push(
         await input.holdForApproval({
           conversationId: input.conversationId,
+          tenantId: principal.tenantId,
           userId: principal.userId,
           toolName: name,
           toolCallId: call.id,
           argumentsJson,
-          summary: describeCall(name, args as Record<string, unknown>),
+          maskedArgumentsJson: canonicalJson(masked),
+          summary: describeCall(name, masked as Record<string, unknown>),
         }),
       );
       continue;

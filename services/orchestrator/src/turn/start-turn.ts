@@ -44,7 +44,8 @@ export async function startTurn(
       deps.runRounds(ctx, newTurnState(conversationId), history),
     );
   }
-  const acquired = await conversations.acquireOwned(requestedId, ctx.principal.userId, {
+  // Another tenant's user with the same id is refused like a missing conversation.
+  const acquired = await conversations.acquireOwned(requestedId, ctx.principal, {
     leaseMs: leases.leaseMs,
     token,
   });

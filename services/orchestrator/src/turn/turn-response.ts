@@ -27,12 +27,15 @@ export function toExecution(o: ToolOutcome): ToolExecution {
   });
 }
 
-/** A held write as the caller sees it. */
+/**
+ * A held write as the caller sees it: sensitive fields masked (the real arguments
+ * stay in the store, for the execution after approval).
+ */
 export function toPendingAction(a: PendingActionRecord): PendingAction {
   return create(PendingActionSchema, {
     actionId: a.actionId,
     toolName: a.toolName,
-    argumentsJson: a.argumentsJson,
+    argumentsJson: a.maskedArgumentsJson,
     summary: a.summary,
     expiresAt: timestampFromDate(a.expiresAt),
   });

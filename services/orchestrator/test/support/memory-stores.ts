@@ -3,7 +3,7 @@
 // in-process tests of the core.
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '@toolmesh/clock';
-import type { StoredMessage } from '../../src/core-types.ts';
+import { isOwnedBy, type Owner, type StoredMessage } from '../../src/core-types.ts';
 import {
   type ChatRequestClaim,
   type ChatRequestStore,
@@ -19,6 +19,7 @@ import {
 const copy = <T>(value: T): T => structuredClone(value);
 
 interface Conversation {
+  tenantId: string;
   userId: string;
   busyUntil: number | undefined;
   token: string | undefined;
@@ -37,6 +38,7 @@ export function createMemoryConversationStore(clock: Clock) {
     async createHeld(principal, lease, messages) {
       const conversationId = randomUUID();
       conversations.set(conversationId, {
+        tenantId: principal.tenantId,
         userId: principal.userId,
         busyUntil: clock.now() + lease.leaseMs,
         token: lease.token,
@@ -44,9 +46,9 @@ export function createMemoryConversationStore(clock: Clock) {
       });
       return { conversationId, messages: copy(messages) };
     },
-    async acquireOwned(conversationId, userId, lease) {
+    async acquireOwned(conversationId, owner, lease) {
       const c = conversations.get(conversationId);
-      if (!c || c.userId !== userId) return 'not_found';
+      if (!c || !isOwnedBy(c, owner)) return 'not_found';
       if (!free(c)) return 'busy';
       hold(c, lease.leaseMs, lease.token);
       return 'acquired';
@@ -159,9 +161,15 @@ export function createMemoryLedger(clock: Clock, rows: LedgerRow[] = []) {
         row.resultCode = end.resultCode;
       }
     },
-    async unreportedTasks(conversationId) {
+    async unreportedTasks(conversationId, owner) {
       return rows
-        .filter((r) => r.start.conversationId === conversationId && r.taskId && !r.taskReported)
+        .filter(
+          (r) =>
+            r.start.conversationId === conversationId &&
+            isOwnedBy(r.start, owner) &&
+            r.taskId &&
+            !r.taskReported,
+        )
         .map((r) => ({
           executionId: r.executionId,
           taskId: r.taskId ?? '',
@@ -175,7 +183,25 @@ export function createMemoryLedger(clock: Clock, rows: LedgerRow[] = []) {
     },
     async findTask(taskId) {
       const row = rows.find((r) => r.taskId === taskId);
-      return row && { toolAddress: row.start.toolAddress, userId: row.start.userId };
+      return (
+        row && {
+          toolAddress: row.start.toolAddress,
+          toolName: row.start.toolName,
+          tenantId: row.start.tenantId,
+          userId: row.start.userId,
+        }
+      );
+    },
+    async findOwnedTask(taskId, owner) {
+      const row = rows.find((r) => r.taskId === taskId && isOwnedBy(r.start, owner));
+      return (
+        row && {
+          toolAddress: row.start.toolAddress,
+          toolName: row.start.toolName,
+          tenantId: row.start.tenantId,
+          userId: row.start.userId,
+        }
+      );
     },
   };
   return Object.assign(ledger, { rows, audit });
@@ -200,11 +226,13 @@ export function createMemoryPendingActionStore(clock: Clock, ledgerRows: LedgerR
       const row: ActionRow = {
         actionId: randomUUID(),
         conversationId: a.conversationId,
+        tenantId: a.tenantId,
         userId: a.userId,
         toolName: a.toolName,
         toolCallId: a.toolCallId,
         argumentsJson: a.argumentsJson,
         argumentsHash: hashArguments(a.argumentsJson),
+        maskedArgumentsJson: a.maskedArgumentsJson,
         summary: a.summary,
         status: 'pending',
         expiresAt: new Date(clock.now() + a.ttlSeconds * 1000),
@@ -218,6 +246,10 @@ export function createMemoryPendingActionStore(clock: Clock, ledgerRows: LedgerR
     async get(actionId) {
       const row = actions.get(actionId);
       return row && record(row);
+    },
+    async getOwned(actionId, owner) {
+      const row = actions.get(actionId);
+      return row && isOwnedBy(row, owner) ? record(row) : undefined;
     },
     async listUndecided(conversationId) {
       return [...actions.values()]
@@ -263,26 +295,26 @@ export function createMemoryPendingActionStore(clock: Clock, ledgerRows: LedgerR
   return store;
 }
 
-/** The ChatRequest idempotency store in memory. */
+/** The ChatRequest idempotency store in memory, keyed by (tenant, user, key) as the SQL one. */
 export function createMemoryChatRequestStore(): ChatRequestStore {
   const requests = new Map<string, { request: string; response: unknown }>();
-  const id = (userId: string, key: string) => `${userId}\u0000${key}`;
+  const id = (owner: Owner, key: string) => JSON.stringify([owner.tenantId, owner.userId, key]);
   return {
-    async claim(userId, key, request): Promise<ChatRequestClaim> {
-      const known = requests.get(id(userId, key));
+    async claim(owner, key, request): Promise<ChatRequestClaim> {
+      const known = requests.get(id(owner, key));
       if (!known) {
-        requests.set(id(userId, key), { request: JSON.stringify(request), response: null });
+        requests.set(id(owner, key), { request: JSON.stringify(request), response: null });
         return { state: 'new' };
       }
       if (known.request !== JSON.stringify(request)) return { state: 'mismatch' };
       return known.response === null ? { state: 'in_progress' } : { state: 'done', response: known.response };
     },
-    async complete(userId, key, response) {
-      const known = requests.get(id(userId, key));
+    async complete(owner, key, response) {
+      const known = requests.get(id(owner, key));
       if (known) known.response = JSON.parse(JSON.stringify(response));
     },
-    async release(userId, key) {
-      if (requests.get(id(userId, key))?.response === null) requests.delete(id(userId, key));
+    async release(owner, key) {
+      if (requests.get(id(owner, key))?.response === null) requests.delete(id(owner, key));
     },
   };
 }

@@ -7,7 +7,7 @@ import { createLogger, type Logger } from '@toolmesh/telemetry';
 import { type ChatEngine, createChatEngine } from '../../src/chat-engine.ts';
 import type { ModelRequest } from '../../src/model/index.ts';
 import type { ChatRequestStore, PendingActionStore } from '../../src/store/index.ts';
-import { createToolExecutor } from '../../src/tools/index.ts';
+import { type CollectTaskResults, createToolExecutor } from '../../src/tools/index.ts';
 import type { EmitEvent, TurnContext } from '../../src/turn/index.ts';
 import {
   createMemoryChatRequestStore,
@@ -21,12 +21,22 @@ import {
 import { createScriptedModel, type ScriptedAnswer, type ScriptedModel } from './scripted-model.ts';
 import { createToolWorld, type ToolWorld, type WorldTool } from './tool-world.ts';
 
+// The in-process tool world verifies no credentials: every call goes out without one.
+const unsignedCredentials = {
+  forCall: async () => ({}),
+  forTask: async () => ({}),
+  forRegistry: async () => ({}),
+};
+
 /** Permissions of the demo users. */
 export const allPermissions = ['order:read', 'inventory:read', 'ticket:read', 'ticket:write'];
 
-/** A verified principal, as the gateway would pass it. */
-export const principal = (userId = 'u_1001', permissions = allPermissions): Principal =>
-  create(PrincipalSchema, { userId, tenantId: 't_demo', permissions });
+/** Read permissions only (as the demo's read-only key of u_1001). */
+export const readPermissions = allPermissions.filter((p) => p.endsWith(':read'));
+
+/** A verified principal, as the gateway would pass it; `tenantId` defaults to the demo tenant. */
+export const principal = (userId = 'u_1001', permissions = allPermissions, tenantId = 't_demo'): Principal =>
+  create(PrincipalSchema, { userId, tenantId, permissions });
 
 /** A turn's context; `emit` to follow its events. */
 export const turnOf = (who: Principal = principal(), emit?: EmitEvent): TurnContext => ({
@@ -44,6 +54,8 @@ export interface TestEngineOptions {
   approvalTtlSeconds?: number;
   maxToolCallsPerRound?: number;
   conversationLeaseMs?: number;
+  /** Results of async tasks brought in before a turn; default none. */
+  collectTaskResults?: CollectTaskResults;
   /** Another engine's stores, world and clock: a second orchestrator over the same data. */
   sharing?: TestEngine;
 }
@@ -78,8 +90,9 @@ export function createTestEngine(options: TestEngineOptions): TestEngine {
     conversations,
     actions,
     chatRequests,
+    collectTaskResults: options.collectTaskResults,
     registry: world.registry,
-    executor: createToolExecutor({ logger, ledger }),
+    executor: createToolExecutor({ logger, ledger, credentials: unsignedCredentials }),
     model,
     logger,
     maxRounds: options.maxRounds ?? 3,
