@@ -145,7 +145,7 @@ export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
   async function run(call: PlannedCall, ctx: ExecutionContext, cacheTtlMs: number): Promise<ToolOutcome> {
     const name = call.tool.definition.name;
     const admitted = admission
-      ? await admission(name, ctx.principal.userId, ctx.signal)
+      ? await admission(name, ctx.principal, ctx.signal)
       : { release: () => {} };
     if ('refused' in admitted) {
       const seconds = Math.max(1, Math.ceil(admitted.retryAfterMs / 1000));

@@ -1,6 +1,6 @@
 import { type Clock, type ClockTimer, systemClock } from '@toolmesh/clock';
 import type { DiscoveredEndpoint, Discovery } from '@toolmesh/discovery';
-import type { ToolDefinition } from '@toolmesh/proto';
+import { SideEffect, type ToolDefinition } from '@toolmesh/proto';
 import type { Logger } from '@toolmesh/telemetry';
 import { type ArgumentValidator, compileArgumentValidator } from './argument-validator.ts';
 import {
@@ -72,6 +72,80 @@ interface EndpointEntry {
   tools?: ToolDefinition[];
 }
 
+const sideEffectName = (value: SideEffect) =>
+  value === SideEffect.WRITE ? 'write' : value === SideEffect.READ ? 'read' : 'unspecified';
+
+// What must be the same on every replica of a tool: it decides whether a call needs
+// an approval (side effect) and who may make it (permission).
+const policyOf = (definition: ToolDefinition) => ({
+  sideEffect: definition.metadata?.sideEffect ?? SideEffect.UNSPECIFIED,
+  permission: definition.metadata?.permission ?? '',
+});
+
+/**
+ * The registry's tools from what every endpoint published: a tool is served by every
+ * endpoint that publishes it. Replicas that disagree on side effect or permission make
+ * the tool refused (dropped, with an error logged) until they agree again. Keeping the
+ * first-seen definition instead would let discovery order decide whether a write runs
+ * without approval or with a weaker permission; dropping the tool is the safe choice:
+ * a write is never treated as a read. A differing schema keeps the first one (the
+ * arguments are validated against it; the tool service validates its own).
+ */
+export function mergeReplicas(
+  published: readonly { endpoint: ToolEndpoint; tools?: readonly ToolDefinition[] }[],
+  logger: Logger,
+): Map<string, RegisteredTool> {
+  const next = new Map<string, RegisteredTool & { endpoints: ToolEndpoint[] }>();
+  const refused = new Set<string>();
+  for (const { endpoint, tools } of published) {
+    for (const definition of tools ?? []) {
+      if (refused.has(definition.name)) continue;
+      const known = next.get(definition.name);
+      if (known) {
+        const first = policyOf(known.definition);
+        const other = policyOf(definition);
+        if (first.sideEffect !== other.sideEffect || first.permission !== other.permission) {
+          logger.error(
+            {
+              tool: definition.name,
+              addresses: [...known.endpoints.map((e) => e.address), endpoint.address],
+              side_effects: [sideEffectName(first.sideEffect), sideEffectName(other.sideEffect)],
+              permissions: [first.permission, other.permission],
+            },
+            'replicas of a tool disagree on side effect or permission; tool refused until they agree',
+          );
+          next.delete(definition.name);
+          refused.add(definition.name);
+          continue;
+        }
+        if (known.definition.inputSchemaJson !== definition.inputSchemaJson) {
+          logger.warn(
+            { tool: definition.name, address: endpoint.address },
+            'replica publishes another schema; using the first',
+          );
+        }
+        known.endpoints.push(endpoint);
+        continue;
+      }
+      try {
+        const parameters = JSON.parse(definition.inputSchemaJson) as Record<string, unknown>;
+        next.set(definition.name, {
+          definition,
+          parameters,
+          validate: compileArgumentValidator(parameters),
+          endpoints: [endpoint],
+        });
+      } catch {
+        logger.warn(
+          { tool: definition.name, address: endpoint.address },
+          'tool with an invalid JSON Schema ignored',
+        );
+      }
+    }
+  }
+  return next;
+}
+
 /** Creates the {@link ToolRegistry} over a {@link Discovery}. */
 export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
   const { logger, discovery } = options;
@@ -83,37 +157,7 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
 
   // Rebuilt after each change: a tool is served by every endpoint that publishes it.
   const rebuild = () => {
-    const next = new Map<string, RegisteredTool & { endpoints: ToolEndpoint[] }>();
-    for (const { endpoint, tools } of entries.values()) {
-      for (const definition of tools ?? []) {
-        const known = next.get(definition.name);
-        if (known) {
-          if (known.definition.inputSchemaJson !== definition.inputSchemaJson) {
-            logger.warn(
-              { tool: definition.name, address: endpoint.address },
-              'replica publishes another schema; using the first',
-            );
-          }
-          known.endpoints.push(endpoint);
-          continue;
-        }
-        try {
-          const parameters = JSON.parse(definition.inputSchemaJson) as Record<string, unknown>;
-          next.set(definition.name, {
-            definition,
-            parameters,
-            validate: compileArgumentValidator(parameters),
-            endpoints: [endpoint],
-          });
-        } catch {
-          logger.warn(
-            { tool: definition.name, address: endpoint.address },
-            'tool with an invalid JSON Schema ignored',
-          );
-        }
-      }
-    }
-    byName = next;
+    byName = mergeReplicas([...entries.values()], logger);
   };
 
   const readTools = async (entry: EndpointEntry) => {
