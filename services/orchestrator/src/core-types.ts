@@ -38,10 +38,7 @@ export interface Owner {
  */
 export function isOwnedBy(thing: Owner, who: Owner): boolean {
   return (
-    who.tenantId !== '' &&
-    who.userId !== '' &&
-    thing.tenantId === who.tenantId &&
-    thing.userId === who.userId
+    who.tenantId !== '' && who.userId !== '' && thing.tenantId === who.tenantId && thing.userId === who.userId
   );
 }
 

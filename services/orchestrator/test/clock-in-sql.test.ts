@@ -41,9 +41,7 @@ test('a conversation lease runs out when the clock says so', async () => {
   await clock.advance(29_000);
   expect(await store.acquireOwned(conversationId, u1001, { leaseMs: 30_000, token: 'b' })).toBe('busy');
   await clock.advance(2_000);
-  expect(await store.acquireOwned(conversationId, u1001, { leaseMs: 30_000, token: 'b' })).toBe(
-    'acquired',
-  );
+  expect(await store.acquireOwned(conversationId, u1001, { leaseMs: 30_000, token: 'b' })).toBe('acquired');
 });
 
 test('an approval expires, and an executing one becomes reconcilable, by the clock', async () => {
