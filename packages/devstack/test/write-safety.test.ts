@@ -354,7 +354,9 @@ test('an async tool answers with a task at once; TaskService follows it; the nex
   await chat().chat({ conversationId: res.conversationId, message: 'is my report ready?' });
 
   const next = model.requests.slice(firstRequests).at(-1);
-  const note = next?.messages.find((m) => m.role === 'system' && String(m.content).includes(taskId));
+  // Task results are data: delimited user-role messages, never the system role.
+  const note = next?.messages.find((m) => m.role === 'user' && String(m.content).includes(taskId));
+  expect(note?.content).toMatch(/^<server-note>\n/);
   expect(note?.content).toContain('finished');
   expect(note?.content).toContain('SKU-1001');
 }, 30_000);

@@ -38,6 +38,12 @@ export interface ConversationFacts {
 
 const orderIdPattern = /\b\d{12}\b/;
 
+// The orchestrator hands the model its notes (finished tasks) as user-role data between
+// <server-note> delimiters, after one line saying what they are; they are not the user's words.
+const serverNote = /^<server-note>\n[^\n]*\n([\s\S]*)\n<\/server-note>$/;
+const noteOf = (message: ChatMessage) =>
+  message.role === 'user' ? serverNote.exec(textOf(message))?.[1] : undefined;
+
 /**
  * Reads the conversation: the current turn is everything after the last user message, so
  * results of earlier questions never leak into the answer to this one.
@@ -51,7 +57,7 @@ export function readConversation(input: readonly ChatMessage[]): ConversationFac
   const toolNames = new Map<string, string>();
   let round = 0;
   messages.forEach((message, index) => {
-    if (message.role === 'user') userIndexes.push(index);
+    if (message.role === 'user' && noteOf(message) === undefined) userIndexes.push(index);
     if (message.role !== 'assistant') return;
     round += 1;
     for (const call of Array.isArray(message.tool_calls) ? message.tool_calls : []) {
@@ -75,11 +81,9 @@ export function readConversation(input: readonly ChatMessage[]): ConversationFac
     const name = (message.tool_call_id && toolNames.get(message.tool_call_id)) || message.name;
     if (name) results.set(name, parseToolContent(message.content));
   }
-  // The system prompt comes first; later system messages are the server's task notes.
+  // Server notes; older orchestrators sent them as system messages after the system prompt.
   const taskNotes = messages
-    .slice(1)
-    .filter((m) => m.role === 'system')
-    .map((m) => textOf(m))
+    .map((m, index) => (m.role === 'system' && index > 0 ? textOf(m) : (noteOf(m) ?? '')))
     .filter((t) => t.startsWith('Task '));
   return { lastUserText, orderId, round, results, taskNotes };
 }
