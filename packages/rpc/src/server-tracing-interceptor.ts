@@ -5,6 +5,7 @@ import {
   context,
   contextWithRequestId,
   propagation,
+  ROOT_CONTEXT,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -46,27 +47,63 @@ function finish(span: Span | undefined, error?: unknown) {
   span.end();
 }
 
+/** Options of {@link createServerTracingInterceptor}. */
+export interface ServerTracingOptions {
+  /**
+   * Whether callers are part of the mesh (default true): their traceparent is the parent of
+   * the server span and any printable x-request-id of up to 128 characters is kept. False
+   * for a public edge: the call starts a new trace that only links to the caller's span
+   * (the caller cannot choose our trace ids or sampling), and the caller's x-request-id
+   * is kept only if it matches {@link edgeRequestIdPattern}, else replaced by a new one.
+   */
+  trustCallerContext?: boolean;
+}
+
+/**
+ * The request ids a public edge takes from a caller: short, and made of characters that
+ * need no escaping in logs, audit records, metrics or headers.
+ */
+export const edgeRequestIdPattern = /^[A-Za-z0-9._:-]{1,64}$/;
+
 /**
  * The outermost interceptor of every server: gives the call its request id (the caller's
  * x-request-id, or a new one, echoed in the response header), continues the caller's
- * trace from traceparent, and runs the handler inside a SERVER span named
- * `package.Service/Method`. Request id and span are in the active context for the whole
- * call, streams included, so logs and outgoing calls carry them.
+ * trace from traceparent (or, untrusted, links to it), and runs the handler inside a
+ * SERVER span named `package.Service/Method`. Request id and span are in the active
+ * context for the whole call, streams included, so logs and outgoing calls carry them.
  */
-export function createServerTracingInterceptor(): Interceptor {
+export function createServerTracingInterceptor(options: ServerTracingOptions = {}): Interceptor {
+  const trusted = options.trustCallerContext ?? true;
   return (next) => async (req) => {
-    const requestId = acceptRequestId(req.header.get('x-request-id')) ?? randomUUID();
+    const offered = req.header.get('x-request-id');
+    const requestId =
+      (trusted
+        ? acceptRequestId(offered)
+        : offered && edgeRequestIdPattern.test(offered)
+          ? offered
+          : undefined) ?? randomUUID();
     req.contextValues.set(requestIdKey, requestId);
-    let ctx = contextWithRequestId(
-      propagation.extract(context.active(), req.header, headerGetter),
-      requestId,
+    const callerContext = propagation.extract(
+      trusted ? context.active() : ROOT_CONTEXT,
+      req.header,
+      headerGetter,
     );
+    // Untrusted: nothing the caller sent (trace, baggage) enters our context.
+    let ctx = contextWithRequestId(trusted ? callerContext : context.active(), requestId);
     let span: Span | undefined;
     if (isTracedService(req.service.typeName)) {
+      const callerSpan = trusted ? undefined : trace.getSpanContext(callerContext);
+      const links =
+        callerSpan && trace.isSpanContextValid(callerSpan)
+          ? [{ context: callerSpan, attributes: { 'toolmesh.link': 'caller' } }]
+          : [];
       span = tracer.startSpan(
         `${req.service.typeName}/${req.method.name}`,
         {
           kind: SpanKind.SERVER,
+          // A new root at the edge: whatever span the process's context holds is not our parent.
+          ...(trusted ? {} : { root: true }),
+          links,
           attributes: {
             'rpc.system': 'grpc',
             'rpc.service': req.service.typeName,
