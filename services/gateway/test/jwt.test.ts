@@ -25,6 +25,10 @@ import {
   type JwtVerifierOptions,
 } from '../src/identity/index.ts';
 
+// The gateway signs what it forwards, so its configuration always names its mesh key (not read here).
+const load = (env: NodeJS.ProcessEnv) =>
+  loadConfig({ TOOLMESH_MESH_KEY_FILE: '/etc/toolmesh/mesh-key/key.json', ...env });
+
 const now = Date.UTC(2026, 5, 1, 12, 0, 0);
 const issuer = 'https://login.example.com/';
 const audience = 'toolmesh';
@@ -230,7 +234,7 @@ test('JWT-shaped credentials never reach the API keys, and API keys never reach 
 test('from configuration: a JWKS file, re-read when it changes, at most every few seconds of the clock', async () => {
   const path = join(dir, 'jwks.json');
   writeFileSync(path, JSON.stringify({ keys: [jwks.keys[0]] }));
-  const config = loadConfig({
+  const config = load({
     NODE_ENV: 'production',
     TOOLMESH_JWKS_FILE: path,
     TOOLMESH_JWT_ISSUER: issuer,
@@ -260,7 +264,7 @@ test('from configuration: a JWKS file, re-read when it changes, at most every fe
 });
 
 test('a JWKS endpoint that does not answer is DEPENDENCY_UNAVAILABLE, not a refused token', async () => {
-  const config = loadConfig({
+  const config = load({
     TOOLMESH_JWKS_URL: `http://127.0.0.1:${await freePort()}/.well-known/jwks.json`,
     TOOLMESH_JWT_ISSUER: issuer,
     TOOLMESH_JWT_AUDIENCE: audience,
@@ -280,35 +284,33 @@ test('a JWKS endpoint that does not answer is DEPENDENCY_UNAVAILABLE, not a refu
 });
 
 test('JWT configuration errors name the variables', () => {
-  expect(() => loadConfig({ TOOLMESH_JWKS_URL: 'https://login.example.com/jwks' })).toThrow(
+  expect(() => load({ TOOLMESH_JWKS_URL: 'https://login.example.com/jwks' })).toThrow(
     /TOOLMESH_JWT_ISSUER and TOOLMESH_JWT_AUDIENCE must be set/,
   );
   expect(() =>
-    loadConfig({
+    load({
       TOOLMESH_JWKS_URL: 'http://login.example.com/jwks',
       TOOLMESH_JWT_ISSUER: issuer,
       TOOLMESH_JWT_AUDIENCE: audience,
     }),
   ).toThrow(/TOOLMESH_JWKS_URL.*https/);
   expect(() =>
-    loadConfig({
+    load({
       TOOLMESH_JWKS_URL: 'https://a/jwks',
       TOOLMESH_JWKS_FILE: '/x',
       TOOLMESH_JWT_ISSUER: issuer,
       TOOLMESH_JWT_AUDIENCE: audience,
     }),
   ).toThrow(/not both/);
-  expect(() => loadConfig({ TOOLMESH_JWT_ISSUER: issuer })).toThrow(
-    /no TOOLMESH_JWKS_URL or TOOLMESH_JWKS_FILE/,
-  );
+  expect(() => load({ TOOLMESH_JWT_ISSUER: issuer })).toThrow(/no TOOLMESH_JWKS_URL or TOOLMESH_JWKS_FILE/);
   const missing = join(dir, 'missing.json');
   expect(() =>
-    loadConfig({ TOOLMESH_JWKS_FILE: missing, TOOLMESH_JWT_ISSUER: issuer, TOOLMESH_JWT_AUDIENCE: audience }),
+    load({ TOOLMESH_JWKS_FILE: missing, TOOLMESH_JWT_ISSUER: issuer, TOOLMESH_JWT_AUDIENCE: audience }),
   ).toThrow(/TOOLMESH_JWKS_FILE: cannot read .*ENOENT/);
   const symmetric = join(dir, 'oct.json');
   writeFileSync(symmetric, JSON.stringify({ keys: [{ kty: 'oct', k: 'c2VjcmV0' }] }));
   expect(() =>
-    loadConfig({
+    load({
       TOOLMESH_JWKS_FILE: symmetric,
       TOOLMESH_JWT_ISSUER: issuer,
       TOOLMESH_JWT_AUDIENCE: audience,
