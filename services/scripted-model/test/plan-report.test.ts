@@ -61,5 +61,7 @@ test('the finished note also arrives as user-role data between <server-note> del
     tools,
   });
   expect(later.toolCalls).toHaveLength(0);
-  expect(later.content).toBe('Task task_abc (export_order_report) finished. Result: {"order_id":"202604100042"}');
+  expect(later.content).toBe(
+    'Task task_abc (export_order_report) finished. Result: {"order_id":"202604100042"}',
+  );
 });
