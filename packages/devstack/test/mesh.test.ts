@@ -95,11 +95,11 @@ test('the seed conversation: order, stock and dispatch, then an approved invoice
     category: 'invoice',
   });
 
-  // Another user cannot decide on it.
+  // Another user cannot decide on it, nor learn that it exists.
   const stranger = await chatClient('dev-key-u2002')
     .confirm({ conversationId: first.conversationId, actionId: action?.actionId, approve: true })
     .catch((e: unknown) => e);
-  expect((stranger as ConnectError).code).toBe(Code.PermissionDenied);
+  expect((stranger as ConnectError).code).toBe(Code.NotFound);
 
   const confirmed = await client.confirm({
     conversationId: first.conversationId,
