@@ -2,11 +2,13 @@ import type { z } from 'zod';
 import { meshAuthEnv, meshAuthSettings } from './mesh-auth-env.ts';
 import { discoveryEnv, discoverySettings, host, logLevel, port, postgresUrl } from './parse-env.ts';
 import { telemetryEnv, telemetrySettings } from './telemetry-env.ts';
+import { tlsEnv, tlsSettings } from './tls-env.ts';
 
 /**
  * The variables every demo tool service reads, spread into its schema: `PORT`,
- * `HOST`, `DATABASE_URL`, `LOG_LEVEL`, discovery (see `discoveryEnv`) and
- * telemetry (see `telemetryEnv`), with the service's default ports.
+ * `HOST`, `DATABASE_URL`, `LOG_LEVEL`, discovery (see `discoveryEnv`), telemetry
+ * (see `telemetryEnv`), the mesh's public keys (see `meshAuthEnv`) and mutual TLS
+ * (see `tlsEnv`), with the service's default ports.
  */
 export const toolServiceEnv = (defaults: { port: number; metricsPort: number }) => ({
   PORT: port(defaults.port),
@@ -16,6 +18,7 @@ export const toolServiceEnv = (defaults: { port: number; metricsPort: number }) 
   DATABASE_URL: postgresUrl,
   LOG_LEVEL: logLevel,
   ...meshAuthEnv,
+  ...tlsEnv,
 });
 
 type ToolServiceEnv = z.output<z.ZodObject<ReturnType<typeof toolServiceEnv>>>;
@@ -34,6 +37,8 @@ export function toolServiceSettings(c: ToolServiceEnv) {
     telemetry: telemetrySettings(c),
     /** The mesh's public keys: every call must carry a credential the orchestrator signed. */
     meshAuth: meshAuthSettings(c, { verify: true, sign: false }),
+    /** Mutual TLS of the listener (and of the service's own clients); undefined: plaintext. */
+    tls: tlsSettings(c),
   };
 }
 

@@ -9,6 +9,7 @@ import {
   meshIssuer,
   type Server,
   type ServiceRegistration,
+  type TlsSettings,
 } from '@toolmesh/rpc';
 import type { Logger, Registry } from '@toolmesh/telemetry';
 import { createTaskService, type TaskServiceOptions } from './create-task-service.ts';
@@ -25,6 +26,8 @@ export interface ToolServerOptions extends ToolServiceOptions {
   /** The process's metrics registry (grpc_server_* series). */
   metrics?: Registry;
   mapError?: ErrorMapper;
+  /** Mutual TLS: only clients with a certificate of the mesh's CA open a connection. */
+  tls?: TlsSettings;
   logger: Logger;
   clock?: Clock;
 }
@@ -43,6 +46,7 @@ export function createToolServer(options: ToolServerOptions): Server {
     metrics: options.metrics,
     mapError: options.mapError,
     clock: options.clock,
+    tls: options.tls,
     interceptors: [
       createMeshAuthInterceptor(
         createCredentialVerifier({

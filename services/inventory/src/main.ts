@@ -1,4 +1,5 @@
 import { migrate, openDatabase } from '@toolmesh/db';
+import { jwksFrom } from '@toolmesh/rpc';
 import { createLogger, startTelemetry } from '@toolmesh/telemetry';
 import { serveToolService } from '@toolmesh/tool-sdk';
 import { loadConfig } from './config.ts';
@@ -19,7 +20,13 @@ try {
   });
   const db = await openDatabase({ url: config.databaseUrl, applicationName: 'toolmesh-inventory' });
   await migrate(db.pool, { schema: inventorySchema, migrations: inventoryMigrations });
-  const server = createInventoryServer({ pool: db.pool, logger, metrics: telemetry.metrics });
+  const server = createInventoryServer({
+    pool: db.pool,
+    logger,
+    meshKeys: jwksFrom(config.meshAuth.jwks ?? { file: '' }),
+    tls: config.tls,
+    metrics: telemetry.metrics,
+  });
   await serveToolService({
     service: 'inventory',
     server,

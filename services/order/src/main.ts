@@ -1,4 +1,5 @@
 import { migrate, openDatabase } from '@toolmesh/db';
+import { jwksFrom } from '@toolmesh/rpc';
 import { createLogger, startTelemetry } from '@toolmesh/telemetry';
 import { createTaskWorker, serveToolService } from '@toolmesh/tool-sdk';
 import { loadConfig } from './config.ts';
@@ -20,7 +21,13 @@ try {
   });
   const db = await openDatabase({ url: config.databaseUrl, applicationName: 'toolmesh-order' });
   await migrate(db.pool, { schema: orderSchema, migrations: orderMigrations });
-  const server = createOrderServer({ pool: db.pool, logger, metrics: telemetry.metrics });
+  const server = createOrderServer({
+    pool: db.pool,
+    logger,
+    meshKeys: jwksFrom(config.meshAuth.jwks ?? { file: '' }),
+    tls: config.tls,
+    metrics: telemetry.metrics,
+  });
   const worker = createTaskWorker({
     pool: db.pool,
     schema: orderSchema,

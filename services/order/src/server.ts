@@ -1,7 +1,7 @@
 import type { Pool } from '@toolmesh/db';
-import { createServer, type Server } from '@toolmesh/rpc';
+import type { KeyResolver, Server, TlsSettings } from '@toolmesh/rpc';
 import type { Logger, Registry } from '@toolmesh/telemetry';
-import { createTaskService, createToolService } from '@toolmesh/tool-sdk';
+import { createToolServer } from '@toolmesh/tool-sdk';
 import { orderSchema } from './migrations.ts';
 import { createOrderTools } from './order-tools.ts';
 
@@ -12,6 +12,10 @@ export interface OrderServerOptions {
   logger: Logger;
   /** The process's metrics registry (grpc_server_* series). */
   metrics?: Registry;
+  /** The mesh's public keys: calls need a credential the orchestrator signed for one of these tools. */
+  meshKeys: KeyResolver;
+  /** Mutual TLS of the listener; absent: plaintext. */
+  tls?: TlsSettings;
 }
 
 /**
@@ -20,11 +24,7 @@ export interface OrderServerOptions {
  * the composition root starts next to it.
  */
 export function createOrderServer(options: OrderServerOptions): Server {
-  const { pool, logger } = options;
+  const { pool } = options;
   const tasks = { pool, schema: orderSchema };
-  return createServer({
-    logger,
-    metrics: options.metrics,
-    services: [createToolService({ logger, tools: createOrderTools(pool), tasks }), createTaskService(tasks)],
-  });
+  return createToolServer({ ...options, tools: createOrderTools(pool), tasks });
 }

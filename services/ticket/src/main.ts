@@ -1,4 +1,5 @@
 import { migrate, openDatabase } from '@toolmesh/db';
+import { jwksFrom } from '@toolmesh/rpc';
 import { createLogger, startTelemetry } from '@toolmesh/telemetry';
 import { serveToolService } from '@toolmesh/tool-sdk';
 import { loadConfig } from './config.ts';
@@ -21,8 +22,19 @@ try {
   const db = await openDatabase({ url: config.databaseUrl, applicationName: 'toolmesh-ticket' });
   await migrate(db.pool, { schema: ticketSchema, migrations: ticketMigrations });
   // The order service may start later: the lookup connects on first use.
-  const orderLookup = createOrderLookup({ address: config.orderServiceAddr, metrics: telemetry.metrics });
-  const server = createTicketServer({ pool: db.pool, logger, orderLookup, metrics: telemetry.metrics });
+  const orderLookup = createOrderLookup({
+    address: config.orderServiceAddr,
+    tls: config.tls,
+    metrics: telemetry.metrics,
+  });
+  const server = createTicketServer({
+    pool: db.pool,
+    logger,
+    meshKeys: jwksFrom(config.meshAuth.jwks ?? { file: '' }),
+    tls: config.tls,
+    orderLookup,
+    metrics: telemetry.metrics,
+  });
   await serveToolService({
     service: 'ticket',
     server,

@@ -1,5 +1,5 @@
 import { ToolService } from '@toolmesh/proto';
-import { createGrpcClient, toolErrorName } from '@toolmesh/rpc';
+import { createGrpcClient, credentialHeaders, type TlsSettings, toolErrorName } from '@toolmesh/rpc';
 import type { Registry } from '@toolmesh/telemetry';
 import { type ToolContext, ToolFailure } from '@toolmesh/tool-sdk';
 import { z } from 'zod';
@@ -13,7 +13,7 @@ export interface OrderDetail {
 }
 
 /** What the lookup takes from the ticket call it serves. */
-export type OrderLookupContext = Pick<ToolContext, 'principal' | 'toolCallId' | 'signal' | 'logger'> & {
+export type OrderLookupContext = Pick<ToolContext, 'toolCallId' | 'signal' | 'logger' | 'credentialFor'> & {
   /** Milliseconds left of the ticket call; the lookup's deadline never outlives it. */
   remainingMs?: () => number;
 };
@@ -32,7 +32,7 @@ export interface OrderLookup {
 export type ToolServiceClient = ReturnType<typeof createGrpcClient<typeof ToolService>>;
 
 /** Options of {@link createOrderLookup}: the order service's host:port, or a client on it. */
-export type OrderLookupOptions = ({ address: string } | { client: ToolServiceClient }) & {
+export type OrderLookupOptions = ({ address: string; tls?: TlsSettings } | { client: ToolServiceClient }) & {
   /** Upper bound of one lookup; default 3 s, inside the 5 s of create_ticket. */
   timeoutMs?: number;
   /** The process's metrics registry (grpc_client_* series of the lookups). */
@@ -54,6 +54,9 @@ function parseOrder(json: string): OrderDetail | undefined {
   }
 }
 
+/** The tool create_ticket reads orders with; it declares it in its delegated_tools. */
+export const orderDetailTool = 'get_order_detail';
+
 const unavailable = () => new ToolFailure('UNAVAILABLE', 'order service unavailable, retry later', true);
 
 /** Builds an {@link OrderLookup} calling the order service's get_order_detail. */
@@ -61,24 +64,37 @@ export function createOrderLookup(options: OrderLookupOptions): OrderLookup {
   const client =
     'client' in options
       ? options.client
-      : createGrpcClient(ToolService, { address: options.address, metrics: options.metrics });
+      : createGrpcClient(ToolService, {
+          address: options.address,
+          tls: options.tls,
+          metrics: options.metrics,
+        });
   const timeoutMs = options.timeoutMs ?? 3_000;
 
   return {
     async getOrder(orderId, ctx) {
+      // Only the orchestrator makes credentials: without its delegation the order cannot be read as this user.
+      const credential = ctx.credentialFor(orderDetailTool);
+      if (!credential) {
+        throw new ToolFailure(
+          'PERMISSION_DENIED',
+          'the order cannot be checked: no delegated credential to read it',
+        );
+      }
       let res: Awaited<ReturnType<ToolServiceClient['invokeTool']>>;
       try {
         res = await client.invokeTool(
           {
             toolCallId: `${ctx.toolCallId}:order-check`,
-            toolName: 'get_order_detail',
+            toolName: orderDetailTool,
             argumentsJson: JSON.stringify({ order_id: orderId }),
-            // The same end user: the order service decides what this user may see.
-            principal: ctx.principal,
           },
           // The ticket call's signal carries its cancellation; the deadline sent along is
           // the shorter of ours and what is left of it (at least 1 ms: 0 means none).
+          // The same end user, by the credential the orchestrator delegated for this ticket call:
+          // the order service decides what this user may see.
           {
+            headers: credentialHeaders(credential),
             signal: ctx.signal,
             timeoutMs: Math.max(1, Math.min(timeoutMs, ctx.remainingMs?.() ?? timeoutMs)),
           },

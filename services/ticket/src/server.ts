@@ -1,7 +1,7 @@
 import type { Pool } from '@toolmesh/db';
-import { createServer, type Server } from '@toolmesh/rpc';
+import type { KeyResolver, Server, TlsSettings } from '@toolmesh/rpc';
 import type { Logger, Registry } from '@toolmesh/telemetry';
-import { createToolService } from '@toolmesh/tool-sdk';
+import { createToolServer } from '@toolmesh/tool-sdk';
 import type { OrderLookup } from './order-lookup.ts';
 import { createTicketTools } from './ticket-tools.ts';
 
@@ -12,16 +12,16 @@ export interface TicketServerOptions {
   logger: Logger;
   /** The process's metrics registry (grpc_server_* series). */
   metrics?: Registry;
+  /** The mesh's public keys: calls need a credential the orchestrator signed for one of these tools. */
+  meshKeys: KeyResolver;
+  /** Mutual TLS of the listener; absent: plaintext. */
+  tls?: TlsSettings;
   /** Order checks of create_ticket, e.g. createOrderLookup({ address }). */
   orderLookup: OrderLookup;
 }
 
 /** Builds the ticket service's gRPC server (ToolService, health, reflection); it does not listen. */
 export function createTicketServer(options: TicketServerOptions): Server {
-  const { pool, logger, orderLookup } = options;
-  return createServer({
-    logger,
-    metrics: options.metrics,
-    services: [createToolService({ logger, tools: createTicketTools({ pool, orderLookup }) })],
-  });
+  const { pool, orderLookup } = options;
+  return createToolServer({ ...options, tools: createTicketTools({ pool, orderLookup }) });
 }

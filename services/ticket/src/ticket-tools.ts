@@ -2,7 +2,7 @@ import { type Pool, queryWithDeadline } from '@toolmesh/db';
 import { defineTool, type Tool } from '@toolmesh/tool-sdk';
 import { z } from 'zod';
 import { createTicketOnce } from './create-ticket-once.ts';
-import type { OrderLookup } from './order-lookup.ts';
+import { type OrderLookup, orderDetailTool } from './order-lookup.ts';
 import { assertTicketAllowed } from './ticket-rules.ts';
 
 interface TicketRow {
@@ -62,6 +62,8 @@ export function createTicketTools(options: TicketToolsOptions): Tool[] {
       // Retries are safe because the idempotency key makes them replays.
       idempotent: true,
       allowParallel: false,
+      // It reads the order as the same user: each call brings a credential for that read.
+      delegatedTools: [orderDetailTool],
     },
     handler: (args, ctx) =>
       createTicketOnce(pool, ctx.principal, ctx.idempotencyKey, args, {
