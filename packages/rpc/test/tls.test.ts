@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
+import http2 from 'node:http2';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -21,10 +22,12 @@ import {
   createGrpcClient,
   createServer,
   defaultTlsCheckIntervalMs,
+  meshHttp2Limits,
   type Server,
   serviceRegistration,
   type TlsSettings,
 } from '../src/index.ts';
+import { createReloadingTransport } from '../src/tls/create-reloading-transport.ts';
 
 const logLines: string[] = [];
 const logger = createLogger({
@@ -153,9 +156,7 @@ async function codeOf(call: Promise<unknown>): Promise<Code> {
   try {
     await call;
   } catch (error) {
-    const e = ConnectError.from(error);
-    console.log(e.code, e.message, (e.cause as Error)?.message, (e.cause as { code?: string })?.code);
-    return e.code;
+    return ConnectError.from(error).code;
   }
   throw new Error('the call succeeded');
 }
@@ -201,6 +202,41 @@ test('Connect over HTTP/1.1 (ALPN http/1.1) works on the TLS port, with a client
   });
   const health = createClient(Health, transport);
   expect((await health.check({ service: '' })).status).toBe(ServingStatus.SERVING);
+});
+
+test('without ALPN, a TLS client is told apart by its first bytes, as on the plaintext port', async () => {
+  const socket = tls.connect({
+    host: '127.0.0.1',
+    port,
+    ca: read('ca.crt'),
+    cert: read('client.crt'),
+    key: read('client.key'),
+  });
+  const body = '{"service":""}';
+  socket.write(
+    `POST /grpc.health.v1.Health/Check HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n` +
+      `content-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+  );
+  const chunks: Buffer[] = [];
+  for await (const chunk of socket) chunks.push(chunk as Buffer);
+  const answer = Buffer.concat(chunks).toString();
+  expect(answer).toMatch(/^HTTP\/1\.1 200/);
+  expect(answer).toContain('"status":"SERVING"');
+});
+
+test('the TLS listener advertises the same HTTP/2 bounds', async () => {
+  const session = http2.connect(`https://${address}`, {
+    ca: read('ca.crt'),
+    cert: read('client.crt'),
+    key: read('client.key'),
+  });
+  const settings = await new Promise<http2.Settings>((resolve, reject) => {
+    session.once('remoteSettings', resolve);
+    session.once('error', reject);
+  });
+  session.close();
+  expect(settings.maxConcurrentStreams).toBe(meshHttp2Limits.maxConcurrentStreams);
+  expect(settings.maxHeaderListSize).toBe(meshHttp2Limits.maxHeaderListSize);
 });
 
 test('a client without a certificate cannot open a stream: a TLS error, the handler never runs', async () => {
@@ -317,4 +353,48 @@ test('TOOLMESH_TLS_*: all three turn TLS on, none leaves it off, some is an erro
   expect(() => tlsSettings({ TOOLMESH_TLS_CERT_FILE: '/c.crt' })).toThrow(
     'invalid TLS configuration: TOOLMESH_TLS_CERT_FILE set but TOOLMESH_TLS_KEY_FILE, TOOLMESH_TLS_CA_FILE not',
   );
+});
+
+test('a retired connection is closed once the calls running on it have ended', async () => {
+  const clock = createManualClock();
+  let version = 1;
+  const files = {
+    current: () => ({ version, cert: Buffer.alloc(0), key: Buffer.alloc(0), ca: Buffer.alloc(0) }),
+    refresh: () => true,
+  };
+  const closed: number[] = [];
+  const pending: (() => void)[] = [];
+  const transport = createReloadingTransport({
+    address: 'test:1',
+    files,
+    clock,
+    build: (material) => ({
+      transport: {
+        unary: () =>
+          new Promise((resolve) => {
+            pending.push(() => resolve({ built: material.version } as never));
+          }),
+        stream: () => Promise.reject(new Error('unused')),
+      },
+      close: () => closed.push(material.version),
+    }),
+  });
+  const call = () => transport.unary(Health.method.check, undefined, undefined, undefined, {});
+  const first = call();
+  version = 2;
+  await clock.advance(defaultTlsCheckIntervalMs);
+  const second = call();
+  // The first call still runs on the old connection: it stays open.
+  expect(closed).toEqual([]);
+  for (const finish of pending.splice(0)) finish();
+  expect(await first).toEqual({ built: 1 });
+  expect(await second).toEqual({ built: 2 });
+  expect(closed).toEqual([1]);
+  // Idle when retired: closed at once.
+  version = 3;
+  await clock.advance(defaultTlsCheckIntervalMs);
+  const third = call();
+  expect(closed).toEqual([1, 2]);
+  for (const finish of pending.splice(0)) finish();
+  expect(await third).toEqual({ built: 3 });
 });
