@@ -63,6 +63,7 @@ export function createGrpcClient<T extends DescService>(service: T, options: Grp
     return { transport, close: () => sessionManager.abort() };
   };
   if (!tls) return createClient(service, build({}).transport);
+  const serverName = typeof tls.serverName === 'function' ? tls.serverName(options.address) : tls.serverName;
   const transport = createReloadingTransport({
     address: options.address,
     files: options.tlsFiles ?? createTlsFiles(tls),
@@ -73,7 +74,7 @@ export function createGrpcClient<T extends DescService>(service: T, options: Grp
         cert: material.cert,
         key: material.key,
         ca: material.ca,
-        ...(tls.serverName ? { servername: tls.serverName } : {}),
+        ...(serverName ? { servername: serverName } : {}),
       }),
   });
   return createClient(service, transport);

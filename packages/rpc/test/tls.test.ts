@@ -192,6 +192,10 @@ test('a client with a certificate the CA signed calls over HTTP/2 with TLS', asy
   // By the name in its certificate too, as a Service DNS name would be used.
   const byName = createGrpcClient(Health, { address: `localhost:${port}`, tls: settings('client') });
   expect((await byName.check({ service: '' })).status).toBe(ServingStatus.SERVING);
+  // A pool dialling addresses (pod IPs of DNS discovery) checks each against a name of its own.
+  const names = new Map([[address, 'localhost']]);
+  const pool = createClientPool(Health, { tls: { ...settings('client'), serverName: (a) => names.get(a) } });
+  expect((await pool(address).check({ service: '' })).status).toBe(ServingStatus.SERVING);
 });
 
 test('Connect over HTTP/1.1 (ALPN http/1.1) works on the TLS port, with a client certificate', async () => {

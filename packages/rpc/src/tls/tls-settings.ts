@@ -15,10 +15,12 @@ export interface TlsSettings {
 /** {@link TlsSettings} of a client, which may expect another name than the host it dials. */
 export interface ClientTlsSettings extends TlsSettings {
   /**
-   * Name the server's certificate must carry (and the SNI sent), when it is not the host
-   * of the address dialled: e.g. a Service DNS name while dialling a pod IP.
+   * Name the server's certificate must carry (and the SNI sent), when it is not the host of
+   * the address dialled: e.g. the headless Service's DNS name while dialling a pod IP that DNS
+   * discovery found. A function answers it per address (a pool dials many services);
+   * undefined there means the address's host.
    */
-  serverName?: string;
+  serverName?: string | ((address: string) => string | undefined);
 }
 
 /** How often certificate, key and CA files are checked for a change unless told otherwise. */
