@@ -95,12 +95,12 @@ const rows: [string, string, string, string][] = [
     'orchestrator',
     `127.0.0.1:${ports.orchestrator}`,
     metrics('orchestrator'),
-    'toolmesh.v1.OrchestratorService (internal)',
+    "toolmesh.v1.ChatService (internal: the gateway's credentials only)",
   ],
-  ['order', `127.0.0.1:${ports.order}`, metrics('order'), 'toolmesh.v1.ToolService'],
-  ['inventory', `127.0.0.1:${ports.inventory}`, metrics('inventory'), 'toolmesh.v1.ToolService'],
-  ['dispatch', `127.0.0.1:${ports.dispatch}`, metrics('dispatch'), 'toolmesh.v1.ToolService'],
-  ['ticket', `127.0.0.1:${ports.ticket}`, metrics('ticket'), 'toolmesh.v1.ToolService'],
+  ['order', `127.0.0.1:${ports.order}`, metrics('order'), 'toolmesh.v1.ToolService (internal)'],
+  ['inventory', `127.0.0.1:${ports.inventory}`, metrics('inventory'), 'toolmesh.v1.ToolService (internal)'],
+  ['dispatch', `127.0.0.1:${ports.dispatch}`, metrics('dispatch'), 'toolmesh.v1.ToolService (internal)'],
+  ['ticket', `127.0.0.1:${ports.ticket}`, metrics('ticket'), 'toolmesh.v1.ToolService (internal)'],
 ];
 if (!env.OPENAI_BASE_URL)
   rows.push(['scripted-model', `http://127.0.0.1:${ports.model}/v1`, '', 'OpenAI-compatible stand-in']);
@@ -132,6 +132,7 @@ toolmesh is up in ${((performance.now() - started) / 1000).toFixed(1)} s
 ${table}
 
   ${dataLine}
+  mesh keys: new for this run (${shown(mesh.meshKeys.jwksFile)}); internal ports answer only calls signed with them
 
 Try it:
   grpcurl -plaintext -H 'authorization: Bearer dev-key-u1001' \\

@@ -1,5 +1,8 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { waitForServing } from '@toolmesh/rpc';
+import { type MeshKeyFiles, waitForServing, writeMeshKeyFiles } from '@toolmesh/rpc';
 import { createSupervisor, type Supervisor, type SupervisorOptions } from './create-supervisor.ts';
 import { describeSupervisorEvent } from './describe-supervisor-event.ts';
 import { freePort } from './free-port.ts';
@@ -83,6 +86,11 @@ export interface MeshOptions {
    * reports through `onLine('supervisor', …)`; an object sets the policy, the clock or the event sink.
    */
   supervise?: boolean | SupervisorOptions;
+  /**
+   * The mesh's signing keys and public JWKS (see writeMeshKeyFiles); absent: new ones are made
+   * for this start in a private temporary folder, removed when the mesh stops.
+   */
+  meshKeys?: MeshKeyFiles;
 }
 
 /** A running mesh. */
@@ -99,6 +107,8 @@ export interface Mesh {
   readonly processes: ReadonlyMap<string, ServiceProcess>;
   /** Present when the mesh supervises its services. */
   readonly supervisor: Supervisor<ServiceProcess> | undefined;
+  /** The key files the services sign and verify mesh credentials with. */
+  readonly meshKeys: MeshKeyFiles;
   /** Kills one service abruptly (SIGKILL): a crash, not a shutdown. A supervised mesh restarts it. */
   kill(name: string): Promise<void>;
   /** Starts a stopped or killed service again, as it was, and waits until it is healthy. */
@@ -147,6 +157,11 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       }
     : {};
 
+  // Zero trust needs keys even for a demo: made per start unless given, never reused by accident.
+  const keysDir = options.meshKeys ? undefined : await mkdtemp(join(tmpdir(), 'toolmesh-mesh-keys-'));
+  const meshKeys = options.meshKeys ?? (await writeMeshKeyFiles(keysDir ?? ''));
+  const verifyEnv = { TOOLMESH_MESH_JWKS_FILE: meshKeys.jwksFile };
+
   const launches = new Map<string, () => ServiceProcess>();
   const readiness = new Map<string, (signal: AbortSignal) => Promise<void>>();
   const launch = (name: string, path: string, env: NodeJS.ProcessEnv) => {
@@ -183,6 +198,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     supervisor?.stop();
     for (const name of [...launches.keys()].reverse()) await processes.get(name)?.stop();
     for (const proc of started) await proc.stop();
+    if (keysDir) await rm(keysDir, { recursive: true, force: true });
   };
 
   try {
@@ -217,6 +233,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
           METRICS_PORT: await metricsPort(id, name),
           DATABASE_URL: databaseUrl,
           ...discoveryEnv,
+          ...verifyEnv,
           // The ticket service checks orders with the order service, as the same user.
           ...(name === 'ticket' ? { ORDER_SERVICE_ADDR: at(ports.order) } : {}),
         });
@@ -228,6 +245,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       METRICS_PORT: await metricsPort('orchestrator', 'orchestrator'),
       DATABASE_URL: databaseUrl,
       ...discoveryEnv,
+      ...verifyEnv,
+      TOOLMESH_MESH_KEY_FILE: meshKeys.orchestratorKeyFile,
       TOOL_SERVICES: [
         ...toolServices.map((name) => options.toolServiceAddresses?.[name] ?? at(ports[name])),
         ...toolServices.flatMap((name) => (options.replicas?.[name] ?? []).map(at)),
@@ -242,6 +261,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       PORT: String(ports.gateway),
       METRICS_PORT: await metricsPort('gateway', 'gateway'),
       ORCHESTRATOR_ADDR: at(ports.orchestrator),
+      TOOLMESH_MESH_KEY_FILE: meshKeys.gatewayKeyFile,
     });
     await ready(gateway, (signal) => waitForServing(at(ports.gateway), { timeoutMs, signal }));
   } catch (error) {
@@ -264,6 +284,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     ),
     processes,
     supervisor,
+    meshKeys,
     stop,
     async kill(name) {
       const proc = processes.get(name);

@@ -17,6 +17,7 @@ import {
 } from '../src/tools/index.ts';
 import { invokeTool } from '../src/tools/invoke-tool.ts';
 import { createToolEndpoint } from '../src/tools/tool-endpoint.ts';
+import { testToolCredentials } from './support/test-credentials.ts';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
 const principal = create(PrincipalSchema, { userId: 'u_1', permissions: [] });
@@ -85,9 +86,17 @@ async function world() {
     start: async () => {},
     stop: async () => {},
   };
-  const deps = { logger, retryBudget: createRetryBudget({ clock }), maxAttempts: 1 };
+  const deps = {
+    logger,
+    retryBudget: createRetryBudget({ clock }),
+    maxAttempts: 1,
+    credentials: testToolCredentials(),
+  };
   const call = (signal = new AbortController().signal) =>
-    invokeTool({ tool, toolCallId: 'c1', argumentsJson: '{}', idempotencyKey: '', principal, signal }, deps);
+    invokeTool(
+      { tool, toolCallId: 'c1', argumentsJson: '{}', idempotencyKey: '', principal, requestId: 'r1', signal },
+      deps,
+    );
   const view = () => describeRegistry(registry, principal);
   const gauge = async (name: string) =>
     (await metrics.registry.getSingleMetric(name)?.get())?.values.find(

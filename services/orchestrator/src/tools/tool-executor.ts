@@ -6,6 +6,7 @@ import type { ResultCache } from '../core-types.ts';
 import type { ExecutionEnd, ExecutionLedger, ExecutionStart } from '../store/index.ts';
 import { invokeTool } from './invoke-tool.ts';
 import type { ToolAdmission } from './tool-admission.ts';
+import type { ToolCredentials } from './tool-credentials.ts';
 import { failedOutcome, type ToolOutcome } from './tool-outcome.ts';
 import type { RegisteredTool } from './tool-registry.ts';
 
@@ -51,6 +52,8 @@ export interface ToolExecutor {
 /** Options of {@link createToolExecutor}. */
 export interface ToolExecutorOptions {
   logger: Logger;
+  /** Signs every call's mesh credential: tool services run nothing without one. */
+  credentials: ToolCredentials;
   ledger: ExecutionLedger;
   /** Rate and concurrency limits each call must pass; absent means none. */
   admission?: ToolAdmission;
@@ -144,9 +147,7 @@ export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
 
   async function run(call: PlannedCall, ctx: ExecutionContext, cacheTtlMs: number): Promise<ToolOutcome> {
     const name = call.tool.definition.name;
-    const admitted = admission
-      ? await admission(name, ctx.principal, ctx.signal)
-      : { release: () => {} };
+    const admitted = admission ? await admission(name, ctx.principal, ctx.signal) : { release: () => {} };
     if ('refused' in admitted) {
       const seconds = Math.max(1, Math.ceil(admitted.retryAfterMs / 1000));
       return failedOutcome(
@@ -159,8 +160,8 @@ export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
     }
     try {
       const outcome = await invokeTool(
-        { ...call, principal: ctx.principal, signal: ctx.signal },
-        { logger, retryBudget, clock },
+        { ...call, principal: ctx.principal, requestId: ctx.requestId, signal: ctx.signal },
+        { logger, retryBudget, clock, credentials: options.credentials },
       );
       if (outcome.success && cacheTtlMs > 0) {
         await cache?.store(ctx.principal, name, call.argumentsJson, outcome.content, cacheTtlMs);

@@ -46,6 +46,8 @@ export interface ToolRegistryOptions {
   onEndpointRemoved?: (address: string) => void;
   /** Drives refreshes, the first load's wait and the endpoints' breaker timing; default the system clock. */
   clock?: Clock;
+  /** Metadata of ListTools calls: tool services answer only the orchestrator's credential. */
+  listToolsHeaders: () => Promise<Record<string, string>>;
 }
 
 /** The tools of every discovered tool service, from their ListTools. */
@@ -162,7 +164,8 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
 
   const readTools = async (entry: EndpointEntry) => {
     try {
-      const res = await entry.endpoint.client.listTools({}, { timeoutMs: 5_000 });
+      const headers = await options.listToolsHeaders();
+      const res = await entry.endpoint.client.listTools({}, { timeoutMs: 5_000, headers });
       entry.tools = res.tools;
     } catch (error) {
       logger.warn(
