@@ -61,7 +61,7 @@ test('every process reports SERVING and answers reflection', async () => {
       name === 'gateway'
         ? 'toolmesh.v1.ChatService'
         : name === 'orchestrator'
-          ? 'toolmesh.v1.OrchestratorService'
+          ? 'toolmesh.v1.RegistryService'
           : 'toolmesh.v1.ToolService',
     );
   }
@@ -201,9 +201,10 @@ test('bad input gets clear statuses', async () => {
 });
 
 test('the orchestrator found the tool services through DNS: names resolved to addresses', async () => {
+  // Addresses are shown to operators only.
   const view = await createClient(
     RegistryService,
-    gatewayTransport(mesh.grpcAddresses.gateway, 'dev-key-u1001'),
+    gatewayTransport(mesh.grpcAddresses.gateway, 'dev-key-operator'),
   ).listRegisteredTools({});
   expect(view.discovery).toBe('dns');
   expect(view.endpoints.map((e) => e.address).sort()).toEqual(

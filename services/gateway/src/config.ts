@@ -38,7 +38,8 @@ export const devApiKeys: ApiKeys = {
     permissions: [...readPermissions, 'ticket:write'],
   },
   'dev-key-readonly': { user_id: 'u_1001', tenant_id: 't_demo', permissions: readPermissions },
-  'dev-key-operator': { user_id: 'op_1', tenant_id: 't_demo', permissions: ['audit:read'] },
+  // An operator of the demo tenant: its audit log, and the registry with endpoint addresses.
+  'dev-key-operator': { user_id: 'op_1', tenant_id: 't_demo', permissions: ['audit:read', 'registry:admin'] },
 };
 
 const claimName = z.string().min(1).max(256);
