@@ -293,6 +293,9 @@ test('the server takes re-signed files at its next check: new connections see th
   await client.invokeTool({ toolName: 'echo', argumentsJson: '{}' });
   const fresh = createGrpcClient(Health, { address, tls: settings('client') });
   expect((await fresh.check({ service: '' })).status).toBe(ServingStatus.SERVING);
+  // The new context still asks for, and checks, a client certificate.
+  const stranger = createGrpcClient(Health, { address, tls: settings('stranger') });
+  expect(await codeOf(stranger.check({ service: '' }))).toBe(Code.Unavailable);
   serverSerial = rotated;
 });
 
