@@ -13,7 +13,13 @@ import {
 } from '@toolmesh/proto';
 import { createGrpcClient, type Server } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
-import { createTestDatabase, type TestDatabase, waitFor } from '@toolmesh/testkit';
+import {
+  createTestDatabase,
+  createTestMeshKeys,
+  type TestDatabase,
+  type TestMeshKeys,
+  waitFor,
+} from '@toolmesh/testkit';
 import { createTaskWorker, type TaskWorker } from '@toolmesh/tool-sdk';
 import { createOrderServer, createOrderTools, orderMigrations, orderSchema } from '../src/index.ts';
 
@@ -28,7 +34,7 @@ const expectedCsv =
   '202604100018,shipped,paid,SF1234567890,SKU-1001,Wireless Mouse,1\r\n' +
   '202604100018,shipped,paid,SF1234567890,SKU-2002,USB-C Cable 2m,2\r\n';
 
-const as = (userId: string) => ({ headers: { 'x-toolmesh-user-id': userId } });
+const toolName = 'export_order_report';
 
 // The same scenario on the real Postgres and on the embedded PGlite of `npm start`.
 describe.each([
@@ -42,14 +48,16 @@ describe.each([
   let address: string;
   let tools: ReturnType<typeof createGrpcClient<typeof ToolService>>;
   let tasks: ReturnType<typeof createGrpcClient<typeof TaskService>>;
+  let meshKeys: TestMeshKeys;
   // The export's pauses wait on this clock: a task cannot finish before the test moves it.
   const pauses = createManualClock();
 
   beforeAll(async () => {
+    meshKeys = await createTestMeshKeys();
     testDb = realPostgres ? await createTestDatabase() : undefined;
     db = await openDatabase({ url: testDb?.url });
     await migrate(db.pool, { schema: orderSchema, migrations: orderMigrations });
-    server = createOrderServer({ pool: db.pool, logger });
+    server = createOrderServer({ pool: db.pool, logger, meshKeys: meshKeys.keys });
     worker = createTaskWorker({
       pool: db.pool,
       schema: orderSchema,
@@ -70,18 +78,18 @@ describe.each([
   });
 
   async function invoke(args: unknown, principal: PrincipalInit = u1001) {
-    const res = await tools.invokeTool({
-      toolCallId: 'call_report',
-      toolName: 'export_order_report',
-      argumentsJson: JSON.stringify(args),
-      principal,
-    });
+    const call = { toolCallId: 'call_report', toolName, argumentsJson: JSON.stringify(args) };
+    const res = await tools.invokeTool(call, await meshKeys.toolCall(principal, call));
     return res.outcome;
   }
 
+  // A TaskService call as the orchestrator signs it: for this task, as `userId` of t_demo.
+  const as = (taskId: string, userId = 'u_1001') => meshKeys.taskCall({ ...u1001, userId }, toolName, taskId);
+
   async function watch(taskId: string, userId = 'u_1001'): Promise<Task[]> {
     const seen: Task[] = [];
-    for await (const res of tasks.watchTask({ taskId }, as(userId))) if (res.task) seen.push(res.task);
+    for await (const res of tasks.watchTask({ taskId }, await as(taskId, userId)))
+      if (res.task) seen.push(res.task);
     return seen;
   }
 
@@ -116,7 +124,7 @@ describe.each([
     const answer = JSON.parse(outcome.value) as { task_id: string; status: string };
     expect(answer).toEqual({ task_id: expect.stringMatching(/^task_[0-9a-f]{32}$/), status: 'queued' });
     // The export is held by its clock, which has not moved: the call did not wait for it.
-    const { task: meanwhile } = await tasks.getTask({ taskId: answer.task_id }, as('u_1001'));
+    const { task: meanwhile } = await tasks.getTask({ taskId: answer.task_id }, await as(answer.task_id));
     expect([TaskStatus.QUEUED, TaskStatus.RUNNING]).toContain(meanwhile?.status);
     expect(meanwhile?.resultJson).toBe('');
 
@@ -135,16 +143,24 @@ describe.each([
       rows: 2,
     });
 
-    const { task } = await tasks.getTask({ taskId: answer.task_id }, as('u_1001'));
+    const { task } = await tasks.getTask({ taskId: answer.task_id }, await as(answer.task_id));
     expect(task).toMatchObject({ toolName: 'export_order_report', status: TaskStatus.SUCCEEDED });
 
     // Another user sees no such task, by GetTask or WatchTask. One call at a time: a rejection
     // that arrives before its expect is attached would count as unhandled.
     for (const call of [
-      () => tasks.getTask({ taskId: answer.task_id }, as('u_2002')),
+      async () => tasks.getTask({ taskId: answer.task_id }, await as(answer.task_id, 'u_2002')),
       () => watch(answer.task_id, 'u_2002'),
     ]) {
       await expect(call()).rejects.toMatchObject({ code: Code.NotFound });
+    }
+    // The owner's credential for another task, or none, reads nothing of this one.
+    const otherTask = 'task_00000000000000000000000000000001';
+    for (const call of [
+      async () => tasks.getTask({ taskId: answer.task_id }, await as(otherTask)),
+      () => tasks.getTask({ taskId: answer.task_id }),
+    ]) {
+      await expect(call()).rejects.toMatchObject({ code: Code.Unauthenticated });
     }
   });
 
@@ -185,9 +201,9 @@ describe.each([
     const health = createGrpcClient(Health, { address });
     const res = await health.check({ service: 'toolmesh.v1.TaskService' });
     expect(res.status).toBe(HealthCheckResponse_ServingStatus.SERVING);
-    const error = await tasks.getTask({ taskId: 'nope' }, as('u_1001')).catch((e: unknown) => e);
+    const error = await tasks.getTask({ taskId: 'nope' }, await as('nope')).catch((e: unknown) => e);
     expect(ConnectError.from(error).code).toBe(Code.InvalidArgument);
-    const { tools: listed } = await tools.listTools({});
+    const { tools: listed } = await tools.listTools({}, await meshKeys.registryCall());
     expect(listed.find((t) => t.name === 'export_order_report')?.metadata).toMatchObject({
       async: true,
       permission: 'order:read',

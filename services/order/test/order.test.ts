@@ -1,8 +1,14 @@
+import { Code, ConnectError } from '@connectrpc/connect';
 import { type Database, migrate, openDatabase } from '@toolmesh/db';
 import { type Principal, SideEffect, ToolErrorCode, ToolService } from '@toolmesh/proto';
-import { createGrpcClient, type Server } from '@toolmesh/rpc';
+import { createGrpcClient, credentialHeaders, type Server } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
-import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
+import {
+  createTestDatabase,
+  createTestMeshKeys,
+  type TestDatabase,
+  type TestMeshKeys,
+} from '@toolmesh/testkit';
 import { createOrderServer, loadConfig, orderMigrations, orderSchema } from '../src/index.ts';
 
 type PrincipalInit = Omit<Principal, '$typeName'>;
@@ -14,13 +20,15 @@ const u1001: PrincipalInit = { userId: 'u_1001', tenantId: 't_demo', permissions
 let testDb: TestDatabase;
 let db: Database;
 let server: Server;
+let meshKeys: TestMeshKeys;
 let client: ReturnType<typeof createGrpcClient<typeof ToolService>>;
 
 beforeAll(async () => {
+  meshKeys = await createTestMeshKeys();
   testDb = await createTestDatabase();
   db = await openDatabase({ url: testDb.url });
   await migrate(db.pool, { schema: orderSchema, migrations: orderMigrations });
-  server = createOrderServer({ pool: db.pool, logger });
+  server = createOrderServer({ pool: db.pool, logger, meshKeys: meshKeys.keys });
   const port = await server.listen(0);
   client = createGrpcClient(ToolService, { address: `127.0.0.1:${port}` });
 });
@@ -31,15 +39,28 @@ afterAll(async () => {
   await testDb?.drop();
 });
 
+// As the orchestrator calls: a credential for this tool and call, signed for the end user.
 async function invoke(argumentsJson: unknown, principal: PrincipalInit = u1001) {
-  const res = await client.invokeTool({
+  const call = {
     toolCallId: 'call_1',
     toolName: 'get_order_detail',
     argumentsJson: typeof argumentsJson === 'string' ? argumentsJson : JSON.stringify(argumentsJson),
-    principal,
-  });
+  };
+  const res = await client.invokeTool(call, await meshKeys.toolCall(principal, call));
   return res.outcome;
 }
+
+async function rpcCode(call: Promise<unknown>): Promise<Code | undefined> {
+  try {
+    await call;
+    return undefined;
+  } catch (error) {
+    return ConnectError.from(error).code;
+  }
+}
+
+const taskCount = async () =>
+  (await db.pool.query('SELECT count(*)::int AS n FROM orders.tasks')).rows[0].n as number;
 
 async function result(argumentsJson: unknown, principal?: PrincipalInit) {
   const outcome = await invoke(argumentsJson, principal);
@@ -59,7 +80,7 @@ test('migrations are idempotent', async () => {
 });
 
 test('ListTools publishes get_order_detail with its JSON Schema and metadata', async () => {
-  const { tools } = await client.listTools({});
+  const { tools } = await client.listTools({}, await meshKeys.registryCall());
   expect(tools.map((t) => t.name)).toEqual(['get_order_detail', 'export_order_report']);
   const tool = tools[0];
   const schema = JSON.parse(tool?.inputSchemaJson ?? '');
@@ -125,6 +146,72 @@ test('a principal without order:read is denied', async () => {
   expect(denied?.code).toBe(ToolErrorCode.PERMISSION_DENIED);
 });
 
+test('a call without a credential, or with one of a key the mesh does not know, is UNAUTHENTICATED and enqueues nothing', async () => {
+  const forger = await createTestMeshKeys();
+  const tasksBefore = await taskCount();
+  for (const toolName of ['get_order_detail', 'export_order_report']) {
+    const call = { toolCallId: 'call_forged', toolName, argumentsJson: '{"order_id":"202604100018"}' };
+    expect(await rpcCode(client.invokeTool(call))).toBe(Code.Unauthenticated);
+    const forged = await forger.toolCall(u1001, call);
+    expect(await rpcCode(client.invokeTool(call, forged))).toBe(Code.Unauthenticated);
+  }
+  expect(await rpcCode(client.listTools({}))).toBe(Code.Unauthenticated);
+  expect(await rpcCode(client.listTools({}, await forger.registryCall()))).toBe(Code.Unauthenticated);
+  // The async tool would have enqueued a task for a good call: none was.
+  expect(await taskCount()).toBe(tasksBefore);
+});
+
+test('a credential is good for its own tool and call only', async () => {
+  const call = {
+    toolCallId: 'call_2',
+    toolName: 'get_order_detail',
+    argumentsJson: '{"order_id":"202604100018"}',
+  };
+  const forOtherCall = await meshKeys.toolCall(u1001, { ...call, toolCallId: 'call_3' });
+  expect(await rpcCode(client.invokeTool(call, forOtherCall))).toBe(Code.Unauthenticated);
+  const forOtherTool = await meshKeys.toolCall(u1001, { ...call, toolName: 'export_order_report' });
+  expect(await rpcCode(client.invokeTool(call, forOtherTool))).toBe(Code.Unauthenticated);
+  const withKey = await meshKeys.toolCall(u1001, { ...call, idempotencyKey: 'k1' });
+  expect(await rpcCode(client.invokeTool({ ...call, idempotencyKey: 'k2' }, withKey))).toBe(
+    Code.Unauthenticated,
+  );
+  // A tool of another service is not good here either.
+  const forTicket = await meshKeys.toolCall(u1001, { ...call, toolName: 'create_ticket' });
+  expect(await rpcCode(client.invokeTool({ ...call, toolName: 'create_ticket' }, forTicket))).toBe(
+    Code.Unauthenticated,
+  );
+  // The registry's credential lists tools and calls none.
+  expect(await rpcCode(client.invokeTool(call, await meshKeys.registryCall()))).toBe(Code.Unauthenticated);
+});
+
+test('a delegated credential reads as its user for sub-calls of the call it was issued for only', async () => {
+  const token = await meshKeys.delegation(u1001, 'get_order_detail', 'call_ticket', 'create_ticket');
+  const delegated = { headers: credentialHeaders(token) };
+  const read = (toolCallId: string) =>
+    client.invokeTool(
+      { toolCallId, toolName: 'get_order_detail', argumentsJson: '{"order_id":"202604100018"}' },
+      delegated,
+    );
+  const res = await read('call_ticket:order-check');
+  expect(res.outcome.case === 'resultJson' && JSON.parse(res.outcome.value)).toMatchObject({
+    order_id: '202604100018',
+  });
+  // Not the call itself, not another call's sub-call, not a call whose id merely starts the same.
+  for (const toolCallId of ['call_ticket', 'call_other:order-check', 'call_ticket2:order-check']) {
+    expect(await rpcCode(read(toolCallId))).toBe(Code.Unauthenticated);
+  }
+  // The user is the delegation's: u_2002's order stays NOT_FOUND through it.
+  const foreign = await client.invokeTool(
+    {
+      toolCallId: 'call_ticket:order-check',
+      toolName: 'get_order_detail',
+      argumentsJson: '{"order_id":"202604100042"}',
+    },
+    delegated,
+  );
+  expect(foreign.outcome.case === 'error' && foreign.outcome.value.code).toBe(ToolErrorCode.NOT_FOUND);
+});
+
 test.each([
   ['a wrong type', { order_id: 202604100018 }],
   ['a malformed order number', { order_id: '2026-0410' }],
@@ -138,7 +225,9 @@ test.each([
 });
 
 test('loadConfig applies defaults and names invalid variables', () => {
-  expect(loadConfig({})).toMatchObject({
+  // The mesh's public keys are the one thing a tool service cannot default.
+  const base = { TOOLMESH_MESH_JWKS_FILE: '/etc/toolmesh/mesh-jwks.json' };
+  expect(loadConfig(base)).toMatchObject({
     port: 50061,
     host: '127.0.0.1',
     databaseUrl: undefined,
@@ -146,20 +235,35 @@ test('loadConfig applies defaults and names invalid variables', () => {
     taskConcurrency: 2,
     // /metrics on the DESIGN.md port; no spans exported without an OTLP endpoint.
     telemetry: { metricsPort: 9411, tracing: { exporter: 'none' } },
+    meshAuth: { jwks: { file: '/etc/toolmesh/mesh-jwks.json' } },
+    tls: undefined,
   });
-  expect(loadConfig({ METRICS_PORT: 'off' }).telemetry.metricsPort).toBeUndefined();
+  expect(loadConfig({ TOOLMESH_MESH_JWKS_URL: 'http://orchestrator:9401/jwks.json' }).meshAuth).toEqual({
+    jwks: { url: 'http://orchestrator:9401/jwks.json' },
+  });
+  // Without them no caller could be verified: the service refuses to start rather than trust anyone.
+  expect(() => loadConfig({})).toThrow(/TOOLMESH_MESH_JWKS_FILE or TOOLMESH_MESH_JWKS_URL is required/);
+  expect(() => loadConfig({ ...base, TOOLMESH_TLS_CERT_FILE: '/tls/tls.crt' })).toThrow(
+    /TOOLMESH_TLS_KEY_FILE, TOOLMESH_TLS_CA_FILE not/,
+  );
+  expect(loadConfig({ ...base, METRICS_PORT: 'off' }).telemetry.metricsPort).toBeUndefined();
   expect(
-    loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/', OTEL_SERVICE_NAME: 'orders' })
-      .telemetry.tracing,
+    loadConfig({
+      ...base,
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/',
+      OTEL_SERVICE_NAME: 'orders',
+    }).telemetry.tracing,
   ).toMatchObject({ exporter: 'otlp', endpoint: 'http://collector:4318/v1/traces', serviceName: 'orders' });
-  expect(() => loadConfig({ METRICS_PORT: '70000' })).toThrow(/METRICS_PORT/);
-  expect(() => loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(/OTEL_EXPORTER_OTLP_PROTOCOL/);
-  expect(loadConfig({ PORT: '', DATABASE_URL: 'postgres://u@db:5432/app' })).toMatchObject({
+  expect(() => loadConfig({ ...base, METRICS_PORT: '70000' })).toThrow(/METRICS_PORT/);
+  expect(() => loadConfig({ ...base, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(
+    /OTEL_EXPORTER_OTLP_PROTOCOL/,
+  );
+  expect(loadConfig({ ...base, PORT: '', DATABASE_URL: 'postgres://u@db:5432/app' })).toMatchObject({
     port: 50061,
     databaseUrl: 'postgres://u@db:5432/app',
   });
-  expect(() => loadConfig({ PORT: 'abc' })).toThrow(/PORT/);
-  expect(() => loadConfig({ DATABASE_URL: 'mysql://u:secret@db/app' })).toThrow(/DATABASE_URL/);
-  expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
-  expect(() => loadConfig({ TASK_CONCURRENCY: '0' })).toThrow(/TASK_CONCURRENCY/);
+  expect(() => loadConfig({ ...base, PORT: 'abc' })).toThrow(/PORT/);
+  expect(() => loadConfig({ ...base, DATABASE_URL: 'mysql://u:secret@db/app' })).toThrow(/DATABASE_URL/);
+  expect(() => loadConfig({ ...base, LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
+  expect(() => loadConfig({ ...base, TASK_CONCURRENCY: '0' })).toThrow(/TASK_CONCURRENCY/);
 });
