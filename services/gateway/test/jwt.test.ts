@@ -1,6 +1,8 @@
 // JWT bearer tokens at the edge: verified against a JWKS (signature, issuer, audience,
 // expiry on an injected clock), claims mapped to the principal, everything else refused.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Code, ConnectError } from '@connectrpc/connect';
@@ -261,6 +263,37 @@ test('from configuration: a JWKS file, re-read when it changes, at most every fe
   writeFileSync(path, '{"keys": [');
   await clock.advance(5_000);
   expect(await bearer(byNewKey)).toMatchObject({ userId: 'u_77' });
+});
+
+test('a JWKS endpoint: its keys verify tokens; an endpoint that fails is DEPENDENCY_UNAVAILABLE', async () => {
+  let status = 200;
+  const idp = createHttpServer((_req, res) => {
+    res
+      .writeHead(status, { 'content-type': 'application/json' })
+      .end(status === 200 ? JSON.stringify(jwks) : 'oops');
+  });
+  await new Promise<void>((resolve) => idp.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${(idp.address() as AddressInfo).port}/.well-known/jwks.json`;
+    const config = load({
+      TOOLMESH_JWKS_URL: url,
+      TOOLMESH_JWT_ISSUER: issuer,
+      TOOLMESH_JWT_AUDIENCE: audience,
+    });
+    const clock = createManualClock({ start: now });
+    expect(
+      await createEdgeAuthenticator(config.identity, { clock, logger })(`Bearer ${await sign(user)}`),
+    ).toMatchObject({
+      userId: 'u_77',
+    });
+    status = 503;
+    const error = await createEdgeAuthenticator(config.identity, { clock, logger })(
+      `Bearer ${await sign(user)}`,
+    ).catch((e: unknown) => e);
+    expect(readErrorInfo(error)).toMatchObject({ reason: 'DEPENDENCY_UNAVAILABLE' });
+  } finally {
+    await new Promise((resolve) => idp.close(resolve));
+  }
 });
 
 test('a JWKS endpoint that does not answer is DEPENDENCY_UNAVAILABLE, not a refused token', async () => {

@@ -40,8 +40,13 @@ export interface JwtVerifierOptions {
 }
 
 // Failures of the key source itself, not of the token: the caller should retry, not re-login.
+// A network error is not a JOSEError; a JWKS endpoint that answers non-200 or no JSON Web Key
+// Set is ERR_JOSE_GENERIC or JWKSInvalid (a local key set was checked at start).
 const keySourceDown = (error: unknown) =>
-  !(error instanceof errors.JOSEError) || error instanceof errors.JWKSTimeout;
+  !(error instanceof errors.JOSEError) ||
+  error instanceof errors.JWKSTimeout ||
+  error instanceof errors.JWKSInvalid ||
+  error.code === 'ERR_JOSE_GENERIC';
 
 /**
  * Verifies a JWT bearer token against a JWKS (signature with an asymmetric algorithm,
