@@ -1,8 +1,14 @@
+import { Code, ConnectError } from '@connectrpc/connect';
 import { type Database, migrate, openDatabase } from '@toolmesh/db';
 import { type Principal, SideEffect, ToolErrorCode, ToolService } from '@toolmesh/proto';
 import { createGrpcClient, type Server } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
-import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
+import {
+  createTestDatabase,
+  createTestMeshKeys,
+  type TestDatabase,
+  type TestMeshKeys,
+} from '@toolmesh/testkit';
 import { createDispatchServer, dispatchMigrations, dispatchSchema } from '../src/index.ts';
 
 type PrincipalInit = Omit<Principal, '$typeName'>;
@@ -15,13 +21,15 @@ const u2002: PrincipalInit = { ...u1001, userId: 'u_2002' };
 let testDb: TestDatabase;
 let db: Database;
 let server: Server;
+let meshKeys: TestMeshKeys;
 let client: ReturnType<typeof createGrpcClient<typeof ToolService>>;
 
 beforeAll(async () => {
+  meshKeys = await createTestMeshKeys();
   testDb = await createTestDatabase();
   db = await openDatabase({ url: testDb.url });
   await migrate(db.pool, { schema: dispatchSchema, migrations: dispatchMigrations });
-  server = createDispatchServer({ pool: db.pool, logger });
+  server = createDispatchServer({ pool: db.pool, logger, meshKeys: meshKeys.keys });
   const port = await server.listen(0);
   client = createGrpcClient(ToolService, { address: `127.0.0.1:${port}` });
 });
@@ -32,14 +40,26 @@ afterAll(async () => {
   await testDb?.drop();
 });
 
+const request = (argumentsJson: unknown) => ({
+  toolCallId: 'call_1',
+  toolName: 'get_dispatch_plan',
+  argumentsJson: typeof argumentsJson === 'string' ? argumentsJson : JSON.stringify(argumentsJson),
+});
+
+// As the orchestrator calls: a credential for this tool and call, signed for the end user.
 async function invoke(argumentsJson: unknown, principal: PrincipalInit = u1001) {
-  const res = await client.invokeTool({
-    toolCallId: 'call_1',
-    toolName: 'get_dispatch_plan',
-    argumentsJson: typeof argumentsJson === 'string' ? argumentsJson : JSON.stringify(argumentsJson),
-    principal,
-  });
+  const call = request(argumentsJson);
+  const res = await client.invokeTool(call, await meshKeys.toolCall(principal, call));
   return res.outcome;
+}
+
+async function rpcCode(call: Promise<unknown>): Promise<Code | undefined> {
+  try {
+    await call;
+    return undefined;
+  } catch (error) {
+    return ConnectError.from(error).code;
+  }
 }
 
 async function result(argumentsJson: unknown, principal?: PrincipalInit) {
@@ -49,7 +69,7 @@ async function result(argumentsJson: unknown, principal?: PrincipalInit) {
 }
 
 test('ListTools publishes get_dispatch_plan with its JSON Schema and metadata', async () => {
-  const { tools } = await client.listTools({});
+  const { tools } = await client.listTools({}, await meshKeys.registryCall());
   expect(tools.map((t) => t.name)).toEqual(['get_dispatch_plan']);
   const schema = JSON.parse(tools[0]?.inputSchemaJson ?? '');
   expect(schema).toMatchObject({
@@ -98,6 +118,24 @@ test("another user's plan answers exactly like a missing one", async () => {
 test('a principal without dispatch:read is denied', async () => {
   const outcome = await invoke({ order_id: '202604100018' }, { ...u1001, permissions: ['order:read'] });
   expect(outcome.case === 'error' && outcome.value.code).toBe(ToolErrorCode.PERMISSION_DENIED);
+});
+
+test('a call without a credential, with a forged one or with one for another tool or call is UNAUTHENTICATED', async () => {
+  const call = request({ order_id: '202604100018' });
+  expect(await rpcCode(client.invokeTool(call))).toBe(Code.Unauthenticated);
+  const forger = await createTestMeshKeys();
+  expect(await rpcCode(client.invokeTool(call, await forger.toolCall(u1001, call)))).toBe(
+    Code.Unauthenticated,
+  );
+  const forOtherTool = await meshKeys.toolCall(u1001, { ...call, toolName: 'get_inventory_snapshot' });
+  expect(await rpcCode(client.invokeTool(call, forOtherTool))).toBe(Code.Unauthenticated);
+  const forOtherCall = await meshKeys.toolCall(u1001, { ...call, toolCallId: 'call_2' });
+  expect(await rpcCode(client.invokeTool(call, forOtherCall))).toBe(Code.Unauthenticated);
+  expect(await rpcCode(client.listTools({}))).toBe(Code.Unauthenticated);
+  // The same call, signed by the mesh: answered.
+  expect((await client.invokeTool(call, await meshKeys.toolCall(u1001, call))).outcome.case).toBe(
+    'resultJson',
+  );
 });
 
 test.each([
