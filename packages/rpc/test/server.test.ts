@@ -112,7 +112,7 @@ test.each([
     // The answer is self-contained: a registry built from it resolves the message and its fields.
     const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: dependenciesFirst }));
     const message = registry.getMessage('toolmesh.v1.InvokeToolRequest');
-    expect(message?.fields.map((f) => f.name)).toContain('principal');
+    expect(message?.fields.map((f) => f.name)).toContain('idempotency_key');
 
     const missing = await reflect(api, {
       messageRequest: { case: 'fileContainingSymbol', value: 'no.Such' },

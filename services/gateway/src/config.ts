@@ -8,6 +8,8 @@ import {
   port,
   telemetryEnv,
   telemetrySettings,
+  tlsEnv,
+  tlsSettings,
 } from '@toolmesh/config';
 import { z } from 'zod';
 import { type ApiKeys, parseApiKeys } from './identity/api-keys.ts';
@@ -48,6 +50,7 @@ const schema = z.object({
   PORT: port(8080),
   HOST: host,
   ...meshAuthEnv,
+  ...tlsEnv,
   ORCHESTRATOR_ADDR: z
     .string()
     .regex(/^[\w.-]+:\d{1,5}$/, 'expected host:port')
@@ -237,6 +240,8 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
     port: c.PORT,
     /** The gateway's signing key: every call it forwards carries a credential it signs. */
     meshAuth: meshAuthSettings(c, { verify: false, sign: true }),
+    /** Mutual TLS toward the orchestrator (the public listener stays as is: TLS ends at your ingress). */
+    tlsToOrchestrator: tlsSettings(c),
     host: c.HOST,
     orchestratorAddress: c.ORCHESTRATOR_ADDR,
     /** API keys and JWT settings: what createEdgeAuthenticator needs. */

@@ -51,6 +51,7 @@ const orchestratorClient = <S extends Parameters<typeof createGrpcClient>[0]>(
     defaultTimeoutMs,
     interceptors: [upstream],
     metrics: telemetry.metrics,
+    tls: config.tlsToOrchestrator,
   });
 // Zero trust inward: every forwarded call carries a credential signed here for the caller verified here.
 const forwardAsCaller = createForwardAsCaller(

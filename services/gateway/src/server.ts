@@ -1,7 +1,7 @@
 import type { Client } from '@connectrpc/connect';
 import type { RateLimiter, RateRule } from '@toolmesh/limits';
 import type { AuditService, ChatService, RegistryService, TaskService } from '@toolmesh/proto';
-import { createServer, type Server } from '@toolmesh/rpc';
+import { createServer, publicHttp2Limits, type Server } from '@toolmesh/rpc';
 import type { Logger, Registry } from '@toolmesh/telemetry';
 import { createAuditForwarder } from './audit-forwarder.ts';
 import { createAuthInterceptor } from './auth-interceptor.ts';
@@ -47,6 +47,8 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
     ...(options.corsOrigins?.length ? { cors: { allowedOrigins: options.corsOrigins } } : {}),
     // Chat requests are small; a large body is refused before it is parsed.
     readMaxBytes: 256 * 1024,
+    // The public port bounds what one client may hold: streams per connection, session memory, headers.
+    limits: publicHttp2Limits,
     interceptors: [
       createAuthInterceptor(options.authenticate),
       createRateLimitInterceptor(options.rateLimiter, options.chatRate, {

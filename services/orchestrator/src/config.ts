@@ -11,6 +11,8 @@ import {
   postgresUrl,
   telemetryEnv,
   telemetrySettings,
+  tlsEnv,
+  tlsSettings,
 } from '@toolmesh/config';
 import { z } from 'zod';
 
@@ -18,6 +20,7 @@ const schema = z.object({
   PORT: port(50051),
   HOST: host,
   ...meshAuthEnv,
+  ...tlsEnv,
   DATABASE_URL: postgresUrl,
   ...discoveryEnv,
   /** DISCOVERY=static: the tool services' host:port; DISCOVERY=dns: names to resolve (all addresses). */
@@ -82,6 +85,8 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
     host: c.HOST,
     /** Verifies the gateway's credentials and signs those of tool calls. */
     meshAuth: meshAuthSettings(c, { verify: true, sign: true }),
+    /** Mutual TLS of the listener and of the calls to tool services; undefined: plaintext. */
+    tls: tlsSettings(c),
     databaseUrl: c.DATABASE_URL,
     toolServices: c.TOOL_SERVICES,
     discovery: discoverySettings(c),

@@ -103,6 +103,7 @@ const registry = createToolRegistry({
   observe: { onBreakerChange: metrics.breakerStateChanged, clientMetrics: metrics.registry },
   onEndpointRemoved: metrics.forgetEndpoint,
   listToolsHeaders: () => credentials.forRegistry(),
+  tls: config.tls,
   clock,
 });
 await registry.start();
@@ -176,6 +177,8 @@ const engine = createChatEngine({
     ledger,
     logger,
     maxChars: config.limits.maxToolOutputChars,
+    credentials,
+    clientOptions: { tls: config.tls },
   }),
   registry,
   executor,
@@ -202,6 +205,7 @@ const server = createOrchestratorServer({
   credentials,
   logger,
   metrics: telemetry.metrics,
+  tls: config.tls,
   clock,
 });
 const port = await server.listen(config.port, config.host);

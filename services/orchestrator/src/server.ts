@@ -9,6 +9,7 @@ import {
   meshIssuer,
   requireCredential,
   type Server,
+  type TlsSettings,
 } from '@toolmesh/rpc';
 import type { Logger, Registry } from '@toolmesh/telemetry';
 import { createAuditService } from './audit-service.ts';
@@ -32,6 +33,8 @@ export interface OrchestratorServerOptions {
   logger: Logger;
   /** The process's metrics registry (grpc_server_* series). */
   metrics?: Registry;
+  /** Mutual TLS of the listener and of the forwarded task reads; absent: plaintext. */
+  tls?: TlsSettings;
   clock?: Clock;
 }
 
@@ -46,6 +49,7 @@ export function createOrchestratorServer(options: OrchestratorServerOptions): Se
     metrics: options.metrics,
     mapError,
     clock: options.clock,
+    tls: options.tls,
     interceptors: [
       createMeshAuthInterceptor(
         createCredentialVerifier({
@@ -60,7 +64,11 @@ export function createOrchestratorServer(options: OrchestratorServerOptions): Se
       createChatService(options.engine),
       createRegistryService(options.registry),
       createAuditService(options.pool, { principalOf: (ctx) => requireCredential(ctx).principal }),
-      createTaskForwarder({ ledger: options.ledger, credentials: options.credentials }),
+      createTaskForwarder({
+        ledger: options.ledger,
+        credentials: options.credentials,
+        clientOptions: { tls: options.tls },
+      }),
     ],
   });
 }

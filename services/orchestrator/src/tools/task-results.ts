@@ -1,8 +1,9 @@
 import { type Principal, TaskService, TaskStatus } from '@toolmesh/proto';
-import { createClientPool } from '@toolmesh/rpc';
+import { createClientPool, type GrpcClientOptions } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
 import type { StoredMessage } from '../core-types.ts';
 import type { ExecutionLedger } from '../store/index.ts';
+import type { ToolCredentials } from './tool-credentials.ts';
 
 /** Brings the results of finished async tasks into their conversation. */
 export type CollectTaskResults = (conversationId: string, principal: Principal) => Promise<StoredMessage[]>;
@@ -21,16 +22,26 @@ export function createTaskResultCollector(options: {
   logger: Logger;
   /** Longest result text kept in the note. */
   maxChars: number;
+  /** Signs the credential that reads one task at its tool service. */
+  credentials: ToolCredentials;
+  /** How the clients reach tool services (TLS …). */
+  clientOptions?: Omit<GrpcClientOptions, 'address'>;
 }): CollectTaskResults {
   const { ledger, logger } = options;
-  const clientFor = createClientPool(TaskService, { defaultTimeoutMs: 2_000 });
+  const clientFor = createClientPool(TaskService, { defaultTimeoutMs: 2_000, ...options.clientOptions });
   return async (conversationId, principal) => {
     const notes: StoredMessage[] = [];
     for (const started of await ledger.unreportedTasks(conversationId, principal)) {
       try {
+        const headers = await options.credentials.forTask({
+          principal,
+          requestId: '',
+          toolName: started.toolName,
+          taskId: started.taskId,
+        });
         const { task } = await clientFor(started.toolAddress).getTask(
           { taskId: started.taskId },
-          { headers: { 'x-toolmesh-user-id': principal.userId, 'x-toolmesh-tenant-id': principal.tenantId } },
+          { headers },
         );
         if (!task) continue;
         if (task.status === TaskStatus.SUCCEEDED) {

@@ -1,6 +1,7 @@
 import { type Clock, type ClockTimer, systemClock } from '@toolmesh/clock';
 import type { DiscoveredEndpoint, Discovery } from '@toolmesh/discovery';
 import { SideEffect, type ToolDefinition } from '@toolmesh/proto';
+import type { ClientTlsSettings } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
 import { type ArgumentValidator, compileArgumentValidator } from './argument-validator.ts';
 import {
@@ -48,6 +49,8 @@ export interface ToolRegistryOptions {
   clock?: Clock;
   /** Metadata of ListTools calls: tool services answer only the orchestrator's credential. */
   listToolsHeaders: () => Promise<Record<string, string>>;
+  /** Mutual TLS toward the tool services; absent: plaintext. */
+  tls?: ClientTlsSettings;
 }
 
 /** The tools of every discovered tool service, from their ListTools. */
@@ -196,7 +199,7 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
       const entry = entries.get(address);
       if (!entry) {
         const added = {
-          endpoint: createToolEndpoint(address, policy, logger, options.observe, clock),
+          endpoint: createToolEndpoint(address, policy, logger, options.observe, clock, options.tls),
           version,
         };
         entries.set(address, added);
