@@ -17,6 +17,11 @@ import { type CorsOptions, withCors } from './with-cors.ts';
 
 /** Options of {@link createServer}. */
 export interface ServerOptions {
+  /**
+   * Continue the caller's trace and keep its x-request-id as is; default true (inside the mesh).
+   * A public edge passes false: a new trace linked to the caller's, and only well-formed ids.
+   */
+  trustCallerContext?: boolean;
   /** The application services; health and reflection are added for them. */
   services: ServiceRegistration[];
   logger: Logger;
@@ -80,7 +85,7 @@ export function createServer(options: ServerOptions): Server {
     // Tracing outermost, so the request id and span cover everything (the boundary's logs
     // too); metrics outside the boundary, so they count the codes callers see.
     interceptors: [
-      createServerTracingInterceptor(),
+      createServerTracingInterceptor({ trustCallerContext: options.trustCallerContext }),
       ...(options.metrics ? [createServerMetricsInterceptor(options.metrics)] : []),
       createErrorBoundary({ logger, mapError: options.mapError }),
       ...(options.interceptors ?? []),

@@ -59,7 +59,12 @@ export { type RelayErrorOptions, relayError } from './relay-error.ts';
 export { requestIdKey } from './request-id-key.ts';
 export { createRetryBudget, type RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
 export { isSanitizedError, sanitizedErrorHeader } from './sanitized-error.ts';
-export { createServerTracingInterceptor, headerGetter } from './server-tracing-interceptor.ts';
+export {
+  createServerTracingInterceptor,
+  edgeRequestIdPattern,
+  headerGetter,
+  type ServerTracingOptions,
+} from './server-tracing-interceptor.ts';
 export { type ServiceRegistration, serviceRegistration } from './service-registration.ts';
 export {
   createTlsFiles,

@@ -49,6 +49,8 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
     readMaxBytes: 256 * 1024,
     // The public port bounds what one client may hold: streams per connection, session memory, headers.
     limits: publicHttp2Limits,
+    // Callers are outside the mesh: their trace context and request ids are not taken as ours.
+    trustCallerContext: false,
     interceptors: [
       createAuthInterceptor(options.authenticate),
       createRateLimitInterceptor(options.rateLimiter, options.chatRate, {
