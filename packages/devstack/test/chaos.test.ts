@@ -4,7 +4,7 @@
 // model saw, never by how long something took.
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { BreakerState, ChatService, RegistryService } from '@toolmesh/proto';
-import { createServer, type Server } from '@toolmesh/rpc';
+import type { Server } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
 import {
   type CannedAnswer,
@@ -19,10 +19,11 @@ import {
   type TestDatabase,
   waitFor,
 } from '@toolmesh/testkit';
-import { createToolService, defineTool } from '@toolmesh/tool-sdk';
+import { createToolServer, defineTool } from '@toolmesh/tool-sdk';
 import { z } from 'zod';
 import { freeMeshPorts, type Mesh, startMesh } from '../src/index.ts';
 import { gatewayTransport } from './gateway-transport.ts';
+import { createMeshKeyDir, type MeshKeyDir } from './mesh-key-dir.ts';
 
 // TOOLMESH_FIGURES=<file> collects the measured figures for docs/reliability.md.
 const figure = createFigureLog(process.env.TOOLMESH_FIGURES);
@@ -80,6 +81,7 @@ function respond(request: CannedRequest): CannedAnswer {
   return { toolCalls: [{ name: 'get_order_detail', arguments: '{"order_id":"202604100018"}' }] };
 }
 
+let keys: MeshKeyDir;
 let db: TestDatabase;
 let model: CannedModel;
 let lab: Server;
@@ -89,7 +91,9 @@ let mesh: Mesh;
 beforeAll(async () => {
   db = await createTestDatabase();
   model = await startCannedModel(respond);
-  lab = createServer({ logger: silent, services: [createToolService({ logger: silent, tools: labTools })] });
+  // The lab tool service verifies the mesh's credentials like any tool service.
+  keys = await createMeshKeyDir();
+  lab = createToolServer({ logger: silent, tools: labTools, meshKeys: keys.keys });
   const labPort = await lab.listen(0);
   lab.health.setAll(true);
   proxy = await startDelayProxy(`127.0.0.1:${labPort}`);
@@ -100,6 +104,7 @@ beforeAll(async () => {
     databaseUrl: db.url,
     model: { baseUrl: model.baseUrl },
     extraToolServices: [proxy.address],
+    meshKeys: keys.files,
     env: { LOG_LEVEL: 'error' },
     serviceEnv: {
       orchestrator: {
@@ -126,13 +131,15 @@ afterAll(async () => {
   await lab?.shutdown(1_000);
   await model?.close();
   await db?.drop();
+  await keys?.remove();
 }, 60_000);
 
 const chat = () => createClient(ChatService, gatewayTransport(mesh.grpcAddresses.gateway, 'dev-key-u1001'));
+// Endpoints (addresses, breakers) are shown to operators only.
 const registryView = () =>
   createClient(
     RegistryService,
-    gatewayTransport(mesh.grpcAddresses.gateway, 'dev-key-u1001'),
+    gatewayTransport(mesh.grpcAddresses.gateway, 'dev-key-operator'),
   ).listRegisteredTools({});
 
 // Model calls the orchestrator abandoned because its caller went away (gen_ai metrics, error_type=canceled).
