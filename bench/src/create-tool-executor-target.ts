@@ -1,6 +1,13 @@
 import { createStaticDiscovery } from '@toolmesh/discovery';
-import { canonicalJson, createToolExecutor, createToolRegistry } from '@toolmesh/orchestrator';
+import {
+  canonicalJson,
+  createToolCredentials,
+  createToolExecutor,
+  createToolRegistry,
+} from '@toolmesh/orchestrator';
+import { SideEffect } from '@toolmesh/proto';
 import { createLogger } from '@toolmesh/telemetry';
+import { createBenchIssuer } from './bench-mesh-keys.ts';
 import { benchPrincipal } from './bench-principal.ts';
 import type { CallTarget } from './call-target.ts';
 
@@ -17,29 +24,36 @@ const noLedger: ExecutionLedger = {
   unreportedTasks: async () => [],
   markTaskReported: async () => {},
   findTask: async () => undefined,
+  findOwnedTask: async () => undefined,
 };
 
 /**
  * Tool calls as the orchestrator makes them: the argument checks of its round
  * planning (JSON, the JSON Schema read with ListTools, canonical arguments), then
- * its executor (endpoint choice, circuit breaker, retry policy, the connect-node
- * client): everything of a tool call but the ledger and the limits.
+ * its executor (endpoint choice, circuit breaker, retry policy, the credential signed for
+ * the call, the connect-node client): everything of a tool call but the ledger and the limits.
  */
 export async function createToolExecutorTarget(
   address: string,
   toolName: string,
   argumentsJson: string,
+  signingKeyFile: string,
 ): Promise<CallTarget> {
   const logger = createLogger({ service: 'bench-load', level: 'warn' });
+  // Wired as the orchestrator's main wires them.
+  const credentials = createToolCredentials(createBenchIssuer(signingKeyFile), {
+    isReadTool: (name) => registry.get(name)?.definition.metadata?.sideEffect === SideEffect.READ,
+  });
   const registry = createToolRegistry({
     discovery: createStaticDiscovery([address]),
     logger,
     refreshMs: 3_600_000,
+    listToolsHeaders: () => credentials.forRegistry(),
   });
   await registry.start(10_000);
   const tool = registry.get(toolName);
   if (!tool) throw new Error(`${address} does not publish ${toolName}`);
-  const executor = createToolExecutor({ logger, ledger: noLedger });
+  const executor = createToolExecutor({ logger, credentials, ledger: noLedger });
   const signal = new AbortController().signal;
   let n = 0;
   return {

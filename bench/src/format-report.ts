@@ -4,6 +4,7 @@ import { formatProfile } from './format-profile.ts';
 import { formatScaling } from './format-scaling.ts';
 import { formatTable, ms, num, pct, ratio } from './format-table.ts';
 import { formatTargets } from './format-targets.ts';
+import type { LoopJobResult } from './load-job.ts';
 import type { EndToEndResult } from './measure-end-to-end.ts';
 
 function toolHopSection(report: BenchReport): string {
@@ -24,10 +25,19 @@ function toolHopSection(report: BenchReport): string {
       String(r.errors),
     ];
   });
+  const credential = hop.credential;
+  const op = (name: string, r: LoopJobResult) =>
+    `${name} ${ms(r.latency.p50Ms)} ms p50, ${ms(r.latency.meanMs)} ms mean (${num(r.perSecond)}/s, ${r.errors} errors)`;
   return [
     `## 1. Tool hop (request ${hop.requestBytes} B, response ${hop.responseBytes} B)`,
     '',
     formatTable(['path', 'conc', 'calls/s', 'p50 ms', 'p99 ms', 'p50 vs raw', 'errors'], rows),
+    ...(credential
+      ? [
+          '',
+          `Mesh credential of one call, in one process at c1: ${op('sign', credential.sign)}; ${op('verify', credential.verify)}.`,
+        ]
+      : []),
   ].join('\n');
 }
 

@@ -1,13 +1,46 @@
 import type { LoopOptions, LoopResult } from './run-closed-loop.ts';
 
+/**
+ * The credential of a pre-encoded InvokeTool: bound to the call in the bytes, signed once by
+ * the orchestrator's key and re-signed well before it expires, so only the server's side of
+ * the credential (verification) is in the measurement.
+ */
+export interface RawCallCredential {
+  signingKeyFile: string;
+  toolName: string;
+  toolCallId: string;
+  idempotencyKey: string;
+}
+
 /** What the load generator calls, described as data so it can cross the process boundary. */
 export type Target =
-  /** Pre-encoded bytes sent with a bare @grpc/grpc-js client to `path`. */
-  | { kind: 'raw-unary'; address: string; path: string; payloadBase64: string }
-  /** InvokeTool on a tool-sdk service through the client stack of @toolmesh/rpc. */
-  | { kind: 'tool-client'; address: string; toolName: string; argumentsJson: string }
+  /** Pre-encoded bytes sent with a bare @grpc/grpc-js client to `path`, with a mesh credential when given. */
+  | {
+      kind: 'raw-unary';
+      address: string;
+      path: string;
+      payloadBase64: string;
+      credential?: RawCallCredential;
+    }
+  /** InvokeTool on a tool-sdk service through the client stack of @toolmesh/rpc, signed per call. */
+  | {
+      kind: 'tool-client';
+      address: string;
+      toolName: string;
+      argumentsJson: string;
+      /** The orchestrator's private key file: the target signs as the orchestrator does. */
+      signingKeyFile: string;
+    }
   /** The orchestrator's registry and executor calling a tool service (ledger stubbed). */
-  | { kind: 'tool-executor'; address: string; toolName: string; argumentsJson: string }
+  | {
+      kind: 'tool-executor';
+      address: string;
+      toolName: string;
+      argumentsJson: string;
+      signingKeyFile: string;
+    }
+  /** Signing (as the orchestrator) or verifying (as a tool service) one tool call's mesh credential, in process. */
+  | { kind: 'mesh-credential'; op: 'sign' | 'verify'; signingKeyFile: string; jwksFile: string }
   /** ChatService/Chat at the gateway; `expect` says what a correct answer looks like. */
   | {
       kind: 'gateway-chat';

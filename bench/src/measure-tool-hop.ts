@@ -1,12 +1,12 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import { InvokeToolRequestSchema, InvokeToolResponseSchema } from '@toolmesh/proto';
-import { benchPrincipal } from './bench-principal.ts';
+import { createBenchMeshKeys } from './bench-mesh-keys.ts';
 import { echoArguments } from './create-echo-tool.ts';
 import { runInLoadWorker } from './fork-load-worker.ts';
 import type { LoopJobResult, Target } from './load-job.ts';
 import { echoPath, invokeToolPath } from './raw-echo-service.ts';
 import type { LoopOptions } from './run-closed-loop.ts';
-import { startChild } from './start-child.ts';
+import { type ChildServer, startChild } from './start-child.ts';
 
 /** The paths compared; the two in the middle split the hop into its client and server halves. */
 export const toolHopPaths = [
@@ -28,6 +28,8 @@ export interface ToolHopResult {
   requestBytes: number;
   responseBytes: number;
   rows: ToolHopRow[];
+  /** One tool call's mesh credential alone, in one process at concurrency 1: signing and verifying it. */
+  credential?: { sign: LoopJobResult; verify: LoopJobResult };
 }
 
 /**
@@ -36,19 +38,18 @@ export interface ToolHopResult {
  * (connect-node server, error boundary, permission, size, JSON and zod checks,
  * timeout) called by @toolmesh/rpc's client alone and by the orchestrator's own
  * argument checks and executor. Mixed pairs split the cost into client and server.
- * Servers and load generator each run in a process of their own.
+ * Every call to the tool service carries a mesh credential signed with the orchestrator's
+ * key, which the service verifies (keys made for the run); the rpc client and the executor
+ * sign one per call, as the orchestrator does. Servers and load generator each run in a
+ * process of their own. Then signing and verifying alone, for their share of the hop.
  */
 export async function measureToolHop(loops: LoopOptions[]): Promise<ToolHopResult> {
   const argumentsJson = JSON.stringify(echoArguments);
+  // The principal travels in the credential, not in the bytes.
+  const call = { toolCallId: 'call_1', toolName: 'echo', idempotencyKey: 'call_1' };
   const request = toBinary(
     InvokeToolRequestSchema,
-    create(InvokeToolRequestSchema, {
-      toolCallId: 'call_1',
-      toolName: 'echo',
-      argumentsJson,
-      principal: benchPrincipal,
-      idempotencyKey: 'call_1',
-    }),
+    create(InvokeToolRequestSchema, { ...call, argumentsJson }),
   );
   // What the echo tool answers, byte for byte.
   const response = toBinary(
@@ -56,41 +57,60 @@ export async function measureToolHop(loops: LoopOptions[]): Promise<ToolHopResul
     create(InvokeToolResponseSchema, { outcome: { case: 'resultJson', value: argumentsJson } }),
   );
   const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
-  const raw = await startChild('./raw-echo-server-main.ts', ['--answer', base64(response)]);
-  const tools = await startChild('./tool-service-main.ts', ['--echo']);
-  const tool = { toolName: 'echo', argumentsJson };
-  const targets: Record<ToolHopRow['path'], Target> = {
-    'raw: grpc-js client → grpc-js echo': {
-      kind: 'raw-unary',
-      address: raw.address,
-      path: echoPath,
-      payloadBase64: base64(request),
-    },
-    'client half: rpc client → grpc-js canned answer': { kind: 'tool-client', address: raw.address, ...tool },
-    'server half: grpc-js client → tool-sdk service': {
-      kind: 'raw-unary',
-      address: tools.address,
-      path: invokeToolPath,
-      payloadBase64: base64(request),
-    },
-    'tool hop: rpc client → tool-sdk service': { kind: 'tool-client', address: tools.address, ...tool },
-    'tool hop: orchestrator executor → tool-sdk service': {
-      kind: 'tool-executor',
-      address: tools.address,
-      ...tool,
-    },
-  };
-  const rows: ToolHopRow[] = [];
+  const keys = await createBenchMeshKeys();
+  const { jwksFile, orchestratorKeyFile: signingKeyFile } = keys.files;
+  const children: ChildServer[] = [];
   try {
+    const raw = await startChild('./raw-echo-server-main.ts', ['--answer', base64(response)]);
+    children.push(raw);
+    const tools = await startChild('./tool-service-main.ts', ['--echo', '--jwks', jwksFile]);
+    children.push(tools);
+    const tool = { toolName: 'echo', argumentsJson, signingKeyFile };
+    const targets: Record<ToolHopRow['path'], Target> = {
+      'raw: grpc-js client → grpc-js echo': {
+        kind: 'raw-unary',
+        address: raw.address,
+        path: echoPath,
+        payloadBase64: base64(request),
+      },
+      'client half: rpc client → grpc-js canned answer': {
+        kind: 'tool-client',
+        address: raw.address,
+        ...tool,
+      },
+      'server half: grpc-js client → tool-sdk service': {
+        kind: 'raw-unary',
+        address: tools.address,
+        path: invokeToolPath,
+        payloadBase64: base64(request),
+        credential: { signingKeyFile, ...call },
+      },
+      'tool hop: rpc client → tool-sdk service': { kind: 'tool-client', address: tools.address, ...tool },
+      'tool hop: orchestrator executor → tool-sdk service': {
+        kind: 'tool-executor',
+        address: tools.address,
+        ...tool,
+      },
+    };
+    const run = (target: Target, loop: LoopOptions) =>
+      runInLoadWorker<LoopJobResult>(
+        { type: 'loop', target, loop },
+        loop.warmupMs + loop.durationMs + 30_000,
+      );
+    const rows: ToolHopRow[] = [];
     for (const loop of loops) {
-      for (const path of toolHopPaths) {
-        const timeoutMs = loop.warmupMs + loop.durationMs + 30_000;
-        const job = { type: 'loop' as const, target: targets[path], loop };
-        rows.push({ path, result: await runInLoadWorker<LoopJobResult>(job, timeoutMs) });
-      }
+      for (const path of toolHopPaths) rows.push({ path, result: await run(targets[path], loop) });
     }
+    const serial = loops.find((loop) => loop.concurrency === 1);
+    const credential = serial
+      ? {
+          sign: await run({ kind: 'mesh-credential', op: 'sign', signingKeyFile, jwksFile }, serial),
+          verify: await run({ kind: 'mesh-credential', op: 'verify', signingKeyFile, jwksFile }, serial),
+        }
+      : undefined;
+    return { requestBytes: request.length, responseBytes: response.length, rows, credential };
   } finally {
-    await Promise.all([raw.stop(), tools.stop()]);
+    await Promise.all(children.map((child) => child.stop()));
+    await keys.remove();
   }
-  return { requestBytes: request.length, responseBytes: response.length, rows };
 }

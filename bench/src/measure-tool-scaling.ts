@@ -1,3 +1,4 @@
+import { createBenchMeshKeys } from './bench-mesh-keys.ts';
 import { type ChatRun, measureChats } from './measure-chats.ts';
 import type { LoopOptions } from './run-closed-loop.ts';
 import { seedExpectation, seedQuestion } from './seed-question.ts';
@@ -14,7 +15,9 @@ export interface ToolScalingRow {
 /**
  * Chats/s of the seed question while an extra tool service publishes `count`
  * more read tools that the user may run — so they are registered, validated,
- * and offered to the model on every request, as real tools would be.
+ * and offered to the model on every request, as real tools would be. The extra
+ * service verifies the mesh's credentials like the demo services: the mesh is started
+ * with keys made here, whose JWKS it is given.
  */
 export async function measureToolScaling(
   counts: number[],
@@ -22,35 +25,46 @@ export async function measureToolScaling(
   database: BenchDatabase,
 ): Promise<ToolScalingRow[]> {
   const rows: ToolScalingRow[] = [];
-  for (const count of counts) {
-    const tools = await startChild('./tool-service-main.ts', [
-      '--dummies',
-      String(count),
-      '--permission',
-      'order:read',
-    ]);
-    try {
-      const mesh = await startBenchMesh({ database, extraToolServices: [tools.address] });
+  const keys = await createBenchMeshKeys();
+  try {
+    for (const count of counts) {
+      const tools = await startChild('./tool-service-main.ts', [
+        '--dummies',
+        String(count),
+        '--permission',
+        'order:read',
+        '--jwks',
+        keys.files.jwksFile,
+      ]);
       try {
-        const target = {
-          kind: 'gateway-chat' as const,
-          address: mesh.gateway,
-          apiKey: benchApiKey,
-          message: seedQuestion,
-          expect: seedExpectation,
-        };
-        const { runs } = await measureChats(target, [loop], {
-          pids: { ...mesh.pids(), 'bench tools': tools.pid },
-          sqlBackends: mesh.sqlBackends,
+        const mesh = await startBenchMesh({
+          database,
+          extraToolServices: [tools.address],
+          meshKeys: keys.files,
         });
-        const [run] = runs;
-        if (run) rows.push({ extraTools: count, run });
+        try {
+          const target = {
+            kind: 'gateway-chat' as const,
+            address: mesh.gateway,
+            apiKey: benchApiKey,
+            message: seedQuestion,
+            expect: seedExpectation,
+          };
+          const { runs } = await measureChats(target, [loop], {
+            pids: { ...mesh.pids(), 'bench tools': tools.pid },
+            sqlBackends: mesh.sqlBackends,
+          });
+          const [run] = runs;
+          if (run) rows.push({ extraTools: count, run });
+        } finally {
+          await mesh.stop();
+        }
       } finally {
-        await mesh.stop();
+        await tools.stop();
       }
-    } finally {
-      await tools.stop();
     }
+  } finally {
+    await keys.remove();
   }
   return rows;
 }

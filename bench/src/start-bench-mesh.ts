@@ -21,6 +21,8 @@ export interface BenchMeshOptions {
   env?: NodeJS.ProcessEnv;
   /** Extra environment per service name, e.g. NODE_OPTIONS for a profile. */
   serviceEnv?: Record<string, NodeJS.ProcessEnv>;
+  /** The mesh's key files (e.g. shared with an extra tool service); absent: new ones for this start. */
+  meshKeys?: MeshOptions['meshKeys'];
   /** Print the services' lines (for debugging a benchmark). */
   verbose?: boolean;
   /**
@@ -86,6 +88,7 @@ export async function startBenchMesh(options: BenchMeshOptions): Promise<BenchMe
       env: { ...unthrottled, ...options.env },
       serviceEnv: options.serviceEnv,
       extraToolServices: options.extraToolServices,
+      meshKeys: options.meshKeys,
       onLine: options.verbose
         ? (service, line) => console.error(`${service.padEnd(14)}| ${line}`)
         : undefined,

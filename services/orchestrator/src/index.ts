@@ -12,6 +12,7 @@ export {
 export {
   canonicalJson,
   compileArgumentValidator,
+  createToolCredentials,
   createToolExecutor,
   createToolRegistry,
 } from './tools/index.ts';
