@@ -5,7 +5,7 @@
 import { toJsonString } from '@bufbuild/protobuf';
 import { Code, createClient } from '@connectrpc/connect';
 import { ChatService, ChatStreamResponseSchema, StopReason } from '@toolmesh/proto';
-import { createServer, type Server } from '@toolmesh/rpc';
+import type { Server } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
 import {
   type CannedAnswer,
@@ -17,10 +17,11 @@ import {
   type TestDatabase,
   waitFor,
 } from '@toolmesh/testkit';
-import { createToolService, defineTool } from '@toolmesh/tool-sdk';
+import { createToolServer, defineTool } from '@toolmesh/tool-sdk';
 import { z } from 'zod';
 import { freeMeshPorts, type Mesh, startMesh } from '../src/index.ts';
 import { gatewayTransport } from './gateway-transport.ts';
+import { createMeshKeyDir, type MeshKeyDir } from './mesh-key-dir.ts';
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
@@ -200,6 +201,7 @@ function respond(request: CannedRequest): CannedAnswer {
   return script(step, request);
 }
 
+let keys: MeshKeyDir;
 let db: TestDatabase;
 let model: CannedModel;
 let lab: Server;
@@ -208,11 +210,12 @@ let mesh: Mesh;
 beforeAll(async () => {
   db = await createTestDatabase();
   model = await startCannedModel(respond);
-  lab = createServer({
+  // The lab tool service verifies the mesh's credentials like any tool service.
+  keys = await createMeshKeyDir();
+  lab = createToolServer({
     logger: createLogger({ service: 'lab', level: 'silent' }),
-    services: [
-      createToolService({ logger: createLogger({ service: 'lab', level: 'silent' }), tools: labTools }),
-    ],
+    tools: labTools,
+    meshKeys: keys.keys,
   });
   const labPort = await lab.listen(0);
   lab.health.setAll(true);
@@ -222,6 +225,7 @@ beforeAll(async () => {
     databaseUrl: db.url,
     model: { baseUrl: model.baseUrl },
     extraToolServices: [`127.0.0.1:${labPort}`],
+    meshKeys: keys.files,
     env: { LOG_LEVEL: 'warn' },
     serviceEnv: {
       orchestrator: {
@@ -241,6 +245,7 @@ afterAll(async () => {
   await lab?.shutdown(1_000);
   await model?.close();
   await db?.drop();
+  await keys?.remove();
 }, 60_000);
 
 const client = (key = 'dev-key-u1001') =>
