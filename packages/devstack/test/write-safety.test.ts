@@ -5,7 +5,7 @@
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { Code, type ConnectError, createClient } from '@connectrpc/connect';
 import { AuditService, ChatService, StopReason, TaskService, TaskStatus } from '@toolmesh/proto';
-import { createServer, type Server } from '@toolmesh/rpc';
+import type { Server } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
 import {
   type CannedAnswer,
@@ -19,11 +19,12 @@ import {
   type TestDatabase,
   waitFor,
 } from '@toolmesh/testkit';
-import { createToolService, defineTool } from '@toolmesh/tool-sdk';
+import { createToolServer, defineTool } from '@toolmesh/tool-sdk';
 import pg from 'pg';
 import { z } from 'zod';
 import { freeMeshPorts, type Mesh, startMesh } from '../src/index.ts';
 import { gatewayTransport } from './gateway-transport.ts';
+import { createMeshKeyDir, type MeshKeyDir } from './mesh-key-dir.ts';
 
 const phone = '+86 138 0013 8000';
 const labTools = [
@@ -97,6 +98,7 @@ function respond(request: CannedRequest): CannedAnswer {
 }
 
 const redisPrefix = `toolmesh-test:${crypto.randomUUID()}:`;
+let keys: MeshKeyDir;
 let db: TestDatabase;
 let model: CannedModel;
 let lab: Server;
@@ -108,7 +110,9 @@ beforeAll(async () => {
   db = await createTestDatabase();
   model = await startCannedModel(respond);
   const silent = createLogger({ service: 'lab', level: 'silent' });
-  lab = createServer({ logger: silent, services: [createToolService({ logger: silent, tools: labTools })] });
+  // The lab tool service verifies the mesh's credentials like any tool service.
+  keys = await createMeshKeyDir();
+  lab = createToolServer({ logger: silent, tools: labTools, meshKeys: keys.keys });
   const labPort = await lab.listen(0);
   lab.health.setAll(true);
   const ports = await freeMeshPorts();
@@ -119,6 +123,7 @@ beforeAll(async () => {
     databaseUrl: db.url,
     model: { baseUrl: model.baseUrl },
     extraToolServices: [`127.0.0.1:${labPort}`],
+    meshKeys: keys.files,
     toolServiceAddresses: { ticket: proxy.address },
     // Limits and the read cache on the real Redis, under a prefix of this run.
     env: { LOG_LEVEL: 'debug', REDIS_URL: 'redis://127.0.0.1:6379', REDIS_PREFIX: redisPrefix },
@@ -141,6 +146,7 @@ afterAll(async () => {
   await model?.close();
   await db?.drop();
   await deleteRedisKeys(redisPrefix);
+  await keys?.remove();
 }, 60_000);
 
 const transport = (key: string) => gatewayTransport(mesh.grpcAddresses.gateway, key);
