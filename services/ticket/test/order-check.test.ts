@@ -1,8 +1,8 @@
 import net from 'node:net';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { ToolErrorCode, ToolService } from '@toolmesh/proto';
-import { createGrpcClient } from '@toolmesh/rpc';
-import { freePort } from '@toolmesh/testkit';
+import { createGrpcClient, credentialHeaders, delegationHeader } from '@toolmesh/rpc';
+import { createTestMeshKeys, freePort } from '@toolmesh/testkit';
 import {
   assertTicketAllowed,
   createOrderLookup,
@@ -10,7 +10,7 @@ import {
   type OrderDetail,
   type ToolServiceClient,
 } from '../src/index.ts';
-import { type Harness, startHarness, u1001, u2002 } from './ticket-harness.ts';
+import { type Harness, orderDetailTool, startHarness, u1001, u2002 } from './ticket-harness.ts';
 
 let h: Harness;
 
@@ -198,6 +198,139 @@ test('a replay of a stored key answers without the order service', async () => {
   // A new key needs the check, and the order service is gone.
   const fresh = await service.error({ args: ticket('202604100018', 'product'), key: 'oc-after-stop' });
   expect(fresh).toMatchObject({ code: ToolErrorCode.UNAVAILABLE, retryable: true });
+});
+
+describe('mesh credentials of create_ticket', () => {
+  // Each test asks for a ticket its order allows and no other test opens, so a call that got
+  // past the credential check would write; the same call, signed right, does at the end.
+  const request = (toolCallId: string, key: string, args: NewTicket) => ({
+    toolCallId,
+    toolName: 'create_ticket',
+    argumentsJson: JSON.stringify(args),
+    idempotencyKey: key,
+  });
+  const delegationFor = (callId: string) =>
+    h.meshKeys.delegation(u1001, orderDetailTool, callId, 'create_ticket');
+
+  async function rpcCode(call: Promise<unknown>): Promise<Code | undefined> {
+    try {
+      await call;
+      return undefined;
+    } catch (error) {
+      return ConnectError.from(error).code;
+    }
+  }
+
+  // The call as the orchestrator signs it: it creates the ticket the refused calls did not.
+  async function signedRight(req: ReturnType<typeof request>) {
+    const options = await h.meshKeys.toolCall(u1001, req, [await delegationFor(req.toolCallId)]);
+    const res = await h.ticket.client.invokeTool(req, options);
+    expect(res.outcome.case).toBe('resultJson');
+  }
+
+  test('a direct InvokeTool without a credential, or signed with a key the mesh does not know, is UNAUTHENTICATED and writes nothing', async () => {
+    const before = await h.ticketCount();
+    const lookups = h.lookupCalls();
+    const req = request('call_direct', 'oc-direct', ticket('202604100018', 'delivery'));
+    expect(await rpcCode(h.ticket.client.invokeTool(req))).toBe(Code.Unauthenticated);
+    // A key set of its own: same issuer names, keys the mesh's JWKS does not hold.
+    const forger = await createTestMeshKeys();
+    const forgedDelegation = await forger.delegation(u1001, orderDetailTool, 'call_direct', 'create_ticket');
+    const forged = await forger.toolCall(u1001, req, [forgedDelegation]);
+    expect(await rpcCode(h.ticket.client.invokeTool(req, forged))).toBe(Code.Unauthenticated);
+    // A genuine delegation does not make a forged call credential good.
+    const forgedWithGenuine = await forger.toolCall(u1001, req, [await delegationFor('call_direct')]);
+    expect(await rpcCode(h.ticket.client.invokeTool(req, forgedWithGenuine))).toBe(Code.Unauthenticated);
+
+    // Refused before the handler: no order read, no ticket, no key.
+    expect(h.lookupCalls()).toBe(lookups);
+    expect(await h.ticketCount()).toBe(before);
+    expect(await keyUsed('oc-direct')).toBe(false);
+    await signedRight(req);
+    expect(await h.ticketCount()).toBe(before + 1);
+  });
+
+  test('a credential for get_order_detail replayed against create_ticket, or one issued for another call, is UNAUTHENTICATED', async () => {
+    const before = await h.ticketCount();
+    const req = request('call_misbound', 'oc-misbound', ticket('202604109998', 'product'));
+    const delegation = [await delegationFor('call_misbound')];
+    // The order read's own credentials: the call credential and the delegated one.
+    const forOrderRead = await h.meshKeys.toolCall(u1001, { ...req, toolName: orderDetailTool }, delegation);
+    expect(await rpcCode(h.ticket.client.invokeTool(req, forOrderRead))).toBe(Code.Unauthenticated);
+    const delegationAsCall = { headers: credentialHeaders(delegation[0] ?? '') };
+    expect(await rpcCode(h.ticket.client.invokeTool(req, delegationAsCall))).toBe(Code.Unauthenticated);
+    // create_ticket credentials of another call, or of another idempotency key of this one.
+    const forOtherCall = await h.meshKeys.toolCall(u1001, { ...req, toolCallId: 'call_other' }, delegation);
+    expect(await rpcCode(h.ticket.client.invokeTool(req, forOtherCall))).toBe(Code.Unauthenticated);
+    const forOtherKey = await h.meshKeys.toolCall(u1001, { ...req, idempotencyKey: 'oc-other' }, delegation);
+    expect(await rpcCode(h.ticket.client.invokeTool(req, forOtherKey))).toBe(Code.Unauthenticated);
+
+    expect(await h.ticketCount()).toBe(before);
+    expect(await keyUsed('oc-misbound')).toBe(false);
+    await signedRight(req);
+    expect(await h.ticketCount()).toBe(before + 1);
+  });
+
+  test('without a delegated credential to read the order, create_ticket is PERMISSION_DENIED in-band and opens nothing', async () => {
+    const before = await h.ticketCount();
+    const denied = await h.ticket.error({
+      args: ticket('202604109998', 'refund'),
+      key: 'oc-no-delegation',
+      delegate: false,
+    });
+    expect(denied).toMatchObject({
+      code: ToolErrorCode.PERMISSION_DENIED,
+      message: 'the order cannot be checked: no delegated credential to read it',
+      retryable: false,
+    });
+    expect(await h.ticketCount()).toBe(before);
+    expect(await keyUsed('oc-no-delegation')).toBe(false);
+    await signedRight(request('call_delegated', 'oc-no-delegation', ticket('202604109998', 'refund')));
+    expect(await h.ticketCount()).toBe(before + 1);
+  });
+
+  test('a delegation issued for another call does not read the order: the order service refuses it, no ticket', async () => {
+    const before = await h.ticketCount();
+    const { client, calls } = recordingClient(h.orderAddress);
+    const service = await h.startTicketService(createOrderLookup({ client }));
+    const req = request('call_mine', 'oc-their-delegation', ticket('202604109998', 'delivery'));
+    const theirs = await h.meshKeys.toolCall(u1001, req, [await delegationFor('call_theirs')]);
+    const res = await service.client.invokeTool(req, theirs);
+    expect(res.outcome.case).toBe('error');
+    expect(calls).toMatchObject([{ code: Code.Unauthenticated }]);
+    expect(await h.ticketCount()).toBe(before);
+    expect(await keyUsed('oc-their-delegation')).toBe(false);
+    // With the delegation of its own call, the same lookup reads the order.
+    const own = await h.meshKeys.toolCall(u1001, req, [await delegationFor('call_mine')]);
+    expect((await service.client.invokeTool(req, own)).outcome.case).toBe('resultJson');
+    expect(calls).toHaveLength(2);
+    expect(calls[1]?.code).toBeUndefined();
+    expect(await h.ticketCount()).toBe(before + 1);
+  });
+
+  test('a delegated credential cannot be used for a write tool', async () => {
+    const before = await h.ticketCount();
+    const writeDelegation = await h.meshKeys.delegation(
+      u1001,
+      'create_ticket',
+      'call_parent',
+      'list_tickets',
+    );
+    const options = { headers: credentialHeaders(writeDelegation) };
+    const args = ticket('202604109998', 'other');
+    // Neither a sub-call of the call it names nor that call itself.
+    for (const toolCallId of ['call_parent:write', 'call_parent']) {
+      const req = request(toolCallId, 'oc-delegated-write', args);
+      const withRead = {
+        headers: { ...options.headers, [delegationHeader]: await delegationFor(toolCallId) },
+      };
+      expect(await rpcCode(h.ticket.client.invokeTool(req, withRead))).toBe(Code.Unauthenticated);
+    }
+    expect(await h.ticketCount()).toBe(before);
+    expect(await keyUsed('oc-delegated-write')).toBe(false);
+    await signedRight(request('call_parent', 'oc-delegated-write', args));
+    expect(await h.ticketCount()).toBe(before + 1);
+  });
 });
 
 describe('assertTicketAllowed', () => {

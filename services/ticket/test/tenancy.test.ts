@@ -1,6 +1,7 @@
 // Tenants share nothing: a user id is only a user within its tenant. The ticket tools are
 // called in process with the principal the mesh credential would carry, on the real
-// Postgres; the order check asks the order service's own tool as the same principal.
+// Postgres; the order check asks the order service's own tool as the principal of the
+// credential the orchestrator delegated for the ticket call.
 import { create } from '@bufbuild/protobuf';
 import { type Database, migrate, openDatabase } from '@toolmesh/db';
 import { createOrderTools, orderMigrations, orderSchema } from '@toolmesh/order-service';
@@ -17,17 +18,27 @@ const permissions = ['order:read', 'ticket:read', 'ticket:write'];
 const demo: PrincipalInit = { userId: 'u_1001', tenantId: 't_demo', permissions };
 const other: PrincipalInit = { ...demo, tenantId: 't_other' };
 
-// What the tool service hands a handler: the principal of the verified call.
-const context = (principal: PrincipalInit | Principal, idempotencyKey = '') => ({
-  principal: create(PrincipalSchema, principal),
-  toolCallId: 'call_tenancy',
-  requestId: 'req_tenancy',
-  idempotencyKey,
-  signal: new AbortController().signal,
-  remainingMs: () => 10_000,
-  logger,
-  credentialFor: () => undefined,
-});
+// Stand-ins for the delegated credentials the orchestrator signs, by token: each reads as the
+// principal it was issued for (the signatures themselves are tested over the network).
+const delegated = new Map<string, Principal>();
+let issued = 0;
+
+// What the tool service hands a handler: the principal of the verified call, and the
+// credential delegated with it to read the order as the same user.
+const context = (principal: PrincipalInit | Principal, idempotencyKey = '') => {
+  const token = `delegation-${++issued}`;
+  delegated.set(token, create(PrincipalSchema, principal));
+  return {
+    principal: create(PrincipalSchema, principal),
+    toolCallId: 'call_tenancy',
+    requestId: 'req_tenancy',
+    idempotencyKey,
+    signal: new AbortController().signal,
+    remainingMs: () => 10_000,
+    logger,
+    credentialFor: (tool: string) => (tool === 'get_order_detail' ? token : undefined),
+  };
+};
 
 const outcome = (promise: Promise<unknown>) =>
   promise.then(
@@ -48,13 +59,16 @@ beforeAll(async () => {
   const [getOrderDetail] = createOrderTools(db.pool) as [Tool];
   [createTicket, listTickets] = createTicketTools({
     pool: db.pool,
-    // The order service answers for the same principal, as it does over the mesh.
+    // The order service answers for the delegation's principal, as it does over the mesh.
     orderLookup: {
-      getOrder: async (orderId, ctx) =>
-        (await getOrderDetail.handler(
+      async getOrder(orderId, ctx) {
+        const principal = delegated.get(ctx.credentialFor('get_order_detail') ?? '');
+        if (!principal) throw new Error('create_ticket read an order without a delegated credential');
+        return (await getOrderDetail.handler(
           { order_id: orderId, include_items: false },
-          context(ctx.principal),
-        )) as OrderDetail,
+          context(principal),
+        )) as OrderDetail;
+      },
     },
   }) as [Tool, Tool];
 });

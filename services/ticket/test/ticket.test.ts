@@ -32,7 +32,7 @@ async function countTickets(userId: string): Promise<number> {
 }
 
 test('ListTools publishes create_ticket and list_tickets with their schemas and metadata', async () => {
-  const { tools } = await h.ticket.client.listTools({});
+  const { tools } = await h.ticket.client.listTools({}, await h.meshKeys.registryCall());
   expect(tools.map((t) => t.name)).toEqual(['create_ticket', 'list_tickets']);
   const [create, list] = tools;
   expect(JSON.parse(create?.inputSchemaJson ?? '')).toMatchObject({
