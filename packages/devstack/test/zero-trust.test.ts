@@ -475,6 +475,37 @@ describe('two tenants with the same user id share nothing', () => {
   });
 });
 
+test("a caller's malformed x-request-id does not reach the audit log; a well-formed one does", async () => {
+  const auditOf = async (conversationId: string) =>
+    waitFor(
+      async () => {
+        const page = await auditClient(keys.demoOperator).listAuditRecords({ conversationId });
+        return page.records.length > 0 && page.records;
+      },
+      { what: 'the audit records of the conversation' },
+    );
+  const forged = 'forged request id; DROP TABLE audit';
+  const malformed = await chatClient(keys.demo).chat(
+    { message: 'Please list my tickets.' },
+    {
+      headers: {
+        'x-request-id': forged,
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      },
+    },
+  );
+  for (const record of await auditOf(malformed.conversationId)) {
+    expect(record.requestId).not.toBe(forged);
+    expect(record.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(record.traceId).not.toBe('0af7651916cd43dd8448eb211c80319c');
+  }
+  const wellFormed = await chatClient(keys.demo).chat(
+    { message: 'Please list my tickets.' },
+    { headers: { 'x-request-id': 'zt-request-0001' } },
+  );
+  expect((await auditOf(wellFormed.conversationId)).map((r) => r.requestId)).toContain('zt-request-0001');
+});
+
 describe('JWT bearer tokens at the edge', () => {
   const claims = { iss: jwtIssuer, aud: jwtAudience, sub: 'u_1001', tenant_id: 't_demo' };
   const scope = 'order:read inventory:read dispatch:read';
