@@ -4,7 +4,7 @@
 import { createClient } from '@connectrpc/connect';
 import { registerService } from '@toolmesh/discovery';
 import { BreakerState, ChatService, RegistryService } from '@toolmesh/proto';
-import { createServer, type Server } from '@toolmesh/rpc';
+import { jwksFromFile, type Server } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
 import {
   createFigureLog,
@@ -15,7 +15,7 @@ import {
   type TestEtcd,
   waitFor,
 } from '@toolmesh/testkit';
-import { createToolService, defineTool } from '@toolmesh/tool-sdk';
+import { createToolServer, defineTool } from '@toolmesh/tool-sdk';
 import { z } from 'zod';
 import { freeMeshPorts, type Mesh, startMesh } from '../src/index.ts';
 import { gatewayTransport } from './gateway-transport.ts';
@@ -55,8 +55,11 @@ afterAll(async () => {
   await etcd?.stop();
 }, 60_000);
 
-const registry = () =>
+// The registry as a caller without ticket:write sees it, and as an operator (who alone sees addresses).
+const readonlyRegistry = () =>
   createClient(RegistryService, gatewayTransport(mesh.grpcAddresses.gateway, 'dev-key-readonly'));
+const registry = () =>
+  createClient(RegistryService, gatewayTransport(mesh.grpcAddresses.gateway, 'dev-key-operator'));
 const chat = () => createClient(ChatService, gatewayTransport(mesh.grpcAddresses.gateway, 'dev-key-u1001'));
 const orderAddresses = async () =>
   (await registry().listRegisteredTools({})).tools.find((t) => t.definition?.name === 'get_order_detail')
@@ -85,30 +88,31 @@ test('the registry is filled from etcd: every replica, breaker closed, visible t
     expect.arrayContaining(['get_order_detail', 'get_inventory_snapshot', 'create_ticket', 'list_tickets']),
   );
   expect(byName.get('get_order_detail')?.addresses).toHaveLength(2);
-  expect(byName.get('get_order_detail')).toMatchObject({ permitted: true, available: true });
-  // dev-key-readonly lacks ticket:write: listed, but not offered to the model for this caller.
-  expect(byName.get('create_ticket')?.permitted).toBe(false);
+  expect(byName.get('get_order_detail')?.available).toBe(true);
   expect(view.endpoints).toHaveLength(5);
   expect(view.endpoints.every((e) => e.breakerState === BreakerState.CLOSED && e.reachable)).toBe(true);
+  const readonly = new Map(
+    (await readonlyRegistry().listRegisteredTools({})).tools.map((t) => [t.definition?.name, t]),
+  );
+  expect(readonly.get('get_order_detail')).toMatchObject({ permitted: true, available: true });
+  // dev-key-readonly lacks ticket:write: listed, but not offered to the model for this caller.
+  expect(readonly.get('create_ticket')?.permitted).toBe(false);
   await readChat();
 });
 
 test('a tool service joining at run time appears in the registry, and vanishes when it leaves', async () => {
   const logger = createLogger({ service: 'lab', level: 'silent' });
-  const lab: Server = createServer({
+  // Like any tool service, it verifies the mesh's credentials (its public keys from the mesh's JWKS).
+  const lab: Server = createToolServer({
     logger,
-    services: [
-      createToolService({
-        logger,
-        tools: [
-          defineTool({
-            name: 'ping_lab',
-            description: 'Answers pong.',
-            input: z.strictObject({}),
-            metadata: { sideEffect: 'read', permission: 'order:read' },
-            handler: async () => ({ pong: true }),
-          }),
-        ],
+    meshKeys: jwksFromFile({ path: mesh.meshKeys.jwksFile }),
+    tools: [
+      defineTool({
+        name: 'ping_lab',
+        description: 'Answers pong.',
+        input: z.strictObject({}),
+        metadata: { sideEffect: 'read', permission: 'order:read' },
+        handler: async () => ({ pong: true }),
       }),
     ],
   });
