@@ -106,18 +106,17 @@ test('every service serves /metrics with gRPC, process and its own series', asyn
   expect(
     sample(gateway, 'grpc_server_handling_seconds_count', unary('toolmesh.v1.ChatService', 'Chat')),
   ).toBe(2);
+  // The gateway forwards the verified call as it came (ChatService/Chat) to the orchestrator.
   expect(
     sample(gateway, 'grpc_client_handled_total', {
-      ...unary('toolmesh.v1.OrchestratorService', 'RunChat'),
+      ...unary('toolmesh.v1.ChatService', 'Chat'),
       grpc_code: 'OK',
     }),
   ).toBe(1);
-  expect(
-    sample(gateway, 'grpc_client_started_total', unary('toolmesh.v1.OrchestratorService', 'RunChat')),
-  ).toBe(1);
+  expect(sample(gateway, 'grpc_client_started_total', unary('toolmesh.v1.ChatService', 'Chat'))).toBe(1);
   expect(
     sample(gateway, 'grpc_client_handling_seconds_bucket', {
-      ...unary('toolmesh.v1.OrchestratorService', 'RunChat'),
+      ...unary('toolmesh.v1.ChatService', 'Chat'),
       le: '+Inf',
     }),
   ).toBe(1);
@@ -125,7 +124,7 @@ test('every service serves /metrics with gRPC, process and its own series', asyn
   const orchestrator = await scrape('orchestrator');
   expect(
     sample(orchestrator, 'grpc_server_handled_total', {
-      ...unary('toolmesh.v1.OrchestratorService', 'RunChat'),
+      ...unary('toolmesh.v1.ChatService', 'Chat'),
       grpc_code: 'OK',
     }),
   ).toBe(1);
@@ -203,7 +202,9 @@ test('every service serves /metrics with gRPC, process and its own series', asyn
 function chatTrace(): Promise<ReceivedSpan[]> {
   const trace = () => {
     const spans = receiver.spans();
-    const root = spans.find((s) => s.service === 'gateway' && s.name === 'toolmesh.v1.ChatService/Chat');
+    const root = spans.find(
+      (s) => s.service === 'gateway' && s.name === 'toolmesh.v1.ChatService/Chat' && s.kind === 2,
+    );
     return root ? spans.filter((s) => s.traceId === root.traceId) : [];
   };
   return waitFor(
@@ -222,9 +223,11 @@ function chatTrace(): Promise<ReceivedSpan[]> {
 test('one chat is one trace across gateway, orchestrator, model, tool service and SQL', async () => {
   const trace = await chatTrace();
   const byId = new Map(trace.map((s) => [s.spanId, s]));
-  const one = (service: string, name: string) => {
-    const found = trace.filter((s) => s.service === service && s.name === name);
-    expect([service, name, found.length]).toEqual([service, name, 1]);
+  const one = (service: string, name: string, kind?: number) => {
+    const found = trace.filter(
+      (s) => s.service === service && s.name === name && (kind === undefined || s.kind === kind),
+    );
+    expect([service, name, kind, found.length]).toEqual([service, name, kind, 1]);
     return found[0] as ReceivedSpan;
   };
   const ancestors = (span: ReceivedSpan) => {
@@ -234,12 +237,13 @@ test('one chat is one trace across gateway, orchestrator, model, tool service an
   };
 
   // The gateway's server span is the root; spans are SERVER 2, CLIENT 3, INTERNAL 1.
-  const root = one('gateway', 'toolmesh.v1.ChatService/Chat');
+  // The gateway forwards the call unchanged: its client span and the orchestrator's server span
+  // carry the same name as the root.
+  const root = one('gateway', 'toolmesh.v1.ChatService/Chat', 2);
   expect(root.parentSpanId).toBe('');
-  expect(root.kind).toBe(2);
-  const forward = one('gateway', 'toolmesh.v1.OrchestratorService/RunChat');
-  expect([forward.kind, forward.parentSpanId]).toEqual([3, root.spanId]);
-  const runChat = one('orchestrator', 'toolmesh.v1.OrchestratorService/RunChat');
+  const forward = one('gateway', 'toolmesh.v1.ChatService/Chat', 3);
+  expect(forward.parentSpanId).toBe(root.spanId);
+  const runChat = one('orchestrator', 'toolmesh.v1.ChatService/Chat');
   expect([runChat.kind, runChat.parentSpanId]).toEqual([2, forward.spanId]);
 
   const modelCalls = trace.filter((s) => s.service === 'orchestrator' && s.name === 'chat toolmesh-scripted');
