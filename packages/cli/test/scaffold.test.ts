@@ -114,6 +114,7 @@ describe('generation', () => {
     expect(pkg).toMatchObject({ name: '@toolmesh/loyalty-points-service', type: 'module', private: true });
     expect(Object.keys(pkg.scripts).sort()).toEqual(['start', 'test', 'typecheck']);
     expect(pkg.dependencies).toMatchObject({ '@toolmesh/tool-sdk': '0.1.0', '@toolmesh/config': '0.1.0' });
+    expect(pkg.devDependencies).toMatchObject({ '@toolmesh/testkit': '0.1.0' });
     expect(JSON.parse(await read('tsconfig.json')).extends).toBe('../../../tsconfig.base.json');
     expect(await read('src/config.ts')).toContain('PORT: port(50080)');
     const dockerfile = await read('Dockerfile');
@@ -121,6 +122,12 @@ describe('generation', () => {
     expect(dockerfile).toContain(`--workspace ${result.folder} `);
     expect(dockerfile).toContain('EXPOSE 50080 9430');
     expect(await read('deploy/service.yaml')).toContain('clusterIP: None');
+    // Zero trust: the mesh's public keys from the ConfigMap, at the path the variable names.
+    const deployment = await read('deploy/deployment.yaml');
+    expect(deployment).toContain('name: toolmesh-mesh-jwks');
+    expect(deployment).toMatch(/TOOLMESH_MESH_JWKS_FILE\n\s+value: \/etc\/toolmesh\/mesh\/jwks.json/);
+    expect(deployment).toMatch(/mountPath: \/etc\/toolmesh\/mesh\n\s+readOnly: true/);
+    expect(await read('src/server.ts')).toContain('createToolServer');
     // Outside services/* it is no workspace and no test root yet: the steps say so.
     expect(result.nextSteps[0]).toMatch(/to "workspaces" in the root package.json/);
     const report = formatScaffoldResult(result);
@@ -168,7 +175,7 @@ describe('generation', () => {
         join(fake, 'package.json'),
         JSON.stringify({ workspaces: ['packages/*', 'services/*'] }),
       );
-      for (const pkg of ['config', 'proto', 'rpc', 'telemetry', 'tool-sdk']) {
+      for (const pkg of ['config', 'proto', 'rpc', 'telemetry', 'testkit', 'tool-sdk']) {
         await mkdir(join(fake, 'packages', pkg), { recursive: true });
         const manifest = { name: `@toolmesh/${pkg}`, version: '1.2.3', dependencies: { zod: '4.0.0' } };
         await writeFile(join(fake, 'packages', pkg, 'package.json'), JSON.stringify(manifest));
@@ -244,7 +251,7 @@ describe('the generated service', () => {
       ],
       120_000,
     );
-    expect(run.output).toMatch(/Tests:\s+6 passed, 6 total/);
+    expect(run.output).toMatch(/Tests:\s+7 passed, 7 total/);
     expect(run.code).toBe(0);
   }, 130_000);
 
@@ -317,7 +324,8 @@ describe('started with DISCOVERY=etcd next to a mesh', () => {
 
   test("registers itself: the gateway's registry lists its tool; SIGTERM takes it out", async () => {
     const withKey: Interceptor = (next) => (req) => {
-      req.header.set('authorization', 'Bearer dev-key-readonly');
+      // An operator (registry:admin) sees the endpoint addresses too.
+      req.header.set('authorization', 'Bearer dev-key-operator');
       return next(req);
     };
     const registry = createClient(
@@ -345,6 +353,8 @@ describe('started with DISCOVERY=etcd next to a mesh', () => {
         DISCOVERY_PREFIX: prefix,
         REGISTRATION_TTL_SECONDS: '3',
         LOG_LEVEL: 'info',
+        // The mesh's public keys: the orchestrator's ListTools calls are signed with its key.
+        TOOLMESH_MESH_JWKS_FILE: mesh.meshKeys.jwksFile,
       },
     });
     service = proc;
@@ -360,7 +370,7 @@ describe('started with DISCOVERY=etcd next to a mesh', () => {
     const tool = await listed();
     expect(tool?.addresses).toEqual([`127.0.0.1:${port}`]);
     expect(tool?.available).toBe(true);
-    // dev-key-readonly has no loyalty-points:read: listed, not offered to the model for this caller.
+    // dev-key-operator has no loyalty-points:read: listed, not offered to the model for this caller.
     expect(tool?.permitted).toBe(false);
     expect(proc.tail()).toContain('loyalty-points service listening');
 

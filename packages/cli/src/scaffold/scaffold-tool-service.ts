@@ -60,7 +60,7 @@ export interface ScaffoldResult {
 export const defaultToolServicePort = 50_080;
 
 const templateDir = fileURLToPath(new URL('../../templates/tool-service/', import.meta.url));
-const sharedPackages = ['config', 'proto', 'rpc', 'telemetry', 'tool-sdk'] as const;
+const sharedPackages = ['config', 'proto', 'rpc', 'telemetry', 'testkit', 'tool-sdk'] as const;
 const run = promisify(execFile);
 
 /**
