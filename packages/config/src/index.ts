@@ -1,4 +1,11 @@
-export { type MeshAuthSettings, meshAuthEnv, meshAuthSettings } from './mesh-auth-env.ts';
+export {
+  type JwksSource,
+  type MeshAuthSettings,
+  meshAuthEnv,
+  meshAuthSettings,
+  type SigningMeshAuth,
+  type VerifyingMeshAuth,
+} from './mesh-auth-env.ts';
 export {
   addressList,
   discoveryEnv,

@@ -14,13 +14,21 @@ export const meshAuthEnv = {
 
 type MeshAuthEnv = z.output<z.ZodObject<typeof meshAuthEnv>>;
 
+/** Where the mesh's public keys are: a JWKS file (re-read on change) or a JWKS URL. */
+export type JwksSource = { file: string } | { url: string };
+
 /** Where a service finds the mesh's keys. */
 export interface MeshAuthSettings {
-  /** Public keys of the mesh's issuers (JWKS), as a file or a URL; absent for a service that only signs. */
-  jwks?: { file: string } | { url: string };
+  /** Public keys of the mesh's issuers; absent for a service that only signs. */
+  jwks?: JwksSource;
   /** This service's private signing key (JWK file); only the gateway and the orchestrator sign. */
   signingKeyFile?: string;
 }
+
+/** The settings of a service that verifies callers (and may sign). */
+export type VerifyingMeshAuth = MeshAuthSettings & { jwks: JwksSource };
+/** The settings of a service that signs. */
+export type SigningMeshAuth = MeshAuthSettings & { signingKeyFile: string };
 
 /**
  * The parsed {@link meshAuthEnv}. A service that verifies callers cannot run without the
@@ -29,9 +37,15 @@ export interface MeshAuthSettings {
  */
 export function meshAuthSettings(
   c: MeshAuthEnv,
+  needs: { verify: true; sign: true },
+): VerifyingMeshAuth & SigningMeshAuth;
+export function meshAuthSettings(c: MeshAuthEnv, needs: { verify: true; sign: false }): VerifyingMeshAuth;
+export function meshAuthSettings(c: MeshAuthEnv, needs: { verify: false; sign: true }): SigningMeshAuth;
+export function meshAuthSettings(
+  c: MeshAuthEnv,
   needs: { verify: boolean; sign: boolean },
 ): MeshAuthSettings {
-  const jwks = c.TOOLMESH_MESH_JWKS_FILE
+  const jwks: JwksSource | undefined = c.TOOLMESH_MESH_JWKS_FILE
     ? { file: c.TOOLMESH_MESH_JWKS_FILE }
     : c.TOOLMESH_MESH_JWKS_URL
       ? { url: c.TOOLMESH_MESH_JWKS_URL }

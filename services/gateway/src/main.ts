@@ -8,8 +8,8 @@ import {
   createGrpcClient,
   createResilienceInterceptor,
   handleShutdown,
+  loadSigningKey,
   meshIssuer,
-  signingKeyFromFile,
 } from '@toolmesh/rpc';
 import { createLogger, startTelemetry } from '@toolmesh/telemetry';
 import { type Config, loadConfig } from './config.ts';
@@ -57,7 +57,8 @@ const orchestratorClient = <S extends Parameters<typeof createGrpcClient>[0]>(
 const forwardAsCaller = createForwardAsCaller(
   createCredentialIssuer({
     issuer: meshIssuer.gateway,
-    signingKey: signingKeyFromFile({ path: config.meshAuth.signingKeyFile ?? '', clock: systemClock }),
+    // Read now: a missing key file stops the start instead of failing every call.
+    signingKey: await loadSigningKey(config.meshAuth.signingKeyFile, systemClock),
     clock: systemClock,
   }),
 );

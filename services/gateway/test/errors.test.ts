@@ -1,6 +1,7 @@
 // What callers see when the orchestrator refuses, is down, or the rate limit is spent:
 // the same codes and messages as before, now with typed details (reason, retry hint).
-import { Code, ConnectError } from '@connectrpc/connect';
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import { createGrpcTransport } from '@connectrpc/connect-node';
 import { createRateLimiter } from '@toolmesh/limits';
 import { AuditService, ChatService, RegistryService, TaskService } from '@toolmesh/proto';
 import {
@@ -57,6 +58,15 @@ const orchestrator = createServer({
         return { conversationId: req.conversationId, reply: `ok ${principal.tenantId}/${principal.userId}` };
       },
     }),
+    // Answers with the deadline it was given, as the task's tool name.
+    serviceRegistration(TaskService, {
+      async getTask(req) {
+        return { task: { taskId: req.taskId } };
+      },
+      async *watchTask(req, ctx) {
+        yield { task: { taskId: req.taskId, toolName: String(ctx.timeoutMs() ?? 'none') } };
+      },
+    }),
   ],
 });
 
@@ -87,13 +97,26 @@ async function startGateway(orchestratorAddress: string) {
       },
     ],
   });
+  // A plain client with no default deadline, as the CLI's watch is.
+  const tasks = createClient(
+    TaskService,
+    createGrpcTransport({
+      baseUrl: `http://127.0.0.1:${port}`,
+      interceptors: [
+        (next) => (req) => {
+          req.header.set('authorization', 'Bearer dev-key-u1001');
+          return next(req);
+        },
+      ],
+    }),
+  );
   return Object.assign(
     (message: string) =>
       client.chat({ message }).then(
         () => undefined,
         (e: unknown) => ConnectError.from(e),
       ),
-    { client },
+    { client, tasks },
   );
 }
 
@@ -111,6 +134,18 @@ afterAll(async () => {
 
 test('the orchestrator hears the verified caller through the credential the gateway signed', async () => {
   expect((await chat.client.chat({ message: 'hello' })).reply).toBe('ok t_demo/u_1001');
+});
+
+test('a WatchTask without a deadline is not cut by a client default: it gets the server-side maximum', async () => {
+  const deadlineOf = async (timeoutMs?: number) => {
+    for await (const res of chat.tasks.watchTask({ taskId: `task_${'a'.repeat(32)}` }, { timeoutMs })) {
+      return Number(res.task?.toolName);
+    }
+    return undefined;
+  };
+  // The caller's own deadline wins when shorter; none means the hour-long maximum, not 10 s or 30 s.
+  expect(await deadlineOf(undefined)).toBeGreaterThan(30 * 60_000);
+  expect(await deadlineOf(90_000)).toBeLessThanOrEqual(90_000);
 });
 
 test("the orchestrator's answers pass with their code, message, reason and retry hint", async () => {

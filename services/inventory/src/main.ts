@@ -1,5 +1,5 @@
 import { migrate, openDatabase } from '@toolmesh/db';
-import { jwksFrom } from '@toolmesh/rpc';
+import { loadVerificationKeys } from '@toolmesh/rpc';
 import { createLogger, startTelemetry } from '@toolmesh/telemetry';
 import { serveToolService } from '@toolmesh/tool-sdk';
 import { loadConfig } from './config.ts';
@@ -18,12 +18,14 @@ try {
     host: config.host,
     ...config.telemetry,
   });
+  // Read now: a missing key file stops the start instead of failing every call.
+  const meshKeys = await loadVerificationKeys(config.meshAuth.jwks);
   const db = await openDatabase({ url: config.databaseUrl, applicationName: 'toolmesh-inventory' });
   await migrate(db.pool, { schema: inventorySchema, migrations: inventoryMigrations });
   const server = createInventoryServer({
     pool: db.pool,
     logger,
-    meshKeys: jwksFrom(config.meshAuth.jwks ?? { file: '' }),
+    meshKeys,
     tls: config.tls,
     metrics: telemetry.metrics,
   });

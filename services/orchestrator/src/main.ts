@@ -15,9 +15,9 @@ import { SideEffect } from '@toolmesh/proto';
 import {
   createCredentialIssuer,
   handleShutdown,
-  jwksFrom,
+  loadSigningKey,
+  loadVerificationKeys,
   meshIssuer,
-  signingKeyFromFile,
 } from '@toolmesh/rpc';
 import { createLogger, startTelemetry } from '@toolmesh/telemetry';
 import { createReconciler } from './approvals/index.ts';
@@ -78,10 +78,11 @@ const ledger = createExecutionLedger(db.pool, { clock });
 
 // Zero trust: the gateway's credentials are verified with the mesh's public keys; every call to
 // a tool service carries a credential signed here for that call.
-const meshKeys = jwksFrom(config.meshAuth.jwks ?? { file: '' }, clock);
+// Both read now: a missing key file stops the start instead of failing every call.
+const meshKeys = await loadVerificationKeys(config.meshAuth.jwks, clock);
 const issuer = createCredentialIssuer({
   issuer: meshIssuer.orchestrator,
-  signingKey: signingKeyFromFile({ path: config.meshAuth.signingKeyFile ?? '', clock }),
+  signingKey: await loadSigningKey(config.meshAuth.signingKeyFile, clock),
   clock,
 });
 // A tool's delegated reads get a credential only while the registry knows them as reads.

@@ -1,5 +1,5 @@
 import { migrate, openDatabase } from '@toolmesh/db';
-import { jwksFrom } from '@toolmesh/rpc';
+import { loadVerificationKeys } from '@toolmesh/rpc';
 import { createLogger, startTelemetry } from '@toolmesh/telemetry';
 import { serveToolService } from '@toolmesh/tool-sdk';
 import { loadConfig } from './config.ts';
@@ -19,6 +19,8 @@ try {
     host: config.host,
     ...config.telemetry,
   });
+  // Read now: a missing key file stops the start instead of failing every call.
+  const meshKeys = await loadVerificationKeys(config.meshAuth.jwks);
   const db = await openDatabase({ url: config.databaseUrl, applicationName: 'toolmesh-ticket' });
   await migrate(db.pool, { schema: ticketSchema, migrations: ticketMigrations });
   // The order service may start later: the lookup connects on first use.
@@ -30,7 +32,7 @@ try {
   const server = createTicketServer({
     pool: db.pool,
     logger,
-    meshKeys: jwksFrom(config.meshAuth.jwks ?? { file: '' }),
+    meshKeys,
     tls: config.tls,
     orderLookup,
     metrics: telemetry.metrics,

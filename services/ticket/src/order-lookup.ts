@@ -1,3 +1,4 @@
+import { Code, ConnectError } from '@connectrpc/connect';
 import { ToolService } from '@toolmesh/proto';
 import { createGrpcClient, credentialHeaders, type TlsSettings, toolErrorName } from '@toolmesh/rpc';
 import type { Registry } from '@toolmesh/telemetry';
@@ -101,6 +102,13 @@ export function createOrderLookup(options: OrderLookupOptions): OrderLookup {
         );
       } catch (error) {
         ctx.logger.warn({ err: error, order_id: orderId }, 'order service call failed');
+        // A refused delegation will be refused again: not a reason to retry.
+        if (error instanceof ConnectError && error.code === Code.Unauthenticated) {
+          throw new ToolFailure(
+            'PERMISSION_DENIED',
+            'the order service did not accept the delegated credential',
+          );
+        }
         throw unavailable();
       }
 

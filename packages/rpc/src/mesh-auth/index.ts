@@ -15,6 +15,7 @@ export {
 } from './create-credential-verifier.ts';
 export { createMeshAuthInterceptor } from './create-mesh-auth-interceptor.ts';
 export { generateMeshKeys, type MeshKeys } from './generate-mesh-keys.ts';
+export { loadSigningKey, loadVerificationKeys } from './load-mesh-keys.ts';
 export {
   type CredentialClaims,
   credentialHeader,
