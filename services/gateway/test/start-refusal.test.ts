@@ -38,3 +38,25 @@ test('an explicitly empty TOOLMESH_API_KEYS (as a compose file may pass it) also
   expect(code).not.toBe(0);
   expect(output).toContain('TOOLMESH_API_KEYS holds no API keys and no JWKS is configured');
 });
+
+test('a signing key file that is not there stops the start instead of serving calls it cannot forward', async () => {
+  const { code, output } = await runGateway({
+    TOOLMESH_API_KEYS: JSON.stringify({
+      'a-key-of-sixteen-chars': { user_id: 'u_1', tenant_id: 't_1', permissions: [] },
+    }),
+    TOOLMESH_MESH_KEY_FILE: '/nonexistent/gateway.key.json',
+  });
+  expect(code).not.toBe(0);
+  expect(output).toContain('mesh signing key /nonexistent/gateway.key.json unusable');
+  expect(output).not.toContain('gateway listening');
+});
+
+test('no TOOLMESH_MESH_KEY_FILE at all: refused, naming it', async () => {
+  const { code, output } = await runGateway({
+    TOOLMESH_API_KEYS: JSON.stringify({
+      'a-key-of-sixteen-chars': { user_id: 'u_1', tenant_id: 't_1', permissions: [] },
+    }),
+  });
+  expect(code).not.toBe(0);
+  expect(output).toContain('TOOLMESH_MESH_KEY_FILE is required');
+});
