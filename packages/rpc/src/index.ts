@@ -54,6 +54,7 @@ export { createHealthRegistry, type HealthRegistry } from './health-registry.ts'
 export { isUnsentError } from './is-unsent-error.ts';
 export * from './mesh-auth/index.ts';
 export { observeStream, type StreamObserver } from './observe-stream.ts';
+export { isOpenService } from './open-services.ts';
 export { createReflectionRegistrations } from './reflection-service.ts';
 export { type RelayErrorOptions, relayError } from './relay-error.ts';
 export { requestIdKey } from './request-id-key.ts';

@@ -7,6 +7,7 @@ export { createTestMeshKeys, type TestMeshKeys, type ToolCallScope } from './cre
 export { deadRedisClient } from './dead-redis-client.ts';
 export { deleteRedisKeys } from './delete-redis-keys.ts';
 export { freePort } from './free-port.ts';
+export { rpcCode } from './rpc-code.ts';
 export {
   type CannedAnswer,
   type CannedEvent,

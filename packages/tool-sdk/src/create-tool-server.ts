@@ -1,6 +1,5 @@
 import type { Clock } from '@toolmesh/clock';
 import {
-  createCredentialVerifier,
   createMeshAuthInterceptor,
   createServer,
   type ErrorMapper,
@@ -48,14 +47,12 @@ export function createToolServer(options: ToolServerOptions): Server {
     clock: options.clock,
     tls: options.tls,
     interceptors: [
-      createMeshAuthInterceptor(
-        createCredentialVerifier({
-          keys: options.meshKeys,
-          issuers: [meshIssuer.orchestrator],
-          acceptsAudience: (audience) => audiences.has(audience),
-          clock: options.clock,
-        }),
-      ),
+      createMeshAuthInterceptor({
+        keys: options.meshKeys,
+        issuers: [meshIssuer.orchestrator],
+        acceptsAudience: (audience) => audiences.has(audience),
+        clock: options.clock,
+      }),
     ],
     services: [
       createToolService(options),

@@ -16,6 +16,7 @@ import {
   createTestDatabase,
   createTestMeshKeys,
   waitFor as pollUntil,
+  rpcCode,
   type TestDatabase,
   type TestMeshKeys,
 } from '@toolmesh/testkit';
@@ -170,15 +171,6 @@ async function invokeAs(
 ) {
   const { principal, ...call } = req;
   return tools.invokeTool(call, await meshKeys.toolCall(principal, call));
-}
-
-async function rpcCode(call: Promise<unknown>): Promise<Code | undefined> {
-  try {
-    await call;
-    return undefined;
-  } catch (error) {
-    return ConnectError.from(error).code;
-  }
 }
 
 test('InvokeTool validates, enqueues and answers at once; the worker runs the task as its user', async () => {

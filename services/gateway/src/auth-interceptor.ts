@@ -1,17 +1,10 @@
 import { createContextKey } from '@connectrpc/connect';
-import { Health, type Principal, reflectionV1, reflectionV1alpha } from '@toolmesh/proto';
-import { Code, type Interceptor, publicError } from '@toolmesh/rpc';
+import type { Principal } from '@toolmesh/proto';
+import { Code, type Interceptor, isOpenService, publicError } from '@toolmesh/rpc';
 import type { Authenticate } from './authenticate.ts';
 
 /** Where the verified principal travels from the interceptor to the handlers. */
 export const principalKey = createContextKey<Principal | undefined>(undefined, { description: 'principal' });
-
-// Probes and grpcurl must work without a key.
-const open = new Set([
-  Health.typeName,
-  reflectionV1.ServerReflection.typeName,
-  reflectionV1alpha.ServerReflection.typeName,
-]);
 
 /**
  * Authenticates every call except health and reflection. A refused credential gets one
@@ -20,7 +13,7 @@ const open = new Set([
  */
 export function createAuthInterceptor(authenticate: Authenticate): Interceptor {
   return (next) => async (req) => {
-    if (!open.has(req.service.typeName)) {
+    if (!isOpenService(req.service.typeName)) {
       const principal = await authenticate(req.header.get('authorization'));
       if (!principal) {
         throw publicError(

@@ -5,7 +5,6 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import { createRateLimiter } from '@toolmesh/limits';
 import { AuditService, ChatService, RegistryService, TaskService } from '@toolmesh/proto';
 import {
-  createCredentialVerifier,
   createGrpcClient,
   createMeshAuthInterceptor,
   createServer,
@@ -35,13 +34,11 @@ const meshKeys = await createTestMeshKeys();
 const orchestrator = createServer({
   logger,
   interceptors: [
-    createMeshAuthInterceptor(
-      createCredentialVerifier({
-        keys: meshKeys.keys,
-        issuers: [meshIssuer.gateway],
-        acceptsAudience: (a) => a === meshAudience.orchestrator,
-      }),
-    ),
+    createMeshAuthInterceptor({
+      keys: meshKeys.keys,
+      issuers: [meshIssuer.gateway],
+      acceptsAudience: (a) => a === meshAudience.orchestrator,
+    }),
   ],
   services: [
     serviceRegistration(ChatService, {

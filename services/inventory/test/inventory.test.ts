@@ -1,4 +1,4 @@
-import { Code, ConnectError } from '@connectrpc/connect';
+import { Code } from '@connectrpc/connect';
 import { type Database, migrate, openDatabase } from '@toolmesh/db';
 import { type Principal, SideEffect, ToolErrorCode, ToolService } from '@toolmesh/proto';
 import { createGrpcClient, type Server } from '@toolmesh/rpc';
@@ -6,6 +6,7 @@ import { createLogger } from '@toolmesh/telemetry';
 import {
   createTestDatabase,
   createTestMeshKeys,
+  rpcCode,
   type TestDatabase,
   type TestMeshKeys,
 } from '@toolmesh/testkit';
@@ -50,15 +51,6 @@ async function invoke(argumentsJson: unknown, principal: PrincipalInit = u1001) 
   const call = request(argumentsJson);
   const res = await client.invokeTool(call, await meshKeys.toolCall(principal, call));
   return res.outcome;
-}
-
-async function rpcCode(call: Promise<unknown>): Promise<Code | undefined> {
-  try {
-    await call;
-    return undefined;
-  } catch (error) {
-    return ConnectError.from(error).code;
-  }
 }
 
 test('ListTools publishes get_inventory_snapshot with its JSON Schema and metadata', async () => {

@@ -1,7 +1,6 @@
 import type { Clock } from '@toolmesh/clock';
 import type { Pool } from '@toolmesh/db';
 import {
-  createCredentialVerifier,
   createMeshAuthInterceptor,
   createServer,
   type KeyResolver,
@@ -51,14 +50,12 @@ export function createOrchestratorServer(options: OrchestratorServerOptions): Se
     clock: options.clock,
     tls: options.tls,
     interceptors: [
-      createMeshAuthInterceptor(
-        createCredentialVerifier({
-          keys: options.meshKeys,
-          issuers: [meshIssuer.gateway],
-          acceptsAudience: (audience) => audience === meshAudience.orchestrator,
-          clock: options.clock,
-        }),
-      ),
+      createMeshAuthInterceptor({
+        keys: options.meshKeys,
+        issuers: [meshIssuer.gateway],
+        acceptsAudience: (audience) => audience === meshAudience.orchestrator,
+        clock: options.clock,
+      }),
     ],
     services: [
       createChatService(options.engine),

@@ -182,13 +182,12 @@ test('tasks: findTask names the tenant; findOwnedTask and unreportedTasks answer
     cached: false,
     taskId: 'task_b',
   });
-  expect(await ledger.findTask('task_a')).toEqual({
+  expect(await ledger.findOwnedTask('task_a', demo)).toEqual({
     toolAddress: 't_demo:50061',
     toolName: 'export_order_report',
     tenantId: 't_demo',
     userId: 'u_1001',
   });
-  expect(await ledger.findOwnedTask('task_a', demo)).toMatchObject({ tenantId: 't_demo' });
   expect(await ledger.findOwnedTask('task_a', other)).toBeUndefined();
   expect(await ledger.findOwnedTask('task_b', demo)).toBeUndefined();
   expect(await ledger.findOwnedTask('task_none', demo)).toBeUndefined();

@@ -20,7 +20,9 @@ import { createToolEndpoint } from '../src/tools/tool-endpoint.ts';
 import { testToolCredentials } from './support/test-credentials.ts';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
-const principal = create(PrincipalSchema, { userId: 'u_1', permissions: [] });
+const principal = create(PrincipalSchema, { userId: 'u_1', tenantId: 't_1', permissions: [] });
+// Breaker states and addresses are for operators.
+const operator = create(PrincipalSchema, { userId: 'op_1', tenantId: 't_1', permissions: ['registry:admin'] });
 
 /** A ToolService whose one tool answers "pong", or holds each call until released. */
 async function startToolService(port: number) {
@@ -97,7 +99,7 @@ async function world() {
       { tool, toolCallId: 'c1', argumentsJson: '{}', idempotencyKey: '', principal, requestId: 'r1', signal },
       deps,
     );
-  const view = () => describeRegistry(registry, principal);
+  const view = () => describeRegistry(registry, operator);
   const gauge = async (name: string) =>
     (await metrics.registry.getSingleMetric(name)?.get())?.values.find(
       (v) => v.labels.endpoint === endpoint.address,

@@ -1,4 +1,4 @@
-import { Code, ConnectError } from '@connectrpc/connect';
+import { Code } from '@connectrpc/connect';
 import { type Database, migrate, openDatabase } from '@toolmesh/db';
 import { type Principal, SideEffect, ToolErrorCode, ToolService } from '@toolmesh/proto';
 import { createGrpcClient, credentialHeaders, type Server } from '@toolmesh/rpc';
@@ -6,6 +6,7 @@ import { createLogger } from '@toolmesh/telemetry';
 import {
   createTestDatabase,
   createTestMeshKeys,
+  rpcCode,
   type TestDatabase,
   type TestMeshKeys,
 } from '@toolmesh/testkit';
@@ -48,15 +49,6 @@ async function invoke(argumentsJson: unknown, principal: PrincipalInit = u1001) 
   };
   const res = await client.invokeTool(call, await meshKeys.toolCall(principal, call));
   return res.outcome;
-}
-
-async function rpcCode(call: Promise<unknown>): Promise<Code | undefined> {
-  try {
-    await call;
-    return undefined;
-  } catch (error) {
-    return ConnectError.from(error).code;
-  }
 }
 
 const taskCount = async () =>

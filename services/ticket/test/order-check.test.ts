@@ -2,7 +2,7 @@ import net from 'node:net';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { ToolErrorCode, ToolService } from '@toolmesh/proto';
 import { createGrpcClient, credentialHeaders, delegationHeader } from '@toolmesh/rpc';
-import { createTestMeshKeys, freePort } from '@toolmesh/testkit';
+import { createTestMeshKeys, freePort, rpcCode } from '@toolmesh/testkit';
 import {
   assertTicketAllowed,
   createOrderLookup,
@@ -211,15 +211,6 @@ describe('mesh credentials of create_ticket', () => {
   });
   const delegationFor = (callId: string) =>
     h.meshKeys.delegation(u1001, orderDetailTool, callId, 'create_ticket');
-
-  async function rpcCode(call: Promise<unknown>): Promise<Code | undefined> {
-    try {
-      await call;
-      return undefined;
-    } catch (error) {
-      return ConnectError.from(error).code;
-    }
-  }
 
   // The call as the orchestrator signs it: it creates the ticket the refused calls did not.
   async function signedRight(req: ReturnType<typeof request>) {

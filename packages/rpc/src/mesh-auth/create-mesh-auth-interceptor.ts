@@ -1,26 +1,20 @@
 import { Code, type Interceptor } from '@connectrpc/connect';
-import { Health, reflectionV1, reflectionV1alpha } from '@toolmesh/proto';
 import { publicError } from '../error-details.ts';
+import { isOpenService } from '../open-services.ts';
 import { requestIdKey } from '../request-id-key.ts';
-import type { CredentialVerifier } from './create-credential-verifier.ts';
+import { type CredentialVerifierOptions, createCredentialVerifier } from './create-credential-verifier.ts';
 import { credentialHeader, meshCredentialKey } from './mesh-credential.ts';
-
-// Probes and grpcurl's reflection answer without a credential; they hold no user data.
-const open = new Set([
-  Health.typeName,
-  reflectionV1.ServerReflection.typeName,
-  reflectionV1alpha.ServerReflection.typeName,
-]);
 
 /**
  * The one server interceptor that admits calls inside the mesh: every call except health and
- * reflection must carry a mesh credential (`authorization: Bearer <jwt>`) that the verifier
- * accepts, before any handler runs. The credential goes into the handler context
+ * reflection must carry a mesh credential (`authorization: Bearer <jwt>`) that a verifier with
+ * these options accepts (issuers, audiences, keys), before any handler runs. The credential goes into the handler context
  * ({@link meshCredentialKey}); its request id replaces whatever the caller's headers said.
  */
-export function createMeshAuthInterceptor(verifier: CredentialVerifier): Interceptor {
+export function createMeshAuthInterceptor(options: CredentialVerifierOptions): Interceptor {
+  const verifier = createCredentialVerifier(options);
   return (next) => async (req) => {
-    if (open.has(req.service.typeName)) return next(req);
+    if (isOpenService(req.service.typeName)) return next(req);
     const match = /^Bearer ([\w-]+\.[\w-]+\.[\w-]+)$/.exec(req.header.get(credentialHeader) ?? '');
     if (!match?.[1]) throw publicError(Code.Unauthenticated, 'missing mesh credential');
     const credential = await verifier.verify(match[1]);

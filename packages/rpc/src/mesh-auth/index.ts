@@ -18,6 +18,7 @@ export { generateMeshKeys, type MeshKeys } from './generate-mesh-keys.ts';
 export { loadSigningKey, loadVerificationKeys } from './load-mesh-keys.ts';
 export {
   type CredentialClaims,
+  type CredentialScope,
   credentialHeader,
   credentialHeaders,
   delegationHeader,

@@ -2,19 +2,8 @@ import { Code, createContextKey, type HandlerContext } from '@connectrpc/connect
 import type { Principal } from '@toolmesh/proto';
 import { publicError } from '../error-details.ts';
 
-/**
- * The verified credential of the call being served: who it runs for, and what it was
- * issued for. The mesh interceptor puts it in the handler context before any handler runs.
- */
-export interface MeshCredential {
-  /** The end user: user, tenant and permissions, as the gateway verified them. */
-  principal: Principal;
-  /** Correlates logs and audit records across hops. */
-  requestId: string;
-  /** Who signed it, e.g. {@link meshIssuer}.gateway. */
-  issuer: string;
-  /** What it is for, e.g. {@link meshAudience}.orchestrator or a tool's audience. */
-  audience: string;
+/** What a credential is good for, beyond its audience: one tool call, one task, or a delegated read. */
+export interface CredentialScope {
   /** A tool call's credential: the tool, the call and its idempotency key. */
   tool?: string;
   callId?: string;
@@ -23,22 +12,30 @@ export interface MeshCredential {
   taskId?: string;
   /** A delegated credential: the tool whose call may make this call as the same user. */
   onBehalfOf?: string;
+}
+
+/** What an issuer signs into a credential (the issuer and times are its own). */
+export interface CredentialClaims extends CredentialScope {
+  principal: Pick<Principal, 'userId' | 'tenantId' | 'permissions'>;
+  /** Correlates logs and audit records across hops. */
+  requestId: string;
+  /** What it is for, e.g. {@link meshAudience}.orchestrator or a tool's audience. */
+  audience: string;
+}
+
+/**
+ * The verified credential of the call being served: who it runs for, and what it was
+ * issued for. The mesh interceptor puts it in the handler context before any handler runs.
+ */
+export interface MeshCredential extends CredentialClaims {
+  /** The end user: user, tenant and permissions, as the gateway verified them. */
+  principal: Principal;
+  /** Who signed it, e.g. {@link meshIssuer}.gateway. */
+  issuer: string;
   /** When it stops being accepted, in ms since the epoch. */
   expiresAt: number;
   /** The signed token itself. */
   token: string;
-}
-
-/** What an issuer signs into a credential (the issuer and times are its own). */
-export interface CredentialClaims {
-  principal: Pick<Principal, 'userId' | 'tenantId' | 'permissions'>;
-  requestId: string;
-  audience: string;
-  tool?: string;
-  callId?: string;
-  idempotencyKey?: string;
-  taskId?: string;
-  onBehalfOf?: string;
 }
 
 /** The services that sign mesh credentials; a verifier names the ones it accepts. */

@@ -88,8 +88,6 @@ export interface ExecutionLedger {
    */
   unreportedTasks(conversationId: string, owner: Owner): Promise<StartedTask[]>;
   markTaskReported(executionId: string): Promise<void>;
-  /** Where a task lives: the tool service that started it, and for whom (tenant and user). */
-  findTask(taskId: string): Promise<TaskLocation | undefined>;
   /**
    * The task if it belongs to `owner` (tenant and user); a task of anyone else answers
    * undefined, exactly like a missing one, so callers cannot tell them apart.
@@ -243,27 +241,6 @@ export function createExecutionLedger(pool: Pool, options: ExecutionLedgerOption
       await pool.query(
         'UPDATE orchestrator.tool_executions SET task_reported = true WHERE execution_id = $1',
         [executionId],
-      );
-    },
-    async findTask(taskId) {
-      const { rows } = await pool.query<{
-        tool_address: string;
-        tool_name: string;
-        tenant_id: string;
-        user_id: string;
-      }>(
-        `SELECT tool_address, tool_name, tenant_id, user_id FROM orchestrator.tool_executions
-          WHERE task_id = $1 ORDER BY created_at LIMIT 1`,
-        [taskId],
-      );
-      const row = rows[0];
-      return (
-        row && {
-          toolAddress: row.tool_address,
-          toolName: row.tool_name,
-          tenantId: row.tenant_id,
-          userId: row.user_id,
-        }
       );
     },
     async findOwnedTask(taskId, owner) {

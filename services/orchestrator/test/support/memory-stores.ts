@@ -181,17 +181,6 @@ export function createMemoryLedger(clock: Clock, rows: LedgerRow[] = []) {
       const row = rows.find((r) => r.executionId === executionId);
       if (row) row.taskReported = true;
     },
-    async findTask(taskId) {
-      const row = rows.find((r) => r.taskId === taskId);
-      return (
-        row && {
-          toolAddress: row.start.toolAddress,
-          toolName: row.start.toolName,
-          tenantId: row.start.tenantId,
-          userId: row.start.userId,
-        }
-      );
-    },
     async findOwnedTask(taskId, owner) {
       const row = rows.find((r) => r.taskId === taskId && isOwnedBy(r.start, owner));
       return (
