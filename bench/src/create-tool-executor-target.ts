@@ -23,7 +23,6 @@ const noLedger: ExecutionLedger = {
   resolve: async () => {},
   unreportedTasks: async () => [],
   markTaskReported: async () => {},
-  findTask: async () => undefined,
   findOwnedTask: async () => undefined,
 };
 
