@@ -3,7 +3,7 @@
 // --echo (the echo tool of the tool-hop benchmark), --dummies N and --permission P
 // (N extra tools, offered to users holding P, for the scaling benchmark).
 import { parseArgs } from 'node:util';
-import { jwksFrom } from '@toolmesh/rpc';
+import { loadVerificationKeys } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
 import { createToolServer } from '@toolmesh/tool-sdk';
 import { createDummyTools } from './create-dummy-tools.ts';
@@ -25,7 +25,11 @@ const tools = [
   ...(values.echo ? [createEchoTool()] : []),
   ...createDummyTools(Number(values.dummies), values.permission),
 ];
-const server = createToolServer({ logger, tools, meshKeys: jwksFrom({ file: values.jwks }) });
+const server = createToolServer({
+  logger,
+  tools,
+  meshKeys: await loadVerificationKeys({ file: values.jwks }),
+});
 const port = await server.listen(0);
 server.health.setAll(true);
 reportReady(port, () => void server.shutdown(0));
