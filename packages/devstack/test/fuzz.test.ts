@@ -1,13 +1,23 @@
 // Fuzz: 10,000+ malformed or hostile requests against the running mesh — raw gRPC
 // frames to the gateway (invalid UTF-8, broken protobuf, oversized, injection
-// text) and hostile InvokeTool arguments to every tool service. Each must get a
-// clear status; none may be INTERNAL or UNKNOWN, and no process may die.
+// text) and hostile InvokeTool arguments to every tool service, most signed as the
+// mesh's orchestrator signs a tool call (so they reach the handlers), some unsigned or
+// forged (refused before any handler). Each must get a clear status; none may be
+// INTERNAL or UNKNOWN, and no process may die.
 
 import http2 from 'node:http2';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus, ToolService } from '@toolmesh/proto';
-import { createGrpcClient, toolErrorName } from '@toolmesh/rpc';
-import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
+import {
+  createCredentialIssuer,
+  createGrpcClient,
+  credentialHeaders,
+  meshAudience,
+  meshIssuer,
+  signingKeyFromFile,
+  toolErrorName,
+} from '@toolmesh/rpc';
+import { createTestDatabase, createTestMeshKeys, type TestDatabase } from '@toolmesh/testkit';
 import pg from 'pg';
 import { freeMeshPorts, type Mesh, startMesh } from '../src/index.ts';
 
@@ -154,7 +164,13 @@ function rawCall(
       status = String(trailers['grpc-status']);
     });
     req.on('data', () => {});
-    req.on('end', () => resolve(status ?? 'no-status'));
+    req.on('end', () => {
+      resolve(status ?? 'no-status');
+      // The call is over once the response ended, even when the server answered before reading the
+      // whole (oversized) request: cancel the stream as gRPC clients do. Otherwise the unsent rest
+      // keeps it open (half-closed), counting against the gateway's 100 streams per connection.
+      req.close(http2.constants.NGHTTP2_CANCEL);
+    });
     req.on('error', (e) => resolve(`stream-error:${e.message}`));
     req.end(frame(body));
   });
@@ -196,13 +212,16 @@ test(`${chatCases} hostile ChatService calls and ${invokeCases} hostile InvokeTo
     mesh.grpcAddresses.ticket,
   ];
   const clients = toolAddresses.map((address) => createGrpcClient(ToolService, { address }));
-  const [order, inventory, dispatch, ticket] = clients;
-  const clientFor: Record<string, typeof order> = {
-    get_order_detail: order,
-    get_inventory_snapshot: inventory,
-    get_dispatch_plan: dispatch,
-    create_ticket: ticket,
-    list_tickets: ticket,
+  // A tool each service serves: a credential for it gets a call of an unknown tool name past
+  // the service's mesh interceptor, to the handler that must refuse the name.
+  const servedTool = ['get_order_detail', 'get_inventory_snapshot', 'get_dispatch_plan', 'list_tickets'];
+  // The client (by index) of the service that serves each tool.
+  const serviceOf: Record<string, number> = {
+    get_order_detail: 0,
+    get_inventory_snapshot: 1,
+    get_dispatch_plan: 2,
+    create_ticket: 3,
+    list_tickets: 3,
   };
   const toolNames = [
     'get_order_detail',
@@ -233,9 +252,14 @@ test(`${chatCases} hostile ChatService calls and ${invokeCases} hostile InvokeTo
     '\ud800\udc00\ud800',
     '{"order_id":"202604100018","category":"other","description":"nul \\u0000 inside the text"}',
   ];
+  // Credentials signed with the mesh's own orchestrator key, as the orchestrator signs a tool call.
+  const orchestrator = createCredentialIssuer({
+    issuer: meshIssuer.orchestrator,
+    signingKey: signingKeyFromFile({ path: mesh.meshKeys.orchestratorKeyFile }),
+  });
+  // Keys the mesh never heard of, with the orchestrator's issuer name.
+  const forger = (await createTestMeshKeys()).orchestrator;
   const principals = [
-    undefined,
-    { userId: '', tenantId: '', permissions: [] },
     {
       userId: 'u_1001',
       tenantId: 't_demo',
@@ -248,26 +272,53 @@ test(`${chatCases} hostile ChatService calls and ${invokeCases} hostile InvokeTo
     },
     { userId: 'u_evil', tenantId: 't_other', permissions: ['order:read', 'dispatch:read'] },
   ];
+  // How a call is signed: mostly by the mesh for exactly this call (it reaches the handler); else not
+  // at all, by unknown keys, or for a principal without user and tenant (refused before any handler).
+  const signingOf = (r: number) =>
+    r < 0.7 ? 'mesh' : r < 0.8 ? 'none' : r < 0.9 ? 'forged' : 'no-principal';
   const outcomes = new Map<string, number>();
   const count = (k: string) => outcomes.set(k, (outcomes.get(k) ?? 0) + 1);
+  // Calls answered otherwise than their signing allows: mesh-signed ones in-band, the rest UNAUTHENTICATED.
+  const unexpected: string[] = [];
   const invokes = Array.from({ length: invokeCases }, (_, i) => i);
   await pool(invokes, 24, async (i) => {
     const toolName = toolNames[Math.floor(next() * toolNames.length)] as string;
     // Most calls reach the service that serves the tool; unknown names go anywhere.
-    const client = (clientFor[toolName] ?? clients[i % clients.length]) as (typeof clients)[number];
+    const known = serviceOf[toolName] !== undefined;
+    const target = serviceOf[toolName] ?? i % clients.length;
+    const client = clients[target] as (typeof clients)[number];
+    const argumentsJson = hostileArgs[Math.floor(next() * hostileArgs.length)] as string;
+    const principal = principals[Math.floor(next() * principals.length)] as (typeof principals)[number];
+    const idempotencyKey = next() < 0.5 ? `k-${i}` : '';
+    const signing = signingOf(next());
+    const claims = {
+      principal: signing === 'no-principal' ? { userId: '', tenantId: '', permissions: [] } : principal,
+      requestId: `fuzz-${i}`,
+      audience: meshAudience.tool(known ? toolName : (servedTool[target] as string)),
+      tool: toolName,
+      callId: `fuzz-${i}`,
+      idempotencyKey,
+    };
+    const headers =
+      signing === 'none'
+        ? {}
+        : credentialHeaders(await (signing === 'forged' ? forger : orchestrator).issue(claims));
+    let outcome: string;
     try {
-      const res = await client.invokeTool({
-        toolCallId: `fuzz-${i}`,
-        toolName,
-        argumentsJson: hostileArgs[Math.floor(next() * hostileArgs.length)] as string,
-        principal: principals[Math.floor(next() * principals.length)],
-        idempotencyKey: next() < 0.5 ? `k-${i}` : '',
-      });
-      if (res.outcome.case === 'error') count(`tool:${toolErrorName(res.outcome.value.code)}`);
-      else count(res.outcome.case ?? 'empty');
+      const res = await client.invokeTool(
+        { toolCallId: `fuzz-${i}`, toolName, argumentsJson, idempotencyKey },
+        { headers },
+      );
+      outcome =
+        res.outcome.case === 'error'
+          ? `tool:${toolErrorName(res.outcome.value.code)}`
+          : (res.outcome.case ?? 'empty');
     } catch (error) {
-      count(`grpc:${error instanceof ConnectError ? Code[error.code] : String(error)}`);
+      outcome = `grpc:${error instanceof ConnectError ? Code[error.code] : String(error)}`;
     }
+    count(outcome);
+    const allowed = signing === 'mesh' ? !outcome.startsWith('grpc:') : outcome === 'grpc:Unauthenticated';
+    if (!allowed) unexpected.push(`${i} ${signing} ${toolName}: ${outcome}`);
   });
 
   console.log(
@@ -282,7 +333,10 @@ test(`${chatCases} hostile ChatService calls and ${invokeCases} hostile InvokeTo
   // Every call ended with a gRPC status: no broken streams, no missing trailers.
   expect([...chatStatuses.keys()].filter((k) => k !== 'OK' && !(k in Code))).toEqual([]);
   expect(outcomes.get('tool:INTERNAL') ?? 0).toBe(0);
-  expect([...outcomes.keys()].filter((k) => k.startsWith('grpc:'))).toEqual([]);
+  // Every mesh-signed call was answered in-band by the handler; every other one was refused
+  // with UNAUTHENTICATED, never with another status.
+  expect(unexpected.slice(0, 20)).toEqual([]);
+  expect([...outcomes.keys()].filter((k) => k.startsWith('grpc:'))).toEqual(['grpc:Unauthenticated']);
   // The model can propose writes from hostile text, but nothing was written without a Confirm.
   const sql = new pg.Client({ connectionString: db.url });
   await sql.connect();
