@@ -64,16 +64,28 @@ export async function runTools(ctx: CliContext): Promise<number> {
     formatTable(['TOOL', 'SIDE EFFECT', 'PERMISSION', 'PERMITTED', 'AVAILABLE', 'REPLICAS (BREAKER)'], rows),
   );
   out.push('');
-  out.push(
-    formatTable(
-      ['ENDPOINT', 'BREAKER', 'REACHABLE', 'TOOLS'],
-      res.endpoints.map((e) => [p(e.address), breaker(e), yesNo(e.reachable), p(e.tools.join(', ')) || '-']),
-    ),
-  );
-  out.push('');
-  out.push(
-    `${res.tools.length} tools on ${res.endpoints.length} endpoints; discovery: ${p(res.discovery) || 'unknown'}`,
-  );
+  // The gateway shows where tools run only to operators (registry:admin); say so rather than "0 endpoints".
+  if (res.endpoints.length === 0 && res.tools.length > 0) {
+    out.push(
+      `${res.tools.length} tools; replicas and breakers are shown to operators (permission registry:admin)`,
+    );
+  } else {
+    out.push(
+      formatTable(
+        ['ENDPOINT', 'BREAKER', 'REACHABLE', 'TOOLS'],
+        res.endpoints.map((e) => [
+          p(e.address),
+          breaker(e),
+          yesNo(e.reachable),
+          p(e.tools.join(', ')) || '-',
+        ]),
+      ),
+    );
+    out.push('');
+    out.push(
+      `${res.tools.length} tools on ${res.endpoints.length} endpoints; discovery: ${p(res.discovery) || 'unknown'}`,
+    );
+  }
   ctx.stdout.write(`${out.join('\n')}\n`);
   return exitCode.ok;
 }

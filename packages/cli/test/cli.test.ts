@@ -151,7 +151,8 @@ test('chat in a pseudo-terminal: a spinner while tools run, the question answere
 }, 90_000);
 
 test('tools: the registry with permissions, replicas and breakers (--json and the table)', async () => {
-  const json = await toolmesh(['tools', '--json']);
+  // Replicas and breakers map the internal network: an operator's view (registry:admin).
+  const json = await toolmesh(['tools', '--json'], { key: 'dev-key-operator' });
   expect(json.stderr).toBe('');
   expect(json.code).toBe(0);
   const registry = JSON.parse(json.stdout) as {
@@ -169,13 +170,18 @@ test('tools: the registry with permissions, replicas and breakers (--json and th
     ]),
   );
   const order = registry.tools.find((t) => t.definition.name === 'get_order_detail');
-  expect(order).toMatchObject({ addresses: [mesh.grpcAddresses.order], permitted: true, available: true });
+  expect(order).toMatchObject({ addresses: [mesh.grpcAddresses.order], available: true });
   expect(registry.endpoints.map((e) => e.breakerState)).toContain('BREAKER_STATE_CLOSED');
 
-  const table = await toolmesh(['tools']);
+  const table = await toolmesh(['tools'], { key: 'dev-key-operator' });
   expect(table.code).toBe(0);
-  expect(table.stdout).toMatch(/get_order_detail\s+read\s+order:read\s+yes\s+yes\s+\S+ \(closed\)/);
+  expect(table.stdout).toMatch(/get_order_detail\s+read\s+order:read\s+no\s+yes\s+\S+ \(closed\)/);
   expect(table.stdout).toMatch(/create_ticket\s+write\s+ticket:write/);
+
+  // A user sees what it may use, not where it runs.
+  const mine = await toolmesh(['tools']);
+  expect(mine.stdout).toMatch(/get_order_detail\s+read\s+order:read\s+yes\s+yes\s+-/);
+  expect(mine.stdout).toContain('replicas and breakers are shown to operators');
 
   // The read-only key may not write: create_ticket is listed but not permitted.
   const readonly = await toolmesh(['tools'], { key: 'dev-key-readonly' });
