@@ -22,7 +22,11 @@ import { testToolCredentials } from './support/test-credentials.ts';
 const logger = createLogger({ service: 'test', level: 'silent' });
 const principal = create(PrincipalSchema, { userId: 'u_1', tenantId: 't_1', permissions: [] });
 // Breaker states and addresses are for operators.
-const operator = create(PrincipalSchema, { userId: 'op_1', tenantId: 't_1', permissions: ['registry:admin'] });
+const operator = create(PrincipalSchema, {
+  userId: 'op_1',
+  tenantId: 't_1',
+  permissions: ['registry:admin'],
+});
 
 /** A ToolService whose one tool answers "pong", or holds each call until released. */
 async function startToolService(port: number) {
