@@ -1,7 +1,10 @@
 // Docker HEALTHCHECK of a toolmesh container, with nothing but Node's own modules (the images
 // carry no grpcurl). Default: grpc.health.v1.Health/Check for the whole server ("") on
 // 127.0.0.1:$PORT, healthy only when it answers SERVING. `--http <path>`: an HTTP GET answered 2xx
-// (the scripted model's /healthz). Kubernetes does not use this: its probes are native `grpc:` ones.
+// (the scripted model's /healthz). With mutual TLS on (TOOLMESH_TLS_CERT_FILE, _KEY_FILE, _CA_FILE)
+// it dials TLS with the container's own certificate; Kubernetes then runs it as an `exec` probe,
+// since native `grpc:` probes speak plaintext only.
+import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:http2';
 
@@ -31,7 +34,17 @@ if (httpFlag >= 0) {
   req.on('error', (error) => fail(error.message));
   req.end();
 } else {
-  const session = connect(`http://127.0.0.1:${port}`);
+  const { TOOLMESH_TLS_CERT_FILE: cert, TOOLMESH_TLS_KEY_FILE: key, TOOLMESH_TLS_CA_FILE: ca } = env;
+  const session =
+    cert && key && ca
+      ? connect(`https://127.0.0.1:${port}`, {
+          cert: readFileSync(cert),
+          key: readFileSync(key),
+          ca: readFileSync(ca),
+          // The CA is checked; the name is not: this is the container asking itself on 127.0.0.1.
+          checkServerIdentity: () => undefined,
+        })
+      : connect(`http://127.0.0.1:${port}`);
   session.on('error', (error) => fail(error.message));
   const stream = session.request({
     ':method': 'POST',

@@ -1,6 +1,6 @@
 // Mutual TLS on a server and its clients: only a certificate the mesh CA signed gets a
 // stream; rotated files reach new connections on both sides without a restart.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import http2 from 'node:http2';
@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
 import { createClient } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
 import { createManualClock } from '@toolmesh/clock';
@@ -404,4 +405,25 @@ test('a retired connection is closed once the calls running on it have ended', a
   expect(closed).toEqual([1, 2]);
   for (const finish of pending.splice(0)) finish();
   expect(await third).toEqual({ built: 3 });
+});
+
+test("the containers' health check dials TLS with the container's own files, and fails without them", async () => {
+  const healthCheck = fileURLToPath(new URL('../../../deploy/docker/health-check.ts', import.meta.url));
+  const run = (env: NodeJS.ProcessEnv) =>
+    new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, [healthCheck], {
+        env: { PATH: process.env.PATH, PORT: String(port), ...env },
+        stdio: 'ignore',
+      });
+      child.once('exit', resolve);
+    });
+  const own = settings('client');
+  expect(
+    await run({
+      TOOLMESH_TLS_CERT_FILE: own.certFile,
+      TOOLMESH_TLS_KEY_FILE: own.keyFile,
+      TOOLMESH_TLS_CA_FILE: own.caFile,
+    }),
+  ).toBe(0);
+  expect(await run({})).not.toBe(0);
 });
