@@ -1,4 +1,4 @@
-import type { Clock } from '@toolmesh/clock';
+import { type Clock, systemClock } from '@toolmesh/clock';
 import type { Pool } from '@toolmesh/db';
 import {
   createMeshAuthInterceptor,
@@ -11,6 +11,8 @@ import {
   type TlsSettings,
 } from '@toolmesh/rpc';
 import type { Logger, Registry } from '@toolmesh/telemetry';
+import { createAssistantService } from './assistant-service.ts';
+import type { AssistantCatalog } from './assistants/assistant-catalog.ts';
 import { createAuditService } from './audit-service.ts';
 import type { ChatEngine } from './chat-engine.ts';
 import { createChatService } from './chat-service.ts';
@@ -18,6 +20,7 @@ import { mapError } from './map-error.ts';
 import { createRegistryService } from './registry-service.ts';
 import type { ExecutionLedger } from './store/index.ts';
 import { createTaskForwarder, type ToolCredentials, type ToolRegistry } from './tools/index.ts';
+import { createUsageService, type UsageServiceOptions } from './usage-service.ts';
 
 /** Options of {@link createOrchestratorServer}. */
 export interface OrchestratorServerOptions {
@@ -35,6 +38,10 @@ export interface OrchestratorServerOptions {
   /** Mutual TLS of the listener and of the forwarded task reads; absent: plaintext. */
   tls?: TlsSettings;
   clock?: Clock;
+  /** The assistants file as last loaded: AssistantService lists it (absent: not served). */
+  assistants?: { current(): AssistantCatalog };
+  /** The per-turn usage records: UsageService reads them (absent: not served). */
+  usage?: UsageServiceOptions['usage'];
 }
 
 /**
@@ -66,6 +73,10 @@ export function createOrchestratorServer(options: OrchestratorServerOptions): Se
         credentials: options.credentials,
         clientOptions: { tls: options.tls },
       }),
+      ...(options.assistants ? [createAssistantService({ assistants: options.assistants })] : []),
+      ...(options.usage
+        ? [createUsageService({ usage: options.usage, clock: options.clock ?? systemClock })]
+        : []),
     ],
   });
 }
