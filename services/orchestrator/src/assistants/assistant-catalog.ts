@@ -75,6 +75,11 @@ export interface AssistantCatalog {
   defaultAssistant: string;
   models: ReadonlyMap<string, ModelBackend>;
   tenants: ReadonlyMap<string, TenantPolicy>;
+  /**
+   * Which file contents this is (a short hash of the file; "neutral" without a file), for logs
+   * and audit: two replicas with the same version run the same assistants.
+   */
+  version?: string;
 }
 
 /** The assistant a turn runs with. */

@@ -1,0 +1,31 @@
+import type { AssistantProfile } from './assistant-catalog.ts';
+
+// Compiled patterns, shared by every profile: a catalog has few distinct globs, and a turn asks often.
+const compiled = new Map<string, RegExp>();
+
+function patternRegExp(pattern: string): RegExp {
+  let re = compiled.get(pattern);
+  if (!re) {
+    const body = pattern
+      .split('*')
+      .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*');
+    re = new RegExp(`^${body}$`, 's');
+    compiled.set(pattern, re);
+  }
+  return re;
+}
+
+/** True when `toolName` matches one of `patterns` (tool names, or globs where `*` is any run of characters). */
+export function matchesToolPattern(patterns: readonly string[], toolName: string): boolean {
+  return patterns.some((p) => (p.includes('*') ? patternRegExp(p).test(toolName) : p === toolName));
+}
+
+/**
+ * Whether the profile may offer and run `toolName`: its `tools` are names or globs (`*` only,
+ * anchored at both ends); a profile without `tools` allows every tool (the user's own
+ * permissions still apply elsewhere).
+ */
+export function toolAllowed(profile: AssistantProfile, toolName: string): boolean {
+  return profile.tools === undefined || matchesToolPattern(profile.tools, toolName);
+}
