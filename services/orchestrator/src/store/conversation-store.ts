@@ -10,6 +10,19 @@ export interface ConversationLease {
   token: string;
 }
 
+/** The assistant a conversation runs with, fixed when it starts. */
+export interface ConversationAssistant {
+  assistant: string;
+  variant: string;
+}
+
+/** What a new conversation is created with besides its first messages. */
+export interface NewConversation {
+  /** Its id, when chosen beforehand (the variant is drawn from it); default a random UUID. */
+  conversationId?: string;
+  assistant?: ConversationAssistant;
+}
+
 /** Conversations and their messages in SQL, so any replica can continue any conversation. */
 export interface ConversationStore {
   /**
@@ -21,7 +34,13 @@ export interface ConversationStore {
     principal: Principal,
     lease: ConversationLease,
     messages: StoredMessage[],
+    options?: NewConversation,
   ): Promise<{ conversationId: string; messages: StoredMessage[] }>;
+  /**
+   * The assistant and variant the conversation started with; undefined for a
+   * conversation from before assistants (it takes the default).
+   */
+  assistantOf(conversationId: string): Promise<ConversationAssistant | undefined>;
   /**
    * Claims the owner's conversation for one turn with a lease (ownership and lease in
    * one statement): "not_found" when it is not this (tenant, user)'s — the same answer
@@ -105,19 +124,39 @@ export function createConversationStore(
   const clock = options.clock ?? systemClock;
   const now = () => new Date(clock.now());
   return {
-    async createHeld(principal, lease, messages) {
-      const id = randomUUID();
+    async createHeld(principal, lease, messages, options = {}) {
+      const id = options.conversationId ?? randomUUID();
       await pool.query(
         `WITH conversation AS (
-           INSERT INTO orchestrator.conversations (conversation_id, user_id, tenant_id, busy_until, lock_token)
-           VALUES ($1, $6, $7, ${leaseUntil('$10', '$8')}, $9)
+           INSERT INTO orchestrator.conversations
+             (conversation_id, user_id, tenant_id, busy_until, lock_token, assistant, variant)
+           VALUES ($1, $6, $7, ${leaseUntil('$10', '$8')}, $9, $11, $12)
            RETURNING conversation_id)
          INSERT INTO orchestrator.messages (conversation_id, seq, role, content, tool_calls, tool_call_id)
          SELECT c.conversation_id, m.ord, m.role, m.content, m.tool_calls::jsonb, m.tool_call_id
            FROM conversation c, ${unnestMessages}`,
-        [id, ...columns(messages), principal.userId, principal.tenantId, lease.leaseMs, lease.token, now()],
+        [
+          id,
+          ...columns(messages),
+          principal.userId,
+          principal.tenantId,
+          lease.leaseMs,
+          lease.token,
+          now(),
+          options.assistant?.assistant ?? null,
+          options.assistant?.variant ?? null,
+        ],
       );
       return { conversationId: id, messages: messages.map(asStored) };
+    },
+    async assistantOf(conversationId) {
+      const { rows } = await pool.query<{ assistant: string | null; variant: string | null }>(
+        'SELECT assistant, variant FROM orchestrator.conversations WHERE conversation_id = $1',
+        [conversationId],
+      );
+      const row = rows[0];
+      if (!row?.assistant) return undefined;
+      return { assistant: row.assistant, variant: row.variant ?? '' };
     },
     async acquireOwned(conversationId, owner, lease) {
       // An empty tenant or user owns nothing (see isOwnedBy).

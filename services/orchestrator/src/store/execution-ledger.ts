@@ -114,13 +114,30 @@ const executionValues = (executionId: string, owner: string, e: ExecutionStart) 
   e.tenantId,
 ];
 
-// The audit record of a finished execution, from eleven parameters starting at $first.
+// The audit record of a finished execution, from eleven parameters starting at $first. The
+// assistant and variant are the conversation's (sticky for its life), so every path that
+// executes a tool — a turn, an approval, reconciliation — records them alike.
 const auditInsert = (first: number) => {
-  const params = Array.from({ length: 11 }, (_, i) => `$${first + i}`).join(', ');
+  const types = [
+    'text',
+    'text',
+    'text',
+    'uuid',
+    'text',
+    'text',
+    'text',
+    'text',
+    'integer',
+    'text',
+    'boolean',
+  ];
+  const params = types.map((type, i) => `$${first + i}::${type}`).join(', ');
   return `INSERT INTO orchestrator.audit_log
       (request_id, user_id, tenant_id, conversation_id, tool_call_id, tool_name, arguments_json,
-       result_code, duration_ms, approver, cached)
-    VALUES (${params})`;
+       result_code, duration_ms, approver, cached, assistant, variant)
+    SELECT ${params}, c.assistant, c.variant
+      FROM (SELECT 1) one
+      LEFT JOIN orchestrator.conversations c ON c.conversation_id = $${first + 3}::uuid`;
 };
 
 const auditValues = (e: ExecutionStart, end: ExecutionEnd) => [

@@ -1,14 +1,17 @@
-// What the orchestrator keeps in SQL: conversations, pending actions, chat requests, the execution ledger.
+// What the orchestrator keeps in SQL: conversations, pending actions, chat requests, the execution
+// ledger, usage per turn.
 export {
   type ChatRequestClaim,
   type ChatRequestStore,
   createChatRequestStore,
 } from './chat-request-store.ts';
 export {
+  type ConversationAssistant,
   type ConversationLease,
   type ConversationStore,
   type ConversationStoreOptions,
   createConversationStore,
+  type NewConversation,
 } from './conversation-store.ts';
 export {
   createExecutionLedger,
@@ -30,3 +33,11 @@ export {
   type PendingActionStore,
   type PendingActionStoreOptions,
 } from './pending-action-store.ts';
+export {
+  createUsageStore,
+  type TurnUsageRow,
+  type UsageQuery,
+  type UsageStore,
+  type UsageStoreOptions,
+  type UsageSummaryRow,
+} from './usage-store.ts';

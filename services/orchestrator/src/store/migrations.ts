@@ -161,4 +161,31 @@ export const migrations: Migration[] = [
       CREATE INDEX audit_log_owner ON orchestrator.audit_log (tenant_id, user_id, audit_id DESC);
     `,
   },
+  {
+    version: 5,
+    description:
+      'assistants: the assistant and variant of a conversation and of audit records; usage per turn',
+    // Conversations from before keep NULL: they take the default assistant on their next turn.
+    sql: `
+      ALTER TABLE orchestrator.conversations ADD COLUMN assistant text;
+      ALTER TABLE orchestrator.conversations ADD COLUMN variant text;
+      ALTER TABLE orchestrator.audit_log ADD COLUMN assistant text;
+      ALTER TABLE orchestrator.audit_log ADD COLUMN variant text;
+      -- One row per turn that called the model: what it cost, with which assistant and model.
+      CREATE TABLE orchestrator.turn_usage (
+        id bigserial PRIMARY KEY,
+        created_at timestamptz NOT NULL,
+        tenant_id text NOT NULL,
+        user_id text NOT NULL,
+        conversation_id uuid NOT NULL,
+        assistant text NOT NULL,
+        variant text NOT NULL,
+        model text NOT NULL,
+        prompt_tokens integer NOT NULL,
+        completion_tokens integer NOT NULL,
+        model_calls integer NOT NULL
+      );
+      CREATE INDEX turn_usage_tenant ON orchestrator.turn_usage (tenant_id, created_at);
+    `,
+  },
 ];

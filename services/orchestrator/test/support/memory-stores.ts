@@ -7,6 +7,7 @@ import { isOwnedBy, type Owner, type StoredMessage } from '../../src/core-types.
 import {
   type ChatRequestClaim,
   type ChatRequestStore,
+  type ConversationAssistant,
   type ConversationStore,
   type ExecutionEnd,
   type ExecutionLedger,
@@ -24,6 +25,7 @@ interface Conversation {
   busyUntil: number | undefined;
   token: string | undefined;
   messages: StoredMessage[];
+  assistant: ConversationAssistant | undefined;
 }
 
 /** The conversation store in memory; `conversation(id)` shows a conversation as stored. */
@@ -35,16 +37,22 @@ export function createMemoryConversationStore(clock: Clock) {
     c.token = token;
   };
   const store: ConversationStore = {
-    async createHeld(principal, lease, messages) {
-      const conversationId = randomUUID();
+    async createHeld(principal, lease, messages, options = {}) {
+      const conversationId = options.conversationId ?? randomUUID();
+      if (conversations.has(conversationId)) throw new Error(`duplicate conversation ${conversationId}`);
       conversations.set(conversationId, {
         tenantId: principal.tenantId,
         userId: principal.userId,
         busyUntil: clock.now() + lease.leaseMs,
         token: lease.token,
         messages: copy(messages),
+        assistant: options.assistant && copy(options.assistant),
       });
       return { conversationId, messages: copy(messages) };
+    },
+    async assistantOf(conversationId) {
+      const assistant = conversations.get(conversationId)?.assistant;
+      return assistant && copy(assistant);
     },
     async acquireOwned(conversationId, owner, lease) {
       const c = conversations.get(conversationId);
