@@ -82,7 +82,7 @@ export function parseAssistantsFile(text: string, options: ParseAssistantsFileOp
     throw new AssistantsFileError(issues);
   };
   for (const e of doc.errors)
-    issues.push({ line: e.linePos?.[0]?.line ?? 0, path: '', message: `invalid YAML: ${e.message}` });
+    issues.push({ line: lines.linePos(e.pos[0]).line, path: '', message: `invalid YAML: ${e.message}` });
   if (issues.length) fail();
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
     issues.push({ line: 0, path: '', message: 'the file is empty; expected assistants: and default:' });
