@@ -40,8 +40,12 @@ export const devApiKeys: ApiKeys = {
     permissions: [...readPermissions, 'ticket:write'],
   },
   'dev-key-readonly': { user_id: 'u_1001', tenant_id: 't_demo', permissions: readPermissions },
-  // An operator of the demo tenant: its audit log, and the registry with endpoint addresses.
-  'dev-key-operator': { user_id: 'op_1', tenant_id: 't_demo', permissions: ['audit:read', 'registry:admin'] },
+  // An operator of the demo tenant: its audit log, its usage, and the registry with endpoint addresses.
+  'dev-key-operator': {
+    user_id: 'op_1',
+    tenant_id: 't_demo',
+    permissions: ['audit:read', 'registry:admin', 'usage:read'],
+  },
 };
 
 const claimName = z.string().min(1).max(256);

@@ -2,7 +2,14 @@
 
 import { systemClock } from '@toolmesh/clock';
 import { connectRedis, createRateLimiter } from '@toolmesh/limits';
-import { AuditService, ChatService, RegistryService, TaskService } from '@toolmesh/proto';
+import {
+  AssistantService,
+  AuditService,
+  ChatService,
+  RegistryService,
+  TaskService,
+  UsageService,
+} from '@toolmesh/proto';
 import {
   createCredentialIssuer,
   createGrpcClient,
@@ -73,6 +80,8 @@ const server = createGatewayServer({
     audit: orchestratorClient(AuditService, 10_000),
     tasks: orchestratorClient(TaskService, 10_000),
     registry: orchestratorClient(RegistryService, 10_000),
+    assistants: orchestratorClient(AssistantService, 10_000),
+    usage: orchestratorClient(UsageService, 10_000),
   },
   forwardAsCaller,
   authenticate: createEdgeAuthenticator(config.identity, { clock: systemClock, logger }),

@@ -5,7 +5,7 @@ import { principalKey } from './auth-interceptor.ts';
 
 /** Options of {@link createRateLimitInterceptor} beyond the chat rule. */
 export interface RateLimitOptions {
-  /** Calls per user to each other public service (tasks, audit, registry); default 20/s, burst 40. */
+  /** Calls per user to each other public service (tasks, audit, registry, assistants, usage); default 20/s, burst 40. */
   publicRule?: RateRule;
   /** Server streams (ChatStream, WatchTask) one user may hold open on this replica; default 8. */
   maxOpenStreamsPerUser?: number;

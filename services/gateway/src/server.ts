@@ -1,8 +1,16 @@
 import type { Client } from '@connectrpc/connect';
 import type { RateLimiter, RateRule } from '@toolmesh/limits';
-import type { AuditService, ChatService, RegistryService, TaskService } from '@toolmesh/proto';
+import type {
+  AssistantService,
+  AuditService,
+  ChatService,
+  RegistryService,
+  TaskService,
+  UsageService,
+} from '@toolmesh/proto';
 import { createServer, publicHttp2Limits, type Server } from '@toolmesh/rpc';
 import type { Logger, Registry } from '@toolmesh/telemetry';
+import { createAssistantForwarder } from './assistant-forwarder.ts';
 import { createAuditForwarder } from './audit-forwarder.ts';
 import { createAuthInterceptor } from './auth-interceptor.ts';
 import type { Authenticate } from './authenticate.ts';
@@ -11,6 +19,7 @@ import type { ForwardAsCaller } from './forward-as-caller.ts';
 import { createRateLimitInterceptor } from './rate-limit-interceptor.ts';
 import { createRegistryForwarder } from './registry-forwarder.ts';
 import { createTaskForwarder } from './task-forwarder.ts';
+import { createUsageForwarder } from './usage-forwarder.ts';
 
 /** Options of {@link createGatewayServer}. */
 export interface GatewayServerOptions {
@@ -20,6 +29,8 @@ export interface GatewayServerOptions {
     audit: Client<typeof AuditService>;
     tasks: Client<typeof TaskService>;
     registry: Client<typeof RegistryService>;
+    assistants: Client<typeof AssistantService>;
+    usage: Client<typeof UsageService>;
   };
   /** Signs the credential of each forwarded call (see createForwardAsCaller). */
   forwardAsCaller: ForwardAsCaller;
@@ -27,7 +38,7 @@ export interface GatewayServerOptions {
   defaultDeadlineMs: number;
   rateLimiter: RateLimiter;
   chatRate: RateRule;
-  /** Per-user rate of each other public service (tasks, audit, registry); default 20/s, burst 40. */
+  /** Per-user rate of each other public service (tasks, audit, registry, assistants, usage); default 20/s, burst 40. */
   publicRate?: RateRule;
   /** Server streams one user may hold open on this replica; default 8. */
   maxOpenStreamsPerUser?: number;
@@ -67,6 +78,8 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
       createAuditForwarder(orchestrator.audit, forwardAsCaller),
       createTaskForwarder(orchestrator.tasks, forwardAsCaller),
       createRegistryForwarder(orchestrator.registry, forwardAsCaller),
+      createAssistantForwarder(orchestrator.assistants, forwardAsCaller),
+      createUsageForwarder(orchestrator.usage, forwardAsCaller),
     ],
   });
 }

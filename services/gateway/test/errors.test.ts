@@ -3,7 +3,14 @@
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { createRateLimiter } from '@toolmesh/limits';
-import { AuditService, ChatService, RegistryService, TaskService } from '@toolmesh/proto';
+import {
+  AssistantService,
+  AuditService,
+  ChatService,
+  RegistryService,
+  TaskService,
+  UsageService,
+} from '@toolmesh/proto';
 import {
   createGrpcClient,
   createMeshAuthInterceptor,
@@ -55,6 +62,20 @@ const orchestrator = createServer({
         return { conversationId: req.conversationId, reply: `ok ${principal.tenantId}/${principal.userId}` };
       },
     }),
+    // Answer with the verified caller, so a test sees whom the gateway forwarded.
+    serviceRegistration(AssistantService, {
+      listAssistants(_req, ctx) {
+        const { principal } = requireCredential(ctx);
+        return { defaultAssistant: `${principal.tenantId}/${principal.userId}` };
+      },
+    }),
+    serviceRegistration(UsageService, {
+      getUsage(req, ctx) {
+        const { principal } = requireCredential(ctx);
+        if (!principal.permissions.includes('usage:read')) throw publicError(Code.PermissionDenied, 'no');
+        return { rows: [{ tenantId: principal.tenantId, assistant: req.assistant, turns: 1n }] };
+      },
+    }),
     // Answers with the deadline it was given, as the task's tool name.
     serviceRegistration(TaskService, {
       async getTask(req) {
@@ -75,6 +96,8 @@ async function startGateway(orchestratorAddress: string) {
       audit: createGrpcClient(AuditService, { address: orchestratorAddress }),
       tasks: createGrpcClient(TaskService, { address: orchestratorAddress }),
       registry: createGrpcClient(RegistryService, { address: orchestratorAddress }),
+      assistants: createGrpcClient(AssistantService, { address: orchestratorAddress }),
+      usage: createGrpcClient(UsageService, { address: orchestratorAddress }),
     },
     forwardAsCaller: createForwardAsCaller(meshKeys.gateway),
     authenticate: createApiKeyAuthenticator(devApiKeys),
@@ -107,13 +130,23 @@ async function startGateway(orchestratorAddress: string) {
       ],
     }),
   );
+  const as = (key: string) => [
+    (next: Parameters<import('@connectrpc/connect').Interceptor>[0]) =>
+      (req: Parameters<ReturnType<import('@connectrpc/connect').Interceptor>>[0]) => {
+        req.header.set('authorization', `Bearer ${key}`);
+        return next(req);
+      },
+  ];
+  const address = `127.0.0.1:${port}`;
+  const assistants = createGrpcClient(AssistantService, { address, interceptors: as('dev-key-u1001') });
+  const usageAs = (key: string) => createGrpcClient(UsageService, { address, interceptors: as(key) });
   return Object.assign(
     (message: string) =>
       client.chat({ message }).then(
         () => undefined,
         (e: unknown) => ConnectError.from(e),
       ),
-    { client, tasks },
+    { client, tasks, assistants, usageAs },
   );
 }
 
@@ -131,6 +164,19 @@ afterAll(async () => {
 
 test('the orchestrator hears the verified caller through the credential the gateway signed', async () => {
   expect((await chat.client.chat({ message: 'hello' })).reply).toBe('ok t_demo/u_1001');
+});
+
+test('AssistantService and UsageService reach the orchestrator as the verified caller', async () => {
+  expect((await chat.assistants.listAssistants({})).defaultAssistant).toBe('t_demo/u_1001');
+  // The demo operator key reads usage; a user key is refused by the orchestrator, and the code passes.
+  const rows = (await chat.usageAs('dev-key-operator').getUsage({ assistant: 'shop-support' })).rows;
+  expect(rows).toMatchObject([{ tenantId: 't_demo', assistant: 'shop-support', turns: 1n }]);
+  expect(
+    await chat
+      .usageAs('dev-key-u1001')
+      .getUsage({})
+      .catch((e: unknown) => ConnectError.from(e).code),
+  ).toBe(Code.PermissionDenied);
 });
 
 test('a WatchTask without a deadline is not cut by a client default: it gets the server-side maximum', async () => {

@@ -3,7 +3,7 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import { createManualClock } from '@toolmesh/clock';
 import { createRateLimiter } from '@toolmesh/limits';
-import { AuditService, ChatService, TaskService } from '@toolmesh/proto';
+import { AssistantService, AuditService, ChatService, TaskService, UsageService } from '@toolmesh/proto';
 import {
   createGrpcClient,
   createServer,
@@ -55,6 +55,8 @@ async function start(publicBurst: number) {
         },
       }),
       serviceRegistration(AuditService, { listAuditRecords: () => ({}) }),
+      serviceRegistration(AssistantService, { listAssistants: () => ({}) }),
+      serviceRegistration(UsageService, { getUsage: () => ({}) }),
       serviceRegistration(ChatService, {
         async *chatStream() {
           yield {};
@@ -85,6 +87,8 @@ const clientsOf = (key: string, address = streamAddress) => {
     tasks: createGrpcClient(TaskService, { address, interceptors }),
     audit: createGrpcClient(AuditService, { address, interceptors }),
     chat: createGrpcClient(ChatService, { address, interceptors }),
+    assistants: createGrpcClient(AssistantService, { address, interceptors }),
+    usage: createGrpcClient(UsageService, { address, interceptors }),
   };
 };
 const outcome = (p: Promise<unknown>) =>
@@ -114,6 +118,18 @@ test('tasks, audit and registry calls are rate limited per (tenant, user), each 
   ).toMatchObject({
     code: Code.Unauthenticated,
   });
+});
+
+test('assistants and usage calls are rate limited by the public rule, each on its own budget', async () => {
+  const bob = clientsOf('key-bob-of-acme-0001', rateAddress);
+  for (let i = 0; i < 3; i++) expect(await outcome(bob.assistants.listAssistants({}))).toBe('ok');
+  const refused = await outcome(bob.assistants.listAssistants({}));
+  expect(refused).toMatchObject({ code: Code.ResourceExhausted });
+  expect(readErrorInfo(refused)).toMatchObject({ reason: 'RATE_LIMITED', metadata: { scope: 'user' } });
+  for (let i = 0; i < 3; i++) expect(await outcome(bob.usage.getUsage({}))).toBe('ok');
+  expect(readErrorInfo(await outcome(bob.usage.getUsage({})))).toMatchObject({ reason: 'RATE_LIMITED' });
+  // Another user of the same tenant keeps its own budget.
+  expect(await outcome(clientsOf('key-chatter-0000001', rateAddress).usage.getUsage({}))).toBe('ok');
 });
 
 // Opens a WatchTask and waits for its first message: the stream is then held open.
