@@ -23,6 +23,8 @@ export interface ChatOptions {
   message?: string;
   /** Continue this conversation. */
   conversationId?: string;
+  /** The assistant to talk to (ChatRequest.assistant); absent: the tenant's or the mesh's default. */
+  assistant?: string;
 }
 
 const chatStreamRpc = 'toolmesh.v1.ChatService/ChatStream';
@@ -42,6 +44,8 @@ export async function runChat(ctx: CliContext, options: ChatOptions): Promise<nu
   const notes = ctx.json ? createLiveOutput(ctx.stderr, { spinner: false }) : out;
   const prompter = createPrompter({ input: ctx.stdin, output: ctx.json ? ctx.stderr : ctx.stdout });
   let conversationId = options.conversationId ?? '';
+  // The interactive session may switch with /assistant; a conversation keeps the one it started with.
+  let assistant = options.assistant ?? '';
   // The call in flight, named in error messages.
   let rpc = chatStreamRpc;
 
@@ -70,7 +74,7 @@ export async function runChat(ctx: CliContext, options: ChatOptions): Promise<nu
       let final: ChatResponse = create(ChatResponseSchema, { conversationId });
       rpc = chatStreamRpc;
       const stream = client.chatStream(
-        { conversationId, message },
+        { conversationId, message, assistant },
         { signal, ...(ctx.timeoutMs ? { timeoutMs: ctx.timeoutMs } : {}) },
       );
       for await (const res of stream) {
@@ -186,7 +190,10 @@ export async function runChat(ctx: CliContext, options: ChatOptions): Promise<nu
     }
     if (ctx.stdin.isTTY && !ctx.json) {
       notes.line(
-        notes.style('dim', 'toolmesh chat: type a message, Ctrl-D to quit, Ctrl-C to cancel a turn.'),
+        notes.style(
+          'dim',
+          'toolmesh chat: type a message, /assistant <name> to start over with another assistant, Ctrl-D to quit, Ctrl-C to cancel a turn.',
+        ),
       );
     }
     let failed = false;
@@ -200,6 +207,21 @@ export async function runChat(ctx: CliContext, options: ChatOptions): Promise<nu
       const message = answer.text.trim();
       if (!message) continue;
       if (message === '/exit' || message === '/quit') break;
+      const switchTo = /^\/assistant(?:\s+(\S+))?$/.exec(message);
+      if (switchTo) {
+        if (switchTo[1]) {
+          assistant = switchTo[1];
+          // A conversation stays with its assistant: the next message starts a new one.
+          if (conversationId) {
+            notes.line(notes.style('dim', `conversation ${printableLine(conversationId)} left`));
+          }
+          conversationId = '';
+        }
+        notes.line(
+          notes.style('dim', `assistant: ${assistant ? printableLine(assistant) : '(the default)'}`),
+        );
+        continue;
+      }
       const code = await turn(message);
       failed ||= code === exitCode.failed;
       if (!ctx.json) out.line('');

@@ -6,11 +6,13 @@ import { createGatewayTransport, type Protocol, protocols } from './create-gatew
 import { describeError } from './describe-error.ts';
 import { parseGatewayAddress, plaintextWarning } from './gateway-address.ts';
 import { printableJson, printableLine } from './printable.ts';
+import { runAssistants } from './run-assistants.ts';
 import { runAudit } from './run-audit.ts';
 import { runChat } from './run-chat.ts';
 import { runConfirm } from './run-confirm.ts';
 import { runTaskGet, runTaskWatch } from './run-tasks.ts';
 import { runTools } from './run-tools.ts';
+import { runUsage } from './run-usage.ts';
 import { formatScaffoldResult, ScaffoldError, scaffoldToolService } from './scaffold/index.ts';
 
 /** Options of {@link runCli}. */
@@ -54,6 +56,18 @@ const positiveInteger = (value: string) => {
   const n = positiveNumber(value);
   if (!Number.isInteger(n)) throw new InvalidArgumentError('expected a whole number');
   return n;
+};
+
+const isoTime = (value: string) => {
+  // A date with a time and no zone would be read in the machine's zone: ask for one.
+  if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$/.test(value)) {
+    throw new InvalidArgumentError(
+      'expected an ISO 8601 time with a zone, e.g. 2026-12-01T09:00:00Z, or a date',
+    );
+  }
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw new InvalidArgumentError('expected a valid time');
+  return date;
 };
 
 /** Parses the arguments, runs one command and answers its exit code; never calls process.exit. */
@@ -114,7 +128,7 @@ export async function runCli(options: RunCliOptions): Promise<number> {
 
   const program = new Command('toolmesh')
     .description(
-      'Talk to a toolmesh gateway: chat with approvals, the tool registry, tasks and the audit log.',
+      'Talk to a toolmesh gateway: chat with approvals, assistants, the tool registry, tasks, the audit log and usage.',
     )
     .version(version)
     .option(
@@ -155,11 +169,16 @@ export async function runCli(options: RunCliOptions): Promise<number> {
     .description('chat with the assistant: one message, or an interactive session when none is given')
     .argument('[message...]', 'the message (words are joined); omit for an interactive session')
     .option('-c, --conversation <id>', 'continue this conversation')
+    .option(
+      '-a, --assistant <name>',
+      'talk to this assistant (see toolmesh assistants); default: your default',
+    )
     .action(
-      action((ctx, words: string[], opts: { conversation?: string }) =>
+      action((ctx, words: string[], opts: { conversation?: string; assistant?: string }) =>
         runChat(ctx, {
           ...(words.length ? { message: words.join(' ') } : {}),
           ...(opts.conversation ? { conversationId: opts.conversation } : {}),
+          ...(opts.assistant ? { assistant: opts.assistant } : {}),
         }),
       ),
     );
@@ -207,6 +226,29 @@ export async function runCli(options: RunCliOptions): Promise<number> {
           ...(opts.conversation ? { conversationId: opts.conversation } : {}),
           ...(opts.tool ? { toolName: opts.tool } : {}),
           ...(opts.user ? { userId: opts.user } : {}),
+        }),
+      ),
+    );
+
+  program
+    .command('assistants')
+    .description('the assistants you may talk to (chat --assistant), their tools, models and variants')
+    .action(action((ctx) => runAssistants(ctx)));
+
+  program
+    .command('usage')
+    .description('model usage per tenant, assistant, variant and model (needs usage:read)')
+    .option('--from <time>', 'start of the range, ISO 8601 (default: 24 hours before --to)', isoTime)
+    .option('--to <time>', 'end of the range, ISO 8601 (default: now)', isoTime)
+    .option('--tenant <id>', 'only this tenant (another than yours needs usage:read:all-tenants)')
+    .option('--assistant <name>', 'only this assistant')
+    .action(
+      action((ctx, opts: { from?: Date; to?: Date; tenant?: string; assistant?: string }) =>
+        runUsage(ctx, {
+          ...(opts.from ? { from: opts.from } : {}),
+          ...(opts.to ? { to: opts.to } : {}),
+          ...(opts.tenant ? { tenantId: opts.tenant } : {}),
+          ...(opts.assistant ? { assistant: opts.assistant } : {}),
         }),
       ),
     );

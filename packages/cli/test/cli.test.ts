@@ -40,7 +40,8 @@ const conversationOf = (run: CliRun) => {
 test('npx toolmesh --help works through the node_modules/.bin link', async () => {
   const run = await toolmesh(['--help'], { linked: true });
   expect(run.code).toBe(0);
-  for (const command of ['chat', 'confirm', 'tools', 'tasks', 'audit']) expect(run.stdout).toContain(command);
+  for (const command of ['chat', 'confirm', 'tools', 'tasks', 'audit', 'assistants', 'usage'])
+    expect(run.stdout).toContain(command);
   expect(run.stdout).toContain('--gateway');
 });
 

@@ -4,10 +4,11 @@
 // the terminal, and the approval question must read exactly what will be approved.
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { durationFromMs, timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { durationFromMs, timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import {
+  AssistantService,
   AuditService,
   ChatService,
   RegistryService,
@@ -15,6 +16,7 @@ import {
   TaskService,
   TaskStatus,
   ToolErrorCode,
+  UsageService,
 } from '@toolmesh/proto';
 import { runInTerminal, runToolmesh } from './run-toolmesh.ts';
 
@@ -29,6 +31,9 @@ const unsafe = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u20
 const conversationId = '0b6c9a2e-5d1f-4c47-9a43-1f0e6b2d7c11';
 const actionId = '7f3e2d1c-4b5a-4968-8776-655443322110';
 let confirmed: { approve: boolean }[] = [];
+// What the CLI asked for: the assistant of each chat, the filters of each usage call.
+let chatAssistants: string[] = [];
+let usageRequests: { from?: string; to?: string; tenantId: string; assistant: string }[] = [];
 
 const pendingAction = {
   actionId,
@@ -44,7 +49,8 @@ const pendingAction = {
 const handler = connectNodeAdapter({
   routes(router) {
     router.service(ChatService, {
-      async *chatStream() {
+      async *chatStream(req) {
+        chatAssistants.push(req.assistant);
         yield { event: { case: 'textDelta', value: { text: hostile('Let me check.\n') } } };
         yield {
           event: {
@@ -113,6 +119,50 @@ const handler = connectNodeAdapter({
         };
       },
     });
+    router.service(AssistantService, {
+      async listAssistants() {
+        return {
+          defaultAssistant: hostile('shop-support'),
+          assistants: [
+            {
+              name: hostile('shop-support'),
+              description: hostile('The shop'),
+              tools: [hostile('get_*')],
+              models: [hostile('primary'), 'backup'],
+              variants: [
+                { name: hostile('v1'), weight: 90, models: ['primary'] },
+                { name: 'v2', weight: 10, models: ['small'] },
+              ],
+            },
+          ],
+        };
+      },
+    });
+    router.service(UsageService, {
+      async getUsage(req) {
+        usageRequests.push({
+          ...(req.from ? { from: timestampDate(req.from).toISOString() } : {}),
+          ...(req.to ? { to: timestampDate(req.to).toISOString() } : {}),
+          tenantId: req.tenantId,
+          assistant: req.assistant,
+        });
+        return {
+          rows: [
+            {
+              tenantId: hostile('t_demo'),
+              assistant: hostile('shop-support'),
+              variant: 'v1',
+              model: hostile('gpt-4.1-mini'),
+              turns: 12n,
+              conversations: 5n,
+              promptTokens: 3400n,
+              completionTokens: 600n,
+              totalTokens: 4000n,
+            },
+          ],
+        };
+      },
+    });
     router.service(AuditService, {
       async listAuditRecords() {
         throw new ConnectError(hostile('audit store says no'), Code.FailedPrecondition);
@@ -136,6 +186,8 @@ afterAll(async () => {
 
 beforeEach(() => {
   confirmed = [];
+  chatAssistants = [];
+  usageRequests = [];
 });
 
 const toolmesh = (args: string[], input?: string) =>
@@ -221,4 +273,74 @@ test('confirm, tools, tasks and errors print no control characters either', asyn
   const auditJson = await toolmesh(['audit', '--json']);
   expectClean(auditJson.stderr);
   expect(JSON.parse(auditJson.stderr)).toMatchObject({ error: { message: hostile('audit store says no') } });
+}, 60_000);
+
+test('assistants and usage: tables and JSON print no control characters, the JSON keeps the values', async () => {
+  const assistants = await toolmesh(['assistants']);
+  expect(assistants.code).toBe(0);
+  expectClean(assistants.stdout);
+  expect(assistants.stdout).toMatch(/^ASSISTANT\s+TOOLS\s+MODELS\s+VARIANTS\s+DESCRIPTION$/m);
+  expect(assistants.stdout).toMatch(/shop-support \*\s+get_\*\s+primary, backup\s+v1 90, v2 10\s+The shop/);
+  const assistantsJson = await toolmesh(['assistants', '--json']);
+  expectClean(assistantsJson.stdout);
+  expect(JSON.parse(assistantsJson.stdout)).toMatchObject({
+    defaultAssistant: hostile('shop-support'),
+    assistants: [{ name: hostile('shop-support'), models: [hostile('primary'), 'backup'] }],
+  });
+
+  const usage = await toolmesh(['usage']);
+  expect(usage.code).toBe(0);
+  expectClean(usage.stdout);
+  expect(usage.stdout).toMatch(/^TENANT\s+ASSISTANT\s+VARIANT\s+MODEL\s+TURNS\s+CONVERSATIONS/m);
+  expect(usage.stdout).toMatch(/t_demo\s+shop-support\s+v1\s+gpt-4\.1-mini\s+12\s+5\s+3400\s+600\s+4000/);
+  const usageJson = await toolmesh(['usage', '--json']);
+  expectClean(usageJson.stdout);
+  expect(JSON.parse(usageJson.stdout)).toMatchObject({
+    rows: [{ tenantId: hostile('t_demo'), turns: '12', totalTokens: '4000' }],
+  });
+}, 60_000);
+
+test('usage passes its range and filters; a time without a zone is a usage error', async () => {
+  const run = await toolmesh([
+    'usage',
+    '--from',
+    '2026-11-01T00:00:00Z',
+    '--to',
+    '2026-11-02T12:30:00+01:00',
+    '--tenant',
+    't_acme',
+    '--assistant',
+    'hr-helper',
+  ]);
+  expect(run.code).toBe(0);
+  expect(usageRequests).toEqual([
+    {
+      from: '2026-11-01T00:00:00.000Z',
+      to: '2026-11-02T11:30:00.000Z',
+      tenantId: 't_acme',
+      assistant: 'hr-helper',
+    },
+  ]);
+  // None given: the server's defaults (the last 24 hours, the caller's tenant).
+  await toolmesh(['usage']);
+  expect(usageRequests[1]).toEqual({ tenantId: '', assistant: '' });
+  const bad = await toolmesh(['usage', '--from', '2026-11-01T00:00:00']);
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toContain('expected an ISO 8601 time with a zone');
+}, 60_000);
+
+test('chat --assistant names the assistant of every turn; /assistant switches and starts over', async () => {
+  const once = await toolmesh(['chat', '--assistant', 'order-lookup', 'hello'], 'n\n');
+  expect(once.code).toBe(0);
+  expect(chatAssistants).toEqual(['order-lookup']);
+  chatAssistants = [];
+  const session = await toolmesh(
+    ['chat', '-a', 'order-lookup'],
+    'first\nn\n/assistant hr-helper\nsecond\nn\n/assistant\n/exit\n',
+  );
+  expect(session.code).toBe(0);
+  expect(chatAssistants).toEqual(['order-lookup', 'hr-helper']);
+  expectClean(session.stdout);
+  expect(session.stdout).toContain('assistant: hr-helper');
+  expect(session.stdout).toContain(`conversation ${conversationId} left`);
 }, 60_000);
