@@ -126,6 +126,20 @@ export const errorTable = {
     message: (f) =>
       `rate limit reached for this ${f.metadata?.scope ?? 'caller'}; retry in ${retrySeconds(f.retryAfterMs)} s`,
   },
+  // A tenant spent its model tokens of the UTC day (retryAfterMs: until the next UTC midnight).
+  TENANT_BUDGET_EXHAUSTED: {
+    code: Code.ResourceExhausted,
+    toolError: 'RATE_LIMITED',
+    retryable: true,
+    message: (f) => retryLater("the tenant's token budget for today is spent", f),
+  },
+  // A tenant runs as many turns at once as it may (retryAfterMs: a hint, turns end on their own).
+  TENANT_BUSY: {
+    code: Code.ResourceExhausted,
+    toolError: 'RATE_LIMITED',
+    retryable: true,
+    message: (f) => retryLater('the tenant runs as many chats at once as it may', f),
+  },
   // Every replica of a tool is refused by its breaker (retryAfterMs: the first to half-open).
   TOOL_UNAVAILABLE: {
     code: Code.Unavailable,
