@@ -7,7 +7,14 @@ import {
   confirmAction,
   reconcileApprovedAction,
 } from './approvals/index.ts';
-import type { ModelClient } from './model/index.ts';
+import {
+  type AssistantCatalog,
+  type ChosenAssistant,
+  chooseAssistant,
+  type ModelBackend,
+} from './assistants/index.ts';
+import type { TenantBudgets } from './budgets/index.ts';
+import type { ModelPool } from './model/index.ts';
 import type {
   ChatRequestStore,
   ConversationStore,
@@ -16,6 +23,7 @@ import type {
 } from './store/index.ts';
 import type { CollectTaskResults, ToolExecutor, ToolRegistry } from './tools/index.ts';
 import {
+  type AdmittedTurn,
   createConversationLeases,
   type RoundDeps,
   type RoundLimits,
@@ -23,11 +31,15 @@ import {
   runRounds,
   type StartTurnDeps,
   startTurn,
+  type TurnAdmission,
+  type TurnAssistant,
   type TurnContext,
+  type TurnObserver,
+  type TurnState,
   withIdempotencyKey,
 } from './turn/index.ts';
 
-export type { ChatEvent, EmitEvent, TurnContext } from './turn/index.ts';
+export type { ChatEvent, EmitEvent, TurnContext, TurnObserver } from './turn/index.ts';
 
 /** Options of {@link createChatEngine}. */
 export interface ChatEngineOptions {
@@ -38,8 +50,16 @@ export interface ChatEngineOptions {
   collectTaskResults?: CollectTaskResults;
   registry: ToolRegistry;
   executor: ToolExecutor;
-  model: ModelClient;
+  /** A client per model backend of the catalog. */
+  models: ModelPool;
+  /** The assistants in force; taken once per turn. */
+  assistants: { current(): AssistantCatalog };
+  /** Tenants' budgets; none: no tenant is limited. */
+  budgets?: TenantBudgets;
+  /** Hears model answers, fallbacks and ended turns (metrics, the usage table). */
+  observer?: TurnObserver;
   logger: Logger;
+  /** The orchestrator's limits; an assistant's own limits replace them for its turns. */
   maxRounds: number;
   approvalTtlSeconds: number;
   limits: RoundLimits & {
@@ -58,12 +78,17 @@ export interface ChatEngineOptions {
 
 /** The loop: model → validated tool calls → results → model …, with server-owned approvals. */
 export interface ChatEngine {
-  /** One user turn; a non-empty idempotency key makes a retry answer the first response. */
+  /**
+   * One user turn, with the named assistant ("" for the default; a continuing
+   * conversation keeps its own); a non-empty idempotency key makes a retry answer
+   * the first response.
+   */
   chat(
     ctx: TurnContext,
     conversationId: string,
     message: string,
     idempotencyKey?: string,
+    assistant?: string,
   ): Promise<ChatResponse>;
   confirm(
     ctx: TurnContext,
@@ -95,19 +120,98 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
     leaseMs: options.conversationLeaseMs,
     clock,
   });
+  const { assistants, budgets } = options;
+  const observer: TurnObserver = {
+    modelFellBack(from, error) {
+      logger.warn({ err: error, model: from.name }, 'model unavailable; asking the next one');
+      options.observer?.modelFellBack?.(from, error);
+    },
+    async modelAnswered(event) {
+      // Tokens count against the tenant's day as soon as they are spent.
+      await budgets?.spend(event.tenantId, event.promptTokens + event.completionTokens);
+      await options.observer?.modelAnswered?.(event);
+    },
+  };
   const rounds: RoundDeps = {
     conversations,
     actions,
     executor,
     registry,
-    model: options.model,
+    models: options.models,
     maxRounds: options.maxRounds,
     approvalTtlSeconds: options.approvalTtlSeconds,
     limits,
     contextBudgetTokens: limits.contextBudgetTokens,
     maxOfferedTools: limits.maxOfferedTools,
+    observer,
   };
-  const run: RunRounds = (ctx, state, history) => runRounds(rounds, ctx, state, history);
+  const withBackends = (catalog: AssistantCatalog, chosen: ChosenAssistant): TurnAssistant => ({
+    ...chosen,
+    // The parser checks every name; a missing one would be a catalog bug, skipped here.
+    backends: chosen.profile.models.flatMap((name): ModelBackend[] => {
+      const backend = catalog.models.get(name);
+      return backend ? [backend] : [];
+    }),
+  });
+  const choose = (catalog: AssistantCatalog, ctx: TurnContext, request: TurnAdmission) =>
+    withBackends(
+      catalog,
+      chooseAssistant(catalog, {
+        requested: request.requested,
+        tenantId: ctx.principal.tenantId,
+        conversationId: request.conversationId,
+        ...(request.stored ? { stored: request.stored } : {}),
+      }),
+    );
+  const admit = async (ctx: TurnContext, request: TurnAdmission): Promise<AdmittedTurn> => {
+    const catalog = assistants.current();
+    const assistant = choose(catalog, ctx, request);
+    const tenantId = ctx.principal.tenantId;
+    const release = budgets ? await budgets.admit(tenantId, catalog.tenants.get(tenantId)) : () => {};
+    return { assistant, release };
+  };
+  const ended = async (ctx: TurnContext, state: TurnState) => {
+    const { usage, assistant } = state;
+    if (!usage.modelCalls || !assistant) return;
+    try {
+      await options.observer?.turnEnded?.({
+        tenantId: ctx.principal.tenantId,
+        userId: ctx.principal.userId,
+        conversationId: state.conversationId,
+        assistant: assistant.assistant,
+        variant: assistant.variant,
+        ...usage,
+      });
+    } catch (error) {
+      // Usage is bookkeeping: losing a row must not fail the turn that was answered.
+      logger.warn({ err: error, conversationId: state.conversationId }, 'turn usage not recorded');
+    }
+  };
+  // The rounds of a turn or of a Confirm, with the assistant's own limits where it sets them.
+  const run: RunRounds = async (ctx, state, history) => {
+    if (!state.assistant) {
+      // A Confirm continues with the conversation's assistant; it is not refused by
+      // budgets, as the approved write has already run and its answer is owed.
+      const stored = await conversations.assistantOf(state.conversationId);
+      state.assistant = choose(assistants.current(), ctx, {
+        requested: '',
+        conversationId: state.conversationId,
+        ...(stored ? { stored } : {}),
+      });
+    }
+    const own = state.assistant.profile.limits;
+    const deps: RoundDeps = {
+      ...rounds,
+      maxRounds: own.maxRounds ?? rounds.maxRounds,
+      contextBudgetTokens: own.contextBudgetTokens ?? rounds.contextBudgetTokens,
+      maxOfferedTools: own.maxOfferedTools ?? rounds.maxOfferedTools,
+    };
+    try {
+      return await runRounds(deps, ctx, state, history);
+    } finally {
+      await ended(ctx, state);
+    }
+  };
   const closeWaiting = (conversationId: string) =>
     closeUndecided({ actions, conversations, clock }, conversationId);
   const turn: StartTurnDeps = {
@@ -115,6 +219,7 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
     leases,
     closeUndecided: closeWaiting,
     collectTaskResults: options.collectTaskResults,
+    admit,
     runRounds: run,
   };
   const decisions: ConfirmDeps = {
@@ -130,11 +235,16 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
   };
 
   return {
-    chat: (ctx, requestedId, message, idempotencyKey = '') =>
+    chat: (ctx, requestedId, message, idempotencyKey = '', assistant = '') =>
       withIdempotencyKey(
         options.chatRequests,
-        { owner: ctx.principal, key: idempotencyKey, request: { requestedId, message } },
-        () => startTurn(turn, ctx, requestedId, message),
+        {
+          owner: ctx.principal,
+          key: idempotencyKey,
+          // The assistant is part of the request only when named, so earlier claims still match.
+          request: { requestedId, message, ...(assistant ? { assistant } : {}) },
+        },
+        () => startTurn(turn, ctx, requestedId, message, assistant),
       ),
     confirm: (ctx, conversationId, actionId, approve) =>
       confirmAction(decisions, ctx, { conversationId, actionId, approve }),

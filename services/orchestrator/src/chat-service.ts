@@ -26,6 +26,12 @@ function checkIdempotencyKey(key: string) {
   }
 }
 
+// Assistant names are [a-z0-9-] (the assistants file's rule); anything else names none.
+function checkAssistant(name: string) {
+  if (name.length > 64 || /[^a-z0-9-]/.test(name))
+    throw publicError(Code.InvalidArgument, 'assistant must be empty or a name of [a-z0-9-]');
+}
+
 function checkMessage(message: string) {
   if (!message.trim()) throw publicError(Code.InvalidArgument, 'message must not be empty');
   // Postgres text cannot hold NUL; such input is malformed, not an internal failure.
@@ -50,15 +56,17 @@ export function createChatService(engine: ChatEngine): ServiceRegistration {
       checkConversationId(req.conversationId);
       checkMessage(req.message);
       checkIdempotencyKey(req.idempotencyKey);
-      return engine.chat(turn(ctx), req.conversationId, req.message, req.idempotencyKey);
+      checkAssistant(req.assistant);
+      return engine.chat(turn(ctx), req.conversationId, req.message, req.idempotencyKey, req.assistant);
     },
     async *chatStream(req, ctx) {
       checkConversationId(req.conversationId);
       checkMessage(req.message);
       checkIdempotencyKey(req.idempotencyKey);
+      checkAssistant(req.assistant);
       const base = turn(ctx);
       const events = streamTurn((emit) =>
-        engine.chat({ ...base, emit }, req.conversationId, req.message, req.idempotencyKey),
+        engine.chat({ ...base, emit }, req.conversationId, req.message, req.idempotencyKey, req.assistant),
       );
       for await (const event of events) yield create(ChatStreamResponseSchema, { event });
     },

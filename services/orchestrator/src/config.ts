@@ -33,6 +33,13 @@ const schema = z.object({
   TOOL_REFRESH_MS: z.coerce.number().int().min(1_000).default(30_000),
   /** DISCOVERY=dns: how often names are resolved again. */
   DNS_REFRESH_MS: z.coerce.number().int().min(100).default(10_000),
+  /**
+   * The assistants file (YAML: assistants, model backends, tenants' budgets); unset: one
+   * neutral assistant on the model below.
+   */
+  TOOLMESH_ASSISTANTS: z.string().min(1).optional(),
+  /** How often the assistants file is checked for changes. */
+  ASSISTANTS_CHECK_MS: z.coerce.number().int().min(100).default(5_000),
   /** Any OpenAI-compatible endpoint; the default is the scripted model of `npm start`. */
   OPENAI_BASE_URL: z.string().url().default('http://127.0.0.1:50070/v1'),
   OPENAI_API_KEY: z.string().min(1).default('scripted-model-needs-no-key'),
@@ -96,6 +103,9 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
       failureThreshold: c.BREAKER_FAILURE_THRESHOLD,
       halfOpenAfterMs: c.BREAKER_HALF_OPEN_MS,
     },
+    /** The assistants file; undefined: the neutral default assistant. */
+    assistantsFile: c.TOOLMESH_ASSISTANTS,
+    assistantsCheckMs: c.ASSISTANTS_CHECK_MS,
     model: {
       baseURL: c.OPENAI_BASE_URL,
       apiKey: c.OPENAI_API_KEY,

@@ -21,16 +21,20 @@ import {
 } from '@toolmesh/rpc';
 import { createLogger, startTelemetry } from '@toolmesh/telemetry';
 import { createReconciler } from './approvals/index.ts';
+import { createAssistantSource } from './assistants/index.ts';
+import { createTenantBudgets } from './budgets/index.ts';
 import { createChatEngine } from './chat-engine.ts';
 import { loadConfig } from './config.ts';
-import { createModelClient, withModelBreaker } from './model/index.ts';
+import { createModelClient, createModelPool, withModelBreaker } from './model/index.ts';
 import {
   createOrchestratorMetrics,
   createToolInstrumentation,
+  createTurnInstrumentation,
   instrumentModelClient,
   instrumentPendingActionStore,
   instrumentResultCache,
   instrumentToolAdmission,
+  refusedTurnCounter,
 } from './observe/index.ts';
 import { createOrchestratorServer } from './server.ts';
 import {
@@ -38,6 +42,7 @@ import {
   createConversationStore,
   createExecutionLedger,
   createPendingActionStore,
+  createUsageStore,
   migrations,
   schema,
 } from './store/index.ts';
@@ -155,19 +160,52 @@ const executor = createToolExecutor({
   clock,
 });
 
-// The model; outermost the breaker: while it is open no model call is made (nor measured).
-const model = withModelBreaker(
-  instrumentModelClient(createModelClient(config.model), {
-    metrics,
-    model: config.model.model,
+// Assistants: instructions, tools, models and tenants' budgets from the assistants file,
+// reloaded when it changes; without one, a neutral assistant on the model of the environment.
+const assistants = await createAssistantSource({
+  path: config.assistantsFile,
+  envModel: {
+    name: 'default',
     baseURL: config.model.baseURL,
-  }),
-  {
-    ...config.modelBreaker,
-    onStateChange: (state) => logger.warn({ state }, 'model breaker changed state'),
-    clock,
+    apiKey: config.model.apiKey,
+    model: config.model.model,
+    timeoutMs: config.model.timeoutMs,
   },
-);
+  env: process.env,
+  checkEveryMs: config.assistantsCheckMs,
+  clock,
+  logger,
+});
+const isKnownTenant = (tenantId: string) => assistants.current().tenants.has(tenantId);
+
+// The models: a client per backend of the assistants file, made on first use; outermost
+// each backend's own breaker: while it is open no call is made to it (nor measured), and
+// an assistant's fallback model is asked instead.
+const models = createModelPool({
+  create: (backend) =>
+    withModelBreaker(
+      instrumentModelClient(
+        createModelClient({ ...backend, timeoutMs: backend.timeoutMs ?? config.model.timeoutMs }),
+        { metrics, model: backend.model, baseURL: backend.baseURL },
+      ),
+      {
+        ...config.modelBreaker,
+        onStateChange: (state) => logger.warn({ state, model: backend.name }, 'model breaker changed state'),
+        clock,
+      },
+    ),
+});
+
+// Tenants' budgets count in Redis when configured, so they hold across replicas.
+const budgets = createTenantBudgets({
+  redis,
+  prefix: `${config.redisPrefix}orchestrator:`,
+  logger,
+  onRefused: refusedTurnCounter(metrics, { isKnownTenant }),
+  clock,
+});
+const usage = createUsageStore(db.pool, { clock });
+const turnMetrics = createTurnInstrumentation(metrics, { isKnownTenant });
 
 // The engine: turns and approvals over all of the above.
 const engine = createChatEngine({
@@ -183,7 +221,16 @@ const engine = createChatEngine({
   }),
   registry,
   executor,
-  model,
+  models,
+  assistants,
+  budgets,
+  observer: {
+    ...turnMetrics,
+    async turnEnded(turn) {
+      turnMetrics.turnEnded(turn);
+      await usage.record(turn);
+    },
+  },
   logger,
   maxRounds: config.maxRounds,
   approvalTtlSeconds: config.approvalTtlSeconds,
@@ -207,17 +254,28 @@ const server = createOrchestratorServer({
   logger,
   metrics: telemetry.metrics,
   tls: config.tls,
+  assistants,
+  usage,
   clock,
 });
 const port = await server.listen(config.port, config.host);
 server.health.setAll(true);
-logger.info({ port, model: config.model.baseURL, tools: registry.list().length }, 'orchestrator listening');
+logger.info(
+  {
+    port,
+    model: config.model.baseURL,
+    tools: registry.list().length,
+    assistants: [...assistants.current().assistants.keys()],
+  },
+  'orchestrator listening',
+);
 
 handleShutdown({
   logger,
   stop: async () => {
     await server.shutdown();
     reconciler.stop();
+    assistants.stop();
     await registry.stop();
     await db.close();
     redis?.disconnect();

@@ -1,4 +1,5 @@
-// The model as the turn sees it: one chat-completions client, behind a circuit breaker.
+// The model as the turn sees it: chat-completions clients per backend, each behind its
+// own circuit breaker, with fallbacks tried only when a backend is unavailable.
 
 export { type ModelBreakerOptions, ModelCircuitOpenError, withModelBreaker } from './model-breaker.ts';
 export {
@@ -9,3 +10,10 @@ export {
   type ModelRequest,
   ModelUnavailableError,
 } from './model-client.ts';
+export {
+  completeWithFallback,
+  createModelPool,
+  type FallbackAnswer,
+  type ModelPool,
+  type ModelPoolOptions,
+} from './model-pool.ts';

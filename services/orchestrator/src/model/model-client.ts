@@ -24,6 +24,12 @@ export interface ModelRequest {
   signal?: AbortSignal;
   /** When set, the answer is streamed and each text piece is passed here. */
   onTextDelta?: (text: string) => void;
+  /** Sampling temperature, sent as given when set. */
+  temperature?: number;
+  /** The answer's length limit in tokens, sent as `max_tokens` when set. */
+  maxOutputTokens?: number;
+  /** Who asked, for metrics and traces (names from the configuration, never from users). */
+  labels?: { assistant: string; variant: string };
 }
 
 /** What the model answered. */
@@ -35,10 +41,22 @@ export interface ModelAnswer {
 
 /** Raised when the model cannot be reached or refuses; the boundary maps it to UNAVAILABLE. */
 export class ModelUnavailableError extends Error {
-  constructor(cause: unknown) {
+  /**
+   * The server answered and refused this request (a 4xx other than 408): it is up, so
+   * a fallback model is not tried — another backend would most likely refuse it too.
+   */
+  readonly refused: boolean;
+  constructor(cause: unknown, refused = false) {
     super('model unavailable', { cause });
     this.name = 'ModelUnavailableError';
+    this.refused = refused;
   }
+}
+
+// The HTTP status of an openai SDK APIError, if the server answered at all.
+function refusedByServer(error: unknown): boolean {
+  const status = (error as { status?: unknown } | null)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500 && status !== 408;
 }
 
 /** A chat-completions client for any OpenAI-compatible server (OpenAI, vLLM, Ollama, the scripted model). */
@@ -55,10 +73,15 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
     maxRetries: options.maxRetries ?? 2,
   });
 
+  // The output limit goes out as `max_tokens`: every OpenAI-compatible server (vLLM, Ollama,
+  // llama.cpp, the scripted model) reads it, while `max_completion_tokens` is OpenAI's newer
+  // name that several of them do not know yet.
   const base = (req: ModelRequest) => ({
     model: options.model,
     messages: req.messages,
     ...(req.tools.length ? { tools: req.tools, tool_choice: req.toolChoice ?? 'auto' } : {}),
+    ...(req.temperature === undefined ? {} : { temperature: req.temperature }),
+    ...(req.maxOutputTokens === undefined ? {} : { max_tokens: req.maxOutputTokens }),
   });
 
   async function plain(req: ModelRequest): Promise<ModelAnswer> {
@@ -112,7 +135,7 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
         return req.onTextDelta ? await streamed(req, req.onTextDelta) : await plain(req);
       } catch (error) {
         if (req.signal?.aborted) throw error;
-        throw new ModelUnavailableError(error);
+        throw new ModelUnavailableError(error, refusedByServer(error));
       }
     },
   };

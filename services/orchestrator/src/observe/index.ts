@@ -4,4 +4,9 @@ export { instrumentPendingActionStore } from './instrument-pending-actions.ts';
 export { instrumentResultCache } from './instrument-result-cache.ts';
 export { instrumentToolAdmission } from './instrument-tool-admission.ts';
 export { createToolInstrumentation } from './instrument-tool-execution.ts';
+export {
+  createTurnInstrumentation,
+  refusedTurnCounter,
+  type TurnInstrumentationOptions,
+} from './instrument-turns.ts';
 export { createOrchestratorMetrics, type OrchestratorMetrics } from './orchestrator-metrics.ts';

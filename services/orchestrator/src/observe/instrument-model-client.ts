@@ -22,22 +22,40 @@ export interface ModelInstrumentationOptions {
 export function instrumentModelClient(model: ModelClient, options: ModelInstrumentationOptions): ModelClient {
   const { metrics } = options;
   const url = new URL(options.baseURL);
-  const labels = {
+  const base = {
     gen_ai_operation_name: 'chat',
     gen_ai_provider_name: options.provider ?? 'openai',
     gen_ai_request_model: options.model,
   };
   const attributes = {
-    'gen_ai.operation.name': labels.gen_ai_operation_name,
-    'gen_ai.provider.name': labels.gen_ai_provider_name,
+    'gen_ai.operation.name': base.gen_ai_operation_name,
+    'gen_ai.provider.name': base.gen_ai_provider_name,
     'gen_ai.request.model': options.model,
     'server.address': url.hostname,
     'server.port': Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
   };
   return {
     async complete(request) {
+      // Assistant and variant names come from the assistants file: bounded by configuration.
+      const labels = {
+        ...base,
+        assistant: request.labels?.assistant ?? '',
+        variant: request.labels?.variant ?? '',
+      };
       const parent = context.active();
-      const span = tracer.startSpan(`chat ${options.model}`, { kind: SpanKind.CLIENT, attributes }, parent);
+      const span = tracer.startSpan(
+        `chat ${options.model}`,
+        {
+          kind: SpanKind.CLIENT,
+          attributes: {
+            ...attributes,
+            ...(request.labels
+              ? { 'toolmesh.assistant': request.labels.assistant, 'toolmesh.variant': request.labels.variant }
+              : {}),
+          },
+        },
+        parent,
+      );
       const started = performance.now();
       try {
         const answer = await context.with(trace.setSpan(parent, span), () => model.complete(request));

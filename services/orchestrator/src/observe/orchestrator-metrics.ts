@@ -35,14 +35,44 @@ export interface OrchestratorMetrics {
   readonly approvalsRequested: Counter<'tool'>;
   /** toolmesh_approvals_decided_total{decision}: approved, declined, expired or superseded. */
   readonly approvalsDecided: Counter<'decision'>;
-  /** gen_ai_client_token_usage{gen_ai_operation_name, gen_ai_provider_name, gen_ai_request_model, gen_ai_token_type}. */
+  /**
+   * gen_ai_client_token_usage{gen_ai_operation_name, gen_ai_provider_name, gen_ai_request_model,
+   * gen_ai_token_type, assistant, variant}.
+   */
   readonly tokenUsage: Histogram<
-    'gen_ai_operation_name' | 'gen_ai_provider_name' | 'gen_ai_request_model' | 'gen_ai_token_type'
+    | 'gen_ai_operation_name'
+    | 'gen_ai_provider_name'
+    | 'gen_ai_request_model'
+    | 'gen_ai_token_type'
+    | 'assistant'
+    | 'variant'
   >;
-  /** gen_ai_client_operation_duration_seconds{gen_ai_operation_name, gen_ai_provider_name, gen_ai_request_model, error_type}. */
+  /**
+   * gen_ai_client_operation_duration_seconds{gen_ai_operation_name, gen_ai_provider_name,
+   * gen_ai_request_model, error_type, assistant, variant}.
+   */
   readonly modelDuration: Histogram<
-    'gen_ai_operation_name' | 'gen_ai_provider_name' | 'gen_ai_request_model' | 'error_type'
+    | 'gen_ai_operation_name'
+    | 'gen_ai_provider_name'
+    | 'gen_ai_request_model'
+    | 'error_type'
+    | 'assistant'
+    | 'variant'
   >;
+  /**
+   * toolmesh_model_tokens_total{tenant, assistant, variant, model, token_type}: tokens the model
+   * answers cost; tenants outside the assistants file count as "other".
+   */
+  readonly modelTokens: Counter<'tenant' | 'assistant' | 'variant' | 'model' | 'token_type'>;
+  /** toolmesh_turns_total{assistant, variant, model}: turns that called the model, by the model that answered last. */
+  readonly turns: Counter<'assistant' | 'variant' | 'model'>;
+  /** toolmesh_model_fallbacks_total{from}: model calls passed on to the next backend. */
+  readonly modelFallbacks: Counter<'from'>;
+  /**
+   * toolmesh_turns_refused_total{reason, tenant}: turns refused before the model was called
+   * (token_budget, concurrent_turns, chat_rate).
+   */
+  readonly turnsRefused: Counter<'reason' | 'tenant'>;
   /**
    * Records a tool endpoint's breaker state (toolmesh_tool_breaker_state{endpoint}: 0 closed,
    * 1 half-open, 2 open) and counts each opening (toolmesh_tool_breaker_trips_total{endpoint}).
@@ -127,6 +157,8 @@ export function createOrchestratorMetrics(registry: Registry): OrchestratorMetri
         'gen_ai_provider_name',
         'gen_ai_request_model',
         'gen_ai_token_type',
+        'assistant',
+        'variant',
       ],
       buckets: tokenBuckets,
       registers,
@@ -134,8 +166,39 @@ export function createOrchestratorMetrics(registry: Registry): OrchestratorMetri
     modelDuration: new Histogram({
       name: 'gen_ai_client_operation_duration_seconds',
       help: 'Duration of model calls.',
-      labelNames: ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'error_type'],
+      labelNames: [
+        'gen_ai_operation_name',
+        'gen_ai_provider_name',
+        'gen_ai_request_model',
+        'error_type',
+        'assistant',
+        'variant',
+      ],
       buckets: modelSecondsBuckets,
+      registers,
+    }),
+    modelTokens: new Counter({
+      name: 'toolmesh_model_tokens_total',
+      help: 'Model tokens spent, by tenant (those of the assistants file; others as "other"), assistant, variant, model and type.',
+      labelNames: ['tenant', 'assistant', 'variant', 'model', 'token_type'],
+      registers,
+    }),
+    turns: new Counter({
+      name: 'toolmesh_turns_total',
+      help: 'Turns that called the model, by assistant, variant and the model that answered last.',
+      labelNames: ['assistant', 'variant', 'model'],
+      registers,
+    }),
+    modelFallbacks: new Counter({
+      name: 'toolmesh_model_fallbacks_total',
+      help: 'Model calls passed on to the next backend because this one was unavailable.',
+      labelNames: ['from'],
+      registers,
+    }),
+    turnsRefused: new Counter({
+      name: 'toolmesh_turns_refused_total',
+      help: "Turns refused by a tenant's budget before the model was called, by reason.",
+      labelNames: ['reason', 'tenant'],
       registers,
     }),
     breakerStateChanged(endpoint, state) {

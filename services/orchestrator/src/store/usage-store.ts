@@ -27,6 +27,8 @@ export interface UsageSummaryRow {
   conversations: number;
   promptTokens: number;
   completionTokens: number;
+  /** promptTokens + completionTokens. */
+  totalTokens: number;
   modelCalls: number;
 }
 
@@ -110,6 +112,7 @@ export function createUsageStore(pool: Pool, options: UsageStoreOptions = {}): U
         conversations: Number(r.conversations),
         promptTokens: Number(r.prompt_tokens),
         completionTokens: Number(r.completion_tokens),
+        totalTokens: Number(r.prompt_tokens) + Number(r.completion_tokens),
         modelCalls: Number(r.model_calls),
       }));
     },

@@ -28,6 +28,8 @@ export interface PlanRoundInput {
   calls: ModelToolCall[];
   registry: ToolRegistry;
   limits: RoundLimits;
+  /** The assistant's tool list: a tool outside it is refused like an unknown tool; default all. */
+  allowed?: (toolName: string) => boolean;
   holdForApproval: (
     action: Omit<NewPendingAction, 'ttlSeconds' | 'principal'>,
   ) => Promise<PendingActionRecord>;
@@ -42,7 +44,7 @@ function describeCall(toolName: string, args: Record<string, unknown>): string {
 
 /**
  * The model only suggests: each call is checked here before anything runs —
- * round size, known tool, the user's permission, argument size, JSON, the tool's
+ * round size, known tool (and one of the assistant's), the user's permission, argument size, JSON, the tool's
  * JSON Schema — and writes are held for approval. A refused call becomes a failed
  * outcome the model reads, so it can repair the call; nothing here throws on bad input.
  */
@@ -59,7 +61,9 @@ export async function planRound(input: PlanRoundInput): Promise<PlannedRound> {
       fail('INVALID_ARGUMENT', `too many tool calls in one round (limit ${limits.maxToolCallsPerRound})`);
       continue;
     }
-    const tool = registry.get(call.name);
+    // A tool outside the assistant's list gets the very answer of a tool that does not
+    // exist: the model learns nothing about tools it was not offered.
+    const tool = (input.allowed?.(call.name) ?? true) ? registry.get(call.name) : undefined;
     if (!tool) {
       fail('INVALID_ARGUMENT', `unknown tool "${name}"`);
       continue;

@@ -1,9 +1,10 @@
 import { toJson } from '@bufbuild/protobuf';
 import { type ChatResponse, PrincipalSchema, StopReason } from '@toolmesh/proto';
+import { toolAllowed } from '../assistants/index.ts';
 import type { StoredMessage } from '../core-types.ts';
 import type { ConversationStore, PendingActionStore } from '../store/index.ts';
 import type { ToolExecutor } from '../tools/index.ts';
-import { type CallModelDeps, callModel } from './call-model.ts';
+import { assistantOf, type CallModelDeps, callModel } from './call-model.ts';
 import { executeRound } from './execute-round.ts';
 import { planRound, type RoundLimits } from './plan-round.ts';
 import { resultMessage } from './tool-messages.ts';
@@ -57,6 +58,7 @@ export async function runRounds(
       calls,
       registry: deps.registry,
       limits: deps.limits,
+      allowed: (name) => toolAllowed(assistantOf(state).profile, name),
       holdForApproval: (action) =>
         deps.actions.create({
           ...action,

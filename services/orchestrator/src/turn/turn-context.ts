@@ -1,5 +1,6 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { ChatStreamResponseSchema, Principal, ToolExecution } from '@toolmesh/proto';
+import type { ChosenAssistant, ModelBackend } from '../assistants/index.ts';
 
 /** A streamed event of a turn (the oneof of ChatStreamResponse). */
 export type ChatEvent = NonNullable<MessageInitShape<typeof ChatStreamResponseSchema>['event']>;
@@ -16,14 +17,60 @@ export interface TurnContext {
   emit?: EmitEvent;
 }
 
+/** The assistant a turn runs with, its model backends resolved from the catalog the turn took. */
+export interface TurnAssistant extends ChosenAssistant {
+  /** The profile's models in order: the primary, then the fallbacks. */
+  backends: ModelBackend[];
+}
+
 /** What one turn produced so far, for its response. */
 export interface TurnState {
   conversationId: string;
+  /** Set before the first model call (the chat engine chooses it). */
+  assistant?: TurnAssistant;
   executions: ToolExecution[];
-  usage: { promptTokens: number; completionTokens: number; modelCalls: number };
+  usage: {
+    promptTokens: number;
+    completionTokens: number;
+    modelCalls: number;
+    /** The model that answered last ("" before any answer). */
+    model: string;
+  };
 }
 
 /** A turn that has produced nothing yet. */
-export function newTurnState(conversationId: string): TurnState {
-  return { conversationId, executions: [], usage: { promptTokens: 0, completionTokens: 0, modelCalls: 0 } };
+export function newTurnState(conversationId: string, assistant?: TurnAssistant): TurnState {
+  return {
+    conversationId,
+    ...(assistant ? { assistant } : {}),
+    executions: [],
+    usage: { promptTokens: 0, completionTokens: 0, modelCalls: 0, model: '' },
+  };
+}
+
+/** What a turn tells metrics and budgets; every hook is optional. */
+export interface TurnObserver {
+  /** A model answered (tokens are added to the tenant's day here). */
+  modelAnswered?(event: {
+    tenantId: string;
+    assistant: string;
+    variant: string;
+    model: string;
+    promptTokens: number;
+    completionTokens: number;
+  }): void | Promise<void>;
+  /** `from` was unavailable; the next backend is asked. */
+  modelFellBack?(from: ModelBackend, error: unknown): void;
+  /** A turn (or the rounds after a Confirm) that called the model ended, however it ended. */
+  turnEnded?(event: {
+    tenantId: string;
+    userId: string;
+    conversationId: string;
+    assistant: string;
+    variant: string;
+    model: string;
+    promptTokens: number;
+    completionTokens: number;
+    modelCalls: number;
+  }): void | Promise<void>;
 }

@@ -48,13 +48,21 @@ export function respond(
   stopReason: StopReason,
   pending: PendingAction[] = [],
 ): ChatResponse {
-  const { promptTokens, completionTokens, modelCalls } = state.usage;
+  const { promptTokens, completionTokens, modelCalls, model } = state.usage;
   return create(ChatResponseSchema, {
     conversationId: state.conversationId,
     reply,
     toolExecutions: state.executions,
     pendingActions: pending,
-    usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, modelCalls },
+    usage: {
+      promptTokens,
+      completionTokens,
+      totalTokens: promptTokens + completionTokens,
+      modelCalls,
+      model,
+      assistant: state.assistant?.assistant ?? '',
+      variant: state.assistant?.variant ?? '',
+    },
     stopReason,
   });
 }

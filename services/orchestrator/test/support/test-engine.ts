@@ -4,9 +4,11 @@ import { create } from '@bufbuild/protobuf';
 import { createManualClock, type ManualClock } from '@toolmesh/clock';
 import { type Principal, PrincipalSchema } from '@toolmesh/proto';
 import { createLogger, type Logger } from '@toolmesh/telemetry';
+import { type AssistantCatalog, type ModelBackend, neutralCatalog } from '../../src/assistants/index.ts';
+import type { TenantBudgets } from '../../src/budgets/index.ts';
 import { type ChatEngine, createChatEngine } from '../../src/chat-engine.ts';
-import type { ModelRequest } from '../../src/model/index.ts';
-import type { ChatRequestStore, PendingActionStore } from '../../src/store/index.ts';
+import { createModelPool, type ModelClient, type ModelRequest } from '../../src/model/index.ts';
+import type { ChatRequestStore, PendingActionStore, TurnUsageRow } from '../../src/store/index.ts';
 import { type CollectTaskResults, createToolExecutor } from '../../src/tools/index.ts';
 import type { EmitEvent, TurnContext } from '../../src/turn/index.ts';
 import {
@@ -46,10 +48,24 @@ export const turnOf = (who: Principal = principal(), emit?: EmitEvent): TurnCont
   emit,
 });
 
+/** The model backend of the default catalog: every request goes to the scripted model. */
+export const scriptedBackend: ModelBackend = {
+  name: 'default',
+  baseURL: 'http://scripted.invalid/v1',
+  apiKey: 'none',
+  model: 'scripted',
+};
+
 /** Options of {@link createTestEngine}. */
 export interface TestEngineOptions {
   script: (request: ModelRequest, step: number) => ScriptedAnswer;
   tools: WorldTool[];
+  /** The assistants; default the neutral catalog on {@link scriptedBackend}. */
+  assistants?: { current(): AssistantCatalog };
+  /** Clients of backends by name; a backend not named here is the scripted model. */
+  backends?: Record<string, ModelClient>;
+  /** Tenants' budgets; default none. */
+  budgets?: TenantBudgets;
   maxRounds?: number;
   approvalTtlSeconds?: number;
   maxToolCallsPerRound?: number;
@@ -72,6 +88,8 @@ export interface TestEngine {
   actions: PendingActionStore;
   chatRequests: ChatRequestStore;
   logger: Logger;
+  /** One row per turn that called the model, as the usage table would get it. */
+  usageRows: TurnUsageRow[];
 }
 
 /** Builds the engine and keeps every part at hand for assertions. */
@@ -86,6 +104,8 @@ export function createTestEngine(options: TestEngineOptions): TestEngine {
   const ledger = createMemoryLedger(clock, ledgerRows);
   const model = createScriptedModel(options.script);
   const logger = createLogger({ service: 'orchestrator-test', level: 'silent' });
+  const catalog = neutralCatalog(scriptedBackend);
+  const usageRows: TurnUsageRow[] = [];
   const engine = createChatEngine({
     conversations,
     actions,
@@ -93,7 +113,14 @@ export function createTestEngine(options: TestEngineOptions): TestEngine {
     collectTaskResults: options.collectTaskResults,
     registry: world.registry,
     executor: createToolExecutor({ logger, ledger, credentials: unsignedCredentials }),
-    model,
+    models: createModelPool({ create: (backend) => options.backends?.[backend.name] ?? model }),
+    assistants: options.assistants ?? { current: () => catalog },
+    ...(options.budgets ? { budgets: options.budgets } : {}),
+    observer: {
+      turnEnded: (row) => {
+        usageRows.push(row);
+      },
+    },
     logger,
     maxRounds: options.maxRounds ?? 3,
     approvalTtlSeconds: options.approvalTtlSeconds ?? 900,
@@ -107,7 +134,19 @@ export function createTestEngine(options: TestEngineOptions): TestEngine {
     conversationLeaseMs: options.conversationLeaseMs ?? 30_000,
     clock,
   });
-  return { engine, clock, model, world, ledger, ledgerRows, conversations, actions, chatRequests, logger };
+  return {
+    engine,
+    clock,
+    model,
+    world,
+    ledger,
+    ledgerRows,
+    conversations,
+    actions,
+    chatRequests,
+    logger,
+    usageRows,
+  };
 }
 
 /** The tool messages of a model request after its latest assistant message. */
