@@ -64,8 +64,8 @@ export interface TestEngineOptions {
   assistants?: { current(): AssistantCatalog };
   /** Clients of backends by name; a backend not named here is the scripted model. */
   backends?: Record<string, ModelClient>;
-  /** Tenants' budgets; default none. */
-  budgets?: TenantBudgets;
+  /** Tenants' budgets, made on the engine's clock; default none. */
+  budgets?: (clock: ManualClock) => TenantBudgets;
   maxRounds?: number;
   approvalTtlSeconds?: number;
   maxToolCallsPerRound?: number;
@@ -115,7 +115,7 @@ export function createTestEngine(options: TestEngineOptions): TestEngine {
     executor: createToolExecutor({ logger, ledger, credentials: unsignedCredentials }),
     models: createModelPool({ create: (backend) => options.backends?.[backend.name] ?? model }),
     assistants: options.assistants ?? { current: () => catalog },
-    ...(options.budgets ? { budgets: options.budgets } : {}),
+    ...(options.budgets ? { budgets: options.budgets(clock) } : {}),
     observer: {
       turnEnded: (row) => {
         usageRows.push(row);
