@@ -35,6 +35,8 @@ const env = z
     OPENAI_BASE_URL: z.string().url().optional(),
     OPENAI_API_KEY: z.string().optional(),
     TOOLMESH_MODEL: z.string().optional(),
+    // The assistants file (relative to the current directory); default the demo's.
+    TOOLMESH_ASSISTANTS: z.string().min(1).default(resolve(root, 'config/assistants.yaml')),
     TOOLMESH_QUIET: z.enum(['0', '1']).default('0'),
     // The embedded database's folder (relative to the current directory), and starting it from empty.
     TOOLMESH_DATA_DIR: z.string().min(1).default(resolve(root, '.toolmesh/data')),
@@ -77,6 +79,7 @@ const mesh = await startMesh({
     ticket: env.TOOLMESH_TICKET_METRICS_PORT,
   },
   databaseUrl: env.DATABASE_URL,
+  assistantsFile: resolve(env.TOOLMESH_ASSISTANTS),
   model: env.OPENAI_BASE_URL
     ? { baseUrl: env.OPENAI_BASE_URL, apiKey: env.OPENAI_API_KEY, name: env.TOOLMESH_MODEL }
     : undefined,
@@ -132,6 +135,7 @@ toolmesh is up in ${((performance.now() - started) / 1000).toFixed(1)} s
 ${table}
 
   ${dataLine}
+  assistants: ${shown(resolve(env.TOOLMESH_ASSISTANTS))} (reloaded on change; TOOLMESH_ASSISTANTS names another file)
   mesh keys: new for this run (${shown(mesh.meshKeys.jwksFile)}); internal ports answer only calls signed with them
 
 Try it:

@@ -57,6 +57,11 @@ export interface MeshOptions {
   embeddedDatabaseDir?: string;
   /** A real OpenAI-compatible model; absent starts the scripted model. */
   model?: { baseUrl: string; apiKey?: string; name?: string };
+  /**
+   * The orchestrator's assistants file (TOOLMESH_ASSISTANTS); absent: its neutral default
+   * assistant. `npm start` passes the repository's config/assistants.yaml unless told otherwise.
+   */
+  assistantsFile?: string;
   /** Extra environment for every service (e.g. LOG_LEVEL), or per service name. */
   env?: NodeJS.ProcessEnv;
   serviceEnv?: Record<string, NodeJS.ProcessEnv>;
@@ -255,6 +260,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       OPENAI_BASE_URL: model.baseUrl,
       ...(model.apiKey ? { OPENAI_API_KEY: model.apiKey } : {}),
       ...(model.name ? { TOOLMESH_MODEL: model.name } : {}),
+      ...(options.assistantsFile ? { TOOLMESH_ASSISTANTS: options.assistantsFile } : {}),
     });
     await ready(orchestrator, (signal) => waitForServing(at(ports.orchestrator), { timeoutMs, signal }));
     const gateway = launch('gateway', 'services/gateway/src/main.ts', {
