@@ -49,6 +49,8 @@ test('prints where everything listens, where the data is, and a ready-to-paste g
   expect(output).toContain('toolmesh.v1.ChatService/Chat');
   expect(output).toContain("-H 'authorization: Bearer dev-key-u1001'");
   expect(output).toContain(`data: ${dataDir} (new; kept for the next run)`);
+  // The launcher runs in the repository: the demo's assistants file, named relative to it.
+  expect(output).toContain('assistants: config/assistants.yaml');
 });
 
 test('the seed question is answered on the embedded defaults', async () => {
@@ -58,6 +60,8 @@ test('the seed question is answered on the embedded defaults', async () => {
   );
   expect(res.reply).toContain('shipped');
   expect(res.toolExecutions.find((e) => e.toolName === 'get_order_detail')?.success).toBe(true);
+  // Through the demo's assistant (config/assistants.yaml), the tenant's default.
+  expect(res.usage?.assistant).toBe('shop-support');
   const unauthenticated = await client()
     .chat({ message: 'hi' })
     .catch((e: unknown) => e);
