@@ -167,7 +167,7 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
     const catalog = assistants.current();
     const assistant = choose(catalog, ctx, request);
     const tenantId = ctx.principal.tenantId;
-    const release = budgets ? await budgets.admit(tenantId, catalog.tenants.get(tenantId)) : () => {};
+    const release = budgets ? await budgets.admit(tenantId, catalog.tenants.get(tenantId)) : async () => {};
     return { assistant, release };
   };
   const ended = async (ctx: TurnContext, state: TurnState) => {

@@ -29,8 +29,8 @@ export interface TenantBudgetsOptions {
   clock?: Clock;
 }
 
-/** Gives a turn's slot back; calling it again does nothing. */
-export type ReleaseTurn = () => void;
+/** Gives a turn's slot back (never rejects); calling it again does nothing. */
+export type ReleaseTurn = () => Promise<void>;
 
 /** Per-tenant budgets of the assistants file: tokens per UTC day, turns at once, chat rate. */
 export interface TenantBudgets {
@@ -151,7 +151,7 @@ export function createTenantBudgets(options: TenantBudgetsOptions): TenantBudget
     );
     if (!where) return undefined;
     let released = false;
-    return () => {
+    return async () => {
       if (released) return;
       released = true;
       if (where === 'local') {
@@ -161,7 +161,7 @@ export function createTenantBudgets(options: TenantBudgetsOptions): TenantBudget
         return;
       }
       // A lost release only holds the slot until it expires.
-      void shared(
+      await shared(
         (r) => r.zrem(key, id),
         () => 0,
       );
@@ -170,7 +170,7 @@ export function createTenantBudgets(options: TenantBudgetsOptions): TenantBudget
 
   return {
     async admit(tenantId, policy) {
-      const none: ReleaseTurn = () => {};
+      const none: ReleaseTurn = async () => {};
       if (!policy) return none;
       const now = clock.now();
       if (policy.tokensPerDay !== undefined && (await spentToday(tenantId)) >= policy.tokensPerDay) {

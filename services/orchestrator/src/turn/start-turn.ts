@@ -21,7 +21,7 @@ export interface TurnAdmission {
 /** An admitted turn: its assistant, and the tenant's slot to give back when it ends. */
 export interface AdmittedTurn {
   assistant: TurnAssistant;
-  release: () => void;
+  release: () => Promise<void>;
 }
 
 /** What opening a turn needs. */
@@ -77,7 +77,7 @@ export async function startTurn(
         deps.runRounds(ctx, newTurnState(conversationId, assistant), history),
       );
     } finally {
-      release();
+      await release();
     }
   }
   // Another tenant's user with the same id is refused like a missing conversation.
@@ -104,7 +104,7 @@ export async function startTurn(
         await conversations.load(requestedId),
       );
     } finally {
-      release();
+      await release();
     }
   });
 }
