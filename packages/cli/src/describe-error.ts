@@ -57,9 +57,13 @@ function hintFor(
     case Code.Unauthenticated:
       return 'pass a valid key with --api-key <key> (or set TOOLMESH_API_KEY)';
     case Code.PermissionDenied:
-      return context.rpc?.startsWith('toolmesh.v1.AuditService/')
-        ? 'reading the audit log needs the audit:read permission (dev key: dev-key-operator)'
-        : 'your API key lacks the permission this needs';
+      if (context.rpc?.startsWith('toolmesh.v1.AuditService/')) {
+        return 'reading the audit log needs the audit:read permission (dev key: dev-key-operator)';
+      }
+      if (context.rpc?.startsWith('toolmesh.v1.UsageService/')) {
+        return "reading usage needs the usage:read permission (dev key: dev-key-operator); another tenant's needs usage:read:all-tenants";
+      }
+      return 'your API key lacks the permission this needs';
     case Code.Unavailable:
       if (info?.domain === errorDomain) return unavailableBehind(info);
       return `is the gateway running at ${context.baseUrl}? Set --gateway <host:port or URL> (or TOOLMESH_GATEWAY), and --tls for an https gateway`;
@@ -68,6 +72,10 @@ function hintFor(
     case Code.DeadlineExceeded:
       return 'raise the deadline with --timeout <seconds>';
     case Code.ResourceExhausted:
+      if (info?.reason === 'TENANT_BUDGET_EXHAUSTED')
+        return `your tenant's token budget is spent: ${retryIn(info)}`;
+      if (info?.reason === 'TENANT_BUSY')
+        return `your tenant runs as many chats at once as it may: ${retryIn(info)}`;
       return info?.retryAfterMs === undefined
         ? 'rate limited: wait a moment and retry'
         : `rate limited: ${retryIn(info)}`;

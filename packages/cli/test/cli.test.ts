@@ -1,6 +1,7 @@
 // The toolmesh CLI as a user runs it: a real process against a real mesh (every service
 // its own process, the real Postgres, the scripted model), stdin piped or a pseudo-terminal.
 import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { freeMeshPorts, type Mesh, startMesh } from '@toolmesh/devstack';
 import { createTestDatabase, freePort, type TestDatabase } from '@toolmesh/testkit';
 import { type CliRun, runInTerminal, runToolmesh } from './run-toolmesh.ts';
@@ -12,7 +13,13 @@ let gateway: string;
 beforeAll(async () => {
   db = await createTestDatabase();
   const ports = await freeMeshPorts();
-  mesh = await startMesh({ ports, databaseUrl: db.url, env: { LOG_LEVEL: 'warn' } });
+  // The demo's assistants, as npm start runs them.
+  mesh = await startMesh({
+    ports,
+    databaseUrl: db.url,
+    assistantsFile: fileURLToPath(new URL('../../../config/assistants.yaml', import.meta.url)),
+    env: { LOG_LEVEL: 'warn' },
+  });
   gateway = mesh.grpcAddresses.gateway;
 }, 120_000);
 
@@ -227,6 +234,44 @@ test('audit: records for an operator, a clear PERMISSION_DENIED for everyone els
   expect(denied.code).toBe(1);
   expect(denied.stderr).toContain('error: PERMISSION_DENIED');
   expect(denied.stderr).toContain('hint: reading the audit log needs the audit:read permission');
+}, 90_000);
+
+test('assistants, chat --assistant and usage against the demo assistants file', async () => {
+  const list = await toolmesh(['assistants']);
+  expect(list.code).toBe(0);
+  expect(list.stdout).toMatch(/^ASSISTANT\s+TOOLS\s+MODELS/);
+  expect(list.stdout).toMatch(/^shop-support \*\s+\(all yours\)/m);
+  expect(list.stdout).toMatch(/^order-lookup\s+get_order_detail, get_dispatch_plan, get_inventory_snapshot/m);
+  const json = JSON.parse((await toolmesh(['assistants', '--json'])).stdout) as {
+    defaultAssistant: string;
+    assistants: { name: string }[];
+  };
+  expect(json.defaultAssistant).toBe('shop-support');
+  expect(json.assistants.map((a) => a.name)).toEqual(['shop-support', 'order-lookup']);
+
+  const run = await toolmesh(['chat', '--assistant', 'order-lookup', 'Where is my order 202604100018?']);
+  expect(run.code).toBe(0);
+  expect(run.stdout).toMatch(/✓ get_order_detail/);
+  const unknown = await toolmesh(['chat', '--assistant', 'no-such-assistant', 'hello']);
+  expect(unknown.code).toBe(1);
+  expect(unknown.stderr).toContain('error: NOT_FOUND');
+
+  const usage = await toolmesh(['usage', '--assistant', 'order-lookup', '--json'], {
+    key: 'dev-key-operator',
+  });
+  expect(usage.code).toBe(0);
+  const rows = (
+    JSON.parse(usage.stdout) as { rows: { tenantId: string; assistant: string; turns: string }[] }
+  ).rows;
+  expect(rows.length).toBeGreaterThan(0);
+  for (const row of rows) expect(row).toMatchObject({ tenantId: 't_demo', assistant: 'order-lookup' });
+  const table = await toolmesh(['usage'], { key: 'dev-key-operator' });
+  expect(table.stdout).toMatch(/^TENANT\s+ASSISTANT\s+VARIANT\s+MODEL\s+TURNS/);
+  expect(table.stdout).toMatch(/^t_demo\s+shop-support\s+/m);
+  const denied = await toolmesh(['usage']);
+  expect(denied.code).toBe(1);
+  expect(denied.stderr).toContain('error: PERMISSION_DENIED');
+  expect(denied.stderr).toContain('hint: reading usage needs the usage:read permission');
 }, 90_000);
 
 test('errors: a bad key is UNAUTHENTICATED with a hint, a dead gateway UNAVAILABLE, no key for a remote gateway is a usage error', async () => {

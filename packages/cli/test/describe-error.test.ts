@@ -37,3 +37,16 @@ test('an UNAVAILABLE without details is the gateway itself not answering', () =>
     'rate limited: wait a moment and retry',
   );
 });
+
+test("a tenant's budget and the usage permission get hints of their own", () => {
+  expect(describeError(errorFor('TENANT_BUDGET_EXHAUSTED', { retryAfterMs: 60_000 }), context).hint).toBe(
+    "your tenant's token budget is spent: retry in 60 s",
+  );
+  expect(describeError(errorFor('TENANT_BUSY', { retryAfterMs: 500 }), context).hint).toBe(
+    'your tenant runs as many chats at once as it may: retry in 1 s',
+  );
+  const usage = { ...context, rpc: 'toolmesh.v1.UsageService/GetUsage' };
+  expect(describeError(publicError(Code.PermissionDenied, 'no'), usage).hint).toContain(
+    'reading usage needs the usage:read permission',
+  );
+});
