@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from '@toolmesh/clock';
 import type { ChatResponse } from '@toolmesh/proto';
-import type { Logger } from '@toolmesh/telemetry';
+import { type Logger, trace } from '@toolmesh/telemetry';
 import {
   type ConfirmDeps,
   closeUndecided,
@@ -166,6 +166,11 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
   const admit = async (ctx: TurnContext, request: TurnAdmission): Promise<AdmittedTurn> => {
     const catalog = assistants.current();
     const assistant = choose(catalog, ctx, request);
+    // On the turn's span, so traces of two variants can be told apart.
+    trace.getActiveSpan()?.setAttributes({
+      'toolmesh.assistant': assistant.assistant,
+      'toolmesh.variant': assistant.variant,
+    });
     const tenantId = ctx.principal.tenantId;
     const release = budgets ? await budgets.admit(tenantId, catalog.tenants.get(tenantId)) : async () => {};
     return { assistant, release };
