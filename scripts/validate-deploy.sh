@@ -5,7 +5,7 @@
 #   2. every services/*/Dockerfile, structurally (base image, user, env, ports, CMD, …);
 #   3. deploy/overlays/{dev,prod} rendered by kustomize v5 (kubectl kustomize) and every object
 #      checked by scripts/validate-k8s.ts (Kubernetes schemas, strict fields, toolmesh's rules);
-#   and, in both, the credentials: no production config can start with the demo keys or an empty
+#   in both, the orchestrator's assistants file (mounted, valid to its own parser), and the credentials: no production config can start with the demo keys or an empty
 #   key list (compose requires TOOLMESH_API_KEYS; the example Secret holds keys the gateway's own
 #   parser accepts), and the mesh keys reach every service (public JWKS) and only their owner
 #   (private signing keys).
@@ -150,6 +150,49 @@ EOF
   ok "mounted files, Prometheus targets, collector pipelines, Grafana datasources, credentials, mesh keys"
 else
   fail "compose assets" && echo "$out"
+fi
+
+# The assistants file: the orchestrator's TOOLMESH_ASSISTANTS lies in a folder mounted read-only
+# from the repository, and that file is one the orchestrator's own parser accepts.
+if out=$("$node" --input-type=module 2>&1 <<'EOF'
+import { existsSync, readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { parseAssistantsFile } from './services/orchestrator/src/assistants/parse-assistants-file.ts';
+const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true });
+const svc = compose.services.orchestrator;
+const file = String(svc?.environment?.TOOLMESH_ASSISTANTS ?? '');
+const problems = [];
+const dir = file.replace(/\/[^/]+$/, '');
+const mount = (svc?.volumes ?? []).map(String).find((v) => v.split(':')[1] === dir);
+if (!file) problems.push('orchestrator: no TOOLMESH_ASSISTANTS');
+else if (!mount) problems.push(`orchestrator: nothing mounted at ${dir} (TOOLMESH_ASSISTANTS=${file})`);
+else {
+  const [source, , mode] = mount.split(':');
+  if (mode !== 'ro') problems.push(`orchestrator: ${dir} must be mounted read-only`);
+  const local = `${source}/${file.slice(dir.length + 1)}`;
+  if (!existsSync(local)) problems.push(`orchestrator: ${local} (TOOLMESH_ASSISTANTS) does not exist`);
+  else {
+    try {
+      // Keys named by api_key_env/api_key_file are deployment secrets: any value stands in for them.
+      parseAssistantsFile(readFileSync(local, 'utf8'), {
+        envModel: { name: 'default', baseURL: 'http://model.invalid/v1', apiKey: 'x', model: 'm' },
+        env: new Proxy({}, { get: () => 'placeholder' }),
+        readFile: () => 'placeholder',
+      });
+    } catch (error) {
+      problems.push(`${local}: ${error.message}`);
+    }
+  }
+}
+if (problems.length) {
+  console.log(problems.join('\n'));
+  process.exit(1);
+}
+EOF
+); then
+  ok "the orchestrator's assistants file: mounted read-only and valid"
+else
+  fail "compose assistants file" && echo "$out"
 fi
 
 # ── 2. Dockerfiles ──────────────────────────────────────────────────────────────────────────────
@@ -342,6 +385,57 @@ EOF
       ok "$overlay: API keys from the Secret, the mesh JWKS everywhere, private keys only to their owner"
     else
       fail "$overlay credentials" && echo "$out"
+    fi
+  done
+  # The assistants file: TOOLMESH_ASSISTANTS in the orchestrator comes from the ConfigMap
+  # toolmesh-assistants, mounted as a folder (a subPath mount would never see an update), under
+  # its fixed name (the orchestrator reloads the file in place), and the orchestrator's own parser
+  # accepts what it holds.
+  for overlay in dev prod; do
+    [ -s "$rendered/$overlay.yaml" ] || continue
+    if out=$("$node" --input-type=module - "$rendered/$overlay.yaml" 2>&1 <<'EOF'
+import { readFileSync } from 'node:fs';
+import { parseAllDocuments } from 'yaml';
+import { parseAssistantsFile } from './services/orchestrator/src/assistants/parse-assistants-file.ts';
+const all = parseAllDocuments(readFileSync(process.argv[2], 'utf8')).map((d) => d.toJS()).filter(Boolean);
+const problems = [];
+const d = all.find((m) => m.kind === 'Deployment' && m.metadata.name === 'orchestrator');
+const pod = d?.spec.template.spec;
+const c = pod?.containers[0];
+const file = (c?.env ?? []).find((e) => e.name === 'TOOLMESH_ASSISTANTS')?.value;
+const mount = (c?.volumeMounts ?? []).find((m) => file?.startsWith(`${m.mountPath}/`));
+const volume = mount && (pod.volumes ?? []).find((v) => v.name === mount.name);
+const item = volume?.configMap?.items?.find((i) => file.endsWith(`/${i.path}`));
+if (!file) problems.push('orchestrator: no TOOLMESH_ASSISTANTS');
+else if (volume?.configMap?.name !== 'toolmesh-assistants' || !item)
+  problems.push(`orchestrator: TOOLMESH_ASSISTANTS (${file}) not from the ConfigMap toolmesh-assistants`);
+else {
+  if (mount.subPath) problems.push('orchestrator: the assistants mount must not use subPath (updates would never arrive)');
+  if (mount.readOnly !== true) problems.push('orchestrator: the assistants mount must be read-only');
+  const map = all.find((m) => m.kind === 'ConfigMap' && m.metadata.name === 'toolmesh-assistants');
+  const text = map?.data?.[item.key];
+  if (text === undefined) problems.push(`ConfigMap toolmesh-assistants (unhashed name) with key ${item.key} is missing`);
+  else {
+    try {
+      parseAssistantsFile(text, {
+        envModel: { name: 'default', baseURL: 'http://model.invalid/v1', apiKey: 'x', model: 'm' },
+        env: new Proxy({}, { get: () => 'placeholder' }),
+        readFile: () => 'placeholder',
+      });
+    } catch (error) {
+      problems.push(`ConfigMap toolmesh-assistants: ${error.message}`);
+    }
+  }
+}
+if (problems.length) {
+  console.log(problems.join('\n'));
+  process.exit(1);
+}
+EOF
+    ); then
+      ok "$overlay: the orchestrator's assistants from the ConfigMap toolmesh-assistants, valid"
+    else
+      fail "$overlay assistants" && echo "$out"
     fi
   done
   rm -rf "$rendered"
