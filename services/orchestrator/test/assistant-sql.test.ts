@@ -44,6 +44,12 @@ test('a conversation keeps the id and assistant it was created with; one from be
   expect(await store.assistantOf(id)).toEqual({ assistant: 'shop-support', variant: 'v2' });
   const old = await store.createHeld(u1001, lease, [{ role: 'user', content: 'hi' }]);
   expect(await store.assistantOf(old.conversationId)).toBeUndefined();
+  // Adopting gives one from before an assistant; one that has an assistant keeps it.
+  await store.adoptAssistant(old.conversationId, { assistant: 'ops', variant: 'default' });
+  await store.adoptAssistant(old.conversationId, { assistant: 'other', variant: 'x' });
+  await store.adoptAssistant(id, { assistant: 'other', variant: 'x' });
+  expect(await store.assistantOf(old.conversationId)).toEqual({ assistant: 'ops', variant: 'default' });
+  expect(await store.assistantOf(id)).toEqual({ assistant: 'shop-support', variant: 'v2' });
 });
 
 test('audit records carry the assistant and variant of their conversation', async () => {

@@ -230,7 +230,7 @@ test('a conversation keeps its assistant and variant; another assistant on a lat
   await t.engine.chat(turnOf(), first.conversationId, 'still there?');
 });
 
-test('a conversation from before assistants takes the default', async () => {
+test('a conversation from before assistants takes the default, and keeps it', async () => {
   const t = createTestEngine({
     tools,
     assistants: { current: () => catalogOf([shop, ops]) },
@@ -241,6 +241,13 @@ test('a conversation from before assistants takes the default', async () => {
   if (stored) stored.assistant = undefined;
   const next = await t.engine.chat(turnOf(), first.conversationId, 'again');
   expect(next.usage?.assistant).toBe('shop-support');
+  // From then on it keeps that assistant.
+  expect(t.conversations.conversation(first.conversationId)?.assistant).toEqual({
+    assistant: 'shop-support',
+    variant: 'default',
+  });
+  const other = await refusal(t.engine.chat(turnOf(), first.conversationId, 'switch', '', 'ops'));
+  expect(other.code).toBe(Code.InvalidArgument);
 });
 
 test("a Confirm continues with the conversation's assistant", async () => {

@@ -42,6 +42,11 @@ export interface ConversationStore {
    */
   assistantOf(conversationId: string): Promise<ConversationAssistant | undefined>;
   /**
+   * Gives a conversation from before assistants the assistant of its first turn since,
+   * which it keeps from then on; one that has an assistant keeps it.
+   */
+  adoptAssistant(conversationId: string, assistant: ConversationAssistant): Promise<void>;
+  /**
    * Claims the owner's conversation for one turn with a lease (ownership and lease in
    * one statement): "not_found" when it is not this (tenant, user)'s — the same answer
    * as for no conversation at all — "busy" while another turn holds it. A holder that
@@ -148,6 +153,13 @@ export function createConversationStore(
         ],
       );
       return { conversationId: id, messages: messages.map(asStored) };
+    },
+    async adoptAssistant(conversationId, assistant) {
+      await pool.query(
+        `UPDATE orchestrator.conversations SET assistant = $2, variant = $3
+          WHERE conversation_id = $1 AND assistant IS NULL`,
+        [conversationId, assistant.assistant, assistant.variant],
+      );
     },
     async assistantOf(conversationId) {
       const { rows } = await pool.query<{ assistant: string | null; variant: string | null }>(

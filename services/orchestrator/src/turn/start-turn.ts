@@ -95,6 +95,13 @@ export async function startTurn(
       ...(stored ? { stored } : {}),
     });
     try {
+      // A conversation from before assistants stays with the one it continues with.
+      if (!stored) {
+        await conversations.adoptAssistant(requestedId, {
+          assistant: assistant.assistant,
+          variant: assistant.variant,
+        });
+      }
       await deps.closeUndecided(requestedId);
       const taskNotes = (await deps.collectTaskResults?.(requestedId, ctx.principal)) ?? [];
       await conversations.append(requestedId, [...taskNotes, user]);

@@ -50,6 +50,10 @@ export function createMemoryConversationStore(clock: Clock) {
       });
       return { conversationId, messages: copy(messages) };
     },
+    async adoptAssistant(conversationId, assistant) {
+      const c = conversations.get(conversationId);
+      if (c && !c.assistant) c.assistant = { assistant: assistant.assistant, variant: assistant.variant };
+    },
     async assistantOf(conversationId) {
       const assistant = conversations.get(conversationId)?.assistant;
       return assistant && copy(assistant);
