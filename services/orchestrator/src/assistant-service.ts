@@ -5,7 +5,7 @@ import {
   type ServiceRegistration,
   serviceRegistration,
 } from '@toolmesh/rpc';
-import type { Assistant, AssistantCatalog } from './assistants/assistant-catalog.ts';
+import { type AssistantCatalog, assistantsForTenant, defaultAssistantFor } from './assistants/index.ts';
 
 /** Options of {@link createAssistantService}. */
 export interface AssistantServiceOptions {
@@ -14,9 +14,6 @@ export interface AssistantServiceOptions {
   /** The verified caller; default the mesh credential's principal. */
   principalOf?: (ctx: HandlerContext) => Principal;
 }
-
-const usableBy = (assistant: Assistant, tenantId: string) =>
-  assistant.tenants === undefined || assistant.tenants.includes(tenantId);
 
 /**
  * AssistantService: the assistants the caller's tenant may use and its default. Only what a
@@ -29,8 +26,8 @@ export function createAssistantService(options: AssistantServiceOptions): Servic
     listAssistants(_req, ctx) {
       const { tenantId } = principalOf(ctx);
       const catalog = options.assistants.current();
-      const usable = [...catalog.assistants.values()].filter((a) => usableBy(a, tenantId));
-      const preferred = catalog.tenants.get(tenantId)?.defaultAssistant ?? catalog.defaultAssistant;
+      const usable = assistantsForTenant(catalog, tenantId);
+      const preferred = defaultAssistantFor(catalog, tenantId);
       return {
         assistants: usable.map((a) => ({
           name: a.name,
