@@ -1,6 +1,6 @@
 import type { Client } from '@connectrpc/connect';
 import type { RateLimiter, RateRule } from '@toolmesh/limits';
-import type {
+import {
   AssistantService,
   AuditService,
   ChatService,
@@ -10,16 +10,17 @@ import type {
 } from '@toolmesh/proto';
 import { createServer, publicHttp2Limits, type Server } from '@toolmesh/rpc';
 import type { Logger, Registry } from '@toolmesh/telemetry';
-import { createAssistantForwarder } from './assistant-forwarder.ts';
-import { createAuditForwarder } from './audit-forwarder.ts';
 import { createAuthInterceptor } from './auth-interceptor.ts';
 import type { Authenticate } from './authenticate.ts';
-import { createChatService } from './chat-service.ts';
 import type { ForwardAsCaller } from './forward-as-caller.ts';
+import { forwardService } from './forward-service.ts';
 import { createRateLimitInterceptor } from './rate-limit-interceptor.ts';
-import { createRegistryForwarder } from './registry-forwarder.ts';
-import { createTaskForwarder } from './task-forwarder.ts';
-import { createUsageForwarder } from './usage-forwarder.ts';
+
+/**
+ * The longest a WatchTask may stay open; a caller's shorter deadline wins. Without a bound of
+ * the server's own, the client's default deadline would cut every watch after a few seconds.
+ */
+export const maxWatchMs = 60 * 60_000;
 
 /** Options of {@link createGatewayServer}. */
 export interface GatewayServerOptions {
@@ -69,17 +70,17 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
         maxOpenStreamsPerUser: options.maxOpenStreamsPerUser,
       }),
     ],
+    // Each public service is the orchestrator's, forwarded as the verified caller; the
+    // orchestrator checks permissions (audit:read, usage:read …) and tenancy.
     services: [
-      createChatService({
-        orchestrator: orchestrator.chat,
-        forwardAsCaller,
-        defaultDeadlineMs: options.defaultDeadlineMs,
+      forwardService(ChatService, orchestrator.chat, forwardAsCaller, {
+        defaultTimeoutMs: options.defaultDeadlineMs,
       }),
-      createAuditForwarder(orchestrator.audit, forwardAsCaller),
-      createTaskForwarder(orchestrator.tasks, forwardAsCaller),
-      createRegistryForwarder(orchestrator.registry, forwardAsCaller),
-      createAssistantForwarder(orchestrator.assistants, forwardAsCaller),
-      createUsageForwarder(orchestrator.usage, forwardAsCaller),
+      forwardService(AuditService, orchestrator.audit, forwardAsCaller),
+      forwardService(TaskService, orchestrator.tasks, forwardAsCaller, { maxStreamMs: maxWatchMs }),
+      forwardService(RegistryService, orchestrator.registry, forwardAsCaller),
+      forwardService(AssistantService, orchestrator.assistants, forwardAsCaller),
+      forwardService(UsageService, orchestrator.usage, forwardAsCaller),
     ],
   });
 }
