@@ -1,3 +1,4 @@
+export { parseAssistantsFile } from './assistants/index.ts';
 export { type ChatEngine, type ChatEngineOptions, createChatEngine } from './chat-engine.ts';
 export { type Config, loadConfig } from './config.ts';
 export type { ResultCache, StoredMessage } from './core-types.ts';

@@ -14,7 +14,7 @@ export interface ModelBackend {
   timeoutMs?: number;
 }
 
-/** Limits an assistant may set below the orchestrator's own. */
+/** Limits of an assistant's turns; each one set replaces the orchestrator's own value. */
 export interface AssistantLimits {
   maxRounds?: number;
   contextBudgetTokens?: number;
