@@ -11,5 +11,6 @@ export * from './gen/toolmesh/v1/chat_pb.ts';
 export * from './gen/toolmesh/v1/principal_pb.ts';
 export * from './gen/toolmesh/v1/registry_pb.ts';
 export * from './gen/toolmesh/v1/task_pb.ts';
+export * from './gen/toolmesh/v1/tool_call_pb.ts';
 export * from './gen/toolmesh/v1/tool_pb.ts';
 export * from './gen/toolmesh/v1/usage_pb.ts';

@@ -256,6 +256,15 @@ const server = createOrchestratorServer({
   tls: config.tls,
   assistants,
   usage,
+  toolCalls: {
+    registry,
+    executor,
+    conversations,
+    actions,
+    approvalTtlSeconds: config.approvalTtlSeconds,
+    limits: config.limits,
+    leaseMs: config.conversationLeaseMs,
+  },
   clock,
 });
 const port = await server.listen(config.port, config.host);

@@ -19,6 +19,7 @@ import { createChatService } from './chat-service.ts';
 import { mapError } from './map-error.ts';
 import { createRegistryService } from './registry-service.ts';
 import type { ExecutionLedger } from './store/index.ts';
+import { createToolCallService, type ToolCallServiceOptions } from './tool-call-service.ts';
 import { createTaskForwarder, type ToolCredentials, type ToolRegistry } from './tools/index.ts';
 import { createUsageService, type UsageServiceOptions } from './usage-service.ts';
 
@@ -42,6 +43,8 @@ export interface OrchestratorServerOptions {
   assistants?: { current(): AssistantCatalog };
   /** The per-turn usage records: UsageService reads them (absent: not served). */
   usage?: UsageServiceOptions['usage'];
+  /** What ToolCallService (one call named by the caller, e.g. over MCP) runs with; absent: not served. */
+  toolCalls?: ToolCallServiceOptions;
 }
 
 /**
@@ -77,6 +80,7 @@ export function createOrchestratorServer(options: OrchestratorServerOptions): Se
       ...(options.usage
         ? [createUsageService({ usage: options.usage, clock: options.clock ?? systemClock })]
         : []),
+      ...(options.toolCalls ? [createToolCallService(options.toolCalls)] : []),
     ],
   });
 }
