@@ -1,3 +1,4 @@
+import type http from 'node:http';
 import type { DescService } from '@bufbuild/protobuf';
 import type { Interceptor } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
@@ -49,6 +50,24 @@ export interface ServerOptions {
    * take {@link meshHttp2Limits}. A public port takes {@link publicHttp2Limits}.
    */
   limits?: Partial<Http2Limits>;
+  /**
+   * Plain HTTP endpoints served on the same port before gRPC/Connect, each by exact path
+   * (query ignored), e.g. MCP's `/mcp`. They run outside the RPC interceptors: each does
+   * its own authentication and limits.
+   */
+  httpRoutes?: HttpRoute[];
+}
+
+/** A plain HTTP endpoint of {@link ServerOptions.httpRoutes}. */
+export interface HttpRoute {
+  /** The exact request path, e.g. `/mcp`. */
+  path: string;
+  handler: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+}
+
+function pathOf(url: string | undefined): string {
+  const end = url?.search(/[?#]/) ?? -1;
+  return end === -1 ? (url ?? '') : (url ?? '').slice(0, end);
 }
 
 /**
@@ -94,8 +113,12 @@ export function createServer(options: ServerOptions): Server {
     shutdownSignal: shutdownController.signal,
   });
   const serve = options.cors ? withCors(handler, options.cors) : handler;
+  const routes = new Map((options.httpRoutes ?? []).map((r) => [r.path, r.handler]));
   const listener = createProtocolListener({
     handler: (req, res) => {
+      const route = routes.size ? routes.get(pathOf(req.url)) : undefined;
+      // The routes take HTTP/1.1 (and HTTP/2 compatibility) requests as node:http's own.
+      if (route) return route(req as http.IncomingMessage, res as http.ServerResponse);
       reportUndecodableRequests(res);
       serve(req, res);
     },
