@@ -23,6 +23,7 @@ const env = z
     TOOLMESH_INVENTORY_PORT: port(defaultPorts.inventory),
     TOOLMESH_DISPATCH_PORT: port(defaultPorts.dispatch),
     TOOLMESH_TICKET_PORT: port(defaultPorts.ticket),
+    TOOLMESH_MCP_BRIDGE_PORT: port(defaultPorts.mcpBridge),
     TOOLMESH_MODEL_PORT: port(defaultPorts.model),
     TOOLMESH_EMBEDDED_DB_PORT: port(defaultPorts.database),
     TOOLMESH_GATEWAY_METRICS_PORT: port(defaultMetricsPorts.gateway),
@@ -31,12 +32,15 @@ const env = z
     TOOLMESH_INVENTORY_METRICS_PORT: port(defaultMetricsPorts.inventory),
     TOOLMESH_DISPATCH_METRICS_PORT: port(defaultMetricsPorts.dispatch),
     TOOLMESH_TICKET_METRICS_PORT: port(defaultMetricsPorts.ticket),
+    TOOLMESH_MCP_BRIDGE_METRICS_PORT: port(defaultMetricsPorts['mcp-bridge']),
     DATABASE_URL: z.string().url().optional(),
     OPENAI_BASE_URL: z.string().url().optional(),
     OPENAI_API_KEY: z.string().optional(),
     TOOLMESH_MODEL: z.string().optional(),
     // The assistants file (relative to the current directory); default the demo's.
     TOOLMESH_ASSISTANTS: z.string().min(1).default(resolve(root, 'config/assistants.yaml')),
+    // The MCP servers file (relative to the current directory); set, the MCP bridge runs.
+    TOOLMESH_MCP_SERVERS: z.string().min(1).optional(),
     TOOLMESH_QUIET: z.enum(['0', '1']).default('0'),
     // The embedded database's folder (relative to the current directory), and starting it from empty.
     TOOLMESH_DATA_DIR: z.string().min(1).default(resolve(root, '.toolmesh/data')),
@@ -67,6 +71,7 @@ const mesh = await startMesh({
     inventory: env.TOOLMESH_INVENTORY_PORT,
     dispatch: env.TOOLMESH_DISPATCH_PORT,
     ticket: env.TOOLMESH_TICKET_PORT,
+    mcpBridge: env.TOOLMESH_MCP_BRIDGE_PORT,
     model: env.TOOLMESH_MODEL_PORT,
     database: env.TOOLMESH_EMBEDDED_DB_PORT,
   },
@@ -77,9 +82,11 @@ const mesh = await startMesh({
     inventory: env.TOOLMESH_INVENTORY_METRICS_PORT,
     dispatch: env.TOOLMESH_DISPATCH_METRICS_PORT,
     ticket: env.TOOLMESH_TICKET_METRICS_PORT,
+    'mcp-bridge': env.TOOLMESH_MCP_BRIDGE_METRICS_PORT,
   },
   databaseUrl: env.DATABASE_URL,
   assistantsFile: resolve(env.TOOLMESH_ASSISTANTS),
+  mcpServersFile: env.TOOLMESH_MCP_SERVERS ? resolve(env.TOOLMESH_MCP_SERVERS) : undefined,
   model: env.OPENAI_BASE_URL
     ? { baseUrl: env.OPENAI_BASE_URL, apiKey: env.OPENAI_API_KEY, name: env.TOOLMESH_MODEL }
     : undefined,
@@ -105,6 +112,13 @@ const rows: [string, string, string, string][] = [
   ['dispatch', `127.0.0.1:${ports.dispatch}`, metrics('dispatch'), 'toolmesh.v1.ToolService (internal)'],
   ['ticket', `127.0.0.1:${ports.ticket}`, metrics('ticket'), 'toolmesh.v1.ToolService (internal)'],
 ];
+if (env.TOOLMESH_MCP_SERVERS)
+  rows.push([
+    'mcp-bridge',
+    `127.0.0.1:${ports.mcpBridge}`,
+    metrics('mcp-bridge'),
+    'toolmesh.v1.ToolService (internal): the tools of TOOLMESH_MCP_SERVERS',
+  ]);
 if (!env.OPENAI_BASE_URL)
   rows.push(['scripted-model', `http://127.0.0.1:${ports.model}/v1`, '', 'OpenAI-compatible stand-in']);
 else rows.push(['model', env.OPENAI_BASE_URL, '', 'OpenAI-compatible model']);

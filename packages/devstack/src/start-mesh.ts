@@ -21,6 +21,8 @@ export interface MeshPorts {
   model: number;
   /** Embedded database (only without a database URL). */
   database: number;
+  /** MCP bridge (only with an MCP servers file). */
+  mcpBridge: number;
 }
 
 /** The ports `npm start` uses unless told otherwise. */
@@ -33,10 +35,18 @@ export const defaultPorts: MeshPorts = {
   ticket: 50064,
   model: 50070,
   database: 55432,
+  mcpBridge: 50065,
 };
 
 /** The services that serve Prometheus /metrics. */
-export type MetricsService = 'gateway' | 'orchestrator' | 'order' | 'inventory' | 'dispatch' | 'ticket';
+export type MetricsService =
+  | 'gateway'
+  | 'orchestrator'
+  | 'order'
+  | 'inventory'
+  | 'dispatch'
+  | 'ticket'
+  | 'mcp-bridge';
 
 /** The /metrics ports of `npm start` (DESIGN.md dev defaults). */
 export const defaultMetricsPorts: Record<MetricsService, number> = {
@@ -46,6 +56,7 @@ export const defaultMetricsPorts: Record<MetricsService, number> = {
   inventory: 9412,
   dispatch: 9413,
   ticket: 9414,
+  'mcp-bridge': 9415,
 };
 
 /** Options of {@link startMesh}. */
@@ -62,6 +73,11 @@ export interface MeshOptions {
    * assistant. `npm start` passes the repository's config/assistants.yaml unless told otherwise.
    */
   assistantsFile?: string;
+  /**
+   * The MCP servers file (TOOLMESH_MCP_SERVERS): when given, the MCP bridge runs as one more
+   * tool service and serves those servers' tools; absent, it does not run.
+   */
+  mcpServersFile?: string;
   /** Extra environment for every service (e.g. LOG_LEVEL), or per service name. */
   env?: NodeJS.ProcessEnv;
   serviceEnv?: Record<string, NodeJS.ProcessEnv>;
@@ -245,6 +261,16 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
         return ready(proc, (signal) => waitForServing(at(port), { timeoutMs, signal }));
       }),
     );
+    if (options.mcpServersFile) {
+      const bridge = launch('mcp-bridge', 'services/mcp-bridge/src/main.ts', {
+        PORT: String(ports.mcpBridge),
+        METRICS_PORT: await metricsPort('mcp-bridge', 'mcp-bridge'),
+        TOOLMESH_MCP_SERVERS: options.mcpServersFile,
+        ...discoveryEnv,
+        ...verifyEnv,
+      });
+      await ready(bridge, (signal) => waitForServing(at(ports.mcpBridge), { timeoutMs, signal }));
+    }
     const orchestrator = launch('orchestrator', 'services/orchestrator/src/main.ts', {
       PORT: String(ports.orchestrator),
       METRICS_PORT: await metricsPort('orchestrator', 'orchestrator'),
@@ -255,6 +281,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       TOOL_SERVICES: [
         ...toolServices.map((name) => options.toolServiceAddresses?.[name] ?? at(ports[name])),
         ...toolServices.flatMap((name) => (options.replicas?.[name] ?? []).map(at)),
+        ...(options.mcpServersFile ? [at(ports.mcpBridge)] : []),
         ...(options.extraToolServices ?? []),
       ].join(','),
       OPENAI_BASE_URL: model.baseUrl,
