@@ -1,6 +1,6 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '@toolmesh/telemetry';
-import { defineTool, type Tool, ToolFailure } from '@toolmesh/tool-sdk';
+import { defineTool, type Tool, ToolFailure, toolErrors } from '@toolmesh/tool-sdk';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import ajvFormats from 'ajv-formats';
 import { z } from 'zod';
@@ -122,6 +122,8 @@ export function mcpTools(options: McpToolsOptions): Tool[] {
         ...(sideEffect === 'read' ? {} : { idempotent: mcp.annotations?.idempotentHint === true }),
       },
       async handler(args, ctx) {
+        if (!connection.tools().some((t) => t.name === mcp.name))
+          throw toolErrors.notFound(`the MCP server ${server.name} no longer offers ${mcp.name}`);
         const result = await connection.call(mcp.name, args ?? {}, {
           signal: ctx.signal,
           timeoutMs: Math.max(1, ctx.remainingMs()),
