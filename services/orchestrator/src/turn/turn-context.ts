@@ -1,6 +1,7 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { ChatStreamResponseSchema, Principal, ToolExecution } from '@toolmesh/proto';
 import type { ChosenAssistant, ModelBackend } from '../assistants/index.ts';
+import type { TurnUsageRow } from '../store/index.ts';
 
 /** A streamed event of a turn (the oneof of ChatStreamResponse). */
 export type ChatEvent = NonNullable<MessageInitShape<typeof ChatStreamResponseSchema>['event']>;
@@ -62,15 +63,5 @@ export interface TurnObserver {
   /** `from` was unavailable; the next backend is asked. */
   modelFellBack?(from: ModelBackend, error: unknown): void;
   /** A turn (or the rounds after a Confirm) that called the model ended, however it ended. */
-  turnEnded?(event: {
-    tenantId: string;
-    userId: string;
-    conversationId: string;
-    assistant: string;
-    variant: string;
-    model: string;
-    promptTokens: number;
-    completionTokens: number;
-    modelCalls: number;
-  }): void | Promise<void>;
+  turnEnded?(event: TurnUsageRow): void | Promise<void>;
 }
