@@ -34,6 +34,12 @@ const everything = join(
   'dist/index.js',
 );
 
+// A small MCP server whose tool list changes on request (server-everything's never does).
+const listChanging = join(
+  import.meta.dirname,
+  '../../../services/mcp-bridge/test/list-changing-mcp-server.ts',
+);
+
 let dir: string;
 let db: TestDatabase;
 let model: CannedModel;
@@ -94,6 +100,10 @@ beforeAll(async () => {
     command: ${JSON.stringify(process.execPath)}
     args: [${JSON.stringify(everything)}, stdio]
     permission: ticket:read
+  - name: mcplist
+    command: ${JSON.stringify(process.execPath)}
+    args: [${JSON.stringify(listChanging)}]
+    permission: ticket:read
 `,
   );
   db = await createTestDatabase();
@@ -104,7 +114,11 @@ beforeAll(async () => {
     model: { baseUrl: model.baseUrl },
     mcpServersFile: file,
     env: { LOG_LEVEL: 'warn' },
-    serviceEnv: { 'mcp-bridge': { LOG_LEVEL: 'info', MCP_MAX_BACKOFF_MS: '1000' } },
+    serviceEnv: {
+      'mcp-bridge': { LOG_LEVEL: 'info', MCP_MAX_BACKOFF_MS: '1000' },
+      // New tools reach the orchestrator within a second instead of the default 30 s.
+      orchestrator: { TOOL_REFRESH_MS: '1000' },
+    },
     onLine: (service, line) => {
       if (service === 'mcp-bridge') bridgeLines.push(line);
     },
@@ -129,11 +143,11 @@ const succeeds = (call: { name: string; arguments: unknown }) => async () => {
   return res.toolExecutions[0]?.success ? res : undefined;
 };
 
+const registry = () =>
+  createClient(RegistryService, gatewayTransport(mesh.grpcAddresses.gateway, 'dev-key-operator'));
+
 test("both servers' tools are in the registry, named after the server and the MCP tool", async () => {
-  const view = await createClient(
-    RegistryService,
-    gatewayTransport(mesh.grpcAddresses.gateway, 'dev-key-operator'),
-  ).listRegisteredTools({});
+  const view = await registry().listRegisteredTools({});
   const names = view.tools.map((t) => t.definition?.name ?? '');
   for (const server of ['mcphttp', 'mcpstdio'])
     for (const tool of ['echo', 'get-sum', 'toggle-simulated-logging'])
@@ -193,4 +207,19 @@ test('a stdio server whose process dies is restarted and its tools work again', 
   await waitFor(() => pids().length >= 2, { what: 'the stdio server to be restarted' });
   const back = await waitFor(succeeds(sum), { what: 'get-sum over stdio to work again', intervalMs: 250 });
   expect(back.reply).toContain('The sum of 2 and 3 is 5');
+}, 60_000);
+
+test('a tool the MCP server adds while running (tools/list_changed) is published and runs', async () => {
+  const added = await run([{ name: 'mcplist_add-tool', arguments: { name: 'late-tool' } }]);
+  expect(added.toolExecutions[0]).toMatchObject({ success: true });
+  await waitFor(
+    async () =>
+      (await registry().listRegisteredTools({})).tools.some(
+        (t) => t.definition?.name === 'mcplist_late-tool',
+      ),
+    { what: 'mcplist_late-tool in the registry', intervalMs: 200 },
+  );
+  const res = await run([{ name: 'mcplist_late-tool', arguments: {} }]);
+  expect(res.toolExecutions[0]).toMatchObject({ toolName: 'mcplist_late-tool', success: true });
+  expect(res.reply).toContain('late-tool says hi');
 }, 60_000);

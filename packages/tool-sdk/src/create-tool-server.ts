@@ -12,7 +12,8 @@ import {
 } from '@toolmesh/rpc';
 import type { Logger, Registry } from '@toolmesh/telemetry';
 import { createTaskService, type TaskServiceOptions } from './create-task-service.ts';
-import { createToolService, type ToolServiceOptions } from './create-tool-service.ts';
+import { createToolService, currentTools, type ToolServiceOptions } from './create-tool-service.ts';
+import type { Tool } from './define-tool.ts';
 
 /** Options of {@link createToolServer}. */
 export interface ToolServerOptions extends ToolServiceOptions {
@@ -38,7 +39,17 @@ export interface ToolServerOptions extends ToolServiceOptions {
  */
 export function createToolServer(options: ToolServerOptions): Server {
   // The tools' audiences, and the orchestrator's ListTools credential (good for nothing else here).
-  const audiences = new Set([...options.tools.map((t) => meshAudience.tool(t.name)), meshAudience.registry]);
+  const toolSet = currentTools(options.tools);
+  let audiences: { list: readonly Tool[]; set: Set<string> } | undefined;
+  const accepted = () => {
+    const list = toolSet();
+    if (audiences?.list !== list)
+      audiences = {
+        list,
+        set: new Set([...list.map((t) => meshAudience.tool(t.name)), meshAudience.registry]),
+      };
+    return audiences.set;
+  };
   const taskOptions = options.taskService ?? options.tasks;
   return createServer({
     logger: options.logger,
@@ -50,7 +61,7 @@ export function createToolServer(options: ToolServerOptions): Server {
       createMeshAuthInterceptor({
         keys: options.meshKeys,
         issuers: [meshIssuer.orchestrator],
-        acceptsAudience: (audience) => audiences.has(audience),
+        acceptsAudience: (audience) => accepted().has(audience),
         clock: options.clock,
       }),
     ],

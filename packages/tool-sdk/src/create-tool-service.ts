@@ -6,6 +6,7 @@ import {
   InvokeToolResponseSchema,
   type Principal,
   SideEffect,
+  type ToolDefinition,
   ToolDefinitionSchema,
   ToolService,
 } from '@toolmesh/proto';
@@ -25,7 +26,11 @@ import { timeoutSignal } from './timeout-signal.ts';
 
 /** Options of {@link createToolService}. */
 export interface ToolServiceOptions {
-  tools: Tool[];
+  /**
+   * The tools; or a function read on every call, for a service whose tools change while it runs
+   * (e.g. the MCP bridge): a new array is a new tool set, the same array the same set.
+   */
+  tools: Tool[] | (() => readonly Tool[]);
   logger: Logger;
   /** Largest arguments_json accepted; default 64 KiB. */
   maxArgumentBytes?: number;
@@ -48,7 +53,12 @@ function describeIssues(error: { issues: { path: PropertyKey[]; message: string 
     .join('; ');
 }
 
-function toDefinition(t: Tool) {
+/** The current tools of a `tools` option, fixed or changing. */
+export function currentTools(tools: ToolServiceOptions['tools']): () => readonly Tool[] {
+  return typeof tools === 'function' ? tools : () => tools;
+}
+
+function toDefinition(t: Tool): ToolDefinition {
   const m = t.metadata;
   return create(ToolDefinitionSchema, {
     name: t.name,
@@ -82,16 +92,25 @@ export function createToolService(options: ToolServiceOptions): ServiceRegistrat
   const { logger } = options;
   const clock = options.clock ?? systemClock;
   const maxArgumentBytes = options.maxArgumentBytes ?? 64 * 1024;
-  const tools = new Map(options.tools.map((t) => [t.name, t]));
-  if (tools.size !== options.tools.length) throw new Error('duplicate tool names');
   // Handlers still running, per tool: a handler that outlived its timeout still
   // holds its slot until it really ends.
   const running = new Map<string, number>();
-  const definitions = options.tools.map(toDefinition);
   const store = options.tasks ? createTaskStore({ clock, ...options.tasks }) : undefined;
-  for (const t of options.tools) {
-    if (isAsyncTool(t) && !store) throw new Error(`async tool ${t.name} needs the tasks option`);
-  }
+  const toolSet = currentTools(options.tools);
+  let indexed: { list: readonly Tool[]; tools: Map<string, Tool>; definitions: ToolDefinition[] } | undefined;
+  // Checked and indexed once per tool set: at creation, and when a changing set changes.
+  const index = () => {
+    const list = toolSet();
+    if (indexed?.list === list) return indexed;
+    const tools = new Map(list.map((t) => [t.name, t]));
+    if (tools.size !== list.length) throw new Error('duplicate tool names');
+    for (const t of list) {
+      if (isAsyncTool(t) && !store) throw new Error(`async tool ${t.name} needs the tasks option`);
+    }
+    indexed = { list, tools, definitions: list.map(toDefinition) };
+    return indexed;
+  };
+  index();
 
   // Runs the handler under the tool's timeout and the caller's cancellation. The
   // race answers at once on abort even if a handler ignores its signal.
@@ -141,10 +160,10 @@ export function createToolService(options: ToolServiceOptions): ServiceRegistrat
 
   return serviceRegistration(ToolService, {
     listTools() {
-      return { tools: definitions };
+      return { tools: index().definitions };
     },
     async invokeTool(req, ctx) {
-      const tool = tools.get(req.toolName);
+      const tool = index().tools.get(req.toolName);
       if (!tool) return failure('NOT_FOUND', `unknown tool "${req.toolName.slice(0, 64)}"`);
       // Thrown, not answered in-band: a call without a credential for exactly this call never runs.
       const credential = callCredential(ctx, req, tool);

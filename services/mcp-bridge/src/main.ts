@@ -24,24 +24,21 @@ try {
   const connections = servers.map((server) =>
     createMcpConnection({ server, logger, clock: systemClock, maxBackoffMs: config.maxBackoffMs }),
   );
-  // The published tool set is the one listed now: a server not up by then is left out (see docs/mcp.md).
+  // Serving starts once every server listed its tools, or after the start timeout: a server that
+  // comes up later adds its tools then.
   const signal = AbortSignal.timeout(config.startTimeoutMs);
-  const up = await Promise.all(
+  await Promise.all(
     connections.map((c) =>
-      c.ready(signal).then(
-        () => c,
-        () => {
-          logger.error(
-            { mcp_server: c.server.name },
-            'MCP server did not answer tools/list in time; its tools are left out',
-          );
-          return undefined;
-        },
-      ),
+      c.ready(signal).catch(() => {
+        logger.error(
+          { mcp_server: c.server.name },
+          'MCP server did not list its tools in time; serving without them for now',
+        );
+      }),
     ),
   );
   const server = createMcpBridgeServer({
-    connections: up.filter((c) => c !== undefined),
+    connections,
     logger,
     meshKeys,
     tls: config.tls,

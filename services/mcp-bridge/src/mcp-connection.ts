@@ -28,7 +28,10 @@ export interface McpConnectionOptions {
 /** A client of one MCP server that stays connected: reconnects (HTTP) or restarts (stdio) with backoff. */
 export interface McpConnection {
   readonly server: McpServerConfig;
-  /** The server's tools as last listed (re-listed on notifications/tools/list_changed). */
+  /**
+   * The server's tools as last listed (re-listed on notifications/tools/list_changed and on every
+   * reconnect); the same array until the listing changes.
+   */
   tools(): McpTool[];
   /** Resolves once the server answered its first tools/list. */
   ready(signal: AbortSignal): Promise<void>;
@@ -65,7 +68,8 @@ export function createMcpConnection(options: McpConnectionOptions): McpConnectio
       tools.push(...page.tools);
       cursor = page.nextCursor;
     } while (cursor);
-    listed = tools;
+    // The same listing keeps its array, so the published tool set changes only when the tools do.
+    if (JSON.stringify(tools) !== JSON.stringify(listed)) listed = tools;
     logger.info({ tools: tools.length }, 'MCP tools listed');
     firstListing.resolve();
   }
