@@ -8,6 +8,7 @@ import {
   ChatService,
   RegistryService,
   TaskService,
+  ToolCallService,
   UsageService,
 } from '@toolmesh/proto';
 import {
@@ -20,7 +21,7 @@ import {
 } from '@toolmesh/rpc';
 import { createLogger, startTelemetry } from '@toolmesh/telemetry';
 import { type Config, loadConfig } from './config.ts';
-import { createForwardAsCaller } from './forward-as-caller.ts';
+import { createForwardAsCaller, createSignAsCaller } from './forward-as-caller.ts';
 import { createEdgeAuthenticator } from './identity/index.ts';
 import { createGatewayServer } from './server.ts';
 
@@ -61,14 +62,13 @@ const orchestratorClient = <S extends Parameters<typeof createGrpcClient>[0]>(
     tls: config.tlsToOrchestrator,
   });
 // Zero trust inward: every forwarded call carries a credential signed here for the caller verified here.
-const forwardAsCaller = createForwardAsCaller(
-  createCredentialIssuer({
-    issuer: meshIssuer.gateway,
-    // Read now: a missing key file stops the start instead of failing every call.
-    signingKey: await loadSigningKey(config.meshAuth.signingKeyFile, systemClock),
-    clock: systemClock,
-  }),
-);
+const issuer = createCredentialIssuer({
+  issuer: meshIssuer.gateway,
+  // Read now: a missing key file stops the start instead of failing every call.
+  signingKey: await loadSigningKey(config.meshAuth.signingKeyFile, systemClock),
+  clock: systemClock,
+});
+const forwardAsCaller = createForwardAsCaller(issuer);
 // Rate limits live in Redis when configured, so every replica counts against one budget.
 const redis = await connectRedis(config.redisUrl, (error) =>
   logger.warn({ err: error }, 'Redis unreachable; limits and cache stay local until it is back'),
@@ -84,6 +84,11 @@ const server = createGatewayServer({
     usage: orchestratorClient(UsageService, 10_000),
   },
   forwardAsCaller,
+  // MCP at /mcp on the same port: tool calls go to ToolCallService as the verified caller.
+  mcp: {
+    toolCalls: orchestratorClient(ToolCallService, config.defaultDeadlineMs),
+    signAsCaller: createSignAsCaller(issuer),
+  },
   authenticate: createEdgeAuthenticator(config.identity, { clock: systemClock, logger }),
   defaultDeadlineMs: config.defaultDeadlineMs,
   rateLimiter: createRateLimiter({ redis, prefix: `${config.redisPrefix}gateway:` }),

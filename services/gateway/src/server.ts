@@ -6,14 +6,16 @@ import {
   ChatService,
   RegistryService,
   TaskService,
+  type ToolCallService,
   UsageService,
 } from '@toolmesh/proto';
 import { createServer, publicHttp2Limits, type Server } from '@toolmesh/rpc';
 import type { Logger, Registry } from '@toolmesh/telemetry';
 import { createAuthInterceptor } from './auth-interceptor.ts';
 import type { Authenticate } from './authenticate.ts';
-import type { ForwardAsCaller } from './forward-as-caller.ts';
+import type { ForwardAsCaller, SignAsCaller } from './forward-as-caller.ts';
 import { forwardService } from './forward-service.ts';
+import { createMcpHandler, mcpPath } from './mcp/index.ts';
 import { createRateLimitInterceptor } from './rate-limit-interceptor.ts';
 
 /**
@@ -48,6 +50,8 @@ export interface GatewayServerOptions {
   metrics?: Registry;
   /** Browser origins allowed to call (gRPC-Web, Connect); none: no CORS answers. */
   corsOrigins?: readonly string[] | '*' | undefined;
+  /** Serve MCP at /mcp: tools/call goes to the orchestrator's ToolCallService as the caller; absent: no /mcp. */
+  mcp?: { toolCalls: Client<typeof ToolCallService>; signAsCaller: SignAsCaller };
 }
 
 /** Builds the public gateway server; it listens only when main says so. */
@@ -63,6 +67,24 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
     limits: publicHttp2Limits,
     // Callers are outside the mesh: their trace context and request ids are not taken as ours.
     trustCallerContext: false,
+    ...(options.mcp
+      ? {
+          httpRoutes: [
+            {
+              path: mcpPath,
+              handler: createMcpHandler({
+                ...options.mcp,
+                authenticate: options.authenticate,
+                registry: orchestrator.registry,
+                rateLimiter: options.rateLimiter,
+                publicRate: options.publicRate,
+                logger: options.logger,
+                callTimeoutMs: options.defaultDeadlineMs,
+              }),
+            },
+          ],
+        }
+      : {}),
     interceptors: [
       createAuthInterceptor(options.authenticate),
       createRateLimitInterceptor(options.rateLimiter, options.chatRate, {
