@@ -48,8 +48,8 @@ export interface OrchestratorServerOptions {
 }
 
 /**
- * Builds the orchestrator's gRPC server: ChatService, RegistryService, AuditService and
- * TaskService for the gateway's verified callers, behind the mesh interceptor. It listens
+ * Builds the orchestrator's gRPC server: ChatService, RegistryService, AuditService,
+ * TaskService (and ToolCallService for MCP) for the gateway's verified callers, behind the mesh interceptor. It listens
  * only when main says so.
  */
 export function createOrchestratorServer(options: OrchestratorServerOptions): Server {

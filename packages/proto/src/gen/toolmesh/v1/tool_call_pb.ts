@@ -33,7 +33,8 @@ export type CallToolRequest = Message<"toolmesh.v1.CallToolRequest"> & {
   argumentsJson: string;
 
   /**
-   * Optional; reserved for callers that retry (at most 128 printable ASCII characters).
+   * Optional, at most 128 printable ASCII characters. Reserved: not used yet (a
+   * repeated write call proposes another pending action, each run at most once).
    *
    * @generated from field: string idempotency_key = 3;
    */
