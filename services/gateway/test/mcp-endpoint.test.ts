@@ -20,6 +20,7 @@ import {
   createGrpcClient,
   createMeshAuthInterceptor,
   createServer,
+  errorFor,
   meshAudience,
   meshIssuer,
   requireCredential,
@@ -30,6 +31,7 @@ import { createLogger } from '@toolmesh/telemetry';
 import { createTestMeshKeys } from '@toolmesh/testkit';
 import { createSignAsCaller } from '../src/forward-as-caller.ts';
 import {
+  type Authenticate,
   createApiKeyAuthenticator,
   createForwardAsCaller,
   createGatewayServer,
@@ -111,13 +113,18 @@ const orchestrator = createServer({
   ],
 });
 
+let address: string;
 let gateway: Server;
 let limited: Server;
 let url: string;
 let limitedUrl: string;
 const clients: Client[] = [];
 
-function startGateway(address: string, publicRate?: { ratePerSec: number; burst: number }) {
+function startGateway(
+  address: string,
+  publicRate?: { ratePerSec: number; burst: number },
+  authenticate: Authenticate = createApiKeyAuthenticator(devApiKeys),
+) {
   return createGatewayServer({
     orchestrator: {
       chat: createGrpcClient(ChatService, { address }),
@@ -132,7 +139,7 @@ function startGateway(address: string, publicRate?: { ratePerSec: number; burst:
       toolCalls: createGrpcClient(ToolCallService, { address }),
       signAsCaller: createSignAsCaller(meshKeys.gateway),
     },
-    authenticate: createApiKeyAuthenticator(devApiKeys),
+    authenticate,
     defaultDeadlineMs: 10_000,
     rateLimiter: createRateLimiter(),
     chatRate: { ratePerSec: 5, burst: 10 },
@@ -142,7 +149,7 @@ function startGateway(address: string, publicRate?: { ratePerSec: number; burst:
 }
 
 beforeAll(async () => {
-  const address = `127.0.0.1:${await orchestrator.listen(0)}`;
+  address = `127.0.0.1:${await orchestrator.listen(0)}`;
   gateway = startGateway(address);
   url = `http://127.0.0.1:${await gateway.listen(0)}/mcp`;
   // Rate 0.001/s: the burst is all a test gets, whatever the clock does.
@@ -269,4 +276,22 @@ test('requests are rate limited per user under the public rule', async () => {
     limitedUrl,
   );
   expect(other.status).toBe(200);
+});
+
+test('an unreachable identity provider is 503, not a refused key', async () => {
+  const down = startGateway(address, undefined, async () => {
+    throw errorFor('DEPENDENCY_UNAVAILABLE', { metadata: { dependency: 'identity' } });
+  });
+  try {
+    const at = `http://127.0.0.1:${await down.listen(0)}/mcp`;
+    const res = await post(
+      initialize(LATEST_PROTOCOL_VERSION),
+      { authorization: 'Bearer some.jwt.token' },
+      at,
+    );
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ error: { code: -32000 } });
+  } finally {
+    await down.shutdown(1_000);
+  }
 });

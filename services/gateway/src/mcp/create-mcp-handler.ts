@@ -4,6 +4,7 @@ import type { Client } from '@connectrpc/connect';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { RateLimiter, RateRule } from '@toolmesh/limits';
 import type { Principal, RegistryService, ToolCallService } from '@toolmesh/proto';
+import { Code, ConnectError } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
 import type { Authenticate } from '../authenticate.ts';
 import type { SignAsCaller } from '../forward-as-caller.ts';
@@ -76,14 +77,29 @@ export function createMcpHandler(
     try {
       principal = await options.authenticate(req.headers.authorization ?? null);
     } catch (error) {
-      // Refusals meant for the caller (e.g. a JWT without a tenant) say so; the cause is logged.
+      // As on the RPCs: an unreachable identity provider is the server's problem (503), a
+      // refusal meant for the caller (a JWT without a tenant) says so; the cause is logged.
       logger.info({ err: error }, 'MCP request not authenticated');
+      if (error instanceof ConnectError && error.code === Code.Unavailable) {
+        return refuse(res, 503, -32000, 'identity provider unavailable; retry shortly', {
+          'retry-after': '1',
+        });
+      }
+      if (error instanceof ConnectError && error.code === Code.Unauthenticated) {
+        return refuse(res, 401, -32001, error.rawMessage, { 'www-authenticate': 'Bearer' });
+      }
       principal = undefined;
     }
     if (!principal) {
-      return refuse(res, 401, -32001, 'send "Authorization: Bearer <API key or JWT>" of a known caller', {
-        'www-authenticate': 'Bearer',
-      });
+      return refuse(
+        res,
+        401,
+        -32001,
+        'missing or invalid credential: send "Authorization: Bearer <API key or JWT>"',
+        {
+          'www-authenticate': 'Bearer',
+        },
+      );
     }
     const decision = await options.rateLimiter.take(`rpc:mcp:${userKey(principal)}`, publicRule);
     if (!decision.allowed) {
