@@ -1,4 +1,4 @@
-import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { readYamlFile, type YamlFileIssue } from '@toolmesh/config';
 import { z } from 'zod';
 
 const toolOverride = z.strictObject({
@@ -55,12 +55,8 @@ export interface McpServerConfig {
   tools: Record<string, McpToolOverride>;
 }
 
-/** One problem of a servers file: its line (1-based, 0 when unknown), key path and what is wrong. */
-export interface McpServersFileIssue {
-  line: number;
-  path: string;
-  message: string;
-}
+/** One problem of a servers file: its line, key path and what is wrong. */
+export type McpServersFileIssue = YamlFileIssue;
 
 /** A servers file that cannot be used; its message lists every problem with line and key. */
 export class McpServersFileError extends Error {
@@ -76,37 +72,6 @@ export class McpServersFileError extends Error {
   }
 }
 
-type Path = readonly (string | number)[];
-
-function formatPath(path: Path): string {
-  let out = '';
-  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out ? `.${seg}` : seg;
-  return out;
-}
-
-// The line of a key path's key, or of the nearest mapping or list holding it when it is missing.
-function locate(doc: Document, lines: LineCounter, path: Path): { line: number; found: boolean } {
-  const lineOf = (node: Node | null | undefined) => (node?.range ? lines.linePos(node.range[0]).line : 0);
-  let node: unknown = doc.contents;
-  let line = lineOf(doc.contents);
-  for (const seg of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => String(isScalar(p.key) ? p.key.value : p.key) === String(seg));
-      if (!pair) return { line: line || lineOf(node), found: false };
-      line = lineOf(pair.key as Node) || lineOf(pair.value as Node) || line;
-      node = pair.value;
-    } else if (isSeq(node) && typeof seg === 'number') {
-      const item = node.items[seg];
-      if (item === undefined) return { line, found: false };
-      line = lineOf(item as Node) || line;
-      node = item;
-    } else {
-      return { line, found: false };
-    }
-  }
-  return { line, found: true };
-}
-
 /**
  * Parses and validates a servers file (TOOLMESH_MCP_SERVERS, see docs/mcp.md). `headers_env`
  * values are looked up in `env`. Throws {@link McpServersFileError} naming the line and key of
@@ -116,34 +81,16 @@ export function parseMcpServersFile(
   text: string,
   env: Record<string, string | undefined>,
 ): McpServerConfig[] {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const issues: McpServersFileIssue[] = [];
+  const file = readYamlFile(text);
   const fail = (): never => {
-    throw new McpServersFileError(issues);
+    throw new McpServersFileError(file.issues);
   };
-  for (const e of doc.errors)
-    issues.push({ line: lines.linePos(e.pos[0]).line, path: '', message: `invalid YAML: ${e.message}` });
-  if (issues.length) fail();
-  const at = (path: Path, message: string) =>
-    issues.push({ line: locate(doc, lines, path).line, path: formatPath(path), message });
-
-  const parsed = serversFile.safeParse(doc.toJS() ?? {});
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const path = issue.path.map((p) => (typeof p === 'number' ? p : String(p)));
-      if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys) at([...path, key], 'unknown key');
-        continue;
-      }
-      const where = locate(doc, lines, path);
-      const message = issue.code === 'invalid_type' && !where.found ? 'required' : issue.message;
-      issues.push({ line: where.line, path: formatPath(path), message });
-    }
-    fail();
-  }
+  if (file.issues.length) fail();
+  const at = file.at;
+  const data = file.validate(serversFile);
+  if (!data) return fail();
   const names = new Set<string>();
-  const servers = (parsed.data as z.output<typeof serversFile>).servers.map((s, i): McpServerConfig => {
+  const servers = (data as z.output<typeof serversFile>).servers.map((s, i): McpServerConfig => {
     if (names.has(s.name)) at(['servers', i, 'name'], `duplicate server name "${s.name}"`);
     names.add(s.name);
     const tools: Record<string, McpToolOverride> = {};
@@ -177,6 +124,6 @@ export function parseMcpServersFile(
       transport: { kind: 'stdio', command: s.command ?? '', args: s.args ?? [], env: s.env ?? {} },
     };
   });
-  if (issues.length) fail();
+  if (file.issues.length) fail();
   return servers;
 }

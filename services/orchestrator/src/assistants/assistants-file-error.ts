@@ -1,11 +1,7 @@
+import type { YamlFileIssue } from '@toolmesh/config';
+
 /** One problem of an assistants file: where it is and what is wrong. */
-export interface AssistantsFileIssue {
-  /** 1-based line of the offending key or value; 0 when the problem concerns the whole file. */
-  line: number;
-  /** Key path such as `assistants[0].temperature`; empty for the whole file. */
-  path: string;
-  message: string;
-}
+export type AssistantsFileIssue = YamlFileIssue;
 
 /** How one issue reads: `line 7: assistants[0].temperature: expected a number from 0 to 2`. */
 export function formatAssistantsFileIssue(issue: AssistantsFileIssue): string {

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
-import type { z } from 'zod';
+import { readYamlFile, type YamlFile } from '@toolmesh/config';
 import type {
   Assistant,
   AssistantCatalog,
@@ -9,7 +8,7 @@ import type {
   ModelBackend,
   TenantPolicy,
 } from './assistant-catalog.ts';
-import { AssistantsFileError, type AssistantsFileIssue } from './assistants-file-error.ts';
+import { AssistantsFileError } from './assistants-file-error.ts';
 import { type AssistantEntry, type AssistantsFileData, assistantsFile } from './assistants-file-schema.ts';
 import { neutralAssistantName, neutralCatalog } from './neutral-catalog.ts';
 
@@ -32,39 +31,6 @@ export function assistantsFileVersion(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 12);
 }
 
-type Path = readonly (string | number)[];
-
-/** `assistants[0].temperature`, `tenants.t_demo.chat_burst`. */
-function formatPath(path: Path): string {
-  let out = '';
-  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out ? `.${seg}` : seg;
-  return out;
-}
-
-// Where a key path points in the document: the line of its key (or item), or, when it is
-// missing, the line of the nearest mapping or list that holds it.
-function locate(doc: Document, lines: LineCounter, path: Path): { line: number; found: boolean } {
-  const lineOf = (node: Node | null | undefined) => (node?.range ? lines.linePos(node.range[0]).line : 0);
-  let node: unknown = doc.contents;
-  let line = lineOf(doc.contents);
-  for (const seg of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => String(isScalar(p.key) ? p.key.value : p.key) === String(seg));
-      if (!pair) return { line: line || lineOf(node), found: false };
-      line = lineOf(pair.key as Node) || lineOf(pair.value as Node) || line;
-      node = pair.value;
-    } else if (isSeq(node) && typeof seg === 'number') {
-      const item = node.items[seg];
-      if (item === undefined) return { line, found: false };
-      line = lineOf(item as Node) || line;
-      node = item;
-    } else {
-      return { line, found: false };
-    }
-  }
-  return { line, found: true };
-}
-
 /**
  * Parses and validates an assistants file (YAML; see config/assistants.yaml and
  * docs/assistants.md) into the catalog a turn chooses from. Model references resolve to
@@ -75,60 +41,26 @@ function locate(doc: Document, lines: LineCounter, path: Path): { line: number; 
  * Throws {@link AssistantsFileError} naming the line and key path of every problem.
  */
 export function parseAssistantsFile(text: string, options: ParseAssistantsFileOptions): AssistantCatalog {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const issues: AssistantsFileIssue[] = [];
+  const file = readYamlFile(text);
   const fail = (): never => {
-    throw new AssistantsFileError(issues);
+    throw new AssistantsFileError(file.issues);
   };
-  for (const e of doc.errors)
-    issues.push({ line: lines.linePos(e.pos[0]).line, path: '', message: `invalid YAML: ${e.message}` });
-  if (issues.length) fail();
-  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
-    issues.push({ line: 0, path: '', message: 'the file is empty; expected assistants: and default:' });
+  if (file.issues.length) fail();
+  if (file.empty) {
+    file.issues.push({ line: 0, path: '', message: 'the file is empty; expected assistants: and default:' });
     fail();
   }
-
-  const at = (path: Path, message: string) =>
-    issues.push({ line: locate(doc, lines, path).line, path: formatPath(path), message });
-
-  const parsed = assistantsFile.safeParse(doc.toJS());
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) reportSchemaIssue(issue, doc, lines, issues);
-    fail();
-  }
-  const catalog = resolve(parsed.data as AssistantsFileData, options, at);
-  if (issues.length) fail();
+  const data = file.validate(assistantsFile);
+  if (!data) return fail();
+  const catalog = resolve(data as AssistantsFileData, options, file.at);
+  if (file.issues.length) fail();
   return { ...catalog, version: assistantsFileVersion(text) };
-}
-
-function reportSchemaIssue(
-  issue: z.core.$ZodIssue,
-  doc: Document,
-  lines: LineCounter,
-  issues: AssistantsFileIssue[],
-): void {
-  const path = issue.path.map((p) => (typeof p === 'number' ? p : String(p)));
-  if (issue.code === 'unrecognized_keys') {
-    for (const key of issue.keys) {
-      const keyPath = [...path, key];
-      issues.push({
-        line: locate(doc, lines, keyPath).line,
-        path: formatPath(keyPath),
-        message: 'unknown key',
-      });
-    }
-    return;
-  }
-  const where = locate(doc, lines, path);
-  const message = issue.code === 'invalid_type' && !where.found ? 'required' : issue.message;
-  issues.push({ line: where.line, path: formatPath(path), message });
 }
 
 function resolve(
   file: AssistantsFileData,
   options: ParseAssistantsFileOptions,
-  at: (path: Path, message: string) => void,
+  at: YamlFile['at'],
 ): Omit<AssistantCatalog, 'version'> {
   const { envModel } = options;
   const models = new Map<string, ModelBackend>([[envModel.name, envModel]]);
@@ -279,7 +211,7 @@ function variantsOf(
   index: number,
   modelRef: (ref: string) => string,
   envModelName: string,
-  at: (path: Path, message: string) => void,
+  at: YamlFile['at'],
 ): AssistantVariant[] {
   if (!a.variants)
     return [{ name: neutralAssistantName, weight: 1, ...profileOf(a, {}, modelRef, envModelName) }];
