@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { type CallOptions, Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createManualClock } from '@toolmesh/clock';
 import {
+  AssistantService,
   AuditService,
   ChatService,
   Health,
@@ -20,7 +21,9 @@ import {
   HealthCheckResponse_ServingStatus as ServingStatus,
   StopReason,
   TaskService,
+  ToolCallService,
   ToolService,
+  UsageService,
 } from '@toolmesh/proto';
 import {
   type CredentialIssuer,
@@ -302,6 +305,14 @@ describe('the orchestrator admits only credentials the mesh gateway signed for i
       'TaskService/GetTask': () => createGrpcClient(TaskService, { address }).getTask({ taskId }, options),
       'RegistryService/ListRegisteredTools': () =>
         createGrpcClient(RegistryService, { address }).listRegisteredTools({}, options),
+      'AssistantService/ListAssistants': () =>
+        createGrpcClient(AssistantService, { address }).listAssistants({}, options),
+      'UsageService/GetUsage': () => createGrpcClient(UsageService, { address }).getUsage({}, options),
+      'ToolCallService/CallTool': () =>
+        createGrpcClient(ToolCallService, { address }).callTool(
+          { toolName: 'get_order_detail', argumentsJson: '{"order_id":"202604100018"}' },
+          options,
+        ),
     };
   };
   const expectAllRefused = async (options: CallOptions) => {
@@ -445,6 +456,30 @@ describe('two tenants with the same user id share nothing', () => {
     const detail = res.toolExecutions.find((e) => e.toolName === 'get_order_detail');
     expect([detail?.success, detail?.errorCode]).toEqual([false, 'NOT_FOUND']);
     for (const secret of orderSecrets) expect(res.reply).not.toContain(secret);
+  });
+
+  test("over MCP (/mcp), t_other's u_1001 reading order 202604100018 gets an error and nothing of it", async () => {
+    const call = (key: string) =>
+      fetch(`http://${mesh.grpcAddresses.gateway}/mcp`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${key}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2025-06-18',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name: 'get_order_detail', arguments: { order_id: '202604100018' } },
+        }),
+      }).then((r) => r.text());
+    // t_demo's u_1001 reads it, which shows the call itself is right.
+    expect(await call(keys.demo)).toContain('SF1234567890');
+    const other = await call(keys.other);
+    expect(other).toContain('"isError":true');
+    for (const secret of orderSecrets) expect(other).not.toContain(secret);
   });
 
   test("t_other's operator reads none of t_demo's audit records", async () => {
