@@ -2,7 +2,7 @@ import { type Client, Code, ConnectError } from '@connectrpc/connect';
 import { type Clock, systemClock } from '@toolmesh/clock';
 import { ToolService } from '@toolmesh/proto';
 import { type CircuitBreaker, type CircuitState, createCircuitBreaker } from '@toolmesh/resilience';
-import { type ClientTlsSettings, createGrpcClient } from '@toolmesh/rpc';
+import { createGrpcClient, type GrpcClientOptions } from '@toolmesh/rpc';
 import type { Logger, Registry } from '@toolmesh/telemetry';
 
 /** One replica of a tool service, with its own circuit breaker. */
@@ -51,7 +51,8 @@ export function createToolEndpoint(
   logger: Logger,
   observe: EndpointObservers = {},
   clock: Clock = systemClock,
-  tls?: ClientTlsSettings,
+  /** Mutual TLS: the settings, and the files every endpoint shares (read once, not per endpoint). */
+  tls: Pick<GrpcClientOptions, 'tls' | 'tlsFiles'> = {},
 ): ToolEndpoint {
   // Others are refused during the trial, so the executor moves them to another replica.
   const breaker = createCircuitBreaker({
@@ -72,7 +73,7 @@ export function createToolEndpoint(
       address,
       defaultTimeoutMs: 30_000,
       metrics: observe.clientMetrics,
-      tls,
+      ...tls,
     }),
     breaker,
     // An open breaker moves to half-open only when a call is tried through it, so

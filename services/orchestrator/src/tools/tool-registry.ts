@@ -1,7 +1,7 @@
 import { type Clock, type ClockTimer, systemClock } from '@toolmesh/clock';
 import type { DiscoveredEndpoint, Discovery } from '@toolmesh/discovery';
 import { SideEffect, type ToolDefinition } from '@toolmesh/proto';
-import type { ClientTlsSettings } from '@toolmesh/rpc';
+import { type ClientTlsSettings, createTlsFiles } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
 import { type ArgumentValidator, compileArgumentValidator } from './argument-validator.ts';
 import {
@@ -158,6 +158,8 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
   const entries = new Map<string, EndpointEntry>();
   let byName = new Map<string, RegisteredTool>();
   const clock = options.clock ?? systemClock;
+  // One set of TLS files for every endpoint's client: read once and checked once, not per replica.
+  const endpointTls = options.tls ? { tls: options.tls, tlsFiles: createTlsFiles(options.tls) } : {};
   let timer: ClockTimer | undefined;
 
   // Rebuilt after each change: a tool is served by every endpoint that publishes it.
@@ -199,7 +201,7 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
       const entry = entries.get(address);
       if (!entry) {
         const added = {
-          endpoint: createToolEndpoint(address, policy, logger, options.observe, clock, options.tls),
+          endpoint: createToolEndpoint(address, policy, logger, options.observe, clock, endpointTls),
           version,
         };
         entries.set(address, added);
