@@ -1,7 +1,8 @@
 import type { RateLimiter, RateRule } from '@toolmesh/limits';
-import { ChatService, type Principal } from '@toolmesh/proto';
+import { ChatService } from '@toolmesh/proto';
 import { Code, errorFor, type Interceptor, publicError } from '@toolmesh/rpc';
 import { principalKey } from './auth-interceptor.ts';
+import { defaultPublicRule, rateLimitUser } from './rate-limit-key.ts';
 
 /** Options of {@link createRateLimitInterceptor} beyond the chat rule. */
 export interface RateLimitOptions {
@@ -10,9 +11,6 @@ export interface RateLimitOptions {
   /** Server streams (ChatStream, WatchTask) one user may hold open on this replica; default 8. */
   maxOpenStreamsPerUser?: number;
 }
-
-// Escaped, so that tenant "a:b" with user "c" and tenant "a" with user "b:c" never share a bucket.
-const userKey = (p: Principal) => `${encodeURIComponent(p.tenantId)}:${encodeURIComponent(p.userId)}`;
 
 /**
  * Per-(tenant, user) limits on every public RPC (runs after authentication; health and
@@ -30,7 +28,7 @@ export function createRateLimitInterceptor(
   chatRule: RateRule,
   options: RateLimitOptions = {},
 ): Interceptor {
-  const publicRule = options.publicRule ?? { ratePerSec: 20, burst: 40 };
+  const publicRule = options.publicRule ?? defaultPublicRule;
   const maxStreams = options.maxOpenStreamsPerUser ?? 8;
   const openStreams = new Map<string, number>();
   const release = (key: string) => {
@@ -41,7 +39,7 @@ export function createRateLimitInterceptor(
   return (next) => async (req) => {
     const principal = req.contextValues.get(principalKey);
     if (!principal) return next(req);
-    const user = userKey(principal);
+    const user = rateLimitUser(principal);
     const isChat = req.service.typeName === ChatService.typeName;
     const decision = await limiter.take(
       isChat ? `chat:${user}` : `rpc:${req.service.typeName}:${user}`,

@@ -8,6 +8,7 @@ import { Code, ConnectError } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
 import type { Authenticate } from '../authenticate.ts';
 import type { SignAsCaller } from '../forward-as-caller.ts';
+import { defaultPublicRule, rateLimitUser } from '../rate-limit-key.ts';
 import { createMcpServer } from './create-mcp-server.ts';
 
 /** The path the gateway serves MCP at. */
@@ -28,9 +29,6 @@ export interface McpHandlerOptions {
   /** Deadline of a tools/call on the orchestrator; default 60 s. */
   callTimeoutMs?: number;
 }
-
-// As the RPC limiter keys users: escaped, so "a:b"+"c" and "a"+"b:c" never share a bucket.
-const userKey = (p: Principal) => `${encodeURIComponent(p.tenantId)}:${encodeURIComponent(p.userId)}`;
 
 function refuse(
   res: http.ServerResponse,
@@ -69,7 +67,7 @@ export function createMcpHandler(
   options: McpHandlerOptions,
 ): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   const { logger } = options;
-  const publicRule = options.publicRate ?? { ratePerSec: 20, burst: 40 };
+  const publicRule = options.publicRate ?? defaultPublicRule;
   const maxBodyBytes = options.maxBodyBytes ?? 256 * 1024;
 
   const serve = async (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -101,7 +99,7 @@ export function createMcpHandler(
         },
       );
     }
-    const decision = await options.rateLimiter.take(`rpc:mcp:${userKey(principal)}`, publicRule);
+    const decision = await options.rateLimiter.take(`rpc:mcp:${rateLimitUser(principal)}`, publicRule);
     if (!decision.allowed) {
       const seconds = Math.max(1, Math.ceil((decision.retryAfterMs ?? 1000) / 1000));
       return refuse(res, 429, -32000, 'rate limited: too many requests for this user', {
