@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from '@toolmesh/clock';
-import type { ChatResponse } from '@toolmesh/proto';
+import { type ChatResponse, ChatResponseSchema } from '@toolmesh/proto';
 import { type Logger, trace } from '@toolmesh/telemetry';
 import {
   type ConfirmDeps,
@@ -249,6 +249,7 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
           // The assistant is part of the request only when named, so earlier claims still match.
           request: { requestedId, message, ...(assistant ? { assistant } : {}) },
         },
+        ChatResponseSchema,
         () => startTurn(turn, ctx, requestedId, message, assistant),
       ),
     confirm: (ctx, conversationId, actionId, approve) =>

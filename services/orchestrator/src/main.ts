@@ -261,6 +261,7 @@ const server = createOrchestratorServer({
     executor,
     conversations,
     actions,
+    requests: chatRequests,
     approvalTtlSeconds: config.approvalTtlSeconds,
     limits: config.limits,
     leaseMs: config.conversationLeaseMs,

@@ -3,6 +3,7 @@ import { create, toJson } from '@bufbuild/protobuf';
 import {
   type CallToolResponse,
   CallToolResponseSchema,
+  type Principal,
   PrincipalSchema,
   ToolCallService,
   ToolErrorCode,
@@ -15,9 +16,16 @@ import {
   serviceRegistration,
 } from '@toolmesh/rpc';
 import type { StoredMessage } from './core-types.ts';
-import type { ConversationStore, PendingActionStore } from './store/index.ts';
+import type { ChatRequestStore, ConversationStore, PendingActionStore } from './store/index.ts';
 import type { ToolExecutor, ToolOutcome, ToolRegistry } from './tools/index.ts';
-import { planRound, type RoundLimits, resultMessage, toExecution, toPendingAction } from './turn/index.ts';
+import {
+  planRound,
+  type RoundLimits,
+  resultMessage,
+  toExecution,
+  toPendingAction,
+  withIdempotencyKey,
+} from './turn/index.ts';
 
 /** Options of {@link createToolCallService}. */
 export interface ToolCallServiceOptions {
@@ -25,6 +33,11 @@ export interface ToolCallServiceOptions {
   executor: ToolExecutor;
   conversations: ConversationStore;
   actions: PendingActionStore;
+  /**
+   * Idempotency keys of the caller's requests (shared with ChatRequest's: a key names one
+   * request of one user, whichever RPC it came with).
+   */
+  requests: ChatRequestStore;
   /** How long a held write waits for its decision, as for a model's call. */
   approvalTtlSeconds: number;
   limits: RoundLimits & { maxToolOutputChars: number };
@@ -64,7 +77,9 @@ function checkRequest(toolName: string, idempotencyKey: string) {
  * caller (limits, cache, ledger and audit); a write is never run here: it is held as a
  * pending action in a new conversation of the caller's, which ChatService.Confirm decides
  * through the usual approval path. Each call that passes the checks is recorded in a
- * conversation of its own (a user line naming the call, the call, its result).
+ * conversation of its own (a user line naming the call, the call, its result). With an
+ * idempotency key, a retry answers the first response (the same pending action, the same
+ * result) instead of holding or running the call again.
  */
 export function createToolCallService(options: ToolCallServiceOptions): ServiceRegistration {
   const { registry, executor, conversations, actions, limits } = options;
@@ -73,71 +88,93 @@ export function createToolCallService(options: ToolCallServiceOptions): ServiceR
     async callTool(req, ctx): Promise<CallToolResponse> {
       checkRequest(req.toolName, req.idempotencyKey);
       const { principal, requestId } = requireCredential(ctx);
-      const conversationId = randomUUID();
-      const toolCallId = `call_mcp_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
-      const call = { id: toolCallId, name: req.toolName, arguments: req.argumentsJson };
-      const token = randomUUID();
-      let opened = false;
-      // Created only for a call that passed the checks: a refusal stores nothing.
-      const open = async () => {
-        const history: StoredMessage[] = [
-          { role: 'user', content: `mcp: tools/call ${req.toolName}` },
-          { role: 'assistant', content: null, toolCalls: [call] },
-        ];
-        await conversations.createHeld(principal, { leaseMs, token }, history, { conversationId });
-        opened = true;
-      };
-      try {
-        const { runnable, failed, held } = await planRound({
-          conversationId,
-          principal,
-          calls: [call],
-          registry,
-          limits,
-          holdForApproval: async (action) => {
-            await open();
-            return actions.create({
-              ...action,
-              ttlSeconds: options.approvalTtlSeconds,
-              principal: toJson(PrincipalSchema, principal),
-            });
-          },
-        });
-        const [refused] = failed;
-        if (refused) {
-          return create(CallToolResponseSchema, {
-            outcome: { case: 'error', value: toolError(refused) },
-            execution: toExecution(refused),
-          });
-        }
-        const [pending] = held;
-        if (pending) {
-          return create(CallToolResponseSchema, {
-            outcome: { case: 'pendingAction', value: toPendingAction(pending) },
-            conversationId,
-          });
-        }
-        await open();
-        const [outcome] = await executor.executeAll(runnable, {
-          principal,
-          requestId,
-          conversationId,
-          signal: ctx.signal,
-        });
-        if (!outcome) throw new Error('the executor answered no outcome');
-        await conversations.append(conversationId, [
-          resultMessage(outcome, registry, limits.maxToolOutputChars),
-        ]);
-        return create(CallToolResponseSchema, {
-          outcome: outcome.success
-            ? { case: 'resultJson', value: outcome.content }
-            : { case: 'error', value: toolError(outcome) },
-          execution: toExecution(outcome),
-          conversationId,
-        });
-      } finally {
-        if (opened) await conversations.release(conversationId, token);
-      }
+      return withIdempotencyKey(
+        options.requests,
+        {
+          owner: principal,
+          key: req.idempotencyKey,
+          // Tagged, so the same key given to a ChatRequest cannot answer this call's response.
+          request: { rpc: 'CallTool', tool: req.toolName, arguments: req.argumentsJson },
+        },
+        CallToolResponseSchema,
+        () => runCall(req.toolName, req.argumentsJson, principal, requestId, ctx.signal),
+        // A refusal or a failed read changed nothing (writes are only held here): the retry runs.
+        { keep: (response) => response.outcome.case !== 'error' },
+      );
     },
   });
+
+  async function runCall(
+    toolName: string,
+    argumentsJson: string,
+    principal: Principal,
+    requestId: string,
+    signal: AbortSignal,
+  ): Promise<CallToolResponse> {
+    const conversationId = randomUUID();
+    const toolCallId = `call_mcp_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+    const toolCall = { id: toolCallId, name: toolName, arguments: argumentsJson };
+    const token = randomUUID();
+    let opened = false;
+    // Created only for a call that passed the checks: a refusal stores nothing.
+    const open = async () => {
+      const history: StoredMessage[] = [
+        { role: 'user', content: `mcp: tools/call ${toolName}` },
+        { role: 'assistant', content: null, toolCalls: [toolCall] },
+      ];
+      await conversations.createHeld(principal, { leaseMs, token }, history, { conversationId });
+      opened = true;
+    };
+    try {
+      const { runnable, failed, held } = await planRound({
+        conversationId,
+        principal,
+        calls: [toolCall],
+        registry,
+        limits,
+        holdForApproval: async (action) => {
+          await open();
+          return actions.create({
+            ...action,
+            ttlSeconds: options.approvalTtlSeconds,
+            principal: toJson(PrincipalSchema, principal),
+          });
+        },
+      });
+      const [refused] = failed;
+      if (refused) {
+        return create(CallToolResponseSchema, {
+          outcome: { case: 'error', value: toolError(refused) },
+          execution: toExecution(refused),
+        });
+      }
+      const [pending] = held;
+      if (pending) {
+        return create(CallToolResponseSchema, {
+          outcome: { case: 'pendingAction', value: toPendingAction(pending) },
+          conversationId,
+        });
+      }
+      await open();
+      const [outcome] = await executor.executeAll(runnable, {
+        principal,
+        requestId,
+        conversationId,
+        signal,
+      });
+      if (!outcome) throw new Error('the executor answered no outcome');
+      await conversations.append(conversationId, [
+        resultMessage(outcome, registry, limits.maxToolOutputChars),
+      ]);
+      return create(CallToolResponseSchema, {
+        outcome: outcome.success
+          ? { case: 'resultJson', value: outcome.content }
+          : { case: 'error', value: toolError(outcome) },
+        execution: toExecution(outcome),
+        conversationId,
+      });
+    } finally {
+      if (opened) await conversations.release(conversationId, token);
+    }
+  }
 }

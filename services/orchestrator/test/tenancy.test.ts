@@ -148,7 +148,7 @@ test('withIdempotencyKey replays per (tenant, user) and refuses a key without a 
   const turn = async () => create(ChatResponseSchema, { reply: `turn ${++turns}` });
   const request = { requestedId: '', message: 'order?' };
   const run = (owner: { tenantId: string; userId: string }) =>
-    withIdempotencyKey(store, { owner, key: 'k', request }, turn);
+    withIdempotencyKey(store, { owner, key: 'k', request }, ChatResponseSchema, turn);
   expect((await run(demo)).reply).toBe('turn 1');
   expect((await run(demo)).reply).toBe('turn 1');
   expect((await run(other)).reply).toBe('turn 2');

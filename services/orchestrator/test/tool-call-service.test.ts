@@ -49,6 +49,7 @@ function setup() {
     executor,
     conversations: t.conversations,
     actions: t.actions,
+    requests: t.chatRequests,
     approvalTtlSeconds: 900,
     limits: { maxToolCallsPerRound: 8, maxArgumentBytes: 16_384, maxToolOutputChars: 8_000 },
   });
@@ -172,4 +173,35 @@ test('unknown, not permitted and malformed calls are refused as a model call wou
     .catch((e: unknown) => e);
   expect(err).toBeInstanceOf(ConnectError);
   expect((err as ConnectError).code).toBe(Code.InvalidArgument);
+});
+
+test('an idempotency key answers a retry with the first response: the same pending action, no second one', async () => {
+  const t = setup();
+  const request = {
+    toolName: 'create_ticket',
+    argumentsJson: '{"order_id":"202604100018","description":"late"}',
+    idempotencyKey: 'mcp-retry-1',
+  };
+  const first = await t.as(principal()).callTool(request);
+  const retry = await t.as(principal()).callTool(request);
+  expect(first.outcome.case).toBe('pendingAction');
+  expect(retry.outcome).toEqual(first.outcome);
+  expect(retry.conversationId).toBe(first.conversationId);
+
+  // The same key for another request of this user is refused; another user's key is theirs.
+  const reused = await t
+    .as(principal())
+    .callTool({ ...request, argumentsJson: '{"order_id":"202604100018","description":"other"}' })
+    .catch((e: unknown) => e);
+  expect((reused as ConnectError).code).toBe(Code.InvalidArgument);
+  const other = await t.as(principal('u_2002')).callTool(request);
+  expect(other.conversationId).not.toBe(first.conversationId);
+
+  // A refusal keeps nothing: after the cause is gone, the retry with the key runs.
+  const readOnly = principal('u_1001', readPermissions);
+  const refused = await t.as(readOnly).callTool({ ...request, idempotencyKey: 'mcp-retry-2' });
+  expect(refused.outcome.case).toBe('error');
+  const allowed = await t.as(principal()).callTool({ ...request, idempotencyKey: 'mcp-retry-2' });
+  expect(allowed.outcome.case).toBe('pendingAction');
+  expect(t.tickets).toHaveLength(0);
 });

@@ -1,10 +1,9 @@
-import { fromJson, type JsonValue, toJson } from '@bufbuild/protobuf';
-import { type ChatResponse, ChatResponseSchema } from '@toolmesh/proto';
+import { type DescMessage, fromJson, type JsonValue, type MessageShape, toJson } from '@bufbuild/protobuf';
 import { Code, publicError } from '@toolmesh/rpc';
 import type { Owner } from '../core-types.ts';
 import type { ChatRequestStore } from '../store/index.ts';
 
-/** One ChatRequest as its idempotency key binds it. */
+/** One request (a ChatRequest, a CallToolRequest) as its idempotency key binds it. */
 export interface IdempotentRequest {
   /** Whose key it is: the caller's principal (tenant and user). */
   owner: Owner;
@@ -14,21 +13,30 @@ export interface IdempotentRequest {
   request: unknown;
 }
 
+/** What {@link withIdempotencyKey} keeps; by default every response. */
+export interface IdempotencyOptions<T> {
+  /** False: the response is answered but the key is freed, so a retry runs again. */
+  keep?: (response: T) => boolean;
+}
+
 /**
- * Runs `turn` once per (tenant, user, key): a retry gets the first response without a
- * second turn, a retry while the first still runs is ABORTED, a key reused for
- * another request is INVALID_ARGUMENT. A failed turn frees the key for the retry.
+ * Runs `turn` once per (tenant, user, key): a retry gets the first response (stored as
+ * `schema`'s JSON) without a second turn, a retry while the first still runs is ABORTED,
+ * a key reused for another request is INVALID_ARGUMENT. A failed turn frees the key for
+ * the retry.
  */
-export async function withIdempotencyKey(
+export async function withIdempotencyKey<Desc extends DescMessage>(
   store: ChatRequestStore,
   { owner, key, request }: IdempotentRequest,
-  turn: () => Promise<ChatResponse>,
-): Promise<ChatResponse> {
+  schema: Desc,
+  turn: () => Promise<MessageShape<Desc>>,
+  options: IdempotencyOptions<MessageShape<Desc>> = {},
+): Promise<MessageShape<Desc>> {
   if (!key) return turn();
   // Fail closed: without a whole owner the key could answer someone else's response.
   if (!owner?.tenantId || !owner.userId) throw publicError(Code.Unauthenticated, 'no verified principal');
   const claim = await store.claim(owner, key, request);
-  if (claim.state === 'done') return fromJson(ChatResponseSchema, claim.response as JsonValue);
+  if (claim.state === 'done') return fromJson(schema, claim.response as JsonValue);
   if (claim.state === 'in_progress') {
     throw publicError(Code.Aborted, 'a request with this idempotency key is still running; retry later');
   }
@@ -37,7 +45,8 @@ export async function withIdempotencyKey(
   }
   try {
     const response = await turn();
-    await store.complete(owner, key, toJson(ChatResponseSchema, response));
+    if (options.keep && !options.keep(response)) await store.release(owner, key);
+    else await store.complete(owner, key, toJson(schema, response));
     return response;
   } catch (error) {
     await store.release(owner, key).catch(() => {});
