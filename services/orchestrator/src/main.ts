@@ -4,7 +4,7 @@
 import { createToolCache } from '@toolmesh/cache';
 import { systemClock } from '@toolmesh/clock';
 import { migrate, openDatabase } from '@toolmesh/db';
-import { createDiscovery } from '@toolmesh/discovery';
+import { createDiscovery, registerIfConfigured } from '@toolmesh/discovery';
 import {
   connectRedis,
   createConcurrencyLimiter,
@@ -262,6 +262,7 @@ const server = createOrchestratorServer({
     conversations,
     actions,
     requests: chatRequests,
+    confirm: engine.confirm,
     approvalTtlSeconds: config.approvalTtlSeconds,
     limits: config.limits,
     leaseMs: config.conversationLeaseMs,
@@ -270,6 +271,13 @@ const server = createOrchestratorServer({
 });
 const port = await server.listen(config.port, config.host);
 server.health.setAll(true);
+// DISCOVERY=etcd: the gateways find this replica under its registration.
+const registration = await registerIfConfigured(config.registration, {
+  service: 'orchestrator',
+  host: config.host,
+  port,
+  onError: (error) => logger.warn({ err: error }, 'etcd registration failed; retrying'),
+});
 logger.info(
   {
     port,
@@ -283,6 +291,8 @@ logger.info(
 handleShutdown({
   logger,
   stop: async () => {
+    // Out of discovery first, so gateways stop picking this replica while it drains.
+    await registration.deregister();
     await server.shutdown();
     reconciler.stop();
     assistants.stop();

@@ -3,6 +3,9 @@ import { create, toJson } from '@bufbuild/protobuf';
 import {
   type CallToolResponse,
   CallToolResponseSchema,
+  type ChatResponse,
+  type DecideToolCallResponse,
+  DecideToolCallResponseSchema,
   type Principal,
   PrincipalSchema,
   ToolCallService,
@@ -22,6 +25,7 @@ import {
   planRound,
   type RoundLimits,
   resultMessage,
+  type TurnContext,
   toExecution,
   toPendingAction,
   withIdempotencyKey,
@@ -38,6 +42,13 @@ export interface ToolCallServiceOptions {
    * request of one user, whichever RPC it came with).
    */
   requests: ChatRequestStore;
+  /** ChatService.Confirm's decision (the chat engine's), which DecideToolCall answers with the tool's result. */
+  confirm: (
+    ctx: TurnContext,
+    conversationId: string,
+    actionId: string,
+    approve: boolean,
+  ) => Promise<ChatResponse>;
   /** How long a held write waits for its decision, as for a model's call. */
   approvalTtlSeconds: number;
   limits: RoundLimits & { maxToolOutputChars: number };
@@ -45,21 +56,20 @@ export interface ToolCallServiceOptions {
   leaseMs?: number;
 }
 
-// The outcome's error as the caller sees it: code, sanitized message, retry hint.
-function toolError(outcome: ToolOutcome) {
+// A failed call's error as the caller sees it: code, sanitized message, and the retry hint
+// from the error body the tool (or the executor) gave.
+function toolError(errorCode: string, message: string, content: string) {
   let retryable = false;
   try {
-    retryable = Boolean(
-      (JSON.parse(outcome.content) as { error?: { retryable?: unknown } }).error?.retryable,
-    );
+    retryable = Boolean((JSON.parse(content) as { error?: { retryable?: unknown } }).error?.retryable);
   } catch {
     // A failure without the usual error body: not retryable.
   }
-  const code = outcome.errorCode
-    ? ToolErrorCode[outcome.errorCode as keyof typeof ToolErrorCode]
-    : ToolErrorCode.INTERNAL;
-  return { code: code ?? ToolErrorCode.INTERNAL, message: outcome.errorMessage, retryable };
+  const code = errorCode ? ToolErrorCode[errorCode as keyof typeof ToolErrorCode] : ToolErrorCode.INTERNAL;
+  return { code: code ?? ToolErrorCode.INTERNAL, message, retryable };
 }
+
+const outcomeError = (o: ToolOutcome) => toolError(o.errorCode, o.errorMessage, o.content);
 
 function checkRequest(toolName: string, idempotencyKey: string) {
   if (!toolName || toolName.length > 64) {
@@ -101,6 +111,32 @@ export function createToolCallService(options: ToolCallServiceOptions): ServiceR
         // A refusal or a failed read changed nothing (writes are only held here): the retry runs.
         { keep: (response) => response.outcome.case !== 'error' },
       );
+    },
+
+    async decideToolCall(req, ctx): Promise<DecideToolCallResponse> {
+      const { principal, requestId } = requireCredential(ctx);
+      const decided = await options.confirm(
+        { principal, requestId, signal: ctx.signal },
+        req.conversationId,
+        req.actionId,
+        req.approve,
+      );
+      // Confirm found the action the caller's own (else NOT_FOUND): its call id names the result.
+      const action = await actions.getOwned(req.actionId, principal);
+      const execution = decided.toolExecutions.find((e) => e.toolCallId === action?.toolCallId);
+      if (!action || !execution) {
+        return create(DecideToolCallResponseSchema, { outcome: { case: 'declined', value: true } });
+      }
+      // The write's result as recorded in the conversation (what the model would read).
+      const history = await conversations.load(req.conversationId);
+      const recorded = history.find((m) => m.role === 'tool' && m.toolCallId === action.toolCallId);
+      const content = recorded?.role === 'tool' ? recorded.content : '{}';
+      return create(DecideToolCallResponseSchema, {
+        outcome: execution.success
+          ? { case: 'resultJson', value: content }
+          : { case: 'error', value: toolError(execution.errorCode, execution.errorMessage, content) },
+        execution,
+      });
     },
   });
 
@@ -144,7 +180,7 @@ export function createToolCallService(options: ToolCallServiceOptions): ServiceR
       const [refused] = failed;
       if (refused) {
         return create(CallToolResponseSchema, {
-          outcome: { case: 'error', value: toolError(refused) },
+          outcome: { case: 'error', value: outcomeError(refused) },
           execution: toExecution(refused),
         });
       }
@@ -169,7 +205,7 @@ export function createToolCallService(options: ToolCallServiceOptions): ServiceR
       return create(CallToolResponseSchema, {
         outcome: outcome.success
           ? { case: 'resultJson', value: outcome.content }
-          : { case: 'error', value: toolError(outcome) },
+          : { case: 'error', value: outcomeError(outcome) },
         execution: toExecution(outcome),
         conversationId,
       });

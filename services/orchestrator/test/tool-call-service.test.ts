@@ -50,6 +50,7 @@ function setup() {
     conversations: t.conversations,
     actions: t.actions,
     requests: t.chatRequests,
+    confirm: t.engine.confirm,
     approvalTtlSeconds: 900,
     limits: { maxToolCallsPerRound: 8, maxArgumentBytes: 16_384, maxToolOutputChars: 8_000 },
   });
@@ -204,4 +205,39 @@ test('an idempotency key answers a retry with the first response: the same pendi
   const allowed = await t.as(principal()).callTool({ ...request, idempotencyKey: 'mcp-retry-2' });
   expect(allowed.outcome.case).toBe('pendingAction');
   expect(t.tickets).toHaveLength(0);
+});
+
+test('DecideToolCall approves a held write with the tool result, once; another user cannot; a decline writes nothing', async () => {
+  const t = setup();
+  const hold = async (description: string) => {
+    const res = await t.as(principal()).callTool({
+      toolName: 'create_ticket',
+      argumentsJson: JSON.stringify({ order_id: '202604100018', description }),
+    });
+    if (res.outcome.case !== 'pendingAction') throw new Error('expected a pending action');
+    return { conversationId: res.conversationId, actionId: res.outcome.value.actionId };
+  };
+  const held = await hold('late');
+  const stranger = await t
+    .as(principal('u_2002'))
+    .decideToolCall({ ...held, approve: true })
+    .catch((e: unknown) => e);
+  expect((stranger as ConnectError).code).toBe(Code.NotFound);
+  const readOnly = await t
+    .as(principal('u_1001', readPermissions))
+    .decideToolCall({ ...held, approve: true })
+    .catch((e: unknown) => e);
+  expect((readOnly as ConnectError).code).toBe(Code.PermissionDenied);
+  expect(t.tickets).toHaveLength(0);
+
+  const approved = await t.as(principal()).decideToolCall({ ...held, approve: true });
+  expect(approved.outcome).toEqual({ case: 'resultJson', value: '{"ticket_id":"T1"}' });
+  expect(approved.execution).toMatchObject({ toolName: 'create_ticket', success: true });
+  const repeat = await t.as(principal()).decideToolCall({ ...held, approve: true });
+  expect(repeat.outcome).toEqual(approved.outcome);
+  expect(t.tickets).toHaveLength(1);
+
+  const declined = await t.as(principal()).decideToolCall({ ...(await hold('never')), approve: false });
+  expect(declined.outcome).toEqual({ case: 'declined', value: true });
+  expect(t.tickets).toHaveLength(1);
 });

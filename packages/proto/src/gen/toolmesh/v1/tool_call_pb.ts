@@ -14,7 +14,38 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file toolmesh/v1/tool_call.proto.
  */
 export const file_toolmesh_v1_tool_call: GenFile = /*@__PURE__*/
-  fileDesc("Cht0b29sbWVzaC92MS90b29sX2NhbGwucHJvdG8SC3Rvb2xtZXNoLnYxIlUKD0NhbGxUb29sUmVxdWVzdBIRCgl0b29sX25hbWUYASABKAkSFgoOYXJndW1lbnRzX2pzb24YAiABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJItsBChBDYWxsVG9vbFJlc3BvbnNlEhUKC3Jlc3VsdF9qc29uGAEgASgJSAASJwoFZXJyb3IYAiABKAsyFi50b29sbWVzaC52MS5Ub29sRXJyb3JIABI0Cg5wZW5kaW5nX2FjdGlvbhgDIAEoCzIaLnRvb2xtZXNoLnYxLlBlbmRpbmdBY3Rpb25IABItCglleGVjdXRpb24YBCABKAsyGi50b29sbWVzaC52MS5Ub29sRXhlY3V0aW9uEhcKD2NvbnZlcnNhdGlvbl9pZBgFIAEoCUIJCgdvdXRjb21lMloKD1Rvb2xDYWxsU2VydmljZRJHCghDYWxsVG9vbBIcLnRvb2xtZXNoLnYxLkNhbGxUb29sUmVxdWVzdBodLnRvb2xtZXNoLnYxLkNhbGxUb29sUmVzcG9uc2ViBnByb3RvMw", [file_toolmesh_v1_chat, file_toolmesh_v1_tool]);
+  fileDesc("Cht0b29sbWVzaC92MS90b29sX2NhbGwucHJvdG8SC3Rvb2xtZXNoLnYxIlQKFURlY2lkZVRvb2xDYWxsUmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSEQoJYWN0aW9uX2lkGAIgASgJEg8KB2FwcHJvdmUYAyABKAgiVQoPQ2FsbFRvb2xSZXF1ZXN0EhEKCXRvb2xfbmFtZRgBIAEoCRIWCg5hcmd1bWVudHNfanNvbhgCIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYAyABKAki2wEKEENhbGxUb29sUmVzcG9uc2USFQoLcmVzdWx0X2pzb24YASABKAlIABInCgVlcnJvchgCIAEoCzIWLnRvb2xtZXNoLnYxLlRvb2xFcnJvckgAEjQKDnBlbmRpbmdfYWN0aW9uGAMgASgLMhoudG9vbG1lc2gudjEuUGVuZGluZ0FjdGlvbkgAEi0KCWV4ZWN1dGlvbhgEIAEoCzIaLnRvb2xtZXNoLnYxLlRvb2xFeGVjdXRpb24SFwoPY29udmVyc2F0aW9uX2lkGAUgASgJQgkKB291dGNvbWUipgEKFkRlY2lkZVRvb2xDYWxsUmVzcG9uc2USFQoLcmVzdWx0X2pzb24YASABKAlIABInCgVlcnJvchgCIAEoCzIWLnRvb2xtZXNoLnYxLlRvb2xFcnJvckgAEhIKCGRlY2xpbmVkGAMgASgISAASLQoJZXhlY3V0aW9uGAQgASgLMhoudG9vbG1lc2gudjEuVG9vbEV4ZWN1dGlvbkIJCgdvdXRjb21lMrUBCg9Ub29sQ2FsbFNlcnZpY2USRwoIQ2FsbFRvb2wSHC50b29sbWVzaC52MS5DYWxsVG9vbFJlcXVlc3QaHS50b29sbWVzaC52MS5DYWxsVG9vbFJlc3BvbnNlElkKDkRlY2lkZVRvb2xDYWxsEiIudG9vbG1lc2gudjEuRGVjaWRlVG9vbENhbGxSZXF1ZXN0GiMudG9vbG1lc2gudjEuRGVjaWRlVG9vbENhbGxSZXNwb25zZWIGcHJvdG8z", [file_toolmesh_v1_chat, file_toolmesh_v1_tool]);
+
+/**
+ * @generated from message toolmesh.v1.DecideToolCallRequest
+ */
+export type DecideToolCallRequest = Message<"toolmesh.v1.DecideToolCallRequest"> & {
+  /**
+   * From the CallToolResponse that held the write.
+   *
+   * @generated from field: string conversation_id = 1;
+   */
+  conversationId: string;
+
+  /**
+   * @generated from field: string action_id = 2;
+   */
+  actionId: string;
+
+  /**
+   * True runs the write; false declines it (nothing is written).
+   *
+   * @generated from field: bool approve = 3;
+   */
+  approve: boolean;
+};
+
+/**
+ * Describes the message toolmesh.v1.DecideToolCallRequest.
+ * Use `create(DecideToolCallRequestSchema)` to create a new message.
+ */
+export const DecideToolCallRequestSchema: GenMessage<DecideToolCallRequest> = /*@__PURE__*/
+  messageDesc(file_toolmesh_v1_tool_call, 0);
 
 /**
  * @generated from message toolmesh.v1.CallToolRequest
@@ -33,8 +64,10 @@ export type CallToolRequest = Message<"toolmesh.v1.CallToolRequest"> & {
   argumentsJson: string;
 
   /**
-   * Optional, at most 128 printable ASCII characters. Reserved: not used yet (a
-   * repeated write call proposes another pending action, each run at most once).
+   * Optional, at most 128 printable ASCII characters, per (tenant, user): a retry
+   * with the same key and request answers the first response (the same pending
+   * action, the same result) without a second call; the same key with another
+   * request is INVALID_ARGUMENT. A refused or failed call keeps no key.
    *
    * @generated from field: string idempotency_key = 3;
    */
@@ -46,7 +79,7 @@ export type CallToolRequest = Message<"toolmesh.v1.CallToolRequest"> & {
  * Use `create(CallToolRequestSchema)` to create a new message.
  */
 export const CallToolRequestSchema: GenMessage<CallToolRequest> = /*@__PURE__*/
-  messageDesc(file_toolmesh_v1_tool_call, 0);
+  messageDesc(file_toolmesh_v1_tool_call, 1);
 
 /**
  * @generated from message toolmesh.v1.CallToolResponse
@@ -101,15 +134,63 @@ export type CallToolResponse = Message<"toolmesh.v1.CallToolResponse"> & {
  * Use `create(CallToolResponseSchema)` to create a new message.
  */
 export const CallToolResponseSchema: GenMessage<CallToolResponse> = /*@__PURE__*/
-  messageDesc(file_toolmesh_v1_tool_call, 1);
+  messageDesc(file_toolmesh_v1_tool_call, 2);
+
+/**
+ * @generated from message toolmesh.v1.DecideToolCallResponse
+ */
+export type DecideToolCallResponse = Message<"toolmesh.v1.DecideToolCallResponse"> & {
+  /**
+   * @generated from oneof toolmesh.v1.DecideToolCallResponse.outcome
+   */
+  outcome: {
+    /**
+     * The approved write's result.
+     *
+     * @generated from field: string result_json = 1;
+     */
+    value: string;
+    case: "resultJson";
+  } | {
+    /**
+     * The write failed, or the decision was refused; the message is safe to show.
+     *
+     * @generated from field: toolmesh.v1.ToolError error = 2;
+     */
+    value: ToolError;
+    case: "error";
+  } | {
+    /**
+     * Declined: nothing was written.
+     *
+     * @generated from field: bool declined = 3;
+     */
+    value: boolean;
+    case: "declined";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * How the write went (absent when declined).
+   *
+   * @generated from field: toolmesh.v1.ToolExecution execution = 4;
+   */
+  execution?: ToolExecution | undefined;
+};
+
+/**
+ * Describes the message toolmesh.v1.DecideToolCallResponse.
+ * Use `create(DecideToolCallResponseSchema)` to create a new message.
+ */
+export const DecideToolCallResponseSchema: GenMessage<DecideToolCallResponse> = /*@__PURE__*/
+  messageDesc(file_toolmesh_v1_tool_call, 3);
 
 /**
  * ToolCallService runs one tool call a caller names directly (the gateway's MCP
  * endpoint), through the same governance as a model's call: the tool must be known
  * and permitted, the arguments must match its schema, reads run as the caller with
  * limits, cache and audit, and a write is never executed here: it is held as a
- * pending action in a new conversation, to be decided with ChatService.Confirm.
- * Internal: only the gateway calls it, as the verified caller.
+ * pending action in a new conversation, decided with DecideToolCall (or
+ * ChatService.Confirm). Internal: only the gateway calls it, as the verified caller.
  *
  * @generated from service toolmesh.v1.ToolCallService
  */
@@ -123,6 +204,18 @@ export const ToolCallService: GenService<{
     methodKind: "unary";
     input: typeof CallToolRequestSchema;
     output: typeof CallToolResponseSchema;
+  },
+  /**
+   * DecideToolCall is ChatService.Confirm for a write CallTool held (the same owner
+   * check, confirmer permission, expiry and exactly-once execution), answered with the
+   * tool's own result instead of a chat reply. A repeat answers the first decision.
+   *
+   * @generated from rpc toolmesh.v1.ToolCallService.DecideToolCall
+   */
+  decideToolCall: {
+    methodKind: "unary";
+    input: typeof DecideToolCallRequestSchema;
+    output: typeof DecideToolCallResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_toolmesh_v1_tool_call, 0);
