@@ -5,12 +5,7 @@ import { createToolCache } from '@toolmesh/cache';
 import { systemClock } from '@toolmesh/clock';
 import { migrate, openDatabase } from '@toolmesh/db';
 import { createDiscovery, registerIfConfigured } from '@toolmesh/discovery';
-import {
-  connectRedis,
-  createConcurrencyLimiter,
-  createKeyedConcurrencyLimiter,
-  createRateLimiter,
-} from '@toolmesh/limits';
+import { connectRedis, createConcurrencyLimiter, createKeyedConcurrencyLimiter } from '@toolmesh/limits';
 import { SideEffect } from '@toolmesh/proto';
 import {
   createCredentialIssuer,
@@ -22,7 +17,7 @@ import {
 import { createLogger, startTelemetry } from '@toolmesh/telemetry';
 import { createReconciler } from './approvals/index.ts';
 import { createAssistantSource } from './assistants/index.ts';
-import { createTenantBudgets } from './budgets/index.ts';
+import { createReplicaShareRateLimiter, createTenantBudgets } from './budgets/index.ts';
 import { createChatEngine } from './chat-engine.ts';
 import { loadConfig } from './config.ts';
 import { createModelClient, createModelPool, withModelBreaker } from './model/index.ts';
@@ -36,12 +31,14 @@ import {
   instrumentToolAdmission,
   refusedTurnCounter,
 } from './observe/index.ts';
+import { createPublishingPolicySource } from './publishing/index.ts';
 import { createOrchestratorServer } from './server.ts';
 import {
   createChatRequestStore,
   createConversationStore,
   createExecutionLedger,
   createPendingActionStore,
+  createReplicaRegistry,
   createUsageStore,
   migrations,
   schema,
@@ -76,10 +73,13 @@ const db = await openDatabase({
   clock,
 });
 await migrate(db.pool, { schema, migrations });
-const conversations = createConversationStore(db.pool, { clock });
-const actions = instrumentPendingActionStore(createPendingActionStore(db.pool, { clock }), metrics);
-const chatRequests = createChatRequestStore(db.pool);
-const ledger = createExecutionLedger(db.pool, { clock });
+const conversations = createConversationStore(db.pool);
+const actions = instrumentPendingActionStore(createPendingActionStore(db.pool), metrics);
+// Expiry and staleness in SQL are judged by the database's clock (one for every replica);
+// rows are owned by this replica's id, renewed in the replica registry while it lives.
+const ledger = createExecutionLedger(db.pool);
+const replicas = createReplicaRegistry(db.pool, { owner: ledger.owner });
+const chatRequests = createChatRequestStore(db.pool, { replica: ledger.owner });
 
 // Zero trust: the gateway's credentials are verified with the mesh's public keys; every call to
 // a tool service carries a credential signed here for that call.
@@ -93,6 +93,14 @@ const issuer = createCredentialIssuer({
 // A tool's delegated reads get a credential only while the registry knows them as reads.
 const credentials = createToolCredentials(issuer, {
   isReadTool: (name) => registry.get(name)?.definition.metadata?.sideEffect === SideEffect.READ,
+});
+
+// Who may publish which tool names, and the versions' rollout; reloaded when the file changes.
+const publishing = createPublishingPolicySource({
+  path: config.publishingPolicyFile,
+  checkEveryMs: config.publishingPolicyCheckMs,
+  clock,
+  logger,
 });
 
 // Tools: where the tool services are (fixed addresses, DNS names or the etcd registry).
@@ -110,6 +118,7 @@ const registry = createToolRegistry({
   onEndpointRemoved: metrics.forgetEndpoint,
   listToolsHeaders: () => credentials.forRegistry(),
   tls: config.tls,
+  publishing,
   clock,
 });
 await registry.start();
@@ -120,7 +129,13 @@ const redis = await connectRedis(config.redisUrl, (error) =>
 );
 const admission = instrumentToolAdmission(
   createToolAdmission({
-    rateLimiter: createRateLimiter({ redis, prefix: `${config.redisPrefix}orchestrator:`, clock }),
+    // Without Redis (or while it fails) each replica limits with its share of the rule.
+    rateLimiter: createReplicaShareRateLimiter({
+      redis,
+      prefix: `${config.redisPrefix}orchestrator:`,
+      replicas: replicas.liveCount,
+      clock,
+    }),
     perUserToolRate: config.execution.perUserToolRate,
     perTool: createKeyedConcurrencyLimiter({
       limitFor: (tool) => registry.get(tool)?.definition.metadata?.maxConcurrency ?? 0,
@@ -202,6 +217,7 @@ const budgets = createTenantBudgets({
   prefix: `${config.redisPrefix}orchestrator:`,
   logger,
   onRefused: refusedTurnCounter(metrics, { isKnownTenant }),
+  replicas: replicas.liveCount,
   clock,
 });
 const usage = createUsageStore(db.pool, { clock });
@@ -240,7 +256,16 @@ const engine = createChatEngine({
 });
 
 // Finish what a crashed predecessor left running, before serving.
-const reconciler = createReconciler({ ledger, actions, engine, logger, ...config.reconcile, clock });
+// Every replica runs one; they share the work by row claims (see createReconciler).
+const reconciler = createReconciler({
+  ledger,
+  actions,
+  engine,
+  logger,
+  replicas,
+  ...config.reconcile,
+  clock,
+});
 await reconciler.runOnce();
 reconciler.start();
 
@@ -295,7 +320,10 @@ handleShutdown({
     await registration.deregister();
     await server.shutdown();
     reconciler.stop();
+    // Drained: what is left of this replica may be taken over at once.
+    await replicas.leave().catch((error: unknown) => logger.warn({ err: error }, 'leaving failed'));
     assistants.stop();
+    publishing.stop();
     await registry.stop();
     await db.close();
     redis?.disconnect();

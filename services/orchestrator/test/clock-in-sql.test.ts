@@ -1,6 +1,7 @@
-// The SQL stores compare expiry and staleness with the injected clock's time, not the
-// database's: a manual clock decides when a lease runs out, an approval expires, an
-// execution is stale. Real Postgres.
+// Given a manual clock, the SQL stores compare expiry and staleness with its time, not the
+// database's: it decides when a lease runs out, an approval expires, an execution is
+// stale. Without one (production) the database's clock decides, one for every replica.
+// Real Postgres.
 import { create } from '@bufbuild/protobuf';
 import { createManualClock } from '@toolmesh/clock';
 import { type Database, migrate, openDatabase } from '@toolmesh/db';
@@ -70,9 +71,11 @@ test('an approval expires, and an executing one becomes reconcilable, by the clo
   await clock.advance(1_000);
   expect(await actions.claim(late.actionId, 'executing', 'u_1001')).toBe(false);
   // Claimed at 59 s: stale for a 30 s threshold only once 30 s more have passed.
-  expect(await actions.listExecuting(30_000, 'nobody')).toEqual([]);
+  expect(await actions.claimStale(30_000, 'nobody', 60_000)).toEqual([]);
   await clock.advance(30_000);
-  expect((await actions.listExecuting(30_000, 'nobody')).map((a) => a.actionId)).toEqual([early.actionId]);
+  expect((await actions.claimStale(30_000, 'nobody', 60_000)).map((a) => a.actionId)).toEqual([
+    early.actionId,
+  ]);
 });
 
 test('a running execution of another owner is stale by the clock', async () => {
@@ -95,4 +98,16 @@ test('a running execution of another owner is stale by the clock', async () => {
   expect(await live.markStaleAsUnknown(60_000)).toEqual([]);
   await clock.advance(60_001);
   expect((await live.markStaleAsUnknown(60_000)).map((e) => e.toolCallId)).toEqual(['clocked']);
+});
+
+test("without a manual clock the database's clock judges leases, whatever the replica's clock says", async () => {
+  const store = createConversationStore(db.pool);
+  const { conversationId } = await store.createHeld(u1001, { leaseMs: 60_000, token: 'a' }, []);
+  const { rows } = await db.pool.query<{ ahead: boolean }>(
+    `SELECT busy_until > now() + interval '59 seconds' AS ahead FROM orchestrator.conversations
+      WHERE conversation_id = $1`,
+    [conversationId],
+  );
+  expect(rows).toEqual([{ ahead: true }]);
+  expect(await store.tryAcquire(conversationId, 60_000, 'b')).toBe(false);
 });

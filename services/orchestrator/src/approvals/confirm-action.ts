@@ -72,7 +72,8 @@ export async function confirmAction(
 /**
  * Finishes an approved write whose orchestrator died mid-execution: the call is
  * sent again with the same idempotency key, so the tool service answers its
- * stored result instead of writing twice.
+ * stored result instead of writing twice. Nothing is sent when the action was
+ * finished in the meantime.
  */
 export async function reconcileApprovedAction(
   deps: ConfirmDeps,
@@ -81,5 +82,11 @@ export async function reconcileApprovedAction(
 ): Promise<void> {
   const principal = fromJson(PrincipalSchema, action.principal as JsonValue);
   const ctx: TurnContext = { principal, requestId: `reconcile:${action.actionId}`, signal };
-  await deps.leases.withConversation(action.conversationId, () => completeDecision(deps, ctx, action, true));
+  await deps.leases.withConversation(action.conversationId, async () => {
+    // Under the lease, looked at again: whoever held the conversation before (a Confirm,
+    // another replica's reconciler) may have finished it after it was listed.
+    const current = await deps.actions.get(action.actionId);
+    if (current?.status !== 'executing' || current.response) return;
+    await completeDecision(deps, ctx, current, true);
+  });
 }

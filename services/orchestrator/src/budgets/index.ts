@@ -1,4 +1,11 @@
-// Tenants' budgets from the assistants file: tokens per UTC day, turns at once, chat rate.
+// Tenants' budgets from the assistants file (tokens per UTC day, turns at once, chat rate) and
+// rate limits that hold for the whole mesh however many replicas run.
+
+export {
+  createReplicaShareRateLimiter,
+  type ReplicaShareRateLimiterOptions,
+  shareOf,
+} from './replica-share-rate-limiter.ts';
 export {
   type BudgetRefusal,
   createTenantBudgets,

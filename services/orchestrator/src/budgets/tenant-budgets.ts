@@ -1,18 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import { type Clock, type ClockTimer, systemClock } from '@toolmesh/clock';
-import { createRateLimiter, type RateLimiter } from '@toolmesh/limits';
+import type { RateLimiter } from '@toolmesh/limits';
 import { errorFor } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
 import type { Cluster, Redis } from 'ioredis';
 import type { TenantPolicy } from '../assistants/assistant-catalog.ts';
+import { createReplicaShareRateLimiter } from './replica-share-rate-limiter.ts';
 
 /** Why a tenant's turn was refused (a metric label). */
 export type BudgetRefusal = 'token_budget' | 'concurrent_turns' | 'chat_rate';
 
 /** Options of {@link createTenantBudgets}. */
 export interface TenantBudgetsOptions {
-  /** Counts across replicas; without it (or while it fails) each replica counts on its own. */
+  /**
+   * Counts across replicas; without it (or while it fails) each replica counts on its
+   * own, against its share of each budget (see `replicas`).
+   */
   redis?: Redis | Cluster;
+  /**
+   * How many replicas are alive now (e.g. ReplicaRegistry.liveCount); default 1. Counting
+   * in process, a replica allows 1/N of the concurrent turns and of the chat rate, and
+   * takes its own tokens as 1/N of the tenant's day, so N replicas together stay near
+   * the budget instead of N times over it.
+   */
+  replicas?: () => number;
   /** Prepended to every Redis key, e.g. `toolmesh:orchestrator:`. */
   prefix: string;
   logger: Logger;
@@ -69,6 +80,7 @@ export function createTenantBudgets(options: TenantBudgetsOptions): TenantBudget
   const { redis, prefix, logger } = options;
   const timeoutMs = options.redisTimeoutMs ?? 50;
   const slotTtlMs = options.turnSlotTtlMs ?? 600_000;
+  const replicas = () => Math.max(1, Math.floor(options.replicas?.() ?? 1));
   let degraded = false;
   const fellBack = (error: unknown) => {
     if (degraded) return;
@@ -80,11 +92,12 @@ export function createTenantBudgets(options: TenantBudgetsOptions): TenantBudget
     degraded = false;
     logger.info('Redis is back; tenant budgets count across replicas again');
   };
-  const rates: RateLimiter = createRateLimiter({
+  const rates: RateLimiter = createReplicaShareRateLimiter({
     redis,
     prefix: `${prefix}tenant-rate:`,
     redisTimeoutMs: timeoutMs,
     onFallback: fellBack,
+    replicas,
     clock,
   });
 
@@ -123,7 +136,8 @@ export function createTenantBudgets(options: TenantBudgetsOptions): TenantBudget
     const key = tokensKey(tenantId, clock.now());
     return shared(
       async (r) => Number((await r.get(key)) ?? 0),
-      () => localTokens.get(key) ?? 0,
+      // This replica's tokens stand for its share of the day.
+      () => (localTokens.get(key) ?? 0) * replicas(),
     );
   };
 
@@ -144,7 +158,8 @@ export function createTenantBudgets(options: TenantBudgetsOptions): TenantBudget
           : undefined,
       () => {
         const running = localTurns.get(tenantId) ?? 0;
-        if (running >= limit) return undefined;
+        // This replica's share of the turns, one at least.
+        if (running >= Math.max(1, Math.floor(limit / replicas()))) return undefined;
         localTurns.set(tenantId, running + 1);
         return 'local';
       },

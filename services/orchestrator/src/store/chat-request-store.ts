@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
+import type { Clock } from '@toolmesh/clock';
 import type { Pool } from '@toolmesh/db';
 import type { Owner } from '../core-types.ts';
+import { nowAt, sqlTime } from './sql-time.ts';
 
 /** What a ChatRequest's idempotency key already stands for. */
 export type ChatRequestClaim =
@@ -24,17 +26,44 @@ export interface ChatRequestStore {
 
 const hash = (request: unknown) => createHash('sha256').update(JSON.stringify(request)).digest('hex');
 
+/** Options of {@link createChatRequestStore}. */
+export interface ChatRequestStoreOptions {
+  /**
+   * This replica's id (see ReplicaRegistry): a claim is recorded under it, and a claim
+   * of a replica that died mid-turn is taken over by the retry instead of answering
+   * "still running" for ever. Without it claims are never taken over.
+   */
+  replica?: string;
+  /** A test's manual clock; default the database's clock (see sqlTime). */
+  clock?: Clock;
+}
+
 /** Creates the SQL {@link ChatRequestStore}. */
-export function createChatRequestStore(pool: Pool): ChatRequestStore {
+export function createChatRequestStore(pool: Pool, options: ChatRequestStoreOptions = {}): ChatRequestStore {
+  const replica = options.replica ?? null;
+  const now = sqlTime(options.clock);
   return {
     async claim(owner, key, request) {
       const requestHash = hash(request);
       const inserted = await pool.query(
-        `INSERT INTO orchestrator.chat_requests (tenant_id, user_id, idempotency_key, request_hash)
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-        [owner.tenantId, owner.userId, key, requestHash],
+        `INSERT INTO orchestrator.chat_requests (tenant_id, user_id, idempotency_key, request_hash, owner)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+        [owner.tenantId, owner.userId, key, requestHash, replica],
       );
       if (inserted.rowCount === 1) return { state: 'new' };
+      if (replica) {
+        // Only a replica known to have died (its row in the registry ran out) loses its
+        // claim; one statement, so of several retries at several replicas one takes it.
+        const taken = await pool.query(
+          `UPDATE orchestrator.chat_requests c SET owner = $5
+            WHERE tenant_id = $1 AND user_id = $2 AND idempotency_key = $3 AND request_hash = $4
+              AND response IS NULL AND owner IS NOT NULL AND owner <> $5
+              AND EXISTS (SELECT 1 FROM orchestrator.replicas r
+                           WHERE r.owner = c.owner AND r.alive_until <= ${nowAt('$6')})`,
+          [owner.tenantId, owner.userId, key, requestHash, replica, now()],
+        );
+        if (taken.rowCount === 1) return { state: 'new' };
+      }
       const { rows } = await pool.query<{ request_hash: string; response: unknown }>(
         `SELECT request_hash, response FROM orchestrator.chat_requests
           WHERE tenant_id = $1 AND user_id = $2 AND idempotency_key = $3`,

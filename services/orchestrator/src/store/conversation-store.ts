@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { type Clock, systemClock } from '@toolmesh/clock';
+import type { Clock } from '@toolmesh/clock';
 import type { Pool } from '@toolmesh/db';
 import type { Principal } from '@toolmesh/proto';
 import type { ModelToolCall, Owner, StoredMessage } from '../core-types.ts';
+import { nowAt, nowPlus, sqlTime } from './sql-time.ts';
 
 /** Who holds a conversation while a turn runs: a lease under a random token. */
 export interface ConversationLease {
@@ -111,13 +112,13 @@ function columns(messages: StoredMessage[]) {
 const unnestMessages = `unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY
     AS m(role, content, tool_calls, tool_call_id, ord)`;
 
-// Lease times come from the clock (`now`), not from the database, so a test's manual clock rules them.
-const leaseUntil = (now: string, leaseMs: string) =>
-  `${now}::timestamptz + make_interval(secs => ${leaseMs}::double precision / 1000)`;
+// Lease times are the database's (one clock for every replica) unless a test's manual
+// clock is given (see sqlTime).
+const leaseUntil = (now: string, leaseMs: string) => nowPlus(now, leaseMs);
 
 /** Options of {@link createConversationStore}. */
 export interface ConversationStoreOptions {
-  /** Source of the lease times; default the system clock. */
+  /** A test's manual clock for the lease times; default the database's clock (see sqlTime). */
   clock?: Clock;
 }
 
@@ -126,8 +127,7 @@ export function createConversationStore(
   pool: Pool,
   options: ConversationStoreOptions = {},
 ): ConversationStore {
-  const clock = options.clock ?? systemClock;
-  const now = () => new Date(clock.now());
+  const now = sqlTime(options.clock);
   return {
     async createHeld(principal, lease, messages, options = {}) {
       const id = options.conversationId ?? randomUUID();
@@ -177,7 +177,7 @@ export function createConversationStore(
         `UPDATE orchestrator.conversations
             SET busy_until = ${leaseUntil('$5', '$3')}, lock_token = $4, updated_at = now()
           WHERE conversation_id = $1 AND tenant_id = $6 AND user_id = $2
-            AND (busy_until IS NULL OR busy_until < $5)`,
+            AND (busy_until IS NULL OR busy_until < ${nowAt('$5')})`,
         [conversationId, owner.userId, lease.leaseMs, lease.token, now(), owner.tenantId],
       );
       if (rowCount === 1) return 'acquired';
@@ -193,7 +193,7 @@ export function createConversationStore(
       const { rowCount } = await pool.query(
         `UPDATE orchestrator.conversations
             SET busy_until = ${leaseUntil('$4', '$2')}, lock_token = $3, updated_at = now()
-          WHERE conversation_id = $1 AND (busy_until IS NULL OR busy_until < $4)`,
+          WHERE conversation_id = $1 AND (busy_until IS NULL OR busy_until < ${nowAt('$4')})`,
         [conversationId, leaseMs, token, now()],
       );
       return rowCount === 1;

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { type Clock, systemClock } from '@toolmesh/clock';
+import type { Clock } from '@toolmesh/clock';
 import type { Pool } from '@toolmesh/db';
 import type { Owner } from '../core-types.ts';
+import { ownerIsDead } from './replica-registry.ts';
+import { nowAt, nowMinus, sqlTime } from './sql-time.ts';
 
 /** What is known about a tool execution when it starts. */
 export interface ExecutionStart {
@@ -78,7 +80,11 @@ export interface ExecutionLedger {
    * flight there is nothing for a crash to leave behind.
    */
   record(execution: ExecutionStart, end: ExecutionEnd): Promise<void>;
-  /** Marks running rows of other owners older than `staleMs` as unknown and returns them. */
+  /**
+   * Marks running rows older than `staleMs` of other owners that are not alive (see
+   * ReplicaRegistry) as unknown and returns them. One statement: when several replicas
+   * run it at once, each row is marked, and returned, by exactly one of them.
+   */
   markStaleAsUnknown(staleMs: number): Promise<InterruptedExecution[]>;
   /** Resolves an unknown row once reconciliation knows the outcome. */
   resolve(executionId: string, end: Pick<ExecutionEnd, 'success' | 'resultCode'>): Promise<void>;
@@ -87,7 +93,11 @@ export interface ExecutionLedger {
    * been told yet.
    */
   unreportedTasks(conversationId: string, owner: Owner): Promise<StartedTask[]>;
-  markTaskReported(executionId: string): Promise<void>;
+  /**
+   * Marks the task's outcome told; false when another turn (of any replica) told it
+   * first, so each task is reported once.
+   */
+  markTaskReported(executionId: string): Promise<boolean>;
   /**
    * The task if it belongs to `owner` (tenant and user); a task of anyone else answers
    * undefined, exactly like a missing one, so callers cannot tell them apart.
@@ -158,23 +168,28 @@ const finalStatus = (end: ExecutionEnd) => (end.success ? 'done' : 'failed');
 
 /** Options of {@link createExecutionLedger}. */
 export interface ExecutionLedgerOptions {
-  /** When a running execution started, and so when it counts as stale; default the system clock. */
+  /**
+   * When a running execution started, and so when it counts as stale; default the
+   * database's clock (see sqlTime).
+   */
   clock?: Clock;
+  /** This process's id in the ledger (and the replica registry); default a random UUID. */
+  owner?: string;
 }
 
 /** Creates the SQL {@link ExecutionLedger}. */
 export function createExecutionLedger(pool: Pool, options: ExecutionLedgerOptions = {}): ExecutionLedger {
-  const clock = options.clock ?? systemClock;
-  const owner = randomUUID();
+  const now = sqlTime(options.clock);
+  const owner = options.owner ?? randomUUID();
   return {
     owner,
     async start(e) {
       const executionId = randomUUID();
-      // Start time from the clock, as staleness is judged by it (markStaleAsUnknown).
+      // Start time by the clock staleness is judged by (markStaleAsUnknown).
       await pool.query(
         `INSERT INTO orchestrator.tool_executions (${executionColumns}, status, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'running', $13)`,
-        [...executionValues(executionId, owner, e), new Date(clock.now())],
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'running', ${nowAt('$13')})`,
+        [...executionValues(executionId, owner, e), now()],
       );
       // Finished and audited together: one statement, one transaction.
       return async (end) => {
@@ -213,11 +228,11 @@ export function createExecutionLedger(pool: Pool, options: ExecutionLedgerOption
         side_effect: 'read' | 'write';
         action_id: string | null;
       }>(
-        `UPDATE orchestrator.tool_executions SET status = 'unknown'
-          WHERE status = 'running' AND owner <> $1
-            AND created_at < $3::timestamptz - make_interval(secs => $2::double precision / 1000)
+        `UPDATE orchestrator.tool_executions e SET status = 'unknown'
+          WHERE status = 'running' AND owner <> $1 AND created_at < ${nowMinus('$3', '$2')}
+            AND ${ownerIsDead('e.owner', '$3')}
           RETURNING execution_id, conversation_id, tool_call_id, tool_name, side_effect, action_id`,
-        [owner, staleMs, new Date(clock.now())],
+        [owner, staleMs, now()],
       );
       return rows.map((r) => ({
         executionId: r.execution_id,
@@ -255,10 +270,12 @@ export function createExecutionLedger(pool: Pool, options: ExecutionLedgerOption
       }));
     },
     async markTaskReported(executionId) {
-      await pool.query(
-        'UPDATE orchestrator.tool_executions SET task_reported = true WHERE execution_id = $1',
+      const { rowCount } = await pool.query(
+        `UPDATE orchestrator.tool_executions SET task_reported = true
+          WHERE execution_id = $1 AND NOT task_reported`,
         [executionId],
       );
+      return rowCount === 1;
     },
     async findOwnedTask(taskId, owner) {
       // By owner in the query: a task id another tenant's tool also used cannot shadow this one.

@@ -1,8 +1,9 @@
 // What the orchestrator keeps in SQL: conversations, pending actions, chat requests, the execution
-// ledger, usage per turn.
+// ledger, usage per turn, the replicas alive.
 export {
   type ChatRequestClaim,
   type ChatRequestStore,
+  type ChatRequestStoreOptions,
   createChatRequestStore,
 } from './chat-request-store.ts';
 export {
@@ -33,6 +34,13 @@ export {
   type PendingActionStore,
   type PendingActionStoreOptions,
 } from './pending-action-store.ts';
+export {
+  createReplicaRegistry,
+  ownerIsDead,
+  type ReplicaRegistry,
+  type ReplicaRegistryOptions,
+} from './replica-registry.ts';
+export { sqlTime } from './sql-time.ts';
 export {
   createUsageStore,
   type TurnUsageRow,

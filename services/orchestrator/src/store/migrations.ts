@@ -188,4 +188,27 @@ export const migrations: Migration[] = [
       CREATE INDEX turn_usage_tenant ON orchestrator.turn_usage (tenant_id, created_at);
     `,
   },
+  {
+    version: 6,
+    description:
+      "replicas: liveness of each orchestrator, one reconciler per interrupted action, takeover of a dead replica's request claims",
+    sql: `
+      -- Every orchestrator renews its row while it lives: what a live replica runs is never
+      -- reconciled by another, and a dead one's rows are taken over once its row runs out.
+      CREATE TABLE orchestrator.replicas (
+        owner text PRIMARY KEY,
+        started_at timestamptz NOT NULL DEFAULT now(),
+        alive_until timestamptz NOT NULL
+      );
+      -- The replica reconciling an interrupted approved write, and until when its claim holds.
+      ALTER TABLE orchestrator.pending_actions ADD COLUMN reconciler text;
+      ALTER TABLE orchestrator.pending_actions ADD COLUMN reconcile_until timestamptz;
+      CREATE INDEX pending_actions_executing ON orchestrator.pending_actions (decided_at)
+        WHERE status = 'executing';
+      CREATE INDEX tool_executions_action ON orchestrator.tool_executions (action_id)
+        WHERE action_id IS NOT NULL;
+      -- The replica running the turn of a claimed idempotency key (NULL on older rows).
+      ALTER TABLE orchestrator.chat_requests ADD COLUMN owner text;
+    `,
+  },
 ];

@@ -1,8 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { type Clock, systemClock } from '@toolmesh/clock';
+import type { Clock } from '@toolmesh/clock';
 import type { Pool } from '@toolmesh/db';
 import { maskSensitiveJson } from '@toolmesh/telemetry';
 import type { Owner } from '../core-types.ts';
+import { ownerIsDead } from './replica-registry.ts';
+import { nowAt, nowMinus, nowPlus, sqlTime } from './sql-time.ts';
 
 /** Lifecycle of a write the model proposed. */
 export type ActionStatus = 'pending' | 'executing' | 'executed' | 'declined' | 'expired' | 'superseded';
@@ -59,11 +61,18 @@ export interface PendingActionStore {
   /** Moves pending → `to` only if still pending and unexpired; false when someone else got there first. */
   claim(actionId: string, to: 'executing' | 'declined', approver: string): Promise<boolean>;
   /**
-   * Approved writes whose execution never finished (their orchestrator died):
-   * claimed longer ago than `olderThanMs` and not being executed by `liveOwner`.
+   * Claims approved writes to reconcile for `reconciler` (a replica id) for `claimMs`:
+   * executing longer ago than `olderThanMs`, with no execution running at this or any
+   * live replica, and not claimed by another replica whose claim still holds. One
+   * statement: of replicas racing, each action goes to exactly one.
    */
-  listExecuting(olderThanMs: number, liveOwner: string): Promise<PendingActionRecord[]>;
-  /** Final status with the response that repeated Confirms will get. */
+  claimStale(olderThanMs: number, reconciler: string, claimMs: number): Promise<PendingActionRecord[]>;
+  /** Gives a claim of {@link claimStale} back (the attempt failed), so any replica may try again. */
+  releaseClaim(actionId: string, reconciler: string): Promise<void>;
+  /**
+   * Final status with the response that repeated Confirms will get. Only the first
+   * finish counts: a late duplicate (a holder that lost its lease) changes nothing.
+   */
   finish(actionId: string, status: ActionStatus, response: unknown): Promise<void>;
   /** Closes undecided actions because the user moved on (or they expired). */
   close(actionIds: string[], status: 'expired' | 'superseded'): Promise<void>;
@@ -111,27 +120,26 @@ export function hashArguments(canonicalJson: string): string {
 
 /** Options of {@link createPendingActionStore}. */
 export interface PendingActionStoreOptions {
-  /** Source of expiry and decision times; default the system clock. */
+  /** A test's manual clock for expiry and decision times; default the database's clock (see sqlTime). */
   clock?: Clock;
 }
 
 /**
- * Creates the SQL-backed {@link PendingActionStore}. Expiry is compared with the
- * clock's time, passed in, so a test's manual clock decides when an approval expires.
+ * Creates the SQL-backed {@link PendingActionStore}. Expiry is judged by the database's
+ * clock, one for all replicas; a test's manual clock, passed in, decides instead.
  */
 export function createPendingActionStore(
   pool: Pool,
   options: PendingActionStoreOptions = {},
 ): PendingActionStore {
-  const clock = options.clock ?? systemClock;
-  const now = () => new Date(clock.now());
+  const now = sqlTime(options.clock);
   return {
     async create(a) {
       const { rows } = await pool.query<Row>(
         `INSERT INTO orchestrator.pending_actions
            (action_id, conversation_id, user_id, tool_name, tool_call_id, arguments_json, arguments_hash,
             summary, status, expires_at, principal, tenant_id, masked_arguments_json)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $11::timestamptz + make_interval(secs => $9), $10,
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', ${nowAt('$11')} + make_interval(secs => $9), $10,
                  $12, $13)
          RETURNING *`,
         [
@@ -178,32 +186,46 @@ export function createPendingActionStore(
     },
     async claim(actionId, to, approver) {
       const { rowCount } = await pool.query(
-        `UPDATE orchestrator.pending_actions SET status = $2, decided_at = $4, approver = $3
-          WHERE action_id = $1 AND status = 'pending' AND expires_at > $4`,
+        `UPDATE orchestrator.pending_actions SET status = $2, decided_at = ${nowAt('$4')}, approver = $3
+          WHERE action_id = $1 AND status = 'pending' AND expires_at > ${nowAt('$4')}`,
         [actionId, to, approver, now()],
       );
       return rowCount === 1;
     },
-    async listExecuting(olderThanMs, liveOwner) {
+    async claimStale(olderThanMs, reconciler, claimMs) {
+      // The claim's columns are on the row itself: a racing replica's UPDATE waits for the
+      // row, re-checks them on the new version, and skips it.
       const { rows } = await pool.query<Row>(
-        `SELECT * FROM orchestrator.pending_actions a
-          WHERE status = 'executing' AND decided_at < $3::timestamptz - make_interval(secs => $1::double precision / 1000)
+        `UPDATE orchestrator.pending_actions a
+            SET reconciler = $2, reconcile_until = ${nowPlus('$4', '$3')}
+          WHERE status = 'executing' AND decided_at < ${nowMinus('$4', '$1')}
+            AND (reconcile_until IS NULL OR reconcile_until < ${nowAt('$4')} OR reconciler = $2)
             AND NOT EXISTS (SELECT 1 FROM orchestrator.tool_executions e
-                             WHERE e.action_id = a.action_id AND e.owner = $2 AND e.status = 'running')`,
-        [olderThanMs, liveOwner, now()],
+                             WHERE e.action_id = a.action_id AND e.status = 'running'
+                               AND (e.owner = $2 OR NOT ${ownerIsDead('e.owner', '$4')}))
+          RETURNING *`,
+        [olderThanMs, reconciler, claimMs, now()],
       );
       return rows.map(fromRow);
     },
+    async releaseClaim(actionId, reconciler) {
+      await pool.query(
+        `UPDATE orchestrator.pending_actions SET reconcile_until = NULL
+          WHERE action_id = $1 AND reconciler = $2`,
+        [actionId, reconciler],
+      );
+    },
     async finish(actionId, status, response) {
       await pool.query(
-        'UPDATE orchestrator.pending_actions SET status = $2, response = $3 WHERE action_id = $1',
+        `UPDATE orchestrator.pending_actions SET status = $2, response = $3
+          WHERE action_id = $1 AND response IS NULL`,
         [actionId, status, JSON.stringify(response)],
       );
     },
     async close(actionIds, status) {
       if (!actionIds.length) return;
       await pool.query(
-        `UPDATE orchestrator.pending_actions SET status = $2, decided_at = $3
+        `UPDATE orchestrator.pending_actions SET status = $2, decided_at = ${nowAt('$3')}
           WHERE action_id = ANY($1::uuid[]) AND status = 'pending'`,
         [actionIds, status, now()],
       );

@@ -15,7 +15,7 @@ export type CollectTaskResults = (conversationId: string, principal: Principal) 
  * model as delimited user-role data, never in the system role (see buildPrompt).
  * Task id and tool name come from the ledger, not from the tool's answer.
  * Unfinished tasks are looked at again next turn; a tool service that does not
- * answer never blocks the turn.
+ * answer never blocks the turn. Each outcome is told once, whichever replica asks.
  */
 export function createTaskResultCollector(options: {
   ledger: ExecutionLedger;
@@ -44,24 +44,21 @@ export function createTaskResultCollector(options: {
           { headers },
         );
         if (!task) continue;
+        let note: string;
         if (task.status === TaskStatus.SUCCEEDED) {
           const result =
             task.resultJson.length > options.maxChars
               ? `${task.resultJson.slice(0, options.maxChars)}…[truncated]`
               : task.resultJson;
-          notes.push({
-            role: 'note',
-            content: `Task ${started.taskId} (${started.toolName}) finished. Result: ${result}`,
-          });
+          note = `Task ${started.taskId} (${started.toolName}) finished. Result: ${result}`;
         } else if (task.status === TaskStatus.FAILED || task.status === TaskStatus.CANCELLED) {
-          notes.push({
-            role: 'note',
-            content: `Task ${started.taskId} (${started.toolName}) did not finish: ${(task.error?.message ?? 'failed').slice(0, 500)}.`,
-          });
+          note = `Task ${started.taskId} (${started.toolName}) did not finish: ${(task.error?.message ?? 'failed').slice(0, 500)}.`;
         } else {
           continue;
         }
-        await ledger.markTaskReported(started.executionId);
+        // Marked first and noted only by the turn that marked it: of turns at several
+        // replicas looking at once (one whose lease ran out among them), one tells it.
+        if (await ledger.markTaskReported(started.executionId)) notes.push({ role: 'note', content: note });
       } catch (error) {
         logger.warn({ err: error, task_id: started.taskId }, 'task status unavailable; will ask next turn');
       }

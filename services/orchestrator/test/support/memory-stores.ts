@@ -191,7 +191,9 @@ export function createMemoryLedger(clock: Clock, rows: LedgerRow[] = []) {
     },
     async markTaskReported(executionId) {
       const row = rows.find((r) => r.executionId === executionId);
-      if (row) row.taskReported = true;
+      if (!row || row.taskReported) return false;
+      row.taskReported = true;
+      return true;
     },
     async findOwnedTask(taskId, owner) {
       const row = rows.find((r) => r.taskId === taskId && isOwnedBy(r.start, owner));
@@ -213,13 +215,15 @@ export type MemoryLedger = ReturnType<typeof createMemoryLedger>;
 
 interface ActionRow extends PendingActionRecord {
   decidedAt: number | undefined;
+  reconciler?: string;
+  reconcileUntil?: number | undefined;
 }
 
 /** The pending-action store in memory; `ledger` rows tell which executions a live owner runs. */
 export function createMemoryPendingActionStore(clock: Clock, ledgerRows: LedgerRow[] = []) {
   const actions = new Map<string, ActionRow>();
   const record = (row: ActionRow): PendingActionRecord => {
-    const { decidedAt: _decidedAt, ...rest } = row;
+    const { decidedAt: _decidedAt, reconciler: _reconciler, reconcileUntil: _until, ...rest } = row;
     return { ...copy(rest), expiresAt: new Date(row.expiresAt) };
   };
   const store: PendingActionStore = {
@@ -264,21 +268,31 @@ export function createMemoryPendingActionStore(clock: Clock, ledgerRows: LedgerR
       row.decidedAt = clock.now();
       return true;
     },
-    async listExecuting(olderThanMs, liveOwner) {
-      return [...actions.values()]
-        .filter(
-          (a) =>
-            a.status === 'executing' &&
-            (a.decidedAt ?? 0) < clock.now() - olderThanMs &&
-            !ledgerRows.some(
-              (r) => r.start.actionId === a.actionId && r.owner === liveOwner && r.status === 'running',
-            ),
-        )
-        .map(record);
+    async claimStale(olderThanMs, reconciler, claimMs) {
+      const now = clock.now();
+      const claimed = [...actions.values()].filter(
+        (a) =>
+          a.status === 'executing' &&
+          (a.decidedAt ?? 0) < now - olderThanMs &&
+          (a.reconcileUntil === undefined || a.reconcileUntil < now || a.reconciler === reconciler) &&
+          // No replica heartbeat in memory: only the reconciler's own running executions count as live.
+          !ledgerRows.some(
+            (r) => r.start.actionId === a.actionId && r.owner === reconciler && r.status === 'running',
+          ),
+      );
+      for (const a of claimed) {
+        a.reconciler = reconciler;
+        a.reconcileUntil = now + claimMs;
+      }
+      return claimed.map(record);
+    },
+    async releaseClaim(actionId, reconciler) {
+      const row = actions.get(actionId);
+      if (row?.reconciler === reconciler) row.reconcileUntil = undefined;
     },
     async finish(actionId, status, response) {
       const row = actions.get(actionId);
-      if (row) {
+      if (row && row.response === null) {
         row.status = status;
         row.response = JSON.parse(JSON.stringify(response));
       }
