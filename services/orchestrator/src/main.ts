@@ -31,7 +31,6 @@ import {
   instrumentToolAdmission,
   refusedTurnCounter,
 } from './observe/index.ts';
-import { createPublishingPolicySource } from './publishing/index.ts';
 import { createOrchestratorServer } from './server.ts';
 import {
   createChatRequestStore,
@@ -95,14 +94,6 @@ const credentials = createToolCredentials(issuer, {
   isReadTool: (name) => registry.get(name)?.definition.metadata?.sideEffect === SideEffect.READ,
 });
 
-// Who may publish which tool names, and the versions' rollout; reloaded when the file changes.
-const publishing = createPublishingPolicySource({
-  path: config.publishingPolicyFile,
-  checkEveryMs: config.publishingPolicyCheckMs,
-  clock,
-  logger,
-});
-
 // Tools: where the tool services are (fixed addresses, DNS names or the etcd registry).
 const registry = createToolRegistry({
   discovery: createDiscovery({
@@ -118,7 +109,6 @@ const registry = createToolRegistry({
   onEndpointRemoved: metrics.forgetEndpoint,
   listToolsHeaders: () => credentials.forRegistry(),
   tls: config.tls,
-  publishing,
   clock,
 });
 await registry.start();
@@ -323,7 +313,6 @@ handleShutdown({
     // Drained: what is left of this replica may be taken over at once.
     await replicas.leave().catch((error: unknown) => logger.warn({ err: error }, 'leaving failed'));
     assistants.stop();
-    publishing.stop();
     await registry.stop();
     await db.close();
     redis?.disconnect();
