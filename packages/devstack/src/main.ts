@@ -45,6 +45,9 @@ const env = z
     // The embedded database's folder (relative to the current directory), and starting it from empty.
     TOOLMESH_DATA_DIR: z.string().min(1).default(resolve(root, '.toolmesh/data')),
     TOOLMESH_FRESH: z.enum(['0', '1']).default('0'),
+    // Orchestrator processes (the gateway balances over all of them) and gateway processes.
+    TOOLMESH_ORCHESTRATORS: z.coerce.number().int().min(1).max(16).default(1),
+    TOOLMESH_GATEWAYS: z.coerce.number().int().min(1).max(16).default(1),
   })
   .parse(process.env);
 
@@ -85,6 +88,8 @@ const mesh = await startMesh({
     'mcp-bridge': env.TOOLMESH_MCP_BRIDGE_METRICS_PORT,
   },
   databaseUrl: env.DATABASE_URL,
+  orchestrators: env.TOOLMESH_ORCHESTRATORS,
+  gateways: env.TOOLMESH_GATEWAYS,
   assistantsFile: resolve(env.TOOLMESH_ASSISTANTS),
   mcpServersFile: env.TOOLMESH_MCP_SERVERS ? resolve(env.TOOLMESH_MCP_SERVERS) : undefined,
   model: env.OPENAI_BASE_URL
@@ -107,6 +112,22 @@ const rows: [string, string, string, string][] = [
     metrics('orchestrator'),
     "toolmesh.v1.ChatService (internal: the gateway's credentials only)",
   ],
+  ...mesh.orchestratorAddresses
+    .slice(1)
+    .map((address, i): [string, string, string, string] => [
+      `orchestrator#${i + 2}`,
+      address,
+      mesh.metricsUrls[`orchestrator#${i + 2}`] ?? '',
+      'another orchestrator replica (every gateway balances over all)',
+    ]),
+  ...mesh.gatewayAddresses
+    .slice(1)
+    .map((address, i): [string, string, string, string] => [
+      `gateway#${i + 2}`,
+      address,
+      mesh.metricsUrls[`gateway#${i + 2}`] ?? '',
+      'toolmesh.v1.ChatService (public), another gateway replica',
+    ]),
   ['order', `127.0.0.1:${ports.order}`, metrics('order'), 'toolmesh.v1.ToolService (internal)'],
   ['inventory', `127.0.0.1:${ports.inventory}`, metrics('inventory'), 'toolmesh.v1.ToolService (internal)'],
   ['dispatch', `127.0.0.1:${ports.dispatch}`, metrics('dispatch'), 'toolmesh.v1.ToolService (internal)'],

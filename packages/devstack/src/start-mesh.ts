@@ -78,7 +78,10 @@ export interface MeshOptions {
    * tool service and serves those servers' tools; absent, it does not run.
    */
   mcpServersFile?: string;
-  /** Extra environment for every service (e.g. LOG_LEVEL), or per service name. */
+  /**
+   * Extra environment for every service (e.g. LOG_LEVEL), or per process name; the entry of
+   * "orchestrator" (or "gateway") applies to every replica of it, "orchestrator#2"'s to that one.
+   */
   env?: NodeJS.ProcessEnv;
   serviceEnv?: Record<string, NodeJS.ProcessEnv>;
   /** Receives every line a service prints. */
@@ -91,9 +94,18 @@ export interface MeshOptions {
   toolServiceAddresses?: Partial<Record<(typeof toolServices)[number], string>>;
   /**
    * Discovery through etcd instead of static addresses: tool services register
-   * themselves under the prefix and the orchestrator watches it.
+   * themselves under the prefix and the orchestrator watches it; orchestrators register
+   * under `orchestratorPrefix` (default: the prefix with "services/" made "orchestrators/")
+   * and the gateways watch that.
    */
-  etcd?: { endpoint: string; prefix?: string };
+  etcd?: { endpoint: string; prefix?: string; orchestratorPrefix?: string };
+  /**
+   * Orchestrator processes; default 1. The first listens on `ports.orchestrator`, the others
+   * (named "orchestrator#2", …) on free ports; every gateway balances over all of them.
+   */
+  orchestrators?: number;
+  /** Gateway processes; default 1. The first on `ports.gateway`, the others ("gateway#2", …) on free ports. */
+  gateways?: number;
   /** Startup budget per step; default 60 s. */
   startTimeoutMs?: number;
   /**
@@ -122,6 +134,10 @@ export interface Mesh {
     'gateway' | 'orchestrator' | 'order' | 'inventory' | 'dispatch' | 'ticket',
     string
   >;
+  /** host:port of every orchestrator, in process order ("orchestrator", "orchestrator#2", …). */
+  readonly orchestratorAddresses: readonly string[];
+  /** host:port of every gateway, in process order ("gateway", "gateway#2", …). */
+  readonly gatewayAddresses: readonly string[];
   /** http://host:port/metrics of every service that serves it, by process name ("order", "order#2", …). */
   readonly metricsUrls: Readonly<Record<string, string>>;
   /** The current process of every service (a restarted service's new process). */
@@ -142,6 +158,11 @@ const host = '127.0.0.1';
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const entry = (path: string) => `${root}${path}`;
 const toolServices = ['order', 'inventory', 'dispatch', 'ticket'] as const;
+// "orchestrator#2" → "orchestrator": replicas of these share their first process's serviceEnv.
+const replicaOf = (name: string) => {
+  const base = name.split('#')[0] ?? '';
+  return name !== base && (base === 'orchestrator' || base === 'gateway') ? base : undefined;
+};
 
 /**
  * Starts every service of the mesh as its own process, in dependency order, each
@@ -170,13 +191,36 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     metricsPorts.set(id, port);
     return String(port);
   };
+  const toolPrefix = options.etcd?.prefix ?? '/toolmesh/services/';
+  // Never under the tool services' prefix: the orchestrators would take each other for tool services.
+  const orchestratorPrefix =
+    options.etcd?.orchestratorPrefix ??
+    (toolPrefix.endsWith('services/')
+      ? `${toolPrefix.slice(0, -'services/'.length)}orchestrators/`
+      : `${toolPrefix.replace(/\/$/, '')}-orchestrators/`);
   const discoveryEnv: NodeJS.ProcessEnv = options.etcd
     ? {
         DISCOVERY: 'etcd',
         ETCD_ENDPOINTS: options.etcd.endpoint,
-        DISCOVERY_PREFIX: options.etcd.prefix ?? '/toolmesh/services/',
+        DISCOVERY_PREFIX: toolPrefix,
+        ORCHESTRATOR_DISCOVERY_PREFIX: orchestratorPrefix,
       }
     : {};
+  // Extra orchestrators and gateways: "orchestrator#2", "gateway#2" … on free ports, picked now
+  // so a restarted one keeps its port.
+  const replicaPorts = async (first: number, count: number, name: string) => {
+    if (!Number.isInteger(count) || count < 1)
+      throw new Error(`${name}s: expected a whole number ≥ 1, got ${count}`);
+    const list = [{ id: name, port: first }];
+    for (let i = 2; i <= count; i++) list.push({ id: `${name}#${i}`, port: await freePort() });
+    return list;
+  };
+  const orchestratorProcesses = await replicaPorts(
+    ports.orchestrator,
+    options.orchestrators ?? 1,
+    'orchestrator',
+  );
+  const gatewayProcesses = await replicaPorts(ports.gateway, options.gateways ?? 1, 'gateway');
 
   // Zero trust needs keys even for a demo: made per start unless given, never reused by accident.
   const keysDir = options.meshKeys ? undefined : await mkdtemp(join(tmpdir(), 'toolmesh-mesh-keys-'));
@@ -192,7 +236,14 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
         entry: entry(path),
         // The children inherit the launcher's environment (PATH, NODE_OPTIONS …) as spawn would by
         // default; what configures the mesh comes from options only.
-        env: { ...process.env, ...options.env, ...options.serviceEnv?.[name], ...env, HOST: host },
+        env: {
+          ...process.env,
+          ...options.env,
+          ...(replicaOf(name) ? options.serviceEnv?.[replicaOf(name) as string] : {}),
+          ...options.serviceEnv?.[name],
+          ...env,
+          HOST: host,
+        },
         onLine: options.onLine,
       });
       started.push(proc);
@@ -271,9 +322,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       });
       await ready(bridge, (signal) => waitForServing(at(ports.mcpBridge), { timeoutMs, signal }));
     }
-    const orchestrator = launch('orchestrator', 'services/orchestrator/src/main.ts', {
-      PORT: String(ports.orchestrator),
-      METRICS_PORT: await metricsPort('orchestrator', 'orchestrator'),
+    const orchestratorEnv = {
       DATABASE_URL: databaseUrl,
       ...discoveryEnv,
       ...verifyEnv,
@@ -288,15 +337,29 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       ...(model.apiKey ? { OPENAI_API_KEY: model.apiKey } : {}),
       ...(model.name ? { TOOLMESH_MODEL: model.name } : {}),
       ...(options.assistantsFile ? { TOOLMESH_ASSISTANTS: options.assistantsFile } : {}),
-    });
-    await ready(orchestrator, (signal) => waitForServing(at(ports.orchestrator), { timeoutMs, signal }));
-    const gateway = launch('gateway', 'services/gateway/src/main.ts', {
-      PORT: String(ports.gateway),
-      METRICS_PORT: await metricsPort('gateway', 'gateway'),
-      ORCHESTRATOR_ADDR: at(ports.orchestrator),
-      TOOLMESH_MESH_KEY_FILE: meshKeys.gatewayKeyFile,
-    });
-    await ready(gateway, (signal) => waitForServing(at(ports.gateway), { timeoutMs, signal }));
+    };
+    // One after the other: each migrates the same schemas (serialized by an advisory lock anyway).
+    for (const { id, port } of orchestratorProcesses) {
+      const orchestrator = launch(id, 'services/orchestrator/src/main.ts', {
+        ...orchestratorEnv,
+        PORT: String(port),
+        METRICS_PORT: await metricsPort(id, 'orchestrator'),
+      });
+      await ready(orchestrator, (signal) => waitForServing(at(port), { timeoutMs, signal }));
+    }
+    await Promise.all(
+      gatewayProcesses.map(async ({ id, port }) => {
+        const gateway = launch(id, 'services/gateway/src/main.ts', {
+          PORT: String(port),
+          METRICS_PORT: await metricsPort(id, 'gateway'),
+          // Every gateway balances over every orchestrator: the list itself, or etcd's registrations.
+          ORCHESTRATOR_ADDR: orchestratorProcesses.map((o) => at(o.port)).join(','),
+          ...discoveryEnv,
+          TOOLMESH_MESH_KEY_FILE: meshKeys.gatewayKeyFile,
+        });
+        await ready(gateway, (signal) => waitForServing(at(port), { timeoutMs, signal }));
+      }),
+    );
   } catch (error) {
     await stop();
     throw error;
@@ -312,6 +375,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       dispatch: at(ports.dispatch),
       ticket: at(ports.ticket),
     },
+    orchestratorAddresses: orchestratorProcesses.map((o) => at(o.port)),
+    gatewayAddresses: gatewayProcesses.map((g) => at(g.port)),
     metricsUrls: Object.fromEntries(
       [...metricsPorts].map(([id, port]) => [id, `http://${at(port)}/metrics`]),
     ),

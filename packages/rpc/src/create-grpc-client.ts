@@ -1,5 +1,5 @@
 import type { DescService } from '@bufbuild/protobuf';
-import { type Client, createClient, type Interceptor } from '@connectrpc/connect';
+import { type Client, createClient, type Interceptor, type Transport } from '@connectrpc/connect';
 import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import { type Clock, systemClock } from '@toolmesh/clock';
 import type { Registry } from '@toolmesh/telemetry';
@@ -41,6 +41,14 @@ export interface GrpcClientOptions {
  * is counted too. With TLS, rotated files are taken by the connections dialled after the change.
  */
 export function createGrpcClient<T extends DescService>(service: T, options: GrpcClientOptions): Client<T> {
+  return createClient(service, createGrpcChannel(options));
+}
+
+/**
+ * The transport under {@link createGrpcClient}: one HTTP/2 connection to one address that
+ * clients of several services can share (a balancer keeps one per replica).
+ */
+export function createGrpcChannel(options: GrpcClientOptions): Transport {
   const tls = options.tls;
   const baseUrl = `${tls ? 'https' : 'http'}://${options.address}`;
   const build = (nodeOptions: ConstructorParameters<typeof Http2SessionManager>[2]) => {
@@ -62,9 +70,9 @@ export function createGrpcClient<T extends DescService>(service: T, options: Grp
     });
     return { transport, close: () => sessionManager.abort() };
   };
-  if (!tls) return createClient(service, build({}).transport);
+  if (!tls) return build({}).transport;
   const serverName = typeof tls.serverName === 'function' ? tls.serverName(options.address) : tls.serverName;
-  const transport = createReloadingTransport({
+  return createReloadingTransport({
     address: options.address,
     files: options.tlsFiles ?? createTlsFiles(tls),
     clock: options.clock ?? systemClock,
@@ -77,5 +85,4 @@ export function createGrpcClient<T extends DescService>(service: T, options: Grp
         ...(serverName ? { servername: serverName } : {}),
       }),
   });
-  return createClient(service, transport);
 }

@@ -1,10 +1,10 @@
-import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+import type { Interceptor } from '@connectrpc/connect';
 import { type Clock, systemClock } from '@toolmesh/clock';
 import { CircuitOpenError, createCircuitBreaker, retryWithBackoff } from '@toolmesh/resilience';
 import { errorFor } from './error-details.ts';
+import { isTransportFailure } from './is-transport-failure.ts';
 import { isUnsentError } from './is-unsent-error.ts';
 import { createRetryBudget, type RetryBudget } from './retry-budget.ts';
-import { isSanitizedError } from './sanitized-error.ts';
 
 /** Options of {@link createResilienceInterceptor}. */
 export interface ResilienceOptions {
@@ -19,13 +19,6 @@ export interface ResilienceOptions {
   /** Times the backoff between attempts and the open breaker's wait; default the system clock. */
   clock?: Clock;
 }
-
-// A failure of the hop itself, not an answer of the peer's error boundary.
-const transportFailure = (error: unknown) =>
-  isUnsentError(error) ||
-  (error instanceof ConnectError &&
-    !isSanitizedError(error) &&
-    (error.code === Code.Unavailable || error.code === Code.DeadlineExceeded));
 
 /**
  * Client-side resilience of one upstream: unary calls that never left this
@@ -44,7 +37,7 @@ export function createResilienceInterceptor(options: ResilienceOptions = {}): In
     halfOpenAfterMs: options.halfOpenAfterMs ?? 2_000,
     clock,
     duringTrial: 'refuse',
-    isFailure: transportFailure,
+    isFailure: isTransportFailure,
   });
   const rejectOpen = (error: unknown): never => {
     // Raised on this side of the hop: the caller's error boundary decides what its caller sees.

@@ -1,9 +1,10 @@
 export { Code, ConnectError, type HandlerContext, type Interceptor } from '@connectrpc/connect';
 // Kept here for the error boundaries that import it from rpc; it lives where the database can use it too.
 export { isStorageUnavailable } from '@toolmesh/resilience';
+export * from './balancing/index.ts';
 export { createClientTracingInterceptor } from './client-tracing-interceptor.ts';
 export { createClientPool } from './create-client-pool.ts';
-export { createGrpcClient, type GrpcClientOptions } from './create-grpc-client.ts';
+export { createGrpcChannel, createGrpcClient, type GrpcClientOptions } from './create-grpc-client.ts';
 export {
   createProtocolListener,
   type Http2Limits,
@@ -51,6 +52,7 @@ export { createClientMetricsInterceptor, createServerMetricsInterceptor } from '
 export { canonicalCodeName, grpcCodeName, grpcStatusCode } from './grpc-status.ts';
 export { type HandleShutdownOptions, handleShutdown } from './handle-shutdown.ts';
 export { createHealthRegistry, type HealthRegistry } from './health-registry.ts';
+export { isTransportFailure } from './is-transport-failure.ts';
 export { isUnsentError } from './is-unsent-error.ts';
 export * from './mesh-auth/index.ts';
 export { observeStream, type StreamObserver } from './observe-stream.ts';

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import {
+  addressList,
+  discoveryKind,
   host,
   logLevel,
   meshAuthEnv,
@@ -10,6 +12,7 @@ import {
   telemetrySettings,
   tlsEnv,
   tlsSettings,
+  urlList,
 } from '@toolmesh/config';
 import { z } from 'zod';
 import { type ApiKeys, parseApiKeys } from './identity/api-keys.ts';
@@ -55,10 +58,21 @@ const schema = z.object({
   HOST: host,
   ...meshAuthEnv,
   ...tlsEnv,
-  ORCHESTRATOR_ADDR: z
-    .string()
-    .regex(/^[\w.-]+:\d{1,5}$/, 'expected host:port')
-    .default('127.0.0.1:50051'),
+  /**
+   * The orchestrator replicas: DISCOVERY=static, their host:port (comma separated);
+   * DISCOVERY=dns, names to resolve (every address of a headless Service is a replica).
+   */
+  ORCHESTRATOR_ADDR: addressList.default(['127.0.0.1:50051']),
+  /** How the orchestrator replicas are found (as the orchestrator finds tool services). */
+  DISCOVERY: discoveryKind,
+  ETCD_ENDPOINTS: urlList.default(['http://127.0.0.1:2379']),
+  /** DISCOVERY=etcd: where orchestrators register themselves (not the tool services' prefix). */
+  ORCHESTRATOR_DISCOVERY_PREFIX: z.string().min(1).max(128).default('/toolmesh/orchestrators/'),
+  /** DISCOVERY=dns: how often the names are resolved again. */
+  DNS_REFRESH_MS: z.coerce.number().int().min(100).default(10_000),
+  /** Consecutive transport failures that eject an orchestrator replica, and for how long. */
+  BREAKER_FAILURE_THRESHOLD: z.coerce.number().int().min(1).default(5),
+  BREAKER_HALF_OPEN_MS: z.coerce.number().int().min(100).default(2_000),
   // TOOLMESH_API_KEYS is read from the raw environment (see apiKeySettings): an explicitly
   // empty value means something different from an unset one, and parseEnv drops empty values.
   /** JWT bearer tokens: the issuer's JWKS endpoint (https; http only for localhost) … */
@@ -247,7 +261,18 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
     /** Mutual TLS toward the orchestrator (the public listener stays as is: TLS ends at your ingress). */
     tlsToOrchestrator: tlsSettings(c),
     host: c.HOST,
-    orchestratorAddress: c.ORCHESTRATOR_ADDR,
+    /** Where the orchestrator replicas are: addresses or names, and how to follow them. */
+    orchestrators: {
+      addresses: c.ORCHESTRATOR_ADDR,
+      discovery: {
+        kind: c.DISCOVERY,
+        etcd: { endpoints: c.ETCD_ENDPOINTS, prefix: c.ORCHESTRATOR_DISCOVERY_PREFIX },
+        // The gateway only reads the registry; it registers nothing.
+        ttlSeconds: 10,
+      },
+      dnsRefreshMs: c.DNS_REFRESH_MS,
+      breaker: { failureThreshold: c.BREAKER_FAILURE_THRESHOLD, halfOpenAfterMs: c.BREAKER_HALF_OPEN_MS },
+    },
     /** API keys and JWT settings: what createEdgeAuthenticator needs. */
     identity,
     usingDevKeys: identity.apiKeys?.source === 'dev',

@@ -11,16 +11,10 @@ import {
   ToolCallService,
   UsageService,
 } from '@toolmesh/proto';
-import {
-  createCredentialIssuer,
-  createGrpcClient,
-  createResilienceInterceptor,
-  handleShutdown,
-  loadSigningKey,
-  meshIssuer,
-} from '@toolmesh/rpc';
+import { createCredentialIssuer, handleShutdown, loadSigningKey, meshIssuer } from '@toolmesh/rpc';
 import { createLogger, startTelemetry } from '@toolmesh/telemetry';
 import { type Config, loadConfig } from './config.ts';
+import { connectOrchestrators } from './connect-orchestrators.ts';
 import { createForwardAsCaller, createSignAsCaller } from './forward-as-caller.ts';
 import { createEdgeAuthenticator } from './identity/index.ts';
 import { createGatewayServer } from './server.ts';
@@ -48,19 +42,16 @@ if (config.usingDevKeys) {
   );
 }
 
-// One breaker and retry budget for the orchestrator hop, shared by its clients.
-const upstream = createResilienceInterceptor();
-const orchestratorClient = <S extends Parameters<typeof createGrpcClient>[0]>(
-  service: S,
-  defaultTimeoutMs: number,
-) =>
-  createGrpcClient(service, {
-    address: config.orchestratorAddress,
-    defaultTimeoutMs,
-    interceptors: [upstream],
-    metrics: telemetry.metrics,
-    tls: config.tlsToOrchestrator,
-  });
+// Every replica of the orchestrator, each behind its own breaker; each call is balanced, with
+// one retry budget for the hop shared by all its clients.
+const orchestrators = await connectOrchestrators({
+  settings: config.orchestrators,
+  tls: config.tlsToOrchestrator,
+  logger,
+  metrics: telemetry.metrics,
+  clock: systemClock,
+});
+const orchestratorClient = orchestrators.client;
 // Zero trust inward: every forwarded call carries a credential signed here for the caller verified here.
 const issuer = createCredentialIssuer({
   issuer: meshIssuer.gateway,
@@ -101,12 +92,20 @@ const server = createGatewayServer({
 });
 const port = await server.listen(config.port, config.host);
 server.health.setAll(true);
-logger.info({ port, orchestrator: config.orchestratorAddress }, 'gateway listening');
+logger.info(
+  {
+    port,
+    discovery: orchestrators.discovery.kind,
+    orchestrators: orchestrators.balancer.endpoints().map((e) => e.address),
+  },
+  'gateway listening',
+);
 
 handleShutdown({
   logger,
   stop: async () => {
     await server.shutdown();
+    await orchestrators.stop();
     redis?.disconnect();
     await telemetry.shutdown();
   },

@@ -30,6 +30,8 @@ const schema = z.object({
     '127.0.0.1:50063',
     '127.0.0.1:50064',
   ]),
+  /** DISCOVERY=etcd: where this replica registers itself for the gateways (not the tool services' prefix). */
+  ORCHESTRATOR_DISCOVERY_PREFIX: z.string().min(1).max(128).default('/toolmesh/orchestrators/'),
   TOOL_REFRESH_MS: z.coerce.number().int().min(1_000).default(30_000),
   /** DISCOVERY=dns: how often names are resolved again. */
   DNS_REFRESH_MS: z.coerce.number().int().min(100).default(10_000),
@@ -97,6 +99,11 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
     databaseUrl: c.DATABASE_URL,
     toolServices: c.TOOL_SERVICES,
     discovery: discoverySettings(c),
+    /** DISCOVERY=etcd: this replica's own registration, under which the gateways find it. */
+    registration: {
+      ...discoverySettings(c),
+      etcd: { endpoints: c.ETCD_ENDPOINTS, prefix: c.ORCHESTRATOR_DISCOVERY_PREFIX },
+    },
     dnsRefreshMs: c.DNS_REFRESH_MS,
     toolRefreshMs: c.TOOL_REFRESH_MS,
     endpointPolicy: {
