@@ -7,6 +7,25 @@ export interface DiscoveredEndpoint {
    * same address), so its tools are read again. Empty when the source cannot tell.
    */
   readonly version: string;
+  /**
+   * The service the endpoint is registered under: the etcd key's service segment, or for
+   * static and DNS entries the `name=` prefix, else the host name's first label (none for
+   * an IP address). The publishing policy says which tool names each service may publish.
+   */
+  readonly service?: string;
+}
+
+/**
+ * Splits a static or DNS entry `[service=]host:port`: the explicit service name, else the
+ * host name's first label (`order.toolmesh.svc.cluster.local:50061` → `order`); an IP
+ * address names no service.
+ */
+export function parseServiceEntry(entry: string): { address: string; service?: string } {
+  const eq = entry.indexOf('=');
+  if (eq > 0) return { service: entry.slice(0, eq), address: entry.slice(eq + 1) };
+  const host = entry.replace(/:\d+$/, '');
+  if (host.startsWith('[') || /^[\d.]+$/.test(host)) return { address: entry };
+  return { address: entry, service: host.split('.')[0] };
 }
 
 /** Where the tool services are; one interface over static, dns and etcd. */
@@ -28,7 +47,7 @@ export function createEndpointSet() {
   const listeners: Array<(endpoints: DiscoveredEndpoint[]) => void> = [];
   const fingerprint = (list: DiscoveredEndpoint[]) =>
     list
-      .map((e) => `${e.address}@${e.version}`)
+      .map((e) => `${e.service ?? ''}=${e.address}@${e.version}`)
       .sort()
       .join(',');
   return {

@@ -1,6 +1,11 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { type Clock, type ClockTimer, systemClock } from '@toolmesh/clock';
-import { createEndpointSet, type DiscoveredEndpoint, type Discovery } from './discovery.ts';
+import {
+  createEndpointSet,
+  type DiscoveredEndpoint,
+  type Discovery,
+  parseServiceEntry,
+} from './discovery.ts';
 
 /** Resolves a host name to every address it has. */
 export type Lookup = (host: string) => Promise<string[]>;
@@ -9,7 +14,8 @@ export type Lookup = (host: string) => Promise<string[]>;
 export interface DnsDiscoveryOptions {
   /**
    * host:port names, e.g. a Kubernetes headless Service
-   * `order.toolmesh.svc.cluster.local:50061`; every address a name resolves to is an endpoint.
+   * `order.toolmesh.svc.cluster.local:50061`; every address a name resolves to is an endpoint,
+   * of the service the name's first label (or a `service=` prefix) names.
    */
   targets: readonly string[];
   /** Re-resolve this often; default 10 s (pods come and go). */
@@ -43,12 +49,13 @@ export function createDnsDiscovery(options: DnsDiscoveryOptions): Discovery {
   const resolveAll = async () => {
     await Promise.all(
       options.targets.map(async (target) => {
-        const { host, port } = splitTarget(target);
+        const { address, service } = parseServiceEntry(target);
+        const { host, port } = splitTarget(address);
         try {
           const ips = [...new Set(await lookup(host))].sort();
           lastKnown.set(
             target,
-            ips.map((ip) => ({ address: joinAddress(ip, port), version: '' })),
+            ips.map((ip) => ({ address: joinAddress(ip, port), version: '', service })),
           );
         } catch (error) {
           options.onError?.(target, error);

@@ -39,9 +39,13 @@ export function createEtcdDiscovery(options: EtcdDiscoveryOptions): Discovery {
   let stopped = false;
 
   const publish = () => set.set([...known.values()]);
+  // The service is the key's segment after the prefix (`<prefix><service>/<address>`), the name
+  // the replica registered under: whoever may write that key in etcd vouches for it.
   const remember = (kv: IKeyValue) => {
     const address = addressOf(kv);
-    if (address) known.set(kv.key.toString(), { address, version: kv.mod_revision });
+    const key = kv.key.toString();
+    const service = key.slice(prefix.length).split('/')[0] || undefined;
+    if (address) known.set(key, { address, version: kv.mod_revision, service });
   };
 
   const resync = async (etcd: Etcd3) => {

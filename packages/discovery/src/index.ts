@@ -1,5 +1,5 @@
 export { type CreateDiscoveryOptions, createDiscovery } from './create-discovery.ts';
-export type { DiscoveredEndpoint, Discovery } from './discovery.ts';
+export { type DiscoveredEndpoint, type Discovery, parseServiceEntry } from './discovery.ts';
 export { createDnsDiscovery, type DnsDiscoveryOptions, type Lookup } from './dns-discovery.ts';
 export type { EtcdConnection } from './etcd-connection.ts';
 export { createEtcdDiscovery, type EtcdDiscoveryOptions } from './etcd-discovery.ts';

@@ -1,8 +1,8 @@
-import type { Discovery } from './discovery.ts';
+import { type Discovery, parseServiceEntry } from './discovery.ts';
 
-/** Fixed addresses (the dev default): the set never changes. */
+/** Fixed addresses (the dev default), each `[service=]host:port`: the set never changes. */
 export function createStaticDiscovery(addresses: readonly string[]): Discovery {
-  const endpoints = addresses.map((address) => ({ address, version: '' }));
+  const endpoints = addresses.map((entry) => ({ ...parseServiceEntry(entry), version: '' }));
   return {
     kind: 'static',
     start: async () => {},

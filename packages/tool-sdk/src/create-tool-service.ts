@@ -62,6 +62,7 @@ function toDefinition(t: Tool): ToolDefinition {
   const m = t.metadata;
   return create(ToolDefinitionSchema, {
     name: t.name,
+    version: t.version,
     description: t.description,
     inputSchemaJson: t.inputJsonSchema,
     metadata: {

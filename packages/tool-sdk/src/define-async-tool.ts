@@ -20,6 +20,8 @@ export interface TaskContext {
 /** An async tool as a team defines it. */
 export interface AsyncToolSpec<S extends z.ZodType> {
   name: string;
+  /** See ToolSpec.version. */
+  version?: string;
   /** Written for the model; say that the tool answers with a task_id. */
   description: string;
   input: S;
@@ -54,6 +56,7 @@ export function defineAsyncTool<S extends z.ZodType>(spec: AsyncToolSpec<S>): As
   const precheck = spec.precheck;
   const tool = defineTool({
     name: spec.name,
+    version: spec.version,
     description: spec.description,
     input: spec.input,
     metadata: { ...spec.metadata, async: true },

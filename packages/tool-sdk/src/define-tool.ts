@@ -57,6 +57,13 @@ export interface ToolContext {
 /** A tool as a team defines it. */
 export interface ToolSpec<S extends z.ZodType> {
   name: string;
+  /**
+   * Version of the tool's contract, e.g. "2"; default "" (unversioned). Another service may
+   * serve another version of the same name; the orchestrator's publishing policy decides
+   * which conversations get which, and refuses a version whose schema breaks the previous
+   * one (a removed or newly required field) unless the policy forces it.
+   */
+  version?: string;
   /** Written for the model: what the tool does and when to use it. */
   description: string;
   input: S;
@@ -67,6 +74,8 @@ export interface ToolSpec<S extends z.ZodType> {
 /** A defined tool, with its metadata resolved and its JSON Schema derived. */
 export interface Tool {
   readonly name: string;
+  /** "" when unversioned. */
+  readonly version: string;
   readonly description: string;
   readonly input: z.ZodType;
   readonly inputJsonSchema: string;
@@ -75,13 +84,17 @@ export interface Tool {
 }
 
 const toolName = /^[a-zA-Z0-9_-]{1,64}$/;
+const toolVersion = /^[a-zA-Z0-9_.-]{0,32}$/;
 
 /** Defines a tool: zod validates its input, and the JSON Schema published by ListTools is derived from it. */
 export function defineTool<S extends z.ZodType>(spec: ToolSpec<S>): Tool {
   if (!toolName.test(spec.name)) throw new Error(`invalid tool name "${spec.name}"`);
+  const version = spec.version ?? '';
+  if (!toolVersion.test(version)) throw new Error(`invalid version "${version}" of tool "${spec.name}"`);
   const read = spec.metadata.sideEffect === 'read';
   return {
     name: spec.name,
+    version,
     description: spec.description,
     input: spec.input,
     inputJsonSchema: JSON.stringify(z.toJSONSchema(spec.input, { target: 'draft-2020-12', io: 'input' })),

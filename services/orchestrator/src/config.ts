@@ -1,5 +1,4 @@
 import {
-  addressList,
   discoveryEnv,
   discoverySettings,
   host,
@@ -16,6 +15,25 @@ import {
 } from '@toolmesh/config';
 import { z } from 'zod';
 
+// `[service=]host:port`, comma-separated: a static or DNS entry may name its service.
+const namedAddressList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z
+      .array(
+        z
+          .string()
+          .regex(/^([\w.-]{1,128}=)?(\[[0-9a-fA-F:]+\]|[\w.-]+):\d{1,5}$/, 'expected [service=]host:port'),
+      )
+      .min(1),
+  );
+
 const schema = z.object({
   PORT: port(50051),
   HOST: host,
@@ -23,13 +41,24 @@ const schema = z.object({
   ...tlsEnv,
   DATABASE_URL: postgresUrl,
   ...discoveryEnv,
-  /** DISCOVERY=static: the tool services' host:port; DISCOVERY=dns: names to resolve (all addresses). */
-  TOOL_SERVICES: addressList.default([
-    '127.0.0.1:50061',
-    '127.0.0.1:50062',
-    '127.0.0.1:50063',
-    '127.0.0.1:50064',
+  /**
+   * DISCOVERY=static: the tool services' `[service=]host:port`; DISCOVERY=dns: names to resolve
+   * (all addresses). The service name (else the host name's first label) is the identity the
+   * publishing policy checks.
+   */
+  TOOL_SERVICES: namedAddressList.default([
+    'order=127.0.0.1:50061',
+    'inventory=127.0.0.1:50062',
+    'dispatch=127.0.0.1:50063',
+    'ticket=127.0.0.1:50064',
   ]),
+  /**
+   * The publishing policy file (YAML: which service may publish which tool names, versions'
+   * rollout weights); unset: any service may publish any name (a warning is logged).
+   */
+  TOOLMESH_PUBLISHING_POLICY: z.string().min(1).optional(),
+  /** How often the publishing policy file is checked for changes. */
+  PUBLISHING_POLICY_CHECK_MS: z.coerce.number().int().min(100).default(5_000),
   /** DISCOVERY=etcd: where this replica registers itself for the gateways (not the tool services' prefix). */
   ORCHESTRATOR_DISCOVERY_PREFIX: z.string().min(1).max(128).default('/toolmesh/orchestrators/'),
   TOOL_REFRESH_MS: z.coerce.number().int().min(1_000).default(30_000),
@@ -106,6 +135,9 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
     },
     dnsRefreshMs: c.DNS_REFRESH_MS,
     toolRefreshMs: c.TOOL_REFRESH_MS,
+    /** The publishing policy file; undefined: any service may publish any name. */
+    publishingPolicyFile: c.TOOLMESH_PUBLISHING_POLICY,
+    publishingPolicyCheckMs: c.PUBLISHING_POLICY_CHECK_MS,
     endpointPolicy: {
       failureThreshold: c.BREAKER_FAILURE_THRESHOLD,
       halfOpenAfterMs: c.BREAKER_HALF_OPEN_MS,

@@ -21,9 +21,9 @@ export interface OrchestratorMetrics {
   /** The process's registry, e.g. for the grpc_client_* series of the tool clients. */
   readonly registry: Registry;
   /** toolmesh_tool_executions_total{tool, outcome}: outcome is success or the error code in lower case. */
-  readonly toolExecutions: Counter<'tool' | 'outcome'>;
+  readonly toolExecutions: Counter<'tool' | 'version' | 'outcome'>;
   /** toolmesh_tool_execution_duration_seconds{tool}: calls that reached the tool service (cache hits excluded). */
-  readonly toolDuration: Histogram<'tool'>;
+  readonly toolDuration: Histogram<'tool' | 'version'>;
   /** toolmesh_tool_timeouts_total{tool}. */
   readonly toolTimeouts: Counter<'tool'>;
   /** toolmesh_tool_cache_hits_total{tool} and toolmesh_tool_cache_misses_total{tool}. */
@@ -102,14 +102,14 @@ export function createOrchestratorMetrics(registry: Registry): OrchestratorMetri
     registry,
     toolExecutions: new Counter({
       name: 'toolmesh_tool_executions_total',
-      help: 'Tool calls executed, by tool and outcome (success or the error code).',
-      labelNames: ['tool', 'outcome'],
+      help: 'Tool calls executed, by tool, version (empty: unversioned) and outcome (success or the error code).',
+      labelNames: ['tool', 'version', 'outcome'],
       registers,
     }),
     toolDuration: new Histogram({
       name: 'toolmesh_tool_execution_duration_seconds',
-      help: 'Duration of tool calls that were not answered from the cache, limits and retries included.',
-      labelNames: ['tool'],
+      help: 'Duration of tool calls that were not answered from the cache, limits and retries included, by tool and version.',
+      labelNames: ['tool', 'version'],
       buckets: toolSecondsBuckets,
       registers,
     }),

@@ -1,6 +1,7 @@
 // The tools: registry over discovery, validation, admission, the read cache and execution on the tool services.
 export { type ArgumentValidator, compileArgumentValidator } from './argument-validator.ts';
 export { canonicalJson } from './canonical-json.ts';
+export { mergePublished, type PublishedTools, type RefusedToolInfo } from './merge-published.ts';
 export { describeRegistry } from './registry-view.ts';
 export { createResultCache } from './result-cache.ts';
 export { selectTools } from './select-tools.ts';
@@ -33,6 +34,7 @@ export {
   createToolRegistry,
   type KnownEndpoint,
   type RegisteredTool,
+  type ServedVersion,
   type ToolRegistry,
   type ToolRegistryOptions,
 } from './tool-registry.ts';

@@ -22,26 +22,46 @@ const breakerStates = {
 export const registryAdminPermission = 'registry:admin';
 
 /**
- * The registry as the principal sees it: every tool, whether the principal may run it
- * and whether it is available. Addresses and the endpoint list (with breaker states)
+ * The registry as the principal sees it: every served version of every tool with its
+ * share of conversations, whether the principal may run it and whether it is available,
+ * and the refused tools with why (reasons name services and tools, never addresses). Addresses and the endpoint list (with breaker states)
  * only for operators holding {@link registryAdminPermission}; others get them empty.
  */
 export function describeRegistry(registry: ToolRegistry, principal: Principal): ListRegisteredToolsResponse {
   const operator = principal.permissions.includes(registryAdminPermission);
+  const addressesOf = (endpoints: readonly { address: string }[]) =>
+    operator ? endpoints.map((e) => e.address) : [];
+  // One entry per served version of a name, oldest first.
+  const served = registry
+    .list()
+    .sort((a, b) => a.definition.name.localeCompare(b.definition.name))
+    .flatMap(
+      (tool) => tool.rollout?.map((v) => ({ tool: v.tool, weight: v.weight })) ?? [{ tool, weight: 100 }],
+    );
   return create(ListRegisteredToolsResponseSchema, {
     discovery: registry.discovery,
-    tools: registry
-      .list()
-      .sort((a, b) => a.definition.name.localeCompare(b.definition.name))
-      .map((tool) => {
-        const permission = tool.definition.metadata?.permission ?? '';
-        return {
-          definition: tool.definition,
-          addresses: operator ? tool.endpoints.map((e) => e.address) : [],
-          permitted: !permission || principal.permissions.includes(permission),
-          available: tool.endpoints.some((e) => e.available()),
-        };
-      }),
+    publishingPolicy: registry.publishingPolicy?.() ?? '',
+    tools: served.map(({ tool, weight }) => {
+      const permission = tool.definition.metadata?.permission ?? '';
+      return {
+        definition: tool.definition,
+        addresses: addressesOf(tool.endpoints),
+        permitted: !permission || principal.permissions.includes(permission),
+        available: tool.endpoints.some((e) => e.available()),
+        version: tool.version ?? tool.definition.version,
+        weight: Math.round(weight),
+        services: [...(tool.services ?? [])],
+      };
+    }),
+    refusedTools: (registry.refused?.() ?? [])
+      .map((r) => ({
+        name: r.name,
+        version: r.version,
+        reason: r.reason,
+        services: [...r.services],
+        addresses: operator ? [...r.addresses] : [],
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version)),
     endpoints: operator
       ? registry.endpoints().map(({ endpoint, tools }) => ({
           address: endpoint.address,

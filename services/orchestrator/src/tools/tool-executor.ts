@@ -175,7 +175,11 @@ export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
   return {
     async executeAll(calls, ctx, observer) {
       const outcomes = new Array<ToolOutcome>(calls.length);
-      const runAt = async (call: PlannedCall, index: number) => {
+      const runAt = async (planned: PlannedCall, index: number) => {
+        // The version this conversation is pinned to runs (sticky by conversation and tool),
+        // whatever path planned the call: a turn, an approval, the ToolCallService.
+        const tool = planned.tool.forConversation?.(ctx.conversationId) ?? planned.tool;
+        const call = tool === planned.tool ? planned : { ...planned, tool };
         observer?.onStart?.(call);
         const execute = () => executeOne(call, ctx);
         const outcome = await (options.instrument ? options.instrument(call, execute) : execute());

@@ -1,9 +1,15 @@
 import { type Clock, type ClockTimer, systemClock } from '@toolmesh/clock';
 import type { DiscoveredEndpoint, Discovery } from '@toolmesh/discovery';
-import { SideEffect, type ToolDefinition } from '@toolmesh/proto';
+import type { ToolDefinition } from '@toolmesh/proto';
 import { type ClientTlsSettings, createTlsFiles } from '@toolmesh/rpc';
 import type { Logger } from '@toolmesh/telemetry';
-import { type ArgumentValidator, compileArgumentValidator } from './argument-validator.ts';
+import {
+  openPublishingPolicy,
+  type PublishingPolicy,
+  type PublishingPolicySource,
+} from '../publishing/index.ts';
+import type { ArgumentValidator } from './argument-validator.ts';
+import { mergePublished, type PublishedTools, type RefusedToolInfo } from './merge-published.ts';
 import {
   createToolEndpoint,
   type EndpointObservers,
@@ -11,7 +17,11 @@ import {
   type ToolEndpoint,
 } from './tool-endpoint.ts';
 
-/** A tool known to the orchestrator, with every replica that serves it. */
+/**
+ * One served version of a tool, with every replica that serves it. A tool with several
+ * versions has one of these per version; the registry hands out the one a conversation
+ * is pinned to.
+ */
 export interface RegisteredTool {
   readonly definition: ToolDefinition;
   /** JSON Schema of the arguments, parsed once. */
@@ -20,6 +30,21 @@ export interface RegisteredTool {
   readonly validate: ArgumentValidator;
   /** Replicas serving the tool, in discovery order. */
   readonly endpoints: readonly ToolEndpoint[];
+  /** The version served (empty: unversioned); absent on tools made by hand. */
+  readonly version?: string;
+  /** The services (identities in discovery) publishing it. */
+  readonly services?: readonly string[];
+  /** Every served version of the name with its share of conversations, oldest first. */
+  readonly rollout?: readonly ServedVersion[];
+  /** The version conversation `conversationId` uses (sticky; see pickVersion). */
+  forConversation?(conversationId: string): RegisteredTool;
+}
+
+/** A served version of a name and its share (percent) of conversations. */
+export interface ServedVersion {
+  readonly version: string;
+  readonly weight: number;
+  readonly tool: RegisteredTool;
 }
 
 /** A tool service endpoint and what it published. */
@@ -51,14 +76,28 @@ export interface ToolRegistryOptions {
   listToolsHeaders: () => Promise<Record<string, string>>;
   /** Mutual TLS toward the tool services; absent: plaintext. */
   tls?: ClientTlsSettings;
+  /** Who may publish which names, forced versions and rollout weights; absent: open. */
+  publishing?: PublishingPolicySource;
 }
 
 /** The tools of every discovered tool service, from their ListTools. */
 export interface ToolRegistry {
   /** "static", "dns" or "etcd". */
   readonly discovery: string;
-  get(name: string): RegisteredTool | undefined;
-  list(): RegisteredTool[];
+  /**
+   * The tool of that name: the version `conversationId` is pinned to, or without one the
+   * version with the largest share (which re-pins by conversation when executed).
+   */
+  get(name: string, conversationId?: string): RegisteredTool | undefined;
+  /** One tool per name, as {@link get} gives it. */
+  list(conversationId?: string): RegisteredTool[];
+  /**
+   * Tools refused by the publishing policy or for disagreeing replicas or versions, with why
+   * (optional, like {@link publishingPolicy}, only so registries made by hand in tests need not say).
+   */
+  refused?(): RefusedToolInfo[];
+  /** The publishing policy's file; empty when there is none. */
+  publishingPolicy?(): string;
   /** Every endpoint discovery knows, with what it published. */
   endpoints(): KnownEndpoint[];
   /** Reads ListTools of every endpoint; one that does not answer keeps its last known tools. */
@@ -74,81 +113,21 @@ export interface ToolRegistry {
 interface EndpointEntry {
   endpoint: ToolEndpoint;
   version: string;
+  /** The service it is registered under in discovery; empty: unnamed. */
+  service: string;
   tools?: ToolDefinition[];
 }
 
-const sideEffectName = (value: SideEffect) =>
-  value === SideEffect.WRITE ? 'write' : value === SideEffect.READ ? 'read' : 'unspecified';
-
-// What must be the same on every replica of a tool: it decides whether a call needs
-// an approval (side effect) and who may make it (permission).
-const policyOf = (definition: ToolDefinition) => ({
-  sideEffect: definition.metadata?.sideEffect ?? SideEffect.UNSPECIFIED,
-  permission: definition.metadata?.permission ?? '',
-});
-
 /**
- * The registry's tools from what every endpoint published: a tool is served by every
- * endpoint that publishes it. Replicas that disagree on side effect or permission make
- * the tool refused (dropped, with an error logged) until they agree again. Keeping the
- * first-seen definition instead would let discovery order decide whether a write runs
- * without approval or with a weaker permission; dropping the tool is the safe choice:
- * a write is never treated as a read. A differing schema keeps the first one (the
- * arguments are validated against it; the tool service validates its own).
+ * The registry's tools by name from what every endpoint published (see mergePublished):
+ * replicas that disagree make the tool refused; a write is never treated as a read.
  */
 export function mergeReplicas(
-  published: readonly { endpoint: ToolEndpoint; tools?: readonly ToolDefinition[] }[],
+  published: readonly PublishedTools[],
   logger: Logger,
+  policy?: PublishingPolicy,
 ): Map<string, RegisteredTool> {
-  const next = new Map<string, RegisteredTool & { endpoints: ToolEndpoint[] }>();
-  const refused = new Set<string>();
-  for (const { endpoint, tools } of published) {
-    for (const definition of tools ?? []) {
-      if (refused.has(definition.name)) continue;
-      const known = next.get(definition.name);
-      if (known) {
-        const first = policyOf(known.definition);
-        const other = policyOf(definition);
-        if (first.sideEffect !== other.sideEffect || first.permission !== other.permission) {
-          logger.error(
-            {
-              tool: definition.name,
-              addresses: [...known.endpoints.map((e) => e.address), endpoint.address],
-              side_effects: [sideEffectName(first.sideEffect), sideEffectName(other.sideEffect)],
-              permissions: [first.permission, other.permission],
-            },
-            'replicas of a tool disagree on side effect or permission; tool refused until they agree',
-          );
-          next.delete(definition.name);
-          refused.add(definition.name);
-          continue;
-        }
-        if (known.definition.inputSchemaJson !== definition.inputSchemaJson) {
-          logger.warn(
-            { tool: definition.name, address: endpoint.address },
-            'replica publishes another schema; using the first',
-          );
-        }
-        known.endpoints.push(endpoint);
-        continue;
-      }
-      try {
-        const parameters = JSON.parse(definition.inputSchemaJson) as Record<string, unknown>;
-        next.set(definition.name, {
-          definition,
-          parameters,
-          validate: compileArgumentValidator(parameters),
-          endpoints: [endpoint],
-        });
-      } catch {
-        logger.warn(
-          { tool: definition.name, address: endpoint.address },
-          'tool with an invalid JSON Schema ignored',
-        );
-      }
-    }
-  }
-  return next;
+  return mergePublished(published, logger, policy).byName;
 }
 
 /** Creates the {@link ToolRegistry} over a {@link Discovery}. */
@@ -157,6 +136,7 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
   const policy = options.endpointPolicy ?? { failureThreshold: 5, halfOpenAfterMs: 5_000 };
   const entries = new Map<string, EndpointEntry>();
   let byName = new Map<string, RegisteredTool>();
+  let refused: RefusedToolInfo[] = [];
   const clock = options.clock ?? systemClock;
   // One set of TLS files for every endpoint's client: read once and checked once, not per replica.
   const endpointTls = options.tls ? { tls: options.tls, tlsFiles: createTlsFiles(options.tls) } : {};
@@ -164,8 +144,14 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
 
   // Rebuilt after each change: a tool is served by every endpoint that publishes it.
   const rebuild = () => {
-    byName = mergeReplicas([...entries.values()], logger);
+    ({ byName, refused } = mergePublished(
+      [...entries.values()],
+      logger,
+      options.publishing?.current() ?? openPublishingPolicy,
+    ));
   };
+  // A changed policy (owners, forced versions, weights) applies at once: rollback needs no restart.
+  options.publishing?.onChange(() => rebuild());
 
   const readTools = async (entry: EndpointEntry) => {
     try {
@@ -188,7 +174,7 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
   // Follows discovery: new endpoints are read at once, vanished ones leave the
   // registry (calls in flight on them finish), re-registered ones are read again.
   const sync = async (discovered: readonly DiscoveredEndpoint[]) => {
-    const wanted = new Map(discovered.map((d) => [d.address, d.version]));
+    const wanted = new Map(discovered.map((d) => [d.address, d]));
     const toRead: EndpointEntry[] = [];
     for (const address of entries.keys()) {
       if (!wanted.has(address)) {
@@ -197,18 +183,20 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
         logger.info({ address }, 'tool endpoint left');
       }
     }
-    for (const [address, version] of wanted) {
+    for (const [address, { version, service = '' }] of wanted) {
       const entry = entries.get(address);
       if (!entry) {
         const added = {
           endpoint: createToolEndpoint(address, policy, logger, options.observe, clock, endpointTls),
           version,
+          service,
         };
         entries.set(address, added);
         toRead.push(added);
         logger.info({ address }, 'tool endpoint joined');
-      } else if (entry.version !== version) {
+      } else if (entry.version !== version || entry.service !== service) {
         entry.version = version;
+        entry.service = service;
         toRead.push(entry);
       }
     }
@@ -222,8 +210,16 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
 
   return {
     discovery: discovery.kind,
-    get: (name) => byName.get(name),
-    list: () => [...byName.values()],
+    get(name, conversationId) {
+      const tool = byName.get(name);
+      return conversationId && tool?.forConversation ? tool.forConversation(conversationId) : tool;
+    },
+    list: (conversationId) =>
+      [...byName.values()].map((tool) =>
+        conversationId && tool.forConversation ? tool.forConversation(conversationId) : tool,
+      ),
+    refused: () => refused,
+    publishingPolicy: () => options.publishing?.current().source ?? '',
     endpoints: view,
     refresh,
     async start(initialTimeoutMs = 30_000) {
@@ -238,7 +234,12 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
         rebuild();
       }
       logger.info(
-        { discovery: discovery.kind, tools: [...byName.keys()], endpoints: entries.size },
+        {
+          discovery: discovery.kind,
+          tools: [...byName.keys()],
+          refused: refused.map((r) => `${r.name}${r.version ? `@${r.version}` : ''}`),
+          endpoints: entries.size,
+        },
         'tool registry loaded',
       );
       timer = clock.setInterval(() => void refresh(), options.refreshMs ?? 30_000).unref();

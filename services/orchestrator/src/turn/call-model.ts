@@ -47,7 +47,8 @@ export async function callModel(
     chosen.backends,
     {
       messages: fitToBudget(buildPrompt(profile.instructions, history), deps.contextBudgetTokens),
-      tools: offeredTools(deps.registry.list(), ctx.principal.permissions, {
+      // The schema of the version this conversation is pinned to, one tool per name.
+      tools: offeredTools(deps.registry.list(state.conversationId), ctx.principal.permissions, {
         history,
         limit: deps.maxOfferedTools,
         allowed: (name) => toolAllowed(profile, name),

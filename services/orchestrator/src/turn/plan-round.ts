@@ -63,7 +63,8 @@ export async function planRound(input: PlanRoundInput): Promise<PlannedRound> {
     }
     // A tool outside the assistant's list gets the very answer of a tool that does not
     // exist: the model learns nothing about tools it was not offered.
-    const tool = (input.allowed?.(call.name) ?? true) ? registry.get(call.name) : undefined;
+    const tool =
+      (input.allowed?.(call.name) ?? true) ? registry.get(call.name, input.conversationId) : undefined;
     if (!tool) {
       fail('INVALID_ARGUMENT', `unknown tool "${name}"`);
       continue;

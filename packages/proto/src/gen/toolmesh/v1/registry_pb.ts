@@ -14,7 +14,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file toolmesh/v1/registry.proto.
  */
 export const file_toolmesh_v1_registry: GenFile = /*@__PURE__*/
-  fileDesc("Chp0b29sbWVzaC92MS9yZWdpc3RyeS5wcm90bxILdG9vbG1lc2gudjEiHAoaTGlzdFJlZ2lzdGVyZWRUb29sc1JlcXVlc3QikQEKG0xpc3RSZWdpc3RlcmVkVG9vbHNSZXNwb25zZRIqCgV0b29scxgBIAMoCzIbLnRvb2xtZXNoLnYxLlJlZ2lzdGVyZWRUb29sEhEKCWRpc2NvdmVyeRgCIAEoCRIzCgllbmRwb2ludHMYAyADKAsyIC50b29sbWVzaC52MS5Ub29sU2VydmljZUVuZHBvaW50InoKDlJlZ2lzdGVyZWRUb29sEi8KCmRlZmluaXRpb24YASABKAsyGy50b29sbWVzaC52MS5Ub29sRGVmaW5pdGlvbhIRCglhZGRyZXNzZXMYAiADKAkSEQoJcGVybWl0dGVkGAMgASgIEhEKCWF2YWlsYWJsZRgEIAEoCCKqAQoTVG9vbFNlcnZpY2VFbmRwb2ludBIPCgdhZGRyZXNzGAEgASgJEjAKDWJyZWFrZXJfc3RhdGUYAiABKA4yGS50b29sbWVzaC52MS5CcmVha2VyU3RhdGUSLgoLcmV0cnlfYWZ0ZXIYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEQoJcmVhY2hhYmxlGAQgASgIEg0KBXRvb2xzGAUgAygJKnwKDEJyZWFrZXJTdGF0ZRIdChlCUkVBS0VSX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUQlJFQUtFUl9TVEFURV9DTE9TRUQQARIWChJCUkVBS0VSX1NUQVRFX09QRU4QAhIbChdCUkVBS0VSX1NUQVRFX0hBTEZfT1BFThADMnsKD1JlZ2lzdHJ5U2VydmljZRJoChNMaXN0UmVnaXN0ZXJlZFRvb2xzEicudG9vbG1lc2gudjEuTGlzdFJlZ2lzdGVyZWRUb29sc1JlcXVlc3QaKC50b29sbWVzaC52MS5MaXN0UmVnaXN0ZXJlZFRvb2xzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_toolmesh_v1_tool]);
+  fileDesc("Chp0b29sbWVzaC92MS9yZWdpc3RyeS5wcm90bxILdG9vbG1lc2gudjEiHAoaTGlzdFJlZ2lzdGVyZWRUb29sc1JlcXVlc3Qi3QEKG0xpc3RSZWdpc3RlcmVkVG9vbHNSZXNwb25zZRIqCgV0b29scxgBIAMoCzIbLnRvb2xtZXNoLnYxLlJlZ2lzdGVyZWRUb29sEhEKCWRpc2NvdmVyeRgCIAEoCRIzCgllbmRwb2ludHMYAyADKAsyIC50b29sbWVzaC52MS5Ub29sU2VydmljZUVuZHBvaW50Ei8KDXJlZnVzZWRfdG9vbHMYBCADKAsyGC50b29sbWVzaC52MS5SZWZ1c2VkVG9vbBIZChFwdWJsaXNoaW5nX3BvbGljeRgFIAEoCSJhCgtSZWZ1c2VkVG9vbBIMCgRuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSDgoGcmVhc29uGAMgASgJEhAKCHNlcnZpY2VzGAQgAygJEhEKCWFkZHJlc3NlcxgFIAMoCSKtAQoOUmVnaXN0ZXJlZFRvb2wSLwoKZGVmaW5pdGlvbhgBIAEoCzIbLnRvb2xtZXNoLnYxLlRvb2xEZWZpbml0aW9uEhEKCWFkZHJlc3NlcxgCIAMoCRIRCglwZXJtaXR0ZWQYAyABKAgSEQoJYXZhaWxhYmxlGAQgASgIEg8KB3ZlcnNpb24YBSABKAkSDgoGd2VpZ2h0GAYgASgNEhAKCHNlcnZpY2VzGAcgAygJIqoBChNUb29sU2VydmljZUVuZHBvaW50Eg8KB2FkZHJlc3MYASABKAkSMAoNYnJlYWtlcl9zdGF0ZRgCIAEoDjIZLnRvb2xtZXNoLnYxLkJyZWFrZXJTdGF0ZRIuCgtyZXRyeV9hZnRlchgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCglyZWFjaGFibGUYBCABKAgSDQoFdG9vbHMYBSADKAkqfAoMQnJlYWtlclN0YXRlEh0KGUJSRUFLRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRCUkVBS0VSX1NUQVRFX0NMT1NFRBABEhYKEkJSRUFLRVJfU1RBVEVfT1BFThACEhsKF0JSRUFLRVJfU1RBVEVfSEFMRl9PUEVOEAMyewoPUmVnaXN0cnlTZXJ2aWNlEmgKE0xpc3RSZWdpc3RlcmVkVG9vbHMSJy50b29sbWVzaC52MS5MaXN0UmVnaXN0ZXJlZFRvb2xzUmVxdWVzdBooLnRvb2xtZXNoLnYxLkxpc3RSZWdpc3RlcmVkVG9vbHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_toolmesh_v1_tool]);
 
 /**
  * @generated from message toolmesh.v1.ListRegisteredToolsRequest
@@ -51,6 +51,21 @@ export type ListRegisteredToolsResponse = Message<"toolmesh.v1.ListRegisteredToo
    * @generated from field: repeated toolmesh.v1.ToolServiceEndpoint endpoints = 3;
    */
   endpoints: ToolServiceEndpoint[];
+
+  /**
+   * Tools the registry refuses (not offered to models, not callable), with why.
+   *
+   * @generated from field: repeated toolmesh.v1.RefusedTool refused_tools = 4;
+   */
+  refusedTools: RefusedTool[];
+
+  /**
+   * Where the publishing policy comes from: a file name, or empty when there is none
+   * (then any discovered service may publish any name).
+   *
+   * @generated from field: string publishing_policy = 5;
+   */
+  publishingPolicy: string;
 };
 
 /**
@@ -59,6 +74,51 @@ export type ListRegisteredToolsResponse = Message<"toolmesh.v1.ListRegisteredToo
  */
 export const ListRegisteredToolsResponseSchema: GenMessage<ListRegisteredToolsResponse> = /*@__PURE__*/
   messageDesc(file_toolmesh_v1_registry, 1);
+
+/**
+ * A tool published but refused by the registry.
+ *
+ * @generated from message toolmesh.v1.RefusedTool
+ */
+export type RefusedTool = Message<"toolmesh.v1.RefusedTool"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * The refused version (empty = unversioned).
+   *
+   * @generated from field: string version = 2;
+   */
+  version: string;
+
+  /**
+   * Why, for operators, e.g. "service inventory may not publish create_ticket".
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+
+  /**
+   * Identities of the services that published it (addresses only to registry:admin).
+   *
+   * @generated from field: repeated string services = 4;
+   */
+  services: string[];
+
+  /**
+   * @generated from field: repeated string addresses = 5;
+   */
+  addresses: string[];
+};
+
+/**
+ * Describes the message toolmesh.v1.RefusedTool.
+ * Use `create(RefusedToolSchema)` to create a new message.
+ */
+export const RefusedToolSchema: GenMessage<RefusedTool> = /*@__PURE__*/
+  messageDesc(file_toolmesh_v1_registry, 2);
 
 /**
  * @generated from message toolmesh.v1.RegisteredTool
@@ -89,6 +149,27 @@ export type RegisteredTool = Message<"toolmesh.v1.RegisteredTool"> & {
    * @generated from field: bool available = 4;
    */
   available: boolean;
+
+  /**
+   * The version served (empty = unversioned); one entry per served version of a name.
+   *
+   * @generated from field: string version = 5;
+   */
+  version: string;
+
+  /**
+   * Share of conversations pinned to this version, 0-100 (100 when it is the only one).
+   *
+   * @generated from field: uint32 weight = 6;
+   */
+  weight: number;
+
+  /**
+   * Identities of the services that publish it (see docs/tool-publishing.md).
+   *
+   * @generated from field: repeated string services = 7;
+   */
+  services: string[];
 };
 
 /**
@@ -96,7 +177,7 @@ export type RegisteredTool = Message<"toolmesh.v1.RegisteredTool"> & {
  * Use `create(RegisteredToolSchema)` to create a new message.
  */
 export const RegisteredToolSchema: GenMessage<RegisteredTool> = /*@__PURE__*/
-  messageDesc(file_toolmesh_v1_registry, 2);
+  messageDesc(file_toolmesh_v1_registry, 3);
 
 /**
  * @generated from message toolmesh.v1.ToolServiceEndpoint
@@ -141,7 +222,7 @@ export type ToolServiceEndpoint = Message<"toolmesh.v1.ToolServiceEndpoint"> & {
  * Use `create(ToolServiceEndpointSchema)` to create a new message.
  */
 export const ToolServiceEndpointSchema: GenMessage<ToolServiceEndpoint> = /*@__PURE__*/
-  messageDesc(file_toolmesh_v1_registry, 3);
+  messageDesc(file_toolmesh_v1_registry, 4);
 
 /**
  * State of an endpoint's circuit breaker.
