@@ -1,9 +1,15 @@
 // toolmesh as an MCP server, against real processes and the real Postgres: the official
 // MCP SDK client at the gateway's /mcp as different users. Permitted tools only, each
-// user's own data, and a write never runs until it is confirmed through ChatService.
+// user's own data, and a write never runs until it is confirmed: through ChatService, or
+// by the user answering the approval a client with elicitation is asked.
 import { createClient } from '@connectrpc/connect';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  type ElicitRequest,
+  ElicitRequestSchema,
+  type ElicitResult,
+} from '@modelcontextprotocol/sdk/types.js';
 import { ChatService } from '@toolmesh/proto';
 import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
 import pg from 'pg';
@@ -37,6 +43,27 @@ async function connect(key: string) {
   );
   return client;
 }
+
+// A client whose user answers every approval with `answer`; the questions it was asked are kept.
+async function connectAsking(key: string, answer: ElicitResult) {
+  const asked: ElicitRequest['params'][] = [];
+  const client = new Client(
+    { name: 'mcp-endpoint-test-asking', version: '1.0.0' },
+    { capabilities: { elicitation: {} } },
+  );
+  client.setRequestHandler(ElicitRequestSchema, (req) => {
+    asked.push(req.params);
+    return answer;
+  });
+  clients.push(client);
+  const transport = new StreamableHTTPClientTransport(mcpUrl(), {
+    requestInit: { headers: { Authorization: `Bearer ${key}` } },
+  });
+  await client.connect(transport);
+  return { client, asked, transport };
+}
+
+const ticketArgs = { order_id: '202604100018', category: 'product', description: 'Asked in the client' };
 
 const textOf = (result: unknown) =>
   (((result as { content?: unknown }).content ?? []) as { text?: string }[])
@@ -140,4 +167,68 @@ test('no key or an unknown key is refused with 401 and gets no tools', async () 
     expect(await res.json()).toMatchObject({ error: { code: -32001 } });
   }
   await expect(connect('not-a-key')).rejects.toThrow();
+});
+
+test('a client with elicitation asks its user: approved runs the write once with its result, declined writes nothing', async () => {
+  const before = await ticketCount();
+  const yes = await connectAsking('dev-key-u1001', { action: 'accept', content: { approve: true } });
+  expect(yes.transport.sessionId).toBeTruthy();
+  const approved = await yes.client.callTool({ name: 'create_ticket', arguments: ticketArgs });
+  expect(yes.asked).toHaveLength(1);
+  expect(yes.asked[0]?.message).toContain('create_ticket(');
+  expect(approved.isError ? textOf(approved) : 'ok').toBe('ok');
+  expect(approved.structuredContent).toMatchObject({ ticket_id: expect.any(String) });
+  expect(await ticketCount()).toBe(before + 1);
+
+  const no = await connectAsking('dev-key-u1001', { action: 'decline' });
+  const declined = await no.client.callTool({ name: 'create_ticket', arguments: ticketArgs });
+  expect(no.asked).toHaveLength(1);
+  expect(textOf(declined)).toMatch(/Declined/);
+  expect(await ticketCount()).toBe(before + 1);
+
+  // Closing the form without answering leaves the action pending, to confirm later.
+  const later = await connectAsking('dev-key-u1001', { action: 'cancel' });
+  const pending = await later.client.callTool({ name: 'create_ticket', arguments: ticketArgs });
+  expect(pending.structuredContent).toMatchObject({ status: 'pending_approval' });
+  expect(await ticketCount()).toBe(before + 1);
+});
+
+test('an MCP session belongs to its caller: another user’s request with its id is 404', async () => {
+  const { transport } = await connectAsking('dev-key-u1001', { action: 'decline' });
+  const res = await fetch(mcpUrl(), {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      authorization: 'Bearer dev-key-u2002',
+      'mcp-session-id': transport.sessionId ?? '',
+      'mcp-protocol-version': transport.protocolVersion ?? '2025-06-18',
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/list', params: {} }),
+  });
+  expect(res.status).toBe(404);
+  expect(await res.json()).toMatchObject({ error: { message: expect.stringMatching(/session not found/) } });
+});
+
+test('a tools/call idempotency key in _meta answers a retry with the same pending action', async () => {
+  const client = await connect('dev-key-u1001');
+  const call = (key: string) =>
+    client.callTool({
+      name: 'create_ticket',
+      arguments: ticketArgs,
+      _meta: { 'io.toolmesh/idempotency-key': key },
+    });
+  const first = await call('mcp-retry-1');
+  expect(first.structuredContent).toMatchObject({ status: 'pending_approval' });
+  expect((await call('mcp-retry-1')).structuredContent).toEqual(first.structuredContent);
+  const another = await call('mcp-retry-2');
+  expect(another.structuredContent).not.toEqual(first.structuredContent);
+});
+
+test('the MCP endpoint reports its requests, sessions and approvals on /metrics', async () => {
+  const text = await (await fetch(mesh.metricsUrls.gateway ?? '')).text();
+  expect(text).toMatch(/mcp_requests_total\{method="tools\/call",status="200"\} [1-9]/);
+  expect(text).toMatch(/mcp_requests_total\{method="other",status="401"\} [1-9]/);
+  expect(text).toMatch(/mcp_elicitations_total\{answer="approved"\} [1-9]/);
+  expect(text).toMatch(/mcp_sessions [0-9]/);
 });

@@ -80,6 +80,7 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
                 publicRate: options.publicRate,
                 logger: options.logger,
                 callTimeoutMs: options.defaultDeadlineMs,
+                metrics: options.metrics,
               }),
             },
           ],
