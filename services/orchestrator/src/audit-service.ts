@@ -23,6 +23,7 @@ interface AuditRow {
   trace_id: string;
   approver: string;
   cached: boolean;
+  tool_version: string;
   created_at: Date;
 }
 
@@ -112,6 +113,7 @@ export function createAuditService(pool: Pool, options: AuditServiceOptions): Se
           traceId: r.trace_id,
           approver: r.approver,
           cached: r.cached,
+          toolVersion: r.tool_version,
           createdAt: timestampFromDate(r.created_at),
         })),
         nextPageToken: rows.length > pageSize ? String(page.at(-1)?.audit_id ?? '') : '',

@@ -21,6 +21,8 @@ export interface ExecutionStart {
   maskedArgumentsJson: string;
   /** The user who approved a write. */
   approver?: string;
+  /** The tool version that ran (a rollout's audit trail); empty or absent: unversioned. */
+  toolVersion?: string;
 }
 
 /** How it ended. */
@@ -124,7 +126,7 @@ const executionValues = (executionId: string, owner: string, e: ExecutionStart) 
   e.tenantId,
 ];
 
-// The audit record of a finished execution, from eleven parameters starting at $first. The
+// The audit record of a finished execution, from twelve parameters starting at $first. The
 // assistant and variant are the conversation's (sticky for its life), so every path that
 // executes a tool — a turn, an approval, reconciliation — records them alike.
 const auditInsert = (first: number) => {
@@ -140,11 +142,12 @@ const auditInsert = (first: number) => {
     'integer',
     'text',
     'boolean',
+    'text',
   ];
   const params = types.map((type, i) => `$${first + i}::${type}`).join(', ');
   return `INSERT INTO orchestrator.audit_log
       (request_id, user_id, tenant_id, conversation_id, tool_call_id, tool_name, arguments_json,
-       result_code, duration_ms, approver, cached, assistant, variant)
+       result_code, duration_ms, approver, cached, tool_version, assistant, variant)
     SELECT ${params}, c.assistant, c.variant
       FROM (SELECT 1) one
       LEFT JOIN orchestrator.conversations c ON c.conversation_id = $${first + 3}::uuid`;
@@ -162,6 +165,7 @@ const auditValues = (e: ExecutionStart, end: ExecutionEnd) => [
   Math.round(end.durationMs),
   e.approver ?? '',
   end.cached,
+  e.toolVersion ?? '',
 ];
 
 const finalStatus = (end: ExecutionEnd) => (end.success ? 'done' : 'failed');

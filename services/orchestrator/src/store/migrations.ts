@@ -211,4 +211,11 @@ export const migrations: Migration[] = [
       ALTER TABLE orchestrator.chat_requests ADD COLUMN owner text;
     `,
   },
+  {
+    version: 7,
+    description: 'tool versions: which version of a tool ran, in its audit record',
+    sql: `
+      ALTER TABLE orchestrator.audit_log ADD COLUMN tool_version text NOT NULL DEFAULT '';
+    `,
+  },
 ];

@@ -105,6 +105,7 @@ export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
       sideEffect: write ? 'write' : 'read',
       idempotencyKey: call.idempotencyKey,
       toolAddress: call.tool.endpoints[0]?.address ?? '',
+      toolVersion: call.tool.version ?? definition.version,
       actionId: call.actionId,
       approver: call.approver,
       maskedArgumentsJson: maskSensitiveJson(call.argumentsJson, metadata?.sensitiveFields),
