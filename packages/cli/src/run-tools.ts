@@ -25,9 +25,10 @@ function breaker(endpoint: ToolServiceEndpoint | undefined): string {
 }
 
 /**
- * `toolmesh tools`: the orchestrator's registry — every tool with its side effect,
- * permission, whether the caller may use it, whether a replica takes calls, and the
- * replicas with their circuit breakers.
+ * `toolmesh tools`: the orchestrator's registry — every tool (each served version, with its
+ * share of conversations) with its side effect, permission, whether the caller may use it,
+ * whether a replica takes calls, the replicas with their circuit breakers, and the tools
+ * the registry refused with why.
  */
 export async function runTools(ctx: CliContext): Promise<number> {
   const client = createClient(RegistryService, ctx.transport);
@@ -47,23 +48,57 @@ export async function runTools(ctx: CliContext): Promise<number> {
   const tools = [...res.tools].sort((a, b) =>
     (a.definition?.name ?? '').localeCompare(b.definition?.name ?? ''),
   );
+  // A version share is worth a column only once some tool has versions.
+  const versioned = tools.some((t) => t.version);
   const rows = tools.map((tool) => {
     const meta = tool.definition?.metadata;
     const sideEffect = meta ? enumLabel(SideEffectSchema, meta.sideEffect) : '-';
+    const name = p(tool.definition?.name ?? '?');
     return [
-      p(tool.definition?.name ?? '?'),
+      tool.version ? `${name}@${p(tool.version)}` : name,
       meta?.async ? `${sideEffect}, async` : sideEffect,
       p(meta?.permission || '-'),
       yesNo(tool.permitted),
       yesNo(tool.available),
       tool.addresses.map((a) => `${p(a)} (${breaker(endpoints.get(a))})`).join(', ') || '-',
+      ...(versioned ? [`${tool.weight}%`] : []),
     ];
   });
   const out: string[] = [];
   out.push(
-    formatTable(['TOOL', 'SIDE EFFECT', 'PERMISSION', 'PERMITTED', 'AVAILABLE', 'REPLICAS (BREAKER)'], rows),
+    formatTable(
+      [
+        'TOOL',
+        'SIDE EFFECT',
+        'PERMISSION',
+        'PERMITTED',
+        'AVAILABLE',
+        'REPLICAS (BREAKER)',
+        ...(versioned ? ['SHARE'] : []),
+      ],
+      rows,
+    ),
   );
   out.push('');
+  // Refused tools are neither offered to models nor callable; the reason says what to fix.
+  if (res.refusedTools.length) {
+    out.push(
+      formatTable(
+        ['REFUSED TOOL', 'SERVICES', 'WHY'],
+        res.refusedTools.map((r) => [
+          r.version ? `${p(r.name)}@${p(r.version)}` : p(r.name),
+          p(r.services.join(', ')) || '-',
+          p(r.reason),
+        ]),
+      ),
+    );
+    out.push('');
+  }
+  out.push(
+    res.publishingPolicy
+      ? `publishing policy: ${p(res.publishingPolicy)}`
+      : 'publishing policy: none (any discovered service may publish any tool name)',
+  );
   // The gateway shows where tools run only to operators (registry:admin); say so rather than "0 endpoints".
   if (res.endpoints.length === 0 && res.tools.length > 0) {
     out.push(
