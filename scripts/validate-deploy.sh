@@ -4,7 +4,8 @@
 #      `docker compose config -q` too where Compose v2 is installed), plus the files it mounts;
 #   2. every services/*/Dockerfile, structurally (base image, user, env, ports, CMD, …);
 #   3. deploy/overlays/{dev,prod} rendered by kustomize v5 (kubectl kustomize) and every object
-#      checked by scripts/validate-k8s.ts (Kubernetes schemas, strict fields, toolmesh's rules);
+#      checked by scripts/validate-k8s.ts (Kubernetes schemas, strict fields, toolmesh's rules),
+#      and the orchestrator Service headless with the gateway resolving it (DNS discovery);
 #   in both, the orchestrator's assistants file (mounted, valid to its own parser), and the credentials: no production config can start with the demo keys or an empty
 #   key list (compose requires TOOLMESH_API_KEYS; the example Secret holds keys the gateway's own
 #   parser accepts), and the mesh keys reach every service (public JWKS) and only their owner
@@ -436,6 +437,45 @@ EOF
       ok "$overlay: the orchestrator's assistants from the ConfigMap toolmesh-assistants, valid"
     else
       fail "$overlay assistants" && echo "$out"
+    fi
+  done
+  # Balancing over the orchestrators: a ClusterIP would pin each gateway's HTTP/2 connection (and
+  # every chat on it) to one pod, so the orchestrator Service is headless and the gateway resolves
+  # it with DNS discovery (every pod's address, each call balanced over them).
+  for overlay in dev prod; do
+    [ -s "$rendered/$overlay.yaml" ] || continue
+    if out=$("$node" --input-type=module - "$rendered/$overlay.yaml" 2>&1 <<'EOF'
+import { readFileSync } from 'node:fs';
+import { parseAllDocuments } from 'yaml';
+const all = parseAllDocuments(readFileSync(process.argv[2], 'utf8')).map((d) => d.toJS()).filter(Boolean);
+const problems = [];
+const service = all.find((m) => m.kind === 'Service' && m.metadata.name === 'orchestrator');
+if (!service) problems.push('no Service orchestrator');
+else if (service.spec.clusterIP !== 'None')
+  problems.push('Service orchestrator must be headless (clusterIP: None): gateways balance over its pods');
+const gateway = all.find((m) => m.kind === 'Deployment' && m.metadata.name === 'gateway');
+const c = gateway?.spec.template.spec.containers[0];
+const env = {};
+for (const from of c?.envFrom ?? []) {
+  const map = all.find((m) => m.kind === 'ConfigMap' && m.metadata.name === from.configMapRef?.name);
+  Object.assign(env, map?.data ?? {});
+}
+for (const e of c?.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
+const ns = service?.metadata.namespace;
+const grpcPort = service?.spec.ports.find((p) => p.name === 'grpc')?.port;
+if (env.DISCOVERY !== 'dns') problems.push(`gateway: DISCOVERY must be dns (is ${env.DISCOVERY ?? 'unset'})`);
+const want = `orchestrator.${ns}.svc.cluster.local:${grpcPort}`;
+const addresses = String(env.ORCHESTRATOR_ADDR ?? '').split(',').map((a) => a.trim()).filter(Boolean);
+if (!addresses.includes(want)) problems.push(`gateway: ORCHESTRATOR_ADDR must name ${want} (is ${env.ORCHESTRATOR_ADDR ?? 'unset'})`);
+if (problems.length) {
+  console.log(problems.join('\n'));
+  process.exit(1);
+}
+EOF
+    ); then
+      ok "$overlay: headless orchestrator Service, the gateway balances over it (DISCOVERY=dns)"
+    else
+      fail "$overlay orchestrator balancing" && echo "$out"
     fi
   done
   rm -rf "$rendered"

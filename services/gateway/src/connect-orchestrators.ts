@@ -51,8 +51,16 @@ export async function connectOrchestrators(options: ConnectOrchestratorsOptions)
     onError: (error) => logger.warn({ err: error }, 'orchestrator discovery failed; keeping the last known'),
   });
   await discovery.start();
-  // One set of TLS files for every replica's connection, read and checked once.
-  const tls = options.tls ? { tls: options.tls, tlsFiles: createTlsFiles(options.tls) } : {};
+  // One set of TLS files for every replica's connection, read and checked once. DNS discovery
+  // dials pod addresses: the certificate names the Service, as the configured name says.
+  const serviceName =
+    settings.discovery.kind === 'dns' ? settings.addresses[0]?.replace(/:\d+$/, '') : undefined;
+  const tls = options.tls
+    ? {
+        tls: { serverName: serviceName, ...options.tls },
+        tlsFiles: createTlsFiles(options.tls),
+      }
+    : {};
   // Replicas seen: the first "closed" of each is its arrival, not a recovery.
   const known = new Set<string>();
   const balancer = createEndpointBalancer<Transport>({
