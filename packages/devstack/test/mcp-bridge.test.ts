@@ -152,6 +152,21 @@ test("both servers' tools are in the registry, named after the server and the MC
   });
 });
 
+test('a server that announces a changed tool list is re-listed, and the new tool reaches the registry', async () => {
+  // The reference server registers simulate-research-query only after the client's
+  // initialized notification and announces it with notifications/tools/list_changed. Over
+  // stdio the bridge hears it; over HTTP the announcement goes out before the client's
+  // notification stream is open, so the server drops it (its tool is in the first listing).
+  const relisted = async () => {
+    const text = await (await fetch(mesh.metricsUrls['mcp-bridge'] ?? '')).text();
+    return /mcp_bridge_tool_listings_total\{mcp_server="mcpstdio",reason="list_changed"\} [1-9]/.test(text);
+  };
+  await waitFor(relisted, { what: 'the stdio server to announce a changed tool list' });
+  const names = (await registry().listRegisteredTools({})).tools.map((t) => t.definition?.name);
+  expect(names).toContain('mcphttp_simulate-research-query');
+  expect(names).toContain('mcpstdio_simulate-research-query');
+});
+
 test('a chat runs echo over HTTP and get-sum over stdio, and the results reach the reply', async () => {
   const res = await run([echo, sum]);
   expect(res.toolExecutions.map((e) => [e.toolName, e.success])).toEqual([

@@ -3,6 +3,7 @@ import { systemClock } from '@toolmesh/clock';
 import { loadVerificationKeys } from '@toolmesh/rpc';
 import { createLogger, startTelemetry } from '@toolmesh/telemetry';
 import { serveToolService } from '@toolmesh/tool-sdk';
+import { createBridgeMetrics } from './bridge-metrics.ts';
 import { loadConfig } from './config.ts';
 import { createMcpConnection } from './mcp-connection.ts';
 import { parseMcpServersFile } from './mcp-servers-file.ts';
@@ -21,8 +22,15 @@ try {
   });
   const meshKeys = await loadVerificationKeys(config.meshAuth.jwks);
   const servers = parseMcpServersFile(await readFile(config.serversFile, 'utf8'), process.env);
+  const bridgeMetrics = createBridgeMetrics(telemetry.metrics);
   const connections = servers.map((server) =>
-    createMcpConnection({ server, logger, clock: systemClock, maxBackoffMs: config.maxBackoffMs }),
+    createMcpConnection({
+      server,
+      logger,
+      clock: systemClock,
+      maxBackoffMs: config.maxBackoffMs,
+      onListed: (reason, tools) => bridgeMetrics.listed(server.name, reason, tools),
+    }),
   );
   // Serving starts once every server listed its tools, or after the start timeout: a server that
   // comes up later adds its tools then.

@@ -11,6 +11,7 @@ import {
 import type { Clock, ClockTimer } from '@toolmesh/clock';
 import type { Logger } from '@toolmesh/telemetry';
 import { ToolFailure, toolErrors } from '@toolmesh/tool-sdk';
+import type { ListingReason } from './bridge-metrics.ts';
 import type { McpServerConfig } from './mcp-servers-file.ts';
 
 /** Options of {@link createMcpConnection}. */
@@ -23,6 +24,8 @@ export interface McpConnectionOptions {
   initialBackoffMs?: number;
   /** Default 5 s. */
   maxBackoffMs?: number;
+  /** Hears every listing of the server's tools and why it was made (metrics). */
+  onListed?: (reason: ListingReason, tools: number) => void;
 }
 
 /** A client of one MCP server that stays connected: reconnects (HTTP) or restarts (stdio) with backoff. */
@@ -60,7 +63,7 @@ export function createMcpConnection(options: McpConnectionOptions): McpConnectio
   let connecting = false;
   const firstListing = Promise.withResolvers<void>();
 
-  async function relist(c: Client) {
+  async function relist(c: Client, reason: ListingReason) {
     const tools: McpTool[] = [];
     let cursor: string | undefined;
     do {
@@ -70,7 +73,8 @@ export function createMcpConnection(options: McpConnectionOptions): McpConnectio
     } while (cursor);
     // The same listing keeps its array, so the published tool set changes only when the tools do.
     if (JSON.stringify(tools) !== JSON.stringify(listed)) listed = tools;
-    logger.info({ tools: tools.length }, 'MCP tools listed');
+    logger.info({ tools: tools.length, reason }, 'MCP tools listed');
+    options.onListed?.(reason, tools.length);
     firstListing.resolve();
   }
 
@@ -95,12 +99,14 @@ export function createMcpConnection(options: McpConnectionOptions): McpConnectio
       c.onclose = () => lost(c, 'connection closed');
       c.onerror = (error) => logger.debug({ err: error }, 'MCP transport error');
       c.setNotificationHandler(ToolListChangedNotificationSchema, () => {
-        relist(c).catch((error: unknown) => logger.warn({ err: error }, 'MCP tools/list failed'));
+        relist(c, 'list_changed').catch((error: unknown) =>
+          logger.warn({ err: error }, 'MCP tools/list failed'),
+        );
       });
       const t = transport();
       await c.connect(t);
       if (t instanceof StdioClientTransport) logger.info({ pid: t.pid }, 'MCP server process started');
-      await relist(c);
+      await relist(c, 'connect');
       client = c;
       attempt = 0;
       logger.info('MCP server connected');
