@@ -136,12 +136,13 @@ export function mergePublished(
           },
           `replicas of a tool disagree on ${what.join(', ')}; tool refused until they agree`,
         );
-        group.refusedFor =
-          `replicas disagree on ${what.join(', ')}` +
-          (differs.includes('sideEffect') ? ` (${first.sideEffect} / ${other.sideEffect})` : '') +
-          (differs.includes('permission')
-            ? ` (${first.permission || 'none'} / ${other.permission || 'none'})`
-            : '');
+        // Side effect and permission are short enough to quote; a schema is not.
+        const detail = {
+          sideEffect: `side effect (${first.sideEffect} / ${other.sideEffect})`,
+          permission: `permission (${first.permission || 'none'} / ${other.permission || 'none'})`,
+          schema: 'input schema',
+        };
+        group.refusedFor = `replicas disagree on ${differs.map((k) => detail[k]).join(', ')}`;
       }
       group.endpoints.push(endpoint);
     }
