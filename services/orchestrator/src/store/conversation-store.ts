@@ -60,8 +60,11 @@ export interface ConversationStore {
   ): Promise<'acquired' | 'busy' | 'not_found'>;
   /** {@link acquireOwned} without the ownership check, for decisions on actions already checked. */
   tryAcquire(conversationId: string, leaseMs: number, token: string): Promise<boolean>;
-  /** Renews the lease of the current holder. */
-  renew(conversationId: string, leaseMs: number, token: string): Promise<void>;
+  /**
+   * Renews the lease of the current holder; false when `token` no longer holds it (it
+   * ran out and another turn, at any replica, took the conversation).
+   */
+  renew(conversationId: string, leaseMs: number, token: string): Promise<boolean>;
   release(conversationId: string, token: string): Promise<void>;
   /**
    * Appends the messages in order, in one statement, and returns them as {@link load}
@@ -199,11 +202,12 @@ export function createConversationStore(
       return rowCount === 1;
     },
     async renew(conversationId, leaseMs, token) {
-      await pool.query(
+      const { rowCount } = await pool.query(
         `UPDATE orchestrator.conversations SET busy_until = ${leaseUntil('$4', '$2')}
           WHERE conversation_id = $1 AND lock_token = $3`,
         [conversationId, leaseMs, token, now()],
       );
+      return rowCount === 1;
     },
     async release(conversationId, token) {
       await pool.query(

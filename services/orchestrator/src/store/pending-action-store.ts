@@ -64,9 +64,15 @@ export interface PendingActionStore {
    * Claims approved writes to reconcile for `reconciler` (a replica id) for `claimMs`:
    * executing longer ago than `olderThanMs`, with no execution running at this or any
    * live replica, and not claimed by another replica whose claim still holds. One
-   * statement: of replicas racing, each action goes to exactly one.
+   * statement: of replicas racing, each action goes to exactly one. At most `limit`
+   * (default 16) per call, so a backlog spreads over the replicas.
    */
-  claimStale(olderThanMs: number, reconciler: string, claimMs: number): Promise<PendingActionRecord[]>;
+  claimStale(
+    olderThanMs: number,
+    reconciler: string,
+    claimMs: number,
+    limit?: number,
+  ): Promise<PendingActionRecord[]>;
   /** Gives a claim of {@link claimStale} back (the attempt failed), so any replica may try again. */
   releaseClaim(actionId: string, reconciler: string): Promise<void>;
   /**
@@ -192,19 +198,24 @@ export function createPendingActionStore(
       );
       return rowCount === 1;
     },
-    async claimStale(olderThanMs, reconciler, claimMs) {
-      // The claim's columns are on the row itself: a racing replica's UPDATE waits for the
-      // row, re-checks them on the new version, and skips it.
+    async claimStale(olderThanMs, reconciler, claimMs, limit = 16) {
+      // The claim's columns are on the row itself. Rows another replica is claiming right
+      // now are skipped (SKIP LOCKED), and a row it claimed after this statement began is
+      // re-checked on its new version and left out: of replicas racing, each row goes to
+      // one. The limit spreads a large backlog over the replicas.
       const { rows } = await pool.query<Row>(
-        `UPDATE orchestrator.pending_actions a
+        `UPDATE orchestrator.pending_actions
             SET reconciler = $2, reconcile_until = ${nowPlus('$4', '$3')}
-          WHERE status = 'executing' AND decided_at < ${nowMinus('$4', '$1')}
-            AND (reconcile_until IS NULL OR reconcile_until < ${nowAt('$4')} OR reconciler = $2)
-            AND NOT EXISTS (SELECT 1 FROM orchestrator.tool_executions e
-                             WHERE e.action_id = a.action_id AND e.status = 'running'
-                               AND (e.owner = $2 OR NOT ${ownerIsDead('e.owner', '$4')}))
+          WHERE action_id IN (
+            SELECT action_id FROM orchestrator.pending_actions a
+             WHERE status = 'executing' AND decided_at < ${nowMinus('$4', '$1')}
+               AND (reconcile_until IS NULL OR reconcile_until < ${nowAt('$4')} OR reconciler = $2)
+               AND NOT EXISTS (SELECT 1 FROM orchestrator.tool_executions e
+                                WHERE e.action_id = a.action_id AND e.status = 'running'
+                                  AND (e.owner = $2 OR NOT ${ownerIsDead('e.owner', '$4')}))
+             ORDER BY decided_at LIMIT $5 FOR UPDATE SKIP LOCKED)
           RETURNING *`,
-        [olderThanMs, reconciler, claimMs, now()],
+        [olderThanMs, reconciler, claimMs, now(), limit],
       );
       return rows.map(fromRow);
     },

@@ -41,12 +41,20 @@ export function createConversationLeases(options: ConversationLeasesOptions): Co
 
   async function hold<T>(conversationId: string, token: string, work: () => Promise<T>): Promise<T> {
     const renewal = clock.setInterval(() => {
-      conversations.renew(conversationId, leaseMs, token).catch((error: unknown) => {
-        logger.warn(
-          { err: error, conversation_id: conversationId },
-          'renewing the conversation lease failed',
-        );
-      });
+      conversations.renew(conversationId, leaseMs, token).then(
+        (held) => {
+          // Stalled past the lease: another turn may run on the conversation now. What this
+          // one still writes is fenced where it matters (an action's first result wins, a
+          // tool call's idempotency key); say so loudly.
+          if (!held) logger.error({ conversation_id: conversationId }, 'the conversation lease was lost');
+        },
+        (error: unknown) => {
+          logger.warn(
+            { err: error, conversation_id: conversationId },
+            'renewing the conversation lease failed',
+          );
+        },
+      );
     }, leaseMs / 3);
     try {
       return await work();

@@ -73,7 +73,9 @@ export function createMemoryConversationStore(clock: Clock) {
     },
     async renew(conversationId, leaseMs, token) {
       const c = conversations.get(conversationId);
-      if (c && c.token === token) c.busyUntil = clock.now() + leaseMs;
+      if (c?.token !== token) return false;
+      c.busyUntil = clock.now() + leaseMs;
+      return true;
     },
     async release(conversationId, token) {
       const c = conversations.get(conversationId);
@@ -268,9 +270,9 @@ export function createMemoryPendingActionStore(clock: Clock, ledgerRows: LedgerR
       row.decidedAt = clock.now();
       return true;
     },
-    async claimStale(olderThanMs, reconciler, claimMs) {
+    async claimStale(olderThanMs, reconciler, claimMs, limit = 16) {
       const now = clock.now();
-      const claimed = [...actions.values()].filter(
+      const candidates = [...actions.values()].filter(
         (a) =>
           a.status === 'executing' &&
           (a.decidedAt ?? 0) < now - olderThanMs &&
@@ -280,6 +282,7 @@ export function createMemoryPendingActionStore(clock: Clock, ledgerRows: LedgerR
             (r) => r.start.actionId === a.actionId && r.owner === reconciler && r.status === 'running',
           ),
       );
+      const claimed = candidates.slice(0, limit);
       for (const a of claimed) {
         a.reconciler = reconciler;
         a.reconcileUntil = now + claimMs;
