@@ -5,7 +5,9 @@
 // version is refused unless forced; a weighted rollout pins conversations to a version (audit
 // and metrics say which ran) and a weight set to 0 rolls back at the next reload. Policy
 // changes go through the source's reload hook, never a file-watch timer.
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +16,7 @@ import { createManualClock } from '@toolmesh/clock';
 import { type Database, migrate, openDatabase } from '@toolmesh/db';
 import { createStaticDiscovery } from '@toolmesh/discovery';
 import { PrincipalSchema, SideEffect } from '@toolmesh/proto';
-import type { Server } from '@toolmesh/rpc';
+import type { ClientTlsSettings, Server, TlsSettings } from '@toolmesh/rpc';
 import { createLogger, createMetricsRegistry } from '@toolmesh/telemetry';
 import {
   createTestDatabase,
@@ -74,8 +76,8 @@ afterAll(async () => {
 });
 
 /** Starts a tool service of the tool SDK; returns its address. */
-async function serve(tools: Tool[]): Promise<string> {
-  const server = createToolServer({ logger, meshKeys: keys.keys, tools });
+async function serve(tools: Tool[], tls?: TlsSettings): Promise<string> {
+  const server = createToolServer({ logger, meshKeys: keys.keys, tools, tls });
   servers.push(server);
   return `127.0.0.1:${await server.listen(0, '127.0.0.1')}`;
 }
@@ -83,7 +85,7 @@ async function serve(tools: Tool[]): Promise<string> {
 const credentials = () => createToolCredentials(keys.orchestrator, { isReadTool: () => true });
 
 /** The registry over `entries` (`service=host:port`) under the policy in `policyText` (none: open). */
-async function registryOver(entries: string[], policyText?: string) {
+async function registryOver(entries: string[], policyText?: string, tls?: ClientTlsSettings) {
   const clock = createManualClock();
   let file: string | undefined;
   if (policyText !== undefined) {
@@ -97,6 +99,7 @@ async function registryOver(entries: string[], policyText?: string) {
     logger,
     listToolsHeaders: () => credentials().forRegistry(),
     publishing,
+    tls,
     clock,
   });
   registries.push(registry);
@@ -389,3 +392,85 @@ test('a weighted rollout pins each conversation to a version, audit and metrics 
   expect(byVersion['1']).toBeGreaterThan(0);
   expect(byVersion['2']).toBe([...split.values()].filter((v) => v === '2').length * 2);
 }, 60_000);
+
+// --- mutual TLS: the certificate must vouch for the service named in discovery ---------------
+
+const openssl = (...args: string[]) => execFileSync('/usr/bin/openssl', args, { stdio: 'pipe' });
+
+/** A CA and, signed by it, a certificate per name (CN and DNS SAN the name, IP SAN 127.0.0.1). */
+function certificates(names: string[]): Record<string, TlsSettings> {
+  const file = (name: string) => join(dir, name);
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  openssl(
+    'req',
+    '-x509',
+    ...ec,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=test-ca',
+    '-keyout',
+    file('ca.key'),
+    '-out',
+    file('ca.crt'),
+  );
+  const out: Record<string, TlsSettings> = {};
+  for (const name of names) {
+    openssl(
+      'req',
+      ...ec,
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      file(`${name}.key`),
+      '-out',
+      file(`${name}.csr`),
+    );
+    writeFileSync(file(`${name}.ext`), `subjectAltName=DNS:${name},IP:127.0.0.1\n`);
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      file(`${name}.csr`),
+      '-CA',
+      file('ca.crt'),
+      '-CAkey',
+      file('ca.key'),
+      '-set_serial',
+      `0x${randomUUID().replaceAll('-', '').slice(0, 16)}`,
+      '-days',
+      '2',
+      '-extfile',
+      file(`${name}.ext`),
+      '-out',
+      file(`${name}.crt`),
+    );
+    out[name] = { certFile: file(`${name}.crt`), keyFile: file(`${name}.key`), caFile: file('ca.crt') };
+  }
+  return out;
+}
+
+test('with mutual TLS, an endpoint whose certificate names another service is refused', async () => {
+  const certs = certificates(['order', 'inventory', 'orchestrator']);
+  const order = await serve([orderDetail('1', v1Input)], certs.order);
+  // Registered in discovery as "order", but holding only the inventory service's key.
+  const posing = await serve([orderDetail('1', v1Input)], certs.inventory);
+  const { registry } = await registryOver(
+    [`order=${order}`, `order=${posing}`],
+    policyWith('  {}\n'),
+    certs.orchestrator,
+  );
+  expect(registry.get('get_order_detail')?.endpoints.map((e) => e.address)).toEqual([order]);
+  expect(registry.refused?.()).toEqual([
+    {
+      name: 'get_order_detail',
+      version: '1',
+      reason: 'the certificate of the endpoint (inventory) does not name service "order"',
+      services: ['order'],
+      addresses: [posing],
+    },
+  ]);
+  const { executor } = executorFor();
+  const { outcome } = await run(executor, registry, 'get_order_detail', randomUUID(), { order_id: '1' });
+  expect(outcome).toMatchObject({ success: true, content: '{"version":"1"}' });
+}, 30_000);

@@ -4,12 +4,14 @@ import {
   compareVersions,
   openPublishingPolicy,
   type PublishingPolicy,
+  type PublishVerdict,
   pickVersion,
   rolloutWeights,
   schemaIncompatibilities,
 } from '../publishing/index.ts';
 import { compileArgumentValidator } from './argument-validator.ts';
 import { canonicalJson } from './canonical-json.ts';
+import { certificateNamesService } from './peer-certificate-names.ts';
 import type { ToolEndpoint } from './tool-endpoint.ts';
 import type { RegisteredTool, ServedVersion } from './tool-registry.ts';
 
@@ -19,6 +21,11 @@ export interface PublishedTools {
   /** The service it is registered under in discovery; empty or absent: unnamed. */
   readonly service?: string;
   readonly tools?: readonly ToolDefinition[];
+  /**
+   * With mutual TLS: the names of the certificate the endpoint presented (empty when it
+   * could not be read); its service must be among them. Absent: plaintext, not checked.
+   */
+  readonly certificateNames?: readonly string[];
 }
 
 /** A tool (one version of a name) the registry refuses, and why. */
@@ -94,10 +101,18 @@ export function mergePublished(
   };
 
   const groups = new Map<string, Group>();
-  for (const { endpoint, service = '', tools } of published) {
+  for (const { endpoint, service = '', tools, certificateNames } of published) {
+    // With mTLS the service's name in discovery must be vouched for by the endpoint's certificate:
+    // whoever can write to discovery cannot claim another service's names without its key.
+    const impostor =
+      certificateNames && service && !certificateNamesService(certificateNames, service)
+        ? `the certificate of the endpoint (${certificateNames.join(', ') || 'unreadable'}) does not name service "${service}"`
+        : undefined;
     for (const definition of tools ?? []) {
       const { name, version } = definition;
-      const verdict = policy.mayPublish(service, name);
+      const verdict: PublishVerdict = impostor
+        ? { allowed: false, reason: impostor }
+        : policy.mayPublish(service, name);
       if (!verdict.allowed) {
         refuse(name, version, verdict.reason, service ? [service] : [], [endpoint.address]);
         continue;

@@ -10,6 +10,7 @@ import {
 } from '../publishing/index.ts';
 import type { ArgumentValidator } from './argument-validator.ts';
 import { mergePublished, type PublishedTools, type RefusedToolInfo } from './merge-published.ts';
+import { peerCertificateNames } from './peer-certificate-names.ts';
 import {
   createToolEndpoint,
   type EndpointObservers,
@@ -116,6 +117,8 @@ interface EndpointEntry {
   /** The service it is registered under in discovery; empty: unnamed. */
   service: string;
   tools?: ToolDefinition[];
+  /** With mTLS: the names of its certificate, read with its tools. */
+  certificateNames?: string[];
 }
 
 /**
@@ -153,7 +156,24 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
   // A changed policy (owners, forced versions, weights) applies at once: rollback needs no restart.
   options.publishing?.onChange(() => rebuild());
 
+  const tlsFiles = endpointTls.tlsFiles;
+  const serverNameOf = (address: string) =>
+    typeof options.tls?.serverName === 'function' ? options.tls.serverName(address) : options.tls?.serverName;
+  // With mTLS, the names its certificate vouches for, checked against its service in discovery.
+  const readCertificateNames = async (entry: EndpointEntry) => {
+    if (!tlsFiles || !entry.service) return;
+    try {
+      entry.certificateNames = await peerCertificateNames(entry.endpoint.address, tlsFiles.current(), {
+        serverName: serverNameOf(entry.endpoint.address),
+      });
+    } catch (error) {
+      logger.warn({ address: entry.endpoint.address, err: error }, 'reading the endpoint certificate failed');
+      entry.certificateNames ??= [];
+    }
+  };
+
   const readTools = async (entry: EndpointEntry) => {
+    await readCertificateNames(entry);
     try {
       const headers = await options.listToolsHeaders();
       const res = await entry.endpoint.client.listTools({}, { timeoutMs: 5_000, headers });
