@@ -327,10 +327,11 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       ...discoveryEnv,
       ...verifyEnv,
       TOOLMESH_MESH_KEY_FILE: meshKeys.orchestratorKeyFile,
+      // `service=host:port`: the service is the identity a publishing policy checks.
       TOOL_SERVICES: [
-        ...toolServices.map((name) => options.toolServiceAddresses?.[name] ?? at(ports[name])),
-        ...toolServices.flatMap((name) => (options.replicas?.[name] ?? []).map(at)),
-        ...(options.mcpServersFile ? [at(ports.mcpBridge)] : []),
+        ...toolServices.map((name) => `${name}=${options.toolServiceAddresses?.[name] ?? at(ports[name])}`),
+        ...toolServices.flatMap((name) => (options.replicas?.[name] ?? []).map((p) => `${name}=${at(p)}`)),
+        ...(options.mcpServersFile ? [`mcp-bridge=${at(ports.mcpBridge)}`] : []),
         ...(options.extraToolServices ?? []),
       ].join(','),
       OPENAI_BASE_URL: model.baseUrl,
