@@ -13,7 +13,12 @@ import { runConfirm } from './run-confirm.ts';
 import { runTaskGet, runTaskWatch } from './run-tasks.ts';
 import { runTools } from './run-tools.ts';
 import { runUsage } from './run-usage.ts';
-import { formatScaffoldResult, ScaffoldError, scaffoldToolService } from './scaffold/index.ts';
+import {
+  formatScaffoldResult,
+  ScaffoldError,
+  scaffoldStandaloneToolService,
+  scaffoldToolService,
+} from './scaffold/index.ts';
 
 /** Options of {@link runCli}. */
 export interface RunCliOptions extends CliStreams {
@@ -257,25 +262,40 @@ export async function runCli(options: RunCliOptions): Promise<number> {
     .command('new-tool-service')
     .description('scaffold a tool service (package, main.ts, one tool, a test, Dockerfile, kustomize)')
     .argument('<name>', 'kebab-case service name, e.g. billing')
-    .option('--dir <path>', 'folder of the new service (default: services/<name> of this repository)')
+    .option(
+      '--dir <path>',
+      'folder of the new service (default: services/<name> of this repository; with --standalone ./<name>)',
+    )
     .option('--port <port>', 'its gRPC port', positiveInteger)
     .option('--metrics-port <port>', 'its /metrics port', positiveInteger)
-    .action(async (name: string, opts: { dir?: string; port?: number; metricsPort?: number }) => {
-      // Works offline, against no gateway: it only writes files.
-      try {
-        const scaffolded = await scaffoldToolService({
-          name,
-          cwd: options.cwd ?? process.cwd(),
-          ...(opts.dir ? { directory: opts.dir } : {}),
-          ...(opts.port ? { port: opts.port } : {}),
-          ...(opts.metricsPort ? { metricsPort: opts.metricsPort } : {}),
-        });
-        stdout.write(formatScaffoldResult(scaffolded));
-      } catch (error) {
-        if (error instanceof ScaffoldError) throw new UsageError(error.message);
-        throw error;
-      }
-    });
+    .option(
+      '--standalone',
+      'a service in a repository of its own, on the packed @toolmesh/* packages (npm run pack:sdk)',
+    )
+    .action(
+      async (
+        name: string,
+        opts: { dir?: string; port?: number; metricsPort?: number; standalone?: boolean },
+      ) => {
+        // Works offline, against no gateway: it only writes files.
+        try {
+          const request = {
+            name,
+            cwd: options.cwd ?? process.cwd(),
+            ...(opts.dir ? { directory: opts.dir } : {}),
+            ...(opts.port ? { port: opts.port } : {}),
+            ...(opts.metricsPort ? { metricsPort: opts.metricsPort } : {}),
+          };
+          const scaffolded = opts.standalone
+            ? await scaffoldStandaloneToolService(request)
+            : await scaffoldToolService(request);
+          stdout.write(formatScaffoldResult(scaffolded));
+        } catch (error) {
+          if (error instanceof ScaffoldError) throw new UsageError(error.message);
+          throw error;
+        }
+      },
+    );
 
   try {
     await program.parseAsync(options.args, { from: 'user' });

@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join, relative } from 'node:path';
+import { delimiter, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createClient, type Interceptor } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
@@ -28,6 +28,7 @@ import {
   formatScaffoldResult,
   ScaffoldError,
   type ScaffoldResult,
+  scaffoldStandaloneToolService,
   scaffoldToolService,
   serviceNames,
 } from '../src/scaffold/index.ts';
@@ -210,6 +211,115 @@ describe('generation', () => {
       const generated = code(await readFile(join(result.directory, file), 'utf8')).join('\n');
       expect(generated).toContain(code(block ?? '').join('\n'));
     }
+  });
+});
+
+// The standalone layout is generated here and checked as files; packages/devstack/test/
+// standalone-tool-service.test.ts installs it from the packed SDK, runs its test and type-check,
+// and serves a chat with it beside a mesh.
+describe('--standalone: a service in a repository of its own', () => {
+  let outside: string;
+  let made: ScaffoldResult;
+
+  beforeAll(async () => {
+    outside = await mkdtemp(join(tmpdir(), 'toolmesh-standalone-scaffold-'));
+    made = await scaffoldStandaloneToolService({ name, cwd: outside });
+  });
+
+  afterAll(async () => {
+    if (outside) await rm(outside, { recursive: true, force: true });
+  });
+
+  test('writes package, the same sources, a node:test test, Dockerfile and README into ./<name>', async () => {
+    expect(made).toMatchObject({
+      directory: join(outside, name),
+      folder: name,
+      root: resolve(root),
+      packageName: 'loyalty-points-service',
+      toolName,
+      port: 50_080,
+      metricsPort: 9_430,
+      formatted: true,
+      standalone: true,
+    });
+    expect(made.files).toEqual([
+      '.dockerignore',
+      '.gitignore',
+      'Dockerfile',
+      'README.md',
+      'package.json',
+      'src/config.ts',
+      'src/health-check.ts',
+      'src/index.ts',
+      'src/loyalty-points-tools.ts',
+      'src/main.ts',
+      'src/server.ts',
+      'test/loyalty-points.test.ts',
+      'tsconfig.json',
+    ]);
+    const read = (file: string) => readFile(join(made.directory, file), 'utf8');
+    // The sources are the workspace service's, file for file.
+    for (const file of [
+      'src/config.ts',
+      'src/index.ts',
+      'src/loyalty-points-tools.ts',
+      'src/main.ts',
+      'src/server.ts',
+    ]) {
+      expect(await read(file)).toBe(await readFile(join(result.directory, file), 'utf8'));
+    }
+    // The published packages at the versions `npm run pack:sdk` packs here; the type checker as the repository pins it.
+    const version = async (pkg: string) =>
+      JSON.parse(await readFile(join(root, 'packages', pkg, 'package.json'), 'utf8')).version as string;
+    const rootManifest = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'));
+    const pkg = JSON.parse(await read('package.json'));
+    expect(pkg).toMatchObject({ name: 'loyalty-points-service', type: 'module', private: true });
+    expect(pkg.workspaces).toBeUndefined();
+    expect(pkg.scripts).toEqual({
+      start: 'node src/main.ts',
+      test: 'node --test "test/**/*.test.ts"',
+      typecheck: 'tsc -p tsconfig.json',
+    });
+    expect(pkg.dependencies).toEqual({
+      '@toolmesh/config': await version('config'),
+      '@toolmesh/proto': await version('proto'),
+      '@toolmesh/rpc': await version('rpc'),
+      '@toolmesh/telemetry': await version('telemetry'),
+      '@toolmesh/tool-sdk': await version('tool-sdk'),
+      zod: expect.stringMatching(/^\d+\.\d+\.\d+$/),
+    });
+    expect(pkg.devDependencies).toEqual({
+      '@types/node': rootManifest.devDependencies['@types/node'],
+      typescript: rootManifest.devDependencies.typescript,
+    });
+    // Nothing points back into a toolmesh checkout.
+    for (const file of made.files)
+      expect(await read(file)).not.toMatch(/\.\.\/\.\.\/|tsconfig\.base|testkit/);
+    const dockerfile = await read('Dockerfile');
+    expect(dockerfile).toContain('COPY package.json package-lock.json *.tgz ./');
+    expect(dockerfile).toContain('CMD ["node", "src/main.ts"]');
+    expect(dockerfile).toContain('EXPOSE 50080 9430');
+    expect(dockerfile).not.toContain('--workspace');
+    expect(await read('test/loyalty-points.test.ts')).toContain("from 'node:test'");
+    expect(made.nextSteps[0]).toContain(`npm run pack:sdk -- ${made.directory}`);
+    expect(formatScaffoldResult(made)).toContain(`Created loyalty-points-service in ${name}`);
+  });
+
+  test('refuses a folder inside the toolmesh repository, a non-empty folder and bad names', async () => {
+    await expect(
+      scaffoldStandaloneToolService({ name: 'fresh', directory: join(scratch, 'standalone'), cwd: root }),
+    ).rejects.toThrow(/inside the toolmesh repository/);
+    expect(existsSync(join(scratch, 'standalone'))).toBe(false);
+    await expect(scaffoldStandaloneToolService({ name, cwd: outside })).rejects.toThrow(
+      /refusing to overwrite/,
+    );
+    await expect(scaffoldStandaloneToolService({ name: 'Bad_Name', cwd: outside })).rejects.toThrow(
+      ScaffoldError,
+    );
+    await expect(
+      scaffoldStandaloneToolService({ name: 'fresh', cwd: outside, sdkRoot: tmpdir() }),
+    ).rejects.toThrow(/no toolmesh checkout/);
+    expect(existsSync(join(outside, 'fresh'))).toBe(false);
   });
 });
 

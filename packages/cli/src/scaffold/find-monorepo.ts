@@ -17,6 +17,7 @@ interface PackageJson {
   version?: string;
   workspaces?: string[] | { packages?: string[] };
   dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
 }
 
 /** Reads a package.json; undefined when there is none or it is not JSON. */

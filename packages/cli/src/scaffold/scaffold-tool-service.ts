@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import {
   findMonorepo,
   isWorkspaceFolder,
@@ -11,9 +9,10 @@ import {
   readPackageJson,
   relativePosix,
 } from './find-monorepo.ts';
-import { renderTemplate, type TemplateValues } from './render-template.ts';
+import type { TemplateValues } from './render-template.ts';
 import { ScaffoldError } from './scaffold-error.ts';
 import { serviceNames } from './service-name.ts';
+import { checkPort, defaultMetricsPort, formatFolder, writeTemplates } from './write-templates.ts';
 
 /** Options of {@link scaffoldToolService}. */
 export interface ScaffoldToolServiceOptions {
@@ -39,9 +38,9 @@ export interface ScaffoldToolServiceOptions {
 export interface ScaffoldResult {
   /** Absolute path of the new service's folder. */
   directory: string;
-  /** The same, relative to the monorepo root, e.g. "services/loyalty-points". */
+  /** The same, relative to the monorepo root, e.g. "services/loyalty-points" (standalone: to `cwd`). */
   folder: string;
-  /** Absolute path of the monorepo root. */
+  /** Absolute path of the monorepo root (standalone: the checkout whose SDK versions it uses). */
   root: string;
   packageName: string;
   /** The example tool, e.g. "get_loyalty_points_item". */
@@ -52,6 +51,8 @@ export interface ScaffoldResult {
   files: string[];
   /** False when the repository's formatter could not run (see nextSteps). */
   formatted: boolean;
+  /** A service in a repository of its own, on the published SDK packages, rather than a workspace. */
+  standalone: boolean;
   /** What is left to do by hand, in order, as sentences. */
   nextSteps: string[];
 }
@@ -61,7 +62,6 @@ export const defaultToolServicePort = 50_080;
 
 const templateDir = fileURLToPath(new URL('../../templates/tool-service/', import.meta.url));
 const sharedPackages = ['config', 'proto', 'rpc', 'telemetry', 'testkit', 'tool-sdk'] as const;
-const run = promisify(execFile);
 
 /**
  * Generates a tool service — package, config, server, one read tool, main, a test, Dockerfile,
@@ -106,23 +106,7 @@ export async function scaffoldToolService(options: ScaffoldToolServiceOptions): 
     deployFromBase: relativePosix(join(monorepo.root, 'deploy', 'base'), join(directory, 'deploy')),
   };
 
-  const createdDirectory = !existsSync(directory);
-  const files: string[] = [];
-  try {
-    await mkdir(directory, { recursive: true });
-    for (const template of await listTemplates(templateDir)) {
-      const file = renderTemplate(template.replace(/\.tmpl$/, ''), values, template);
-      const text = renderTemplate(await readFile(join(templateDir, template), 'utf8'), values, template);
-      await mkdir(dirname(join(directory, file)), { recursive: true });
-      // 'wx': never overwrite, even a file that appeared since the check above.
-      await writeFile(join(directory, file), text, { flag: 'wx' });
-      files.push(file);
-    }
-  } catch (error) {
-    if (createdDirectory) await rm(directory, { recursive: true, force: true });
-    else await Promise.all(files.map((f) => rm(join(directory, f), { force: true })));
-    throw error;
-  }
+  const files = await writeTemplates([{ dir: templateDir }], directory, values);
 
   const formatError = options.format === false ? undefined : await formatFolder(monorepo.root, directory);
   const formatted = options.format !== false && formatError === undefined;
@@ -134,24 +118,11 @@ export async function scaffoldToolService(options: ScaffoldToolServiceOptions): 
     toolName: names.toolName,
     port,
     metricsPort,
-    files: files.sort(),
+    files,
     formatted,
+    standalone: false,
     nextSteps: nextSteps(monorepo, { ...names, folder, port, values, formatError }),
   };
-}
-
-function checkPort(what: string, port: number): number {
-  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
-    throw new ScaffoldError(`invalid ${what} ${port}: expected a whole number from 1 to 65535`);
-  }
-  return port;
-}
-
-// 50062 → 9412, as the demo services number them; elsewhere the next port up.
-function defaultMetricsPort(port: number): number {
-  const demoStyle = port - 40_650;
-  if (demoStyle >= 1_024 && demoStyle !== port) return demoStyle;
-  return port < 65_535 ? port + 1 : port - 1;
 }
 
 function checkNotTaken(monorepo: Monorepo, name: string, packageName: string, directory: string) {
@@ -182,34 +153,6 @@ async function sharedVersions(root: string) {
   if (!zod) throw new ScaffoldError('packages/tool-sdk/package.json does not depend on zod');
   versions.zodVersion = zod;
   return versions;
-}
-
-/** Template files, relative to the template folder, "/"-separated. */
-async function listTemplates(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile() && e.name.endsWith('.tmpl'))
-    .map((e) => relativePosix(dir, join(e.parentPath, e.name)))
-    .sort();
-}
-
-/**
- * Runs the repository's biome on the folder — format, and the safe fixes: import order depends
- * on the name — and answers why it could not, or undefined.
- */
-async function formatFolder(root: string, directory: string): Promise<string | undefined> {
-  const biome = join(root, 'node_modules', '.bin', 'biome');
-  if (!existsSync(biome)) return `${relativePosix(root, biome)} is missing (npm ci)`;
-  try {
-    await run(biome, ['check', '--write', '--no-errors-on-unmatched', directory], {
-      cwd: root,
-      timeout: 60_000,
-    });
-    return undefined;
-  } catch (error) {
-    const { stderr, message } = error as { stderr?: string; message: string };
-    return (stderr || message).trim().split('\n').slice(0, 3).join(' ');
-  }
 }
 
 interface StepFacts {
