@@ -12,6 +12,7 @@ import { PrincipalSchema, TaskService, TaskStatus } from '@toolmesh/proto';
 import { createServer, type Server, serviceRegistration } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
 import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
+import { closeUndecided } from '../src/approvals/index.ts';
 import type { ModelRequest } from '../src/model/index.ts';
 import { hashArguments, migrations, schema } from '../src/store/index.ts';
 import { createTaskResultCollector } from '../src/tools/index.ts';
@@ -306,6 +307,20 @@ test('Confirms of one action at two replicas at once execute it once; a Confirm 
     .confirm(turnOf(principal('u_2002')), second.conversationId, other.actionId, true)
     .catch((error: unknown) => ConnectError.from(error).code);
   expect(stranger).toBe(Code.NotFound);
+});
+
+test('waiting actions closed by two replicas at once get one message each', async () => {
+  const clock = createManualClock();
+  const { world } = ticketWorld();
+  const [a, b] = replicasOn(clock, world, 2) as [SqlReplica, SqlReplica];
+  const proposal = await a.engine.chat(turnOf(), '', 'open a ticket');
+  expect(proposal.pendingActions).toHaveLength(1);
+  const closer = (r: SqlReplica) =>
+    closeUndecided({ actions: r.actions, conversations: r.conversations, clock }, proposal.conversationId);
+  await Promise.all([closer(a), closer(b)]);
+  const results = (await a.conversations.load(proposal.conversationId)).filter((m) => m.role === 'tool');
+  expect(results).toHaveLength(1);
+  expect(await statusOf(proposal.pendingActions[0]?.actionId ?? '')).toBe('superseded');
 });
 
 describe('a finished task', () => {

@@ -22,22 +22,32 @@ export async function closeUndecided(deps: CloseUndecidedDeps, conversationId: s
   const now = (deps.clock ?? systemClock).now();
   const expired = undecided.filter((a) => a.expiresAt.getTime() <= now);
   const superseded = undecided.filter((a) => a.expiresAt.getTime() > now);
-  await actions.close(
-    expired.map((a) => a.actionId),
-    'expired',
+  // Only what this call closed gets its message: a closer racing it (a turn at another
+  // replica that took the conversation after this one's lease ran out) writes the others.
+  const closedExpired = new Set(
+    await actions.close(
+      expired.map((a) => a.actionId),
+      'expired',
+    ),
   );
-  await actions.close(
-    superseded.map((a) => a.actionId),
-    'superseded',
+  const closedSuperseded = new Set(
+    await actions.close(
+      superseded.map((a) => a.actionId),
+      'superseded',
+    ),
   );
   await deps.conversations.append(conversationId, [
-    ...expired.map((a) => notExecutedMessage(a.toolCallId, 'EXPIRED', 'The approval expired; not executed.')),
-    ...superseded.map((a) =>
-      notExecutedMessage(
-        a.toolCallId,
-        'NOT_CONFIRMED',
-        'The user did not approve this action; it was not executed.',
+    ...expired
+      .filter((a) => closedExpired.has(a.actionId))
+      .map((a) => notExecutedMessage(a.toolCallId, 'EXPIRED', 'The approval expired; not executed.')),
+    ...superseded
+      .filter((a) => closedSuperseded.has(a.actionId))
+      .map((a) =>
+        notExecutedMessage(
+          a.toolCallId,
+          'NOT_CONFIRMED',
+          'The user did not approve this action; it was not executed.',
+        ),
       ),
-    ),
   ]);
 }

@@ -22,9 +22,9 @@ export function instrumentPendingActionStore(
       return claimed;
     },
     async close(actionIds, status) {
-      await store.close(actionIds, status);
-      // The ids come from listUndecided, so (barring a race with a Confirm) each was open.
-      if (actionIds.length) metrics.approvalsDecided.inc({ decision: status }, actionIds.length);
+      const closed = await store.close(actionIds, status);
+      if (closed.length) metrics.approvalsDecided.inc({ decision: status }, closed.length);
+      return closed;
     },
   };
 }

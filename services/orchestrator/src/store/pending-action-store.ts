@@ -80,8 +80,11 @@ export interface PendingActionStore {
    * finish counts: a late duplicate (a holder that lost its lease) changes nothing.
    */
   finish(actionId: string, status: ActionStatus, response: unknown): Promise<void>;
-  /** Closes undecided actions because the user moved on (or they expired). */
-  close(actionIds: string[], status: 'expired' | 'superseded'): Promise<void>;
+  /**
+   * Closes undecided actions because the user moved on (or they expired); answers the
+   * ids this call closed — one still pending — so a racing closer tells each once.
+   */
+  close(actionIds: string[], status: 'expired' | 'superseded'): Promise<string[]>;
 }
 
 interface Row {
@@ -234,12 +237,14 @@ export function createPendingActionStore(
       );
     },
     async close(actionIds, status) {
-      if (!actionIds.length) return;
-      await pool.query(
+      if (!actionIds.length) return [];
+      const { rows } = await pool.query<{ action_id: string }>(
         `UPDATE orchestrator.pending_actions SET status = $2, decided_at = ${nowAt('$3')}
-          WHERE action_id = ANY($1::uuid[]) AND status = 'pending'`,
+          WHERE action_id = ANY($1::uuid[]) AND status = 'pending'
+          RETURNING action_id`,
         [actionIds, status, now()],
       );
+      return rows.map((r) => r.action_id);
     },
   };
 }

@@ -301,13 +301,16 @@ export function createMemoryPendingActionStore(clock: Clock, ledgerRows: LedgerR
       }
     },
     async close(actionIds, status) {
+      const closed: string[] = [];
       for (const id of actionIds) {
         const row = actions.get(id);
         if (row?.status === 'pending') {
           row.status = status;
           row.decidedAt = clock.now();
+          closed.push(id);
         }
       }
+      return closed;
     },
   };
   return store;
