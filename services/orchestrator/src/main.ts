@@ -31,6 +31,7 @@ import {
   instrumentToolAdmission,
   refusedTurnCounter,
 } from './observe/index.ts';
+import { createPublishingPolicySource } from './publishing/index.ts';
 import { createOrchestratorServer } from './server.ts';
 import {
   createChatRequestStore,
@@ -94,6 +95,14 @@ const credentials = createToolCredentials(issuer, {
   isReadTool: (name) => registry.get(name)?.definition.metadata?.sideEffect === SideEffect.READ,
 });
 
+// Who may publish which tool names, and the versions' rollout; reloaded when the file changes.
+const publishing = createPublishingPolicySource({
+  path: config.publishingPolicyFile,
+  checkEveryMs: config.publishingPolicyCheckMs,
+  clock,
+  logger,
+});
+
 // Tools: where the tool services are (fixed addresses, DNS names or the etcd registry).
 const registry = createToolRegistry({
   discovery: createDiscovery({
@@ -109,6 +118,7 @@ const registry = createToolRegistry({
   onEndpointRemoved: metrics.forgetEndpoint,
   listToolsHeaders: () => credentials.forRegistry(),
   tls: config.tls,
+  publishing,
   clock,
 });
 await registry.start();
@@ -313,6 +323,7 @@ handleShutdown({
     // Drained: what is left of this replica may be taken over at once.
     await replicas.leave().catch((error: unknown) => logger.warn({ err: error }, 'leaving failed'));
     assistants.stop();
+    publishing.stop();
     await registry.stop();
     await db.close();
     redis?.disconnect();
