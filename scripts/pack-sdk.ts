@@ -2,15 +2,15 @@
 // and every workspace package they need at run time, as npm tarballs with JavaScript and type
 // declarations.
 //
-//   node scripts/pack-sdk.ts [out-dir]        (npm run pack:sdk -- <out-dir>; default sdk-packs/)
+//   npm run pack:sdk -- [out-dir] [--json]   (out-dir relative to the repository root; default sdk-packs/)
 //
 // Inside the repository nothing changes: every process runs the TypeScript sources with Node's type
 // stripping and the workspace manifests keep exporting ./src/index.ts. This script compiles the
-// packages once (one tsc program over all of them) into a temporary
-// staging folder, gives each a manifest of its own (exports with types pointing at dist/, public
-// dependencies at the versions the repository installs, @toolmesh/* at the versions packed here, not
-// private) and runs one `npm pack` over all of them. Prints one line per tarball; with --json, the
-// tarballs as JSON. Exits non-zero, saying why, when a package imports something it does not declare.
+// packages once (one tsc program over all of them) into a temporary staging folder, gives each a
+// manifest of its own (exports with types pointing at dist/, public dependencies at the versions
+// the repository installs, @toolmesh/* at the versions packed here, not private) and runs one
+// `npm pack` over all of them. Prints one line per tarball; with --json, the tarballs as JSON. Exits
+// non-zero, saying why, when a package imports something it does not declare.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -293,6 +293,7 @@ export async function packSdk(outDir: string): Promise<PackedPackage[]> {
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   const json = args.includes('--json');
+  // npm run starts scripts in the repository root: a relative folder is one from there.
   const outDir = resolve(args.find((a) => !a.startsWith('--')) ?? join(root, 'sdk-packs'));
   try {
     const tarballs = await packSdk(outDir);
