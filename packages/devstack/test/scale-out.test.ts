@@ -31,19 +31,22 @@ const unlimited = {
 const chatVia = (mesh: Mesh, gateway: number) =>
   createClient(ChatService, gatewayTransport(mesh.gatewayAddresses[gateway] ?? '', 'dev-key-u1001'));
 
-// Chat RPCs an orchestrator's server answered so far (every code), from its own /metrics.
-async function chatsServed(mesh: Mesh, name: string): Promise<number> {
+// Chat and Confirm RPCs an orchestrator's server started or answered so far, from its own /metrics.
+async function chatCalls(mesh: Mesh, name: string, series: 'started' | 'handled'): Promise<number> {
   const text = await (await fetch(mesh.metricsUrls[name] ?? '')).text();
   return text
     .split('\n')
     .filter(
       (l) =>
-        l.startsWith('grpc_server_handled_total{') &&
+        l.startsWith(`grpc_server_${series}_total{`) &&
         l.includes('grpc_service="toolmesh.v1.ChatService"') &&
         /grpc_method="(Chat|Confirm)"/.test(l),
     )
     .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }
+const chatsServed = (mesh: Mesh, name: string) => chatCalls(mesh, name, 'handled');
+const chatsInFlight = async (mesh: Mesh, name: string) =>
+  (await chatCalls(mesh, name, 'started')) - (await chatCalls(mesh, name, 'handled'));
 
 // Runs `jobs` at most `concurrency` at a time.
 async function pool<T>(count: number, concurrency: number, job: (i: number) => Promise<T>): Promise<T[]> {
@@ -173,16 +176,29 @@ describe('two gateways, three orchestrators, one Postgres, Redis and etcd', () =
     await seedOrders(db.url, orders);
     const ticketsBefore = await ticketCount(db.url);
     const failures = { n: 0 };
+    // Conversations one of whose turns failed (UNAVAILABLE, ABORTED) before it answered.
+    const affected = new Set<number>();
     let done = 0;
     let killed = false;
+    // Once the load runs, orchestrator#2 dies (SIGKILL) while it is serving a turn.
+    const killer = (async () => {
+      await waitFor(() => done >= 8, { what: '8 conversations done before the kill', intervalMs: 20 });
+      await waitFor(async () => (await chatsInFlight(mesh, 'orchestrator#2')) > 0, {
+        what: 'a turn in flight on orchestrator#2',
+        intervalMs: 5,
+      });
+      await mesh.kill('orchestrator#2');
+      killed = true;
+    })();
     // Each conversation: a chat through one gateway (which proposes the invoice ticket), then its
     // Confirm through the other gateway.
-    const results = await pool(conversations, 3, async (i) => {
+    const load = pool(conversations, 3, async (i) => {
+      const mine = { n: 0 };
       const key = `scale-out-${i}-${crypto.randomUUID()}`;
       const first = await untilAnswered(
         () => chatVia(mesh, i % 2).chat({ message: question(orders[i] ?? ''), idempotencyKey: key }),
         `conversation ${i} to start`,
-        failures,
+        mine,
       );
       expect(first.stopReason).toBe(StopReason.AWAITING_CONFIRMATION);
       const action = first.pendingActions[0];
@@ -195,20 +211,23 @@ describe('two gateways, three orchestrators, one Postgres, Redis and etcd', () =
             approve: true,
           }),
         `the Confirm of conversation ${i}`,
-        failures,
+        mine,
       );
-      if (++done === 8 && !killed) {
-        killed = true;
-        await mesh.kill('orchestrator#2');
-      }
+      done++;
+      failures.n += mine.n;
+      if (mine.n) affected.add(i);
       return {
         conversationId: first.conversationId,
         actionId: action?.actionId ?? '',
         reply: confirmed.reply,
       };
     });
+    const [results] = await Promise.all([load, killer]);
     expect(killed).toBe(true);
-    figure('kill -9 of 1 of 3 orchestrators: turns answered again after UNAVAILABLE/ABORTED', failures.n);
+    figure(
+      'kill -9 of 1 of 3 orchestrators under load: conversations affected / turns retried',
+      `${affected.size} / ${failures.n}`,
+    );
 
     // Every conversation answered, each with its own ticket.
     const ticketIds = results.map((r) => /T-[0-9A-Z]+/.exec(r.reply)?.[0]);
