@@ -97,6 +97,7 @@ let mesh: Mesh | undefined;
 let meshKeys: MeshKeyFiles;
 let port: number;
 let proc: ServiceProcess | undefined;
+let meshStarting: Promise<void> | undefined;
 let ownTest: Promise<Run> | undefined;
 let ownTypecheck: Promise<Run> | undefined;
 
@@ -125,13 +126,11 @@ beforeAll(async () => {
         gateway: { TOOLMESH_API_KEYS: JSON.stringify(apiKeys) },
       },
     }))();
-  // Settled even when packing fails first, so that afterAll can stop what did start.
-  meshStarted.then(
-    (started) => {
-      mesh = started;
-    },
-    () => undefined,
-  );
+  // Kept even when packing fails first, so that afterAll can stop what did start.
+  meshStarting = meshStarted.then((started) => {
+    mesh = started;
+  });
+  meshStarting.catch(() => undefined);
 
   // The scaffold and the tarballs are made side by side, then the SDK is installed from only the
   // tarballs and the public registry (its packages mostly in npm's cache already).
@@ -164,12 +163,13 @@ beforeAll(async () => {
   // The service's own checks run while the mesh finishes starting and the chat runs.
   ownTest = runCommand('npm', ['test'], service, 180_000);
   ownTypecheck = runCommand('npm', ['run', 'typecheck'], service, 240_000);
-  await meshStarted;
+  await meshStarting;
 }, 300_000);
 
 afterAll(async () => {
   await Promise.all([ownTest, ownTypecheck]);
   await proc?.stop(5_000);
+  await meshStarting?.catch(() => undefined);
   await mesh?.stop();
   await model?.close();
   await db?.drop();
@@ -231,8 +231,10 @@ describe('the packed SDK', () => {
 describe('the standalone service', () => {
   test('runs beside the mesh with its keys and serves a chat through the gateway', async () => {
     if (!mesh) throw new Error('the mesh did not start');
+    const lines: string[] = [];
     const running = spawnService({
       name,
+      onLine: (_service, line) => lines.push(line),
       entry: join(service, 'src', 'main.ts'),
       env: {
         ...env,
@@ -256,7 +258,7 @@ describe('the standalone service', () => {
       { what: `${toolName} in the registry`, timeoutMs: 60_000 },
     );
     expect((await listed())?.addresses).toEqual([`127.0.0.1:${port}`]);
-    expect(running.tail()).toContain(`${name} service listening`);
+    expect(lines.join('\n')).toContain(`${name} service listening`);
 
     const chat = createClient(ChatService, gatewayTransport(mesh.grpcAddresses.gateway, readerKey));
     const res = await chat.chat({
