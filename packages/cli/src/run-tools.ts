@@ -49,20 +49,33 @@ export async function runTools(ctx: CliContext): Promise<number> {
     (a.definition?.name ?? '').localeCompare(b.definition?.name ?? ''),
   );
   // A version share is worth a column only once some tool has versions.
-  const versioned = tools.some((t) => t.version);
-  const rows = tools.map((tool) => {
+  const versioned = tools.some((t) => t.version || t.versions.length);
+  const replicas = (addresses: readonly string[]) =>
+    addresses.map((a) => `${p(a)} (${breaker(endpoints.get(a))})`).join(', ') || '-';
+  // One row per served version: during a rollout each version with its share and replicas.
+  const rows = tools.flatMap((tool) => {
     const meta = tool.definition?.metadata;
     const sideEffect = meta ? enumLabel(SideEffectSchema, meta.sideEffect) : '-';
     const name = p(tool.definition?.name ?? '?');
-    return [
-      tool.version ? `${name}@${p(tool.version)}` : name,
+    const versions = tool.versions.length
+      ? tool.versions
+      : [
+          {
+            version: tool.version,
+            weight: tool.weight,
+            addresses: tool.addresses,
+            available: tool.available,
+          },
+        ];
+    return versions.map((v) => [
+      v.version ? `${name}@${p(v.version)}` : name,
       meta?.async ? `${sideEffect}, async` : sideEffect,
       p(meta?.permission || '-'),
       yesNo(tool.permitted),
-      yesNo(tool.available),
-      tool.addresses.map((a) => `${p(a)} (${breaker(endpoints.get(a))})`).join(', ') || '-',
-      ...(versioned ? [`${tool.weight}%`] : []),
-    ];
+      yesNo(v.available),
+      replicas(v.addresses),
+      ...(versioned ? [`${v.weight}%`] : []),
+    ]);
   });
   const out: string[] = [];
   out.push(

@@ -123,7 +123,8 @@ test('a service publishing a tool name it does not own is refused and reported; 
     expect(table).toMatch(
       /create_ticket\s+inventory\s+service "inventory" may not publish create_ticket; the publishing policy gives it to ticket/,
     );
-    expect(table).toContain(`publishing policy: ${policyFile}`);
+    expect(table).toContain('publishing policy: on');
+    expect(await toolmeshTools('dev-key-operator')).toContain(`publishing policy: ${policyFile}`);
 
     // The real create_ticket: proposed, approved, run at the ticket service.
     const first = await chat().chat({

@@ -258,7 +258,7 @@ test('a service publishing a name it does not own is refused and reported; the o
 
   // ListRegisteredTools: the refusal and its reason for any caller, the address for operators only.
   const view = describeRegistry(registry, user);
-  expect(view.publishingPolicy).toContain('.yaml');
+  expect(view.publishingPolicy).toBe('on');
   expect(view.refusedTools.map((r) => [r.name, r.services, r.reason, r.addresses])).toEqual([
     ['create_ticket', ['inventory'], expect.stringContaining('may not publish create_ticket'), []],
   ]);
@@ -366,12 +366,17 @@ test('a weighted rollout pins each conversation to a version, audit and metrics 
   expect(
     describeRegistry(registry, user)
       .tools.filter((t) => t.definition?.name === 'get_order_detail')
-      .map((t) => [t.version, t.weight]),
+      .map((t) => [t.version, t.weight, t.versions.map((v) => [v.version, v.weight, v.available])]),
   ).toEqual([
-    ['1', 100],
-    ['2', 0],
+    [
+      '1',
+      100,
+      [
+        ['1', 100, true],
+        ['2', 0, true],
+      ],
+    ],
   ]);
-
   // 50/50: conversations split, each sticking to its version on every call.
   await setPolicy(policyWith('  get_order_detail:\n    weights: { "1": 50, "2": 50 }\n'));
   const split = await versionsOf();

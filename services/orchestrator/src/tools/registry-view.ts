@@ -6,7 +6,7 @@ import {
   ListRegisteredToolsResponseSchema,
   type Principal,
 } from '@toolmesh/proto';
-import type { ToolRegistry } from './tool-registry.ts';
+import type { RegisteredTool, ToolRegistry } from './tool-registry.ts';
 
 const breakerStates = {
   closed: BreakerState.CLOSED,
@@ -22,37 +22,50 @@ const breakerStates = {
 export const registryAdminPermission = 'registry:admin';
 
 /**
- * The registry as the principal sees it: every served version of every tool with its
- * share of conversations, whether the principal may run it and whether it is available,
- * and the refused tools with why (reasons name services and tools, never addresses). Addresses and the endpoint list (with breaker states)
- * only for operators holding {@link registryAdminPermission}; others get them empty.
+ * The registry as the principal sees it: every tool (during a rollout, each served version
+ * with its share of conversations), whether the principal may run it and whether it is
+ * available, and the refused tools with why (reasons name services and tools, never
+ * addresses). Addresses, the endpoint list (with breaker states) and the policy file only
+ * for operators holding {@link registryAdminPermission}; others get them empty ("on" for
+ * the policy).
  */
 export function describeRegistry(registry: ToolRegistry, principal: Principal): ListRegisteredToolsResponse {
   const operator = principal.permissions.includes(registryAdminPermission);
   const addressesOf = (endpoints: readonly { address: string }[]) =>
     operator ? endpoints.map((e) => e.address) : [];
-  // One entry per served version of a name, oldest first.
-  const served = registry
-    .list()
-    .sort((a, b) => a.definition.name.localeCompare(b.definition.name))
-    .flatMap(
-      (tool) => tool.rollout?.map((v) => ({ tool: v.tool, weight: v.weight })) ?? [{ tool, weight: 100 }],
-    );
+  const available = (tool: RegisteredTool) => tool.endpoints.some((e) => e.available());
+  const policy = registry.publishingPolicy?.() ?? '';
   return create(ListRegisteredToolsResponseSchema, {
     discovery: registry.discovery,
-    publishingPolicy: registry.publishingPolicy?.() ?? '',
-    tools: served.map(({ tool, weight }) => {
-      const permission = tool.definition.metadata?.permission ?? '';
-      return {
-        definition: tool.definition,
-        addresses: addressesOf(tool.endpoints),
-        permitted: !permission || principal.permissions.includes(permission),
-        available: tool.endpoints.some((e) => e.available()),
-        version: tool.version ?? tool.definition.version,
-        weight: Math.round(weight),
-        services: [...(tool.services ?? [])],
-      };
-    }),
+    publishingPolicy: policy && !operator ? 'on' : policy,
+    // One entry per name: the version with the largest share, and every version during a rollout.
+    tools: registry
+      .list()
+      .sort((a, b) => a.definition.name.localeCompare(b.definition.name))
+      .map((tool) => {
+        const permission = tool.definition.metadata?.permission ?? '';
+        const rollout = tool.rollout ?? [];
+        return {
+          definition: tool.definition,
+          addresses: addressesOf(tool.endpoints),
+          permitted: !permission || principal.permissions.includes(permission),
+          available: available(tool),
+          version: tool.version ?? tool.definition.version,
+          weight: Math.round(rollout.find((v) => v.tool === tool)?.weight ?? 100),
+          services: [...(tool.services ?? [])],
+          versions:
+            rollout.length > 1
+              ? rollout.map((v) => ({
+                  version: v.version,
+                  weight: Math.round(v.weight),
+                  services: [...(v.tool.services ?? [])],
+                  addresses: addressesOf(v.tool.endpoints),
+                  available: available(v.tool),
+                  inputSchemaJson: v.tool.definition.inputSchemaJson,
+                }))
+              : [],
+        };
+      }),
     refusedTools: (registry.refused?.() ?? [])
       .map((r) => ({
         name: r.name,

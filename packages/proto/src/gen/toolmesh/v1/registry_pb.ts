@@ -14,7 +14,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file toolmesh/v1/registry.proto.
  */
 export const file_toolmesh_v1_registry: GenFile = /*@__PURE__*/
-  fileDesc("Chp0b29sbWVzaC92MS9yZWdpc3RyeS5wcm90bxILdG9vbG1lc2gudjEiHAoaTGlzdFJlZ2lzdGVyZWRUb29sc1JlcXVlc3Qi3QEKG0xpc3RSZWdpc3RlcmVkVG9vbHNSZXNwb25zZRIqCgV0b29scxgBIAMoCzIbLnRvb2xtZXNoLnYxLlJlZ2lzdGVyZWRUb29sEhEKCWRpc2NvdmVyeRgCIAEoCRIzCgllbmRwb2ludHMYAyADKAsyIC50b29sbWVzaC52MS5Ub29sU2VydmljZUVuZHBvaW50Ei8KDXJlZnVzZWRfdG9vbHMYBCADKAsyGC50b29sbWVzaC52MS5SZWZ1c2VkVG9vbBIZChFwdWJsaXNoaW5nX3BvbGljeRgFIAEoCSJhCgtSZWZ1c2VkVG9vbBIMCgRuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSDgoGcmVhc29uGAMgASgJEhAKCHNlcnZpY2VzGAQgAygJEhEKCWFkZHJlc3NlcxgFIAMoCSKtAQoOUmVnaXN0ZXJlZFRvb2wSLwoKZGVmaW5pdGlvbhgBIAEoCzIbLnRvb2xtZXNoLnYxLlRvb2xEZWZpbml0aW9uEhEKCWFkZHJlc3NlcxgCIAMoCRIRCglwZXJtaXR0ZWQYAyABKAgSEQoJYXZhaWxhYmxlGAQgASgIEg8KB3ZlcnNpb24YBSABKAkSDgoGd2VpZ2h0GAYgASgNEhAKCHNlcnZpY2VzGAcgAygJIqoBChNUb29sU2VydmljZUVuZHBvaW50Eg8KB2FkZHJlc3MYASABKAkSMAoNYnJlYWtlcl9zdGF0ZRgCIAEoDjIZLnRvb2xtZXNoLnYxLkJyZWFrZXJTdGF0ZRIuCgtyZXRyeV9hZnRlchgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCglyZWFjaGFibGUYBCABKAgSDQoFdG9vbHMYBSADKAkqfAoMQnJlYWtlclN0YXRlEh0KGUJSRUFLRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRCUkVBS0VSX1NUQVRFX0NMT1NFRBABEhYKEkJSRUFLRVJfU1RBVEVfT1BFThACEhsKF0JSRUFLRVJfU1RBVEVfSEFMRl9PUEVOEAMyewoPUmVnaXN0cnlTZXJ2aWNlEmgKE0xpc3RSZWdpc3RlcmVkVG9vbHMSJy50b29sbWVzaC52MS5MaXN0UmVnaXN0ZXJlZFRvb2xzUmVxdWVzdBooLnRvb2xtZXNoLnYxLkxpc3RSZWdpc3RlcmVkVG9vbHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_toolmesh_v1_tool]);
+  fileDesc("Chp0b29sbWVzaC92MS9yZWdpc3RyeS5wcm90bxILdG9vbG1lc2gudjEiHAoaTGlzdFJlZ2lzdGVyZWRUb29sc1JlcXVlc3Qi3QEKG0xpc3RSZWdpc3RlcmVkVG9vbHNSZXNwb25zZRIqCgV0b29scxgBIAMoCzIbLnRvb2xtZXNoLnYxLlJlZ2lzdGVyZWRUb29sEhEKCWRpc2NvdmVyeRgCIAEoCRIzCgllbmRwb2ludHMYAyADKAsyIC50b29sbWVzaC52MS5Ub29sU2VydmljZUVuZHBvaW50Ei8KDXJlZnVzZWRfdG9vbHMYBCADKAsyGC50b29sbWVzaC52MS5SZWZ1c2VkVG9vbBIZChFwdWJsaXNoaW5nX3BvbGljeRgFIAEoCSJhCgtSZWZ1c2VkVG9vbBIMCgRuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSDgoGcmVhc29uGAMgASgJEhAKCHNlcnZpY2VzGAQgAygJEhEKCWFkZHJlc3NlcxgFIAMoCSLfAQoOUmVnaXN0ZXJlZFRvb2wSLwoKZGVmaW5pdGlvbhgBIAEoCzIbLnRvb2xtZXNoLnYxLlRvb2xEZWZpbml0aW9uEhEKCWFkZHJlc3NlcxgCIAMoCRIRCglwZXJtaXR0ZWQYAyABKAgSEQoJYXZhaWxhYmxlGAQgASgIEg8KB3ZlcnNpb24YBSABKAkSDgoGd2VpZ2h0GAYgASgNEhAKCHNlcnZpY2VzGAcgAygJEjAKCHZlcnNpb25zGAggAygLMh4udG9vbG1lc2gudjEuU2VydmVkVG9vbFZlcnNpb24ihwEKEVNlcnZlZFRvb2xWZXJzaW9uEg8KB3ZlcnNpb24YASABKAkSDgoGd2VpZ2h0GAIgASgNEhAKCHNlcnZpY2VzGAMgAygJEhEKCWFkZHJlc3NlcxgEIAMoCRIRCglhdmFpbGFibGUYBSABKAgSGQoRaW5wdXRfc2NoZW1hX2pzb24YBiABKAkiqgEKE1Rvb2xTZXJ2aWNlRW5kcG9pbnQSDwoHYWRkcmVzcxgBIAEoCRIwCg1icmVha2VyX3N0YXRlGAIgASgOMhkudG9vbG1lc2gudjEuQnJlYWtlclN0YXRlEi4KC3JldHJ5X2FmdGVyGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhEKCXJlYWNoYWJsZRgEIAEoCBINCgV0b29scxgFIAMoCSp8CgxCcmVha2VyU3RhdGUSHQoZQlJFQUtFUl9TVEFURV9VTlNQRUNJRklFRBAAEhgKFEJSRUFLRVJfU1RBVEVfQ0xPU0VEEAESFgoSQlJFQUtFUl9TVEFURV9PUEVOEAISGwoXQlJFQUtFUl9TVEFURV9IQUxGX09QRU4QAzJ7Cg9SZWdpc3RyeVNlcnZpY2USaAoTTGlzdFJlZ2lzdGVyZWRUb29scxInLnRvb2xtZXNoLnYxLkxpc3RSZWdpc3RlcmVkVG9vbHNSZXF1ZXN0GigudG9vbG1lc2gudjEuTGlzdFJlZ2lzdGVyZWRUb29sc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_toolmesh_v1_tool]);
 
 /**
  * @generated from message toolmesh.v1.ListRegisteredToolsRequest
@@ -60,8 +60,8 @@ export type ListRegisteredToolsResponse = Message<"toolmesh.v1.ListRegisteredToo
   refusedTools: RefusedTool[];
 
   /**
-   * Where the publishing policy comes from: a file name, or empty when there is none
-   * (then any discovered service may publish any name).
+   * The publishing policy in force: its file for operators (registry:admin), "on" for
+   * others; empty when there is none (then any discovered service may publish any name).
    *
    * @generated from field: string publishing_policy = 5;
    */
@@ -121,6 +121,10 @@ export const RefusedToolSchema: GenMessage<RefusedTool> = /*@__PURE__*/
   messageDesc(file_toolmesh_v1_registry, 2);
 
 /**
+ * One tool name as the registry serves it. With several versions served at once, the
+ * definition (and addresses, version, services) are those of the version with the largest
+ * share of conversations, and versions lists them all.
+ *
  * @generated from message toolmesh.v1.RegisteredTool
  */
 export type RegisteredTool = Message<"toolmesh.v1.RegisteredTool"> & {
@@ -151,7 +155,7 @@ export type RegisteredTool = Message<"toolmesh.v1.RegisteredTool"> & {
   available: boolean;
 
   /**
-   * The version served (empty = unversioned); one entry per served version of a name.
+   * The version served (empty = unversioned).
    *
    * @generated from field: string version = 5;
    */
@@ -170,6 +174,13 @@ export type RegisteredTool = Message<"toolmesh.v1.RegisteredTool"> & {
    * @generated from field: repeated string services = 7;
    */
   services: string[];
+
+  /**
+   * Every served version of the name, oldest first, when more than one is served.
+   *
+   * @generated from field: repeated toolmesh.v1.ServedToolVersion versions = 8;
+   */
+  versions: ServedToolVersion[];
 };
 
 /**
@@ -178,6 +189,58 @@ export type RegisteredTool = Message<"toolmesh.v1.RegisteredTool"> & {
  */
 export const RegisteredToolSchema: GenMessage<RegisteredTool> = /*@__PURE__*/
   messageDesc(file_toolmesh_v1_registry, 3);
+
+/**
+ * One served version of a tool name during a rollout.
+ *
+ * @generated from message toolmesh.v1.ServedToolVersion
+ */
+export type ServedToolVersion = Message<"toolmesh.v1.ServedToolVersion"> & {
+  /**
+   * @generated from field: string version = 1;
+   */
+  version: string;
+
+  /**
+   * Share of conversations pinned to it, 0-100.
+   *
+   * @generated from field: uint32 weight = 2;
+   */
+  weight: number;
+
+  /**
+   * @generated from field: repeated string services = 3;
+   */
+  services: string[];
+
+  /**
+   * Addresses of its replicas (to registry:admin only).
+   *
+   * @generated from field: repeated string addresses = 4;
+   */
+  addresses: string[];
+
+  /**
+   * At least one replica's breaker lets calls through.
+   *
+   * @generated from field: bool available = 5;
+   */
+  available: boolean;
+
+  /**
+   * Its JSON Schema of the arguments (conversations pinned to it are offered this one).
+   *
+   * @generated from field: string input_schema_json = 6;
+   */
+  inputSchemaJson: string;
+};
+
+/**
+ * Describes the message toolmesh.v1.ServedToolVersion.
+ * Use `create(ServedToolVersionSchema)` to create a new message.
+ */
+export const ServedToolVersionSchema: GenMessage<ServedToolVersion> = /*@__PURE__*/
+  messageDesc(file_toolmesh_v1_registry, 4);
 
 /**
  * @generated from message toolmesh.v1.ToolServiceEndpoint
@@ -222,7 +285,7 @@ export type ToolServiceEndpoint = Message<"toolmesh.v1.ToolServiceEndpoint"> & {
  * Use `create(ToolServiceEndpointSchema)` to create a new message.
  */
 export const ToolServiceEndpointSchema: GenMessage<ToolServiceEndpoint> = /*@__PURE__*/
-  messageDesc(file_toolmesh_v1_registry, 4);
+  messageDesc(file_toolmesh_v1_registry, 5);
 
 /**
  * State of an endpoint's circuit breaker.
