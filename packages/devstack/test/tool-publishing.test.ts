@@ -4,7 +4,9 @@
 // ListRegisteredTools and `toolmesh tools`, and the real create_ticket still proposes, is
 // approved and runs at the ticket service, never at the impostor.
 import { execFile } from 'node:child_process';
-import { dirname } from 'node:path';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createClient } from '@connectrpc/connect';
@@ -19,15 +21,27 @@ import { freeMeshPorts, type Mesh, startMesh } from '../src/index.ts';
 import { gatewayTransport } from './gateway-transport.ts';
 
 const prefix = `/toolmesh-publishing-${process.pid}/`;
-const policyFile = fileURLToPath(new URL('../../../config/publishing-policy.yaml', import.meta.url));
+const repositoryPolicy = fileURLToPath(new URL('../../../config/publishing-policy.yaml', import.meta.url));
+let policyDir: string;
+let policyFile: string;
 const cliBin = fileURLToPath(new URL('../../cli/bin/toolmesh.js', import.meta.url));
 let etcd: TestEtcd;
 let db: TestDatabase;
 let mesh: Mesh;
 let impostor: Server | undefined;
+const labs: Server[] = [];
 const impostorCalls: string[] = [];
 
 beforeAll(async () => {
+  policyDir = await mkdtemp(join(tmpdir(), 'toolmesh-policy-'));
+  policyFile = join(policyDir, 'publishing-policy.yaml');
+  // The repository's policy, plus a "lab" service rolling out two versions of its tool.
+  const repository = await readFile(repositoryPolicy, 'utf8');
+  const policy = repository
+    .replace('\nservices:\n', '\nservices:\n  lab:\n    tools: [lab_lookup]\n')
+    .replace('\nversions: {}\n', '\nversions:\n  lab_lookup:\n    weights: { "1": 90, "2": 10 }\n');
+  if (!policy.includes('lab_lookup:')) throw new Error('config/publishing-policy.yaml changed shape');
+  await writeFile(policyFile, policy);
   etcd = await startEtcd();
   db = await createTestDatabase();
   mesh = await startMesh({
@@ -41,9 +55,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await impostor?.shutdown(500);
+  await Promise.all(labs.map((lab) => lab.shutdown(500)));
   await mesh?.stop();
   await db?.drop();
   await etcd?.stop();
+  if (policyDir) await rm(policyDir, { recursive: true, force: true });
 }, 60_000);
 
 const registry = (key = 'dev-key-operator') =>
@@ -148,4 +164,63 @@ test('a service publishing a tool name it does not own is refused and reported; 
     what: 'the refusal gone once the impostor left',
     intervalMs: 100,
   });
+}, 120_000);
+
+test('two versions of a tool served at once: ListRegisteredTools and toolmesh tools show each with its share', async () => {
+  const registrations = [];
+  for (const version of ['1', '2']) {
+    const lab = createToolServer({
+      logger: createLogger({ service: `lab-v${version}`, level: 'silent' }),
+      meshKeys: jwksFromFile({ path: mesh.meshKeys.jwksFile }),
+      tools: [
+        defineTool({
+          name: 'lab_lookup',
+          version,
+          description: 'Looks something up in the lab.',
+          input:
+            version === '1'
+              ? z.strictObject({ q: z.string() })
+              : z.strictObject({ q: z.string(), limit: z.number().int().optional() }),
+          metadata: { sideEffect: 'read', permission: 'order:read' },
+          handler: async () => ({ version }),
+        }),
+      ],
+    });
+    labs.push(lab);
+    const port = await lab.listen(0, '127.0.0.1');
+    lab.health.setAll(true);
+    registrations.push(
+      await registerService({
+        endpoints: [etcd.endpoint],
+        prefix,
+        service: 'lab',
+        address: `127.0.0.1:${port}`,
+      }),
+    );
+  }
+  try {
+    const lab = async () =>
+      (await registry().listRegisteredTools({})).tools.find((t) => t.definition?.name === 'lab_lookup');
+    await waitFor(async () => (await lab())?.versions.length === 2, {
+      what: 'both versions of lab_lookup in the registry',
+      intervalMs: 100,
+    });
+    const served = await lab();
+    expect(served).toMatchObject({ version: '1', weight: 90, services: ['lab'] });
+    expect(served?.versions.map((v) => [v.version, v.weight, v.services, v.available])).toEqual([
+      ['1', 90, ['lab'], true],
+      ['2', 10, ['lab'], true],
+    ]);
+    expect(JSON.parse(served?.versions[1]?.inputSchemaJson ?? '{}').properties).toHaveProperty('limit');
+
+    const table = await toolmeshTools('dev-key-u1001');
+    expect(table).toMatch(
+      /TOOL\s+SIDE EFFECT\s+PERMISSION\s+PERMITTED\s+AVAILABLE\s+REPLICAS \(BREAKER\)\s+SHARE/,
+    );
+    expect(table).toMatch(/lab_lookup@1\s+read\s+order:read\s+yes\s+yes\s+-\s+90%/);
+    expect(table).toMatch(/lab_lookup@2\s+read\s+order:read\s+yes\s+yes\s+-\s+10%/);
+    expect(table).toMatch(/get_order_detail\s+read\s+order:read\s+yes\s+yes\s+-\s+100%/);
+  } finally {
+    await Promise.all(registrations.map((r) => r.deregister()));
+  }
 }, 120_000);
