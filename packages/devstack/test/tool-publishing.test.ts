@@ -2,7 +2,8 @@
 // publishing policy; a tool service registered in etcd as "inventory" publishes create_ticket as a
 // read (which would skip approval). It is refused and reported with the reason by
 // ListRegisteredTools and `toolmesh tools`, and the real create_ticket still proposes, is
-// approved and runs at the ticket service, never at the impostor.
+// approved and runs at the ticket service, never at the impostor. Two versions of a tool served at
+// once are shown with their shares of conversations.
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -17,7 +17,7 @@ import { type Database, migrate, openDatabase } from '@toolmesh/db';
 import { createStaticDiscovery } from '@toolmesh/discovery';
 import { PrincipalSchema, SideEffect } from '@toolmesh/proto';
 import type { ClientTlsSettings, Server, TlsSettings } from '@toolmesh/rpc';
-import { createLogger, createMetricsRegistry } from '@toolmesh/telemetry';
+import { createLogger, createMetricsRegistry, type Logger } from '@toolmesh/telemetry';
 import {
   createTestDatabase,
   createTestMeshKeys,
@@ -41,6 +41,7 @@ import {
   describeRegistry,
   type ToolRegistry,
 } from '../src/tools/index.ts';
+import { createRepeatQuietLogger } from '../src/tools/repeat-quiet-logger.ts';
 
 const logger = createLogger({ service: 'publishing-test', level: 'silent' });
 const repositoryPolicy = new URL('../../../config/publishing-policy.yaml', import.meta.url);
@@ -231,6 +232,18 @@ test('the policy file: problems named by line and key; names and prefixes claime
     allowed: false,
     reason: expect.stringContaining('claims it for none'),
   });
+});
+
+test('a refusal is logged when it starts, not again at every refresh while it lasts', () => {
+  const lines: string[] = [];
+  const base = { error: (_f: object, m: string) => lines.push(m), warn: () => {} } as unknown as Logger;
+  const log = createRepeatQuietLogger(base);
+  for (const present of [true, true, true, false, true]) {
+    log.round();
+    if (present) log.logger.error({ tool: 'create_ticket' }, 'refused');
+  }
+  // Logged when it began, and again once it had gone away and came back.
+  expect(lines).toEqual(['refused', 'refused']);
 });
 
 test('a service publishing a name it does not own is refused and reported; the owner’s tool still runs', async () => {

@@ -11,6 +11,7 @@ import {
 import type { ArgumentValidator } from './argument-validator.ts';
 import { mergePublished, type PublishedTools, type RefusedToolInfo } from './merge-published.ts';
 import { peerCertificateNames } from './peer-certificate-names.ts';
+import { createRepeatQuietLogger } from './repeat-quiet-logger.ts';
 import {
   createToolEndpoint,
   type EndpointObservers,
@@ -146,10 +147,13 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
   let timer: ClockTimer | undefined;
 
   // Rebuilt after each change: a tool is served by every endpoint that publishes it.
+  // Refusals are logged when they start, not again at every refresh while they last.
+  const mergeLog = createRepeatQuietLogger(logger);
   const rebuild = () => {
+    mergeLog.round();
     ({ byName, refused } = mergePublished(
       [...entries.values()],
-      logger,
+      mergeLog.logger,
       options.publishing?.current() ?? openPublishingPolicy,
     ));
   };
