@@ -23,6 +23,8 @@ export interface BenchMeshOptions {
   serviceEnv?: Record<string, NodeJS.ProcessEnv>;
   /** The mesh's key files (e.g. shared with an extra tool service); absent: new ones for this start. */
   meshKeys?: MeshOptions['meshKeys'];
+  /** Orchestrator processes behind the gateway (it balances over all); default 1. */
+  orchestrators?: number;
   /** Print the services' lines (for debugging a benchmark). */
   verbose?: boolean;
   /**
@@ -89,6 +91,7 @@ export async function startBenchMesh(options: BenchMeshOptions): Promise<BenchMe
       serviceEnv: options.serviceEnv,
       extraToolServices: options.extraToolServices,
       meshKeys: options.meshKeys,
+      orchestrators: options.orchestrators,
       onLine: options.verbose
         ? (service, line) => console.error(`${service.padEnd(14)}| ${line}`)
         : undefined,
