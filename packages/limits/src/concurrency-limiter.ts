@@ -24,6 +24,11 @@ export interface ConcurrencyLimiter {
    * signal's reason when the signal aborts first; a rejected caller leaves the queue.
    */
   acquire(signal?: AbortSignal): Promise<Release>;
+  /**
+   * A slot now, or undefined when none is free (or callers wait for one): never waits, so a
+   * caller that sheds load answers at once. A newcomer never overtakes the queue.
+   */
+  tryAcquire(): Release | undefined;
   /** Runs `fn` holding a slot and releases it however `fn` ends. */
   run<T>(fn: () => T | Promise<T>, signal?: AbortSignal): Promise<T>;
   /** Slots held. */
@@ -96,6 +101,11 @@ export function createConcurrencyLimiter(options: ConcurrencyLimiterOptions): Co
 
   return {
     acquire,
+    tryAcquire() {
+      if (held >= limit || waiters.size > 0) return undefined;
+      held++;
+      return makeRelease();
+    },
     async run(fn, signal) {
       const release = await acquire(signal);
       try {

@@ -1,4 +1,9 @@
 export {
+  type AdmissionLimiter,
+  type AdmissionLimiterOptions,
+  createAdmissionLimiter,
+} from './admission-limiter.ts';
+export {
   type ConcurrencyLimiter,
   type ConcurrencyLimiterOptions,
   createConcurrencyLimiter,

@@ -1,0 +1,94 @@
+import { createManualClock } from '@toolmesh/clock';
+import { createMetricsRegistry } from '@toolmesh/telemetry';
+import { createAdmissionLimiter, createConcurrencyLimiter } from '../src/index.ts';
+
+describe('admission limiter', () => {
+  test('admits up to the limit, refuses the next at once, and admits again once a slot is back', () => {
+    const limiter = createAdmissionLimiter({ limit: 2, clock: createManualClock() });
+    const first = limiter.tryAdmit();
+    const second = limiter.tryAdmit();
+    expect(first).toBeDefined();
+    expect(second).toBeDefined();
+    expect(limiter.tryAdmit()).toBeUndefined();
+    expect(limiter.tryAdmit()).toBeUndefined();
+    expect(limiter.inFlight()).toBe(2);
+    expect(limiter.shed()).toBe(2);
+    first?.();
+    // Giving a slot back twice frees one slot, not two.
+    first?.();
+    expect(limiter.inFlight()).toBe(1);
+    const third = limiter.tryAdmit();
+    expect(third).toBeDefined();
+    expect(limiter.tryAdmit()).toBeUndefined();
+    second?.();
+    third?.();
+    expect(limiter.inFlight()).toBe(0);
+    expect(limiter.shed()).toBe(3);
+  });
+
+  test('the retry hint follows how long admitted work held its slots, within its bounds', async () => {
+    const clock = createManualClock();
+    const limiter = createAdmissionLimiter({
+      limit: 4,
+      clock,
+      minRetryAfterMs: 50,
+      maxRetryAfterMs: 2_000,
+    });
+    // Nothing finished yet: 1 s.
+    expect(limiter.retryAfterMs()).toBe(1_000);
+    const hold = async (ms: number) => {
+      const release = limiter.tryAdmit();
+      await clock.advance(ms);
+      release?.();
+    };
+    await hold(300);
+    expect(limiter.retryAfterMs()).toBe(300);
+    // A running mean: one long turn moves it a tenth of the way.
+    await hold(1_300);
+    expect(limiter.retryAfterMs()).toBe(400);
+    for (let i = 0; i < 100; i++) await hold(10);
+    expect(limiter.retryAfterMs()).toBe(50);
+    for (let i = 0; i < 100; i++) await hold(60_000);
+    expect(limiter.retryAfterMs()).toBe(2_000);
+  });
+
+  test('in flight, the bound and refusals are metrics of the process', async () => {
+    const registry = createMetricsRegistry({ processMetrics: false });
+    const limiter = createAdmissionLimiter({
+      limit: 1,
+      clock: createManualClock(),
+      metrics: { registry, prefix: 'toolmesh_turns', help: 'Chat turns' },
+    });
+    const release = limiter.tryAdmit();
+    limiter.tryAdmit();
+    const text = await registry.metrics();
+    expect(text).toMatch(/^toolmesh_turns_in_flight(\{[^}]*\})? 1$/m);
+    expect(text).toMatch(/^toolmesh_turns_in_flight_limit(\{[^}]*\})? 1$/m);
+    expect(text).toMatch(/^toolmesh_turns_shed_total(\{[^}]*\})? 1$/m);
+    release?.();
+    expect(await registry.metrics()).toMatch(/^toolmesh_turns_in_flight(\{[^}]*\})? 0$/m);
+  });
+
+  test('rejects a bound that is not a positive integer', () => {
+    expect(() => createAdmissionLimiter({ limit: 0 })).toThrow(RangeError);
+    expect(() => createAdmissionLimiter({ limit: 1.5 })).toThrow(RangeError);
+  });
+});
+
+describe('concurrency limiter tryAcquire', () => {
+  test('takes a free slot without waiting, and never overtakes a caller already queued', async () => {
+    const limiter = createConcurrencyLimiter({ limit: 1, clock: createManualClock() });
+    const held = limiter.tryAcquire();
+    expect(held).toBeDefined();
+    expect(limiter.tryAcquire()).toBeUndefined();
+    const queued = limiter.acquire();
+    held?.();
+    // The slot went to the caller in the queue.
+    expect(limiter.tryAcquire()).toBeUndefined();
+    (await queued)();
+    const again = limiter.tryAcquire();
+    expect(again).toBeDefined();
+    again?.();
+    expect(limiter.inFlight()).toBe(0);
+  });
+});
