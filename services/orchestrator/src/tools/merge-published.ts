@@ -222,6 +222,8 @@ export function mergePublished(
     );
     const rollout: ServedVersion[] = [];
     const pin = (conversationId: string): RegisteredTool => {
+      // Most tools have one version: no hash on every model call for them.
+      if (rollout.length === 1) return rollout[0]?.tool as RegisteredTool;
       const version = pickVersion(conversationId, name, weights);
       return (rollout.find((v) => v.version === version) ?? rollout[0])?.tool as RegisteredTool;
     };
