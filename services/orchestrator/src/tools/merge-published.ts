@@ -114,6 +114,10 @@ export function mergePublished(
         ? { allowed: false, reason: impostor }
         : policy.mayPublish(service, name);
       if (!verdict.allowed) {
+        logger.error(
+          { tool: name, version, service, address: endpoint.address },
+          `tool refused: ${verdict.reason}`,
+        );
         refuse(name, version, verdict.reason, service ? [service] : [], [endpoint.address]);
         continue;
       }
