@@ -140,6 +140,14 @@ export const errorTable = {
     retryable: true,
     message: (f) => retryLater('the tenant runs as many chats at once as it may', f),
   },
+  // A gateway or orchestrator process (metadata.service) runs as many chat turns as it admits;
+  // the request was refused before any work, so it may be sent again (elsewhere, or after retryAfterMs).
+  OVERLOADED: {
+    code: Code.ResourceExhausted,
+    toolError: 'RATE_LIMITED',
+    retryable: true,
+    message: (f) => retryLater(`the ${f.metadata?.service ?? 'server'} is at capacity`, f),
+  },
   // Every replica of a tool is refused by its breaker (retryAfterMs: the first to half-open).
   TOOL_UNAVAILABLE: {
     code: Code.Unavailable,

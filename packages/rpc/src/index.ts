@@ -3,6 +3,12 @@ export { Code, ConnectError, type HandlerContext, type Interceptor } from '@conn
 export { isStorageUnavailable } from '@toolmesh/resilience';
 export * from './balancing/index.ts';
 export { createClientTracingInterceptor } from './client-tracing-interceptor.ts';
+export {
+  type Admission,
+  type AdmissionInterceptorOptions,
+  createAdmissionInterceptor,
+  isOverloadedError,
+} from './create-admission-interceptor.ts';
 export { createClientPool } from './create-client-pool.ts';
 export { createGrpcChannel, createGrpcClient, type GrpcClientOptions } from './create-grpc-client.ts';
 export {

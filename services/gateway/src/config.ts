@@ -112,6 +112,12 @@ const schema = z.object({
   PUBLIC_RATE_BURST: z.coerce.number().int().min(1).default(40),
   /** Server streams (ChatStream, WatchTask) one user may hold open at once on one gateway replica. */
   MAX_OPEN_STREAMS_PER_USER: z.coerce.number().int().min(1).default(8),
+  /**
+   * Chat turns (Chat, ChatStream until it ends, Confirm) this gateway process forwards at once;
+   * beyond it a turn is refused at once with RESOURCE_EXHAUSTED and a retry hint. The default is
+   * one orchestrator's worth on a 2-core machine (docs/scaling.md); raise it with more orchestrators.
+   */
+  MAX_TURNS_IN_FLIGHT: z.coerce.number().int().min(1).default(64),
   /** Shares rate limits across gateway replicas; unset keeps them in process. */
   REDIS_URL: z.string().url().optional(),
   /** Prefix of every Redis key, so several meshes (or test runs) can share one Redis. */
@@ -280,6 +286,7 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
     chatRate: { ratePerSec: c.CHAT_RATE_PER_SEC, burst: c.CHAT_RATE_BURST },
     publicRate: { ratePerSec: c.PUBLIC_RATE_PER_SEC, burst: c.PUBLIC_RATE_BURST },
     maxOpenStreamsPerUser: c.MAX_OPEN_STREAMS_PER_USER,
+    maxTurnsInFlight: c.MAX_TURNS_IN_FLIGHT,
     redisUrl: c.REDIS_URL,
     redisPrefix: c.REDIS_PREFIX,
     corsOrigins: c.CORS_ALLOWED_ORIGINS,

@@ -1,7 +1,7 @@
 // Composition root of the gateway: config → authenticator → orchestrator client → server.
 
 import { systemClock } from '@toolmesh/clock';
-import { connectRedis, createRateLimiter } from '@toolmesh/limits';
+import { connectRedis, createAdmissionLimiter, createRateLimiter } from '@toolmesh/limits';
 import {
   AssistantService,
   AuditService,
@@ -86,6 +86,15 @@ const server = createGatewayServer({
   chatRate: config.chatRate,
   publicRate: config.publicRate,
   maxOpenStreamsPerUser: config.maxOpenStreamsPerUser,
+  turnAdmission: createAdmissionLimiter({
+    limit: config.maxTurnsInFlight,
+    clock: systemClock,
+    metrics: {
+      registry: telemetry.metrics,
+      prefix: 'toolmesh_turns',
+      help: 'Chat turns (Chat, ChatStream, Confirm)',
+    },
+  }),
   corsOrigins: config.corsOrigins,
   logger,
   metrics: telemetry.metrics,

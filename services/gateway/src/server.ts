@@ -9,7 +9,13 @@ import {
   type ToolCallService,
   UsageService,
 } from '@toolmesh/proto';
-import { createServer, publicHttp2Limits, type Server } from '@toolmesh/rpc';
+import {
+  type Admission,
+  createAdmissionInterceptor,
+  createServer,
+  publicHttp2Limits,
+  type Server,
+} from '@toolmesh/rpc';
 import type { Logger, Registry } from '@toolmesh/telemetry';
 import { createAuthInterceptor } from './auth-interceptor.ts';
 import type { Authenticate } from './authenticate.ts';
@@ -45,6 +51,11 @@ export interface GatewayServerOptions {
   publicRate?: RateRule;
   /** Server streams one user may hold open on this replica; default 8. */
   maxOpenStreamsPerUser?: number;
+  /**
+   * Bounds the chat turns this process forwards at once (a turn beyond it is refused before it
+   * is forwarded: RESOURCE_EXHAUSTED, reason OVERLOADED, a retry hint); absent: no bound.
+   */
+  turnAdmission?: Admission;
   logger: Logger;
   /** The process's metrics registry (grpc_server_* series). */
   metrics?: Registry;
@@ -92,6 +103,17 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
         publicRule: options.publicRate,
         maxOpenStreamsPerUser: options.maxOpenStreamsPerUser,
       }),
+      // After authentication (an unknown caller learns nothing of load) and the caller's own
+      // rate; before the forward, so a shed turn costs the orchestrators nothing.
+      ...(options.turnAdmission
+        ? [
+            createAdmissionInterceptor({
+              admission: options.turnAdmission,
+              admits: (service) => service === ChatService.typeName,
+              service: 'gateway',
+            }),
+          ]
+        : []),
     ],
     // Each public service is the orchestrator's, forwarded as the verified caller; the
     // orchestrator checks permissions (audit:read, usage:read …) and tenancy.

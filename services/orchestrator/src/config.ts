@@ -98,6 +98,12 @@ const schema = z.object({
   /** Consecutive transport failures that open a tool endpoint's breaker, and how long it stays open. */
   BREAKER_FAILURE_THRESHOLD: z.coerce.number().int().min(1).default(5),
   BREAKER_HALF_OPEN_MS: z.coerce.number().int().min(100).default(5_000),
+  /**
+   * Chat turns (Chat, ChatStream until it ends, Confirm) this process runs at once; beyond it a
+   * turn is refused at once with RESOURCE_EXHAUSTED and a retry hint (a gateway then tries
+   * another replica). Default: ~200 chats/s at c32 on a 2-core machine × ~0.3 s (docs/scaling.md).
+   */
+  MAX_TURNS_IN_FLIGHT: z.coerce.number().int().min(1).default(64),
   CONVERSATION_LEASE_MS: z.coerce.number().int().min(300).default(30_000),
   /** Executions running longer than this (and approved writes not finished) are reconciled. */
   RECONCILE_STALE_MS: z.coerce.number().int().min(0).default(120_000),
@@ -160,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
     redisPrefix: c.REDIS_PREFIX,
     readCache: c.READ_CACHE === 'on',
     conversationLeaseMs: c.CONVERSATION_LEASE_MS,
+    maxTurnsInFlight: c.MAX_TURNS_IN_FLIGHT,
     reconcile: { staleMs: c.RECONCILE_STALE_MS, intervalMs: c.RECONCILE_INTERVAL_MS },
     execution: {
       maxConcurrent: c.MAX_CONCURRENT_TOOL_CALLS,

@@ -5,7 +5,12 @@ import { createToolCache } from '@toolmesh/cache';
 import { systemClock } from '@toolmesh/clock';
 import { migrate, openDatabase } from '@toolmesh/db';
 import { createDiscovery, registerIfConfigured } from '@toolmesh/discovery';
-import { connectRedis, createConcurrencyLimiter, createKeyedConcurrencyLimiter } from '@toolmesh/limits';
+import {
+  connectRedis,
+  createAdmissionLimiter,
+  createConcurrencyLimiter,
+  createKeyedConcurrencyLimiter,
+} from '@toolmesh/limits';
 import { SideEffect } from '@toolmesh/proto';
 import {
   createCredentialIssuer,
@@ -292,6 +297,15 @@ const server = createOrchestratorServer({
     limits: config.limits,
     leaseMs: config.conversationLeaseMs,
   },
+  turnAdmission: createAdmissionLimiter({
+    limit: config.maxTurnsInFlight,
+    clock,
+    metrics: {
+      registry: telemetry.metrics,
+      prefix: 'toolmesh_turns',
+      help: 'Chat turns (Chat, ChatStream, Confirm)',
+    },
+  }),
   clock,
 });
 const port = await server.listen(config.port, config.host);

@@ -1,6 +1,9 @@
 import { type Clock, systemClock } from '@toolmesh/clock';
 import type { Pool } from '@toolmesh/db';
+import { ChatService } from '@toolmesh/proto';
 import {
+  type Admission,
+  createAdmissionInterceptor,
   createMeshAuthInterceptor,
   createServer,
   type KeyResolver,
@@ -45,6 +48,11 @@ export interface OrchestratorServerOptions {
   usage?: UsageServiceOptions['usage'];
   /** What ToolCallService (one call named by the caller, e.g. over MCP) runs with; absent: not served. */
   toolCalls?: ToolCallServiceOptions;
+  /**
+   * Bounds the chat turns this process runs at once (beyond it: RESOURCE_EXHAUSTED, reason
+   * OVERLOADED, a retry hint, before the turn starts); absent: no bound.
+   */
+  turnAdmission?: Admission;
 }
 
 /**
@@ -66,6 +74,16 @@ export function createOrchestratorServer(options: OrchestratorServerOptions): Se
         acceptsAudience: (audience) => audience === meshAudience.orchestrator,
         clock: options.clock,
       }),
+      // After the credential check: a caller the mesh did not sign for learns nothing of load.
+      ...(options.turnAdmission
+        ? [
+            createAdmissionInterceptor({
+              admission: options.turnAdmission,
+              admits: (service) => service === ChatService.typeName,
+              service: 'orchestrator',
+            }),
+          ]
+        : []),
     ],
     services: [
       createChatService(options.engine),

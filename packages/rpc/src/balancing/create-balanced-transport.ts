@@ -3,6 +3,7 @@ import type { Transport } from '@connectrpc/connect';
 import { createAsyncIterable } from '@connectrpc/connect/protocol';
 import { type Clock, systemClock } from '@toolmesh/clock';
 import { CircuitOpenError } from '@toolmesh/resilience';
+import { isOverloadedError } from '../create-admission-interceptor.ts';
 import { errorFor } from '../error-details.ts';
 import { isUnsentError } from '../is-unsent-error.ts';
 import { createRetryBudget, type RetryBudget } from '../retry-budget.ts';
@@ -42,7 +43,8 @@ const backoffMs = (retry: number) => Math.random() * Math.min(500, 25 * 2 ** ret
  * HTTP/2 would pin it) picks a replica (see EndpointBalancer.candidates) and runs through that
  * replica's breaker. A call that never reached a server (refused connection, refused stream,
  * ejected replica) moves to the next replica at once — sending it again cannot do anything
- * twice; one that reached a server is never repeated. Server streams are balanced when opened.
+ * twice; so does one a replica shed (OVERLOADED) while a replica not yet tried remains. One
+ * that reached a server's handler is never repeated. Server streams are balanced when opened.
  */
 export function createBalancedTransport(options: BalancedTransportOptions): Transport {
   const { balancer } = options;
@@ -85,6 +87,18 @@ export function createBalancedTransport(options: BalancedTransportOptions): Tran
         return await endpoint.breaker.execute(() => call(endpoint));
       } catch (error) {
         lastError = error;
+        // A replica that shed the call ran nothing of it: another replica not tried yet may have
+        // room (never the same one again: waiting here would queue the call at this tier).
+        if (
+          isOverloadedError(error) &&
+          attempt < maxAttempts &&
+          !signal?.aborted &&
+          balancer.candidates(key).some((e) => !tried.has(e.address)) &&
+          budget.withdraw()
+        ) {
+          retries++;
+          continue;
+        }
         // An ejected replica (or one whose trial runs) was not called: the next one is tried at once.
         const unsent = error instanceof CircuitOpenError || isUnsentError(error);
         if (!unsent || attempt >= maxAttempts || signal?.aborted) {
