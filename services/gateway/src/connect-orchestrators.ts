@@ -13,6 +13,7 @@ import {
 } from '@toolmesh/rpc';
 import type { Logger, Registry } from '@toolmesh/telemetry';
 import type { Config } from './config.ts';
+import { createOrchestratorReplicaMetrics } from './orchestrator-replica-metrics.ts';
 
 /** Options of {@link connectOrchestrators}. */
 export interface ConnectOrchestratorsOptions {
@@ -63,6 +64,7 @@ export async function connectOrchestrators(options: ConnectOrchestratorsOptions)
     : {};
   // Replicas seen: the first "closed" of each is its arrival, not a recovery.
   const known = new Set<string>();
+  const replicaMetrics = options.metrics ? createOrchestratorReplicaMetrics(options.metrics) : undefined;
   const balancer = createEndpointBalancer<Transport>({
     source: discovery,
     // The deadline comes from each forwarded call; this one only backs a call that set none.
@@ -71,12 +73,14 @@ export async function connectOrchestrators(options: ConnectOrchestratorsOptions)
     ...settings.breaker,
     clock: options.clock,
     onBreakerChange: (address, state) => {
+      replicaMetrics?.breakerChanged(address, state);
       if (known.has(address)) logger.warn({ address, state }, 'orchestrator replica breaker changed state');
       else logger.info({ address }, 'orchestrator replica joined');
       known.add(address);
     },
     onRemoved: (address) => {
       known.delete(address);
+      replicaMetrics?.forget(address);
       logger.info({ address }, 'orchestrator replica left');
     },
   });

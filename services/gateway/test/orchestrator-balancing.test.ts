@@ -13,7 +13,7 @@ import {
   type Server,
   serviceRegistration,
 } from '@toolmesh/rpc';
-import { createLogger } from '@toolmesh/telemetry';
+import { createLogger, createMetricsRegistry } from '@toolmesh/telemetry';
 import { freePort } from '@toolmesh/testkit';
 import { loadConfig } from '../src/config.ts';
 import { connectOrchestrators, type Orchestrators } from '../src/connect-orchestrators.ts';
@@ -55,6 +55,11 @@ async function startReplica(port?: number): Promise<Replica> {
 let replicas: Replica[];
 let orchestrators: Orchestrators;
 const clock = createManualClock();
+const metrics = createMetricsRegistry({ processMetrics: false });
+const breakerState = async (address: string) =>
+  (await metrics.getSingleMetric('toolmesh_orchestrator_breaker_state')?.get())?.values.find(
+    (v) => v.labels.replica === address,
+  )?.value;
 
 beforeAll(async () => {
   replicas = [await startReplica(), await startReplica(), await startReplica()];
@@ -64,7 +69,7 @@ beforeAll(async () => {
     BREAKER_HALF_OPEN_MS: '1000',
     TOOLMESH_MESH_KEY_FILE: '/unused',
   });
-  orchestrators = await connectOrchestrators({ settings: config.orchestrators, logger, clock });
+  orchestrators = await connectOrchestrators({ settings: config.orchestrators, logger, clock, metrics });
 });
 
 afterAll(async () => {
@@ -140,6 +145,7 @@ test('the preferred replica down: its turns go to the next at once, it is ejecte
   // Two refused connections in a row (BREAKER_FAILURE_THRESHOLD) ejected it.
   const endpoint = orchestrators.balancer.endpoints().find((e) => e.address === down.address);
   expect(endpoint?.breaker.state()).toBe('open');
+  expect(await breakerState(down.address)).toBe(2);
   expect(orchestrators.balancer.candidates(conversationId).map((e) => e.address)).not.toContain(down.address);
 
   // Back on the same port: after the ejection's wait one trial call goes through and closes it.
@@ -149,6 +155,7 @@ test('the preferred replica down: its turns go to the next at once, it is ejecte
   const res = await chat().chat({ conversationId, message: 'back' });
   expect(res.reply).toBe(back.address);
   expect(endpoint?.breaker.state()).toBe('closed');
+  expect(await breakerState(down.address)).toBe(0);
 });
 
 test('every replica down: refused by each, then UNAVAILABLE (CIRCUIT_OPEN) with a retry hint, without dialling', async () => {
