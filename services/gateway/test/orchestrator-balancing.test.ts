@@ -39,9 +39,11 @@ async function startReplica(port?: number): Promise<Replica> {
           if (req.message === 'unavailable') throw errorFor('STORAGE_UNAVAILABLE');
           return { conversationId: req.conversationId, reply: replica.address };
         },
-        async *chatStream() {
+        async *chatStream(req) {
           replica.reached++;
           yield {};
+          // Held open until the test lets it end: a long turn.
+          if (req.message === 'hold') await held.promise;
         },
       }),
     ],
@@ -52,6 +54,7 @@ async function startReplica(port?: number): Promise<Replica> {
   return replica;
 }
 
+let held = Promise.withResolvers<void>();
 let replicas: Replica[];
 let orchestrators: Orchestrators;
 const clock = createManualClock();
@@ -119,6 +122,21 @@ test('every turn of one conversation goes to one replica, chosen by rendezvous h
     }
     expect(preferred?.reached).toBe(before + 1);
   }
+});
+
+test('an open stream counts as load on its replica until it ends', async () => {
+  held = Promise.withResolvers<void>();
+  const stream = chat().chatStream({ conversationId: 'c-1', message: 'hold' })[Symbol.asyncIterator]();
+  await stream.next();
+  const preferred = rendezvousRank('c-1', replicas, (r) => r.address)[0]?.address;
+  const inFlight = () => orchestrators.balancer.endpoints().find((e) => e.address === preferred)?.inFlight;
+  expect(inFlight()).toBe(1);
+  // New conversations meanwhile go to the two idle replicas first.
+  const replies = await Promise.all([chat().chat({ message: 'a' }), chat().chat({ message: 'b' })]);
+  expect(replies.map((r) => r.reply)).not.toContain(preferred);
+  held.resolve();
+  expect((await stream.next()).done).toBe(true);
+  expect(inFlight()).toBe(0);
 });
 
 test('a call that reached a replica and failed there is not sent again', async () => {

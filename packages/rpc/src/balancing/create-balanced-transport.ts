@@ -138,9 +138,38 @@ export function createBalancedTransport(options: BalancedTransportOptions): Tran
         key = keyOf(method, read[0]);
         messages = { [Symbol.asyncIterator]: () => createAsyncIterable(read)[Symbol.asyncIterator]() };
       }
-      return run(key, signal, (e) =>
-        e.connection.stream(method, signal, timeoutMs, header, messages as typeof input, contextValues),
-      );
+      return run(key, signal, async (e) => {
+        const res = await e.connection.stream(
+          method,
+          signal,
+          timeoutMs,
+          header,
+          messages as typeof input,
+          contextValues,
+        );
+        // An open stream (a whole ChatStream turn) is load on its replica until it ends, is
+        // cancelled, or is dropped unread: the least-loaded choice must count it that long.
+        e.inFlight++;
+        let done = false;
+        const release = () => {
+          if (done) return;
+          done = true;
+          e.inFlight--;
+          signal?.removeEventListener('abort', release);
+        };
+        signal?.addEventListener('abort', release);
+        const source = res.message;
+        return {
+          ...res,
+          message: (async function* () {
+            try {
+              yield* source;
+            } finally {
+              release();
+            }
+          })(),
+        };
+      });
     },
   };
 }
