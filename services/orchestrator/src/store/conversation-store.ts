@@ -4,6 +4,7 @@ import type { Pool } from '@toolmesh/db';
 import type { Principal } from '@toolmesh/proto';
 import type { ModelToolCall, Owner, StoredMessage } from '../core-types.ts';
 import { nowAt, nowPlus, sqlTime } from './sql-time.ts';
+import { sharedWriteBatcher, type WriteBatcher, type WriteKind } from './write-batcher.ts';
 
 /** Who holds a conversation while a turn runs: a lease under a random token. */
 export interface ConversationLease {
@@ -88,6 +89,9 @@ interface MessageRow {
   tool_call_id: string | null;
 }
 
+/** Messages as {@link ConversationStore.load} reads them back (what append answers). */
+export const asStoredMessages = (messages: StoredMessage[]): StoredMessage[] => messages.map(asStored);
+
 /** A message as {@link ConversationStore.load} reads it back. */
 function asStored(m: StoredMessage): StoredMessage {
   if (m.role === 'assistant') {
@@ -112,17 +116,99 @@ function columns(messages: StoredMessage[]) {
   ];
 }
 
-const unnestMessages = `unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY
-    AS m(role, content, tool_calls, tool_call_id, ord)`;
-
 // Lease times are the database's (one clock for every replica) unless a test's manual
 // clock is given (see sqlTime).
 const leaseUntil = (now: string, leaseMs: string) => nowPlus(now, leaseMs);
+
+interface CreateRow {
+  id: string;
+  userId: string;
+  tenantId: string;
+  leaseMs: number;
+  token: string;
+  now: Date | null;
+  assistant: string | null;
+  variant: string | null;
+}
+
+// New conversations of one flush, each already held, in one INSERT.
+const createKind: WriteKind<CreateRow> = {
+  name: 'conversation.create',
+  order: 10,
+  async run(db, rows) {
+    await db.query(
+      `INSERT INTO orchestrator.conversations
+         (conversation_id, user_id, tenant_id, busy_until, lock_token, assistant, variant)
+       SELECT c.id, c.user_id, c.tenant_id, ${leaseUntil('c.now', 'c.lease_ms')}, c.token, c.assistant, c.variant
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::double precision[], $5::text[],
+                     $6::timestamptz[], $7::text[], $8::text[])
+           AS c(id, user_id, tenant_id, lease_ms, token, now, assistant, variant)`,
+      [
+        rows.map((r) => r.id),
+        rows.map((r) => r.userId),
+        rows.map((r) => r.tenantId),
+        rows.map((r) => r.leaseMs),
+        rows.map((r) => r.token),
+        rows.map((r) => r.now),
+        rows.map((r) => r.assistant),
+        rows.map((r) => r.variant),
+      ],
+    );
+    return rows.map(() => undefined);
+  },
+};
+
+interface AppendRow {
+  conversationId: string;
+  messages: StoredMessage[];
+}
+
+// The messages of every append of one flush in one INSERT: each conversation's
+// continue after its last stored one, in the order they were appended.
+const appendKind: WriteKind<AppendRow> = {
+  name: 'conversation.append',
+  order: 20,
+  async run(db, rows) {
+    const flat = rows.flatMap((r) => r.messages.map((m) => ({ id: r.conversationId, m })));
+    const [roles, contents, toolCalls, toolCallIds] = columns(flat.map((f) => f.m));
+    await db.query(
+      `INSERT INTO orchestrator.messages (conversation_id, seq, role, content, tool_calls, tool_call_id)
+       SELECT m.conversation_id,
+              coalesce((SELECT max(seq) FROM orchestrator.messages x WHERE x.conversation_id = m.conversation_id), 0)
+                + row_number() OVER (PARTITION BY m.conversation_id ORDER BY m.ord),
+              m.role, m.content, m.tool_calls::jsonb, m.tool_call_id
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY
+           AS m(conversation_id, role, content, tool_calls, tool_call_id, ord)`,
+      [flat.map((f) => f.id), roles, contents, toolCalls, toolCallIds],
+    );
+    return rows.map(() => undefined);
+  },
+};
+
+// Leases given back in one flush, in one UPDATE; each only by its own token.
+const releaseKind: WriteKind<{ conversationId: string; token: string }> = {
+  name: 'conversation.release',
+  order: 30,
+  async run(db, rows) {
+    await db.query(
+      `UPDATE orchestrator.conversations c SET busy_until = NULL, lock_token = NULL
+         FROM unnest($1::uuid[], $2::text[]) AS r(id, token)
+        WHERE c.conversation_id = r.id AND c.lock_token = r.token`,
+      [rows.map((r) => r.conversationId), rows.map((r) => r.token)],
+    );
+    return rows.map(() => undefined);
+  },
+};
 
 /** Options of {@link createConversationStore}. */
 export interface ConversationStoreOptions {
   /** A test's manual clock for the lease times; default the database's clock (see sqlTime). */
   clock?: Clock;
+  /**
+   * Where creations, appends and releases go, committed with other turns' writes;
+   * default the batcher every store of `pool` shares.
+   */
+  writes?: WriteBatcher;
 }
 
 /** Creates the SQL-backed {@link ConversationStore}. */
@@ -131,30 +217,24 @@ export function createConversationStore(
   options: ConversationStoreOptions = {},
 ): ConversationStore {
   const now = sqlTime(options.clock);
+  const writes = options.writes ?? sharedWriteBatcher(pool);
   return {
     async createHeld(principal, lease, messages, options = {}) {
       const id = options.conversationId ?? randomUUID();
-      await pool.query(
-        `WITH conversation AS (
-           INSERT INTO orchestrator.conversations
-             (conversation_id, user_id, tenant_id, busy_until, lock_token, assistant, variant)
-           VALUES ($1, $6, $7, ${leaseUntil('$10', '$8')}, $9, $11, $12)
-           RETURNING conversation_id)
-         INSERT INTO orchestrator.messages (conversation_id, seq, role, content, tool_calls, tool_call_id)
-         SELECT c.conversation_id, m.ord, m.role, m.content, m.tool_calls::jsonb, m.tool_call_id
-           FROM conversation c, ${unnestMessages}`,
-        [
+      // Two rows of one flush: the conversation, then its messages (the kinds' order).
+      await Promise.all([
+        writes.write(createKind, {
           id,
-          ...columns(messages),
-          principal.userId,
-          principal.tenantId,
-          lease.leaseMs,
-          lease.token,
-          now(),
-          options.assistant?.assistant ?? null,
-          options.assistant?.variant ?? null,
-        ],
-      );
+          userId: principal.userId,
+          tenantId: principal.tenantId,
+          leaseMs: lease.leaseMs,
+          token: lease.token,
+          now: now(),
+          assistant: options.assistant?.assistant ?? null,
+          variant: options.assistant?.variant ?? null,
+        }),
+        messages.length ? writes.write(appendKind, { conversationId: id, messages }) : undefined,
+      ]);
       return { conversationId: id, messages: messages.map(asStored) };
     },
     async adoptAssistant(conversationId, assistant) {
@@ -210,20 +290,11 @@ export function createConversationStore(
       return rowCount === 1;
     },
     async release(conversationId, token) {
-      await pool.query(
-        'UPDATE orchestrator.conversations SET busy_until = NULL, lock_token = NULL WHERE conversation_id = $1 AND lock_token = $2',
-        [conversationId, token],
-      );
+      await writes.write(releaseKind, { conversationId, token });
     },
     async append(conversationId, messages) {
       if (!messages.length) return [];
-      await pool.query(
-        `INSERT INTO orchestrator.messages (conversation_id, seq, role, content, tool_calls, tool_call_id)
-         SELECT $1, last.seq + m.ord, m.role, m.content, m.tool_calls::jsonb, m.tool_call_id
-           FROM (SELECT coalesce(max(seq), 0) AS seq FROM orchestrator.messages WHERE conversation_id = $1) last,
-                ${unnestMessages}`,
-        [conversationId, ...columns(messages)],
-      );
+      await writes.write(appendKind, { conversationId, messages });
       return messages.map(asStored);
     },
     async load(conversationId) {

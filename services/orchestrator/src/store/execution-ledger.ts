@@ -4,6 +4,7 @@ import type { Pool } from '@toolmesh/db';
 import type { Owner } from '../core-types.ts';
 import { ownerIsDead } from './replica-registry.ts';
 import { nowAt, nowMinus, sqlTime } from './sql-time.ts';
+import { sharedWriteBatcher, statementKind, type WriteBatcher, type WriteKind } from './write-batcher.ts';
 
 /** What is known about a tool execution when it starts. */
 export interface ExecutionStart {
@@ -64,9 +65,11 @@ export interface InterruptedExecution {
 }
 
 /**
- * The execution ledger and the audit log. Every execution is recorded as running
- * before the call leaves and finished after, so a crash leaves a trace that
- * reconciliation resolves; the audit record (masked) is written when it ends.
+ * The execution ledger and the audit log. A write is recorded as running before the
+ * call leaves and finished after, so a crash leaves a trace that reconciliation
+ * resolves; a read is recorded when it ends. The audit record (masked) is written
+ * when an execution ends. Rows go through group commit (see WriteBatcher): each
+ * promise settles once its rows are committed.
  */
 export interface ExecutionLedger {
   /** This process's id in the ledger; rows of other (dead) owners get reconciled. */
@@ -77,9 +80,10 @@ export interface ExecutionLedger {
    */
   start(execution: ExecutionStart): Promise<(end: ExecutionEnd) => Promise<void>>;
   /**
-   * Records an execution that never left the orchestrator (a read answered from the
-   * cache) as finished, with its audit record, in one statement: with no call in
-   * flight there is nothing for a crash to leave behind.
+   * Records a finished execution that needed no running row — a read answered from
+   * the cache, or a read after its call (running a read again after a crash is safe,
+   * so nothing has to be known before it leaves) — with its audit record, in one
+   * statement.
    */
   record(execution: ExecutionStart, end: ExecutionEnd): Promise<void>;
   /**
@@ -170,6 +174,71 @@ const auditValues = (e: ExecutionStart, end: ExecutionEnd) => [
 
 const finalStatus = (end: ExecutionEnd) => (end.success ? 'done' : 'failed');
 
+interface RecordRow {
+  executionId: string;
+  owner: string;
+  execution: ExecutionStart;
+  end: ExecutionEnd;
+}
+
+// Finished executions of one flush (reads, and answers from the cache): their ledger
+// rows and audit records in one statement, audit records in the order they were written.
+const recordKind: WriteKind<RecordRow> = {
+  name: 'ledger.record',
+  order: 40,
+  async run(db, rows) {
+    const column = <T>(f: (r: RecordRow) => T) => rows.map(f);
+    await db.query(
+      `WITH r AS (
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[],
+                              $7::text[], $8::text[], $9::text[], $10::uuid[], $11::text[], $12::text[],
+                              $13::text[], $14::text[], $15::text[], $16::text[], $17::integer[],
+                              $18::text[], $19::boolean[], $20::text[]) WITH ORDINALITY
+           AS r(execution_id, owner, request_id, conversation_id, tool_call_id, tool_name, user_id,
+                side_effect, idempotency_key, action_id, tool_address, tenant_id, status, result_code,
+                task_id, arguments_json, duration_ms, approver, cached, tool_version, ord)),
+       recorded AS (
+         INSERT INTO orchestrator.tool_executions
+           (${executionColumns}, status, result_code, task_id, finished_at)
+         SELECT execution_id, owner, request_id, conversation_id, tool_call_id, tool_name, user_id,
+                side_effect, idempotency_key, action_id, tool_address, tenant_id, status, result_code,
+                task_id, now()
+           FROM r)
+       INSERT INTO orchestrator.audit_log
+         (request_id, user_id, tenant_id, conversation_id, tool_call_id, tool_name, arguments_json,
+          result_code, duration_ms, approver, cached, tool_version, assistant, variant)
+       SELECT r.request_id, r.user_id, r.tenant_id, r.conversation_id, r.tool_call_id, r.tool_name,
+              r.arguments_json, r.result_code, r.duration_ms, r.approver, r.cached, r.tool_version,
+              c.assistant, c.variant
+         FROM r LEFT JOIN orchestrator.conversations c ON c.conversation_id = r.conversation_id
+        ORDER BY r.ord`,
+      [
+        column((r) => r.executionId),
+        column((r) => r.owner),
+        column((r) => r.execution.requestId),
+        column((r) => r.execution.conversationId),
+        column((r) => r.execution.toolCallId),
+        column((r) => r.execution.toolName),
+        column((r) => r.execution.userId),
+        column((r) => r.execution.sideEffect),
+        column((r) => r.execution.idempotencyKey),
+        column((r) => r.execution.actionId ?? null),
+        column((r) => r.execution.toolAddress),
+        column((r) => r.execution.tenantId),
+        column((r) => finalStatus(r.end)),
+        column((r) => r.end.resultCode),
+        column((r) => r.end.taskId ?? null),
+        column((r) => r.execution.maskedArgumentsJson),
+        column((r) => Math.round(r.end.durationMs)),
+        column((r) => r.execution.approver ?? ''),
+        column((r) => r.end.cached),
+        column((r) => r.execution.toolVersion ?? ''),
+      ],
+    );
+    return rows.map(() => undefined);
+  },
+};
+
 /** Options of {@link createExecutionLedger}. */
 export interface ExecutionLedgerOptions {
   /**
@@ -179,49 +248,43 @@ export interface ExecutionLedgerOptions {
   clock?: Clock;
   /** This process's id in the ledger (and the replica registry); default a random UUID. */
   owner?: string;
+  /**
+   * Where ledger and audit rows go, committed with other turns' writes; default the
+   * batcher every store of `pool` shares.
+   */
+  writes?: WriteBatcher;
 }
 
 /** Creates the SQL {@link ExecutionLedger}. */
 export function createExecutionLedger(pool: Pool, options: ExecutionLedgerOptions = {}): ExecutionLedger {
   const now = sqlTime(options.clock);
   const owner = options.owner ?? randomUUID();
+  const writes = options.writes ?? sharedWriteBatcher(pool);
   return {
     owner,
     async start(e) {
       const executionId = randomUUID();
-      // Start time by the clock staleness is judged by (markStaleAsUnknown).
-      await pool.query(
-        `INSERT INTO orchestrator.tool_executions (${executionColumns}, status, created_at)
+      // Start time by the clock staleness is judged by (markStaleAsUnknown). Committed
+      // before this returns, so before the call leaves.
+      await writes.write(statementKind, {
+        text: `INSERT INTO orchestrator.tool_executions (${executionColumns}, status, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'running', ${nowAt('$13')})`,
-        [...executionValues(executionId, owner, e), now()],
-      );
+        values: [...executionValues(executionId, owner, e), now()],
+      });
       // Finished and audited together: one statement, one transaction.
       return async (end) => {
-        await pool.query(
-          `WITH finished AS (
+        await writes.write(statementKind, {
+          text: `WITH finished AS (
              UPDATE orchestrator.tool_executions
                 SET status = $2, result_code = $3, task_id = $4, finished_at = now()
               WHERE execution_id = $1)
            ${auditInsert(5)}`,
-          [executionId, finalStatus(end), end.resultCode, end.taskId ?? null, ...auditValues(e, end)],
-        );
+          values: [executionId, finalStatus(end), end.resultCode, end.taskId ?? null, ...auditValues(e, end)],
+        });
       };
     },
-    async record(e, end) {
-      await pool.query(
-        `WITH recorded AS (
-           INSERT INTO orchestrator.tool_executions
-             (${executionColumns}, status, result_code, task_id, finished_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now()))
-         ${auditInsert(16)}`,
-        [
-          ...executionValues(randomUUID(), owner, e),
-          finalStatus(end),
-          end.resultCode,
-          end.taskId ?? null,
-          ...auditValues(e, end),
-        ],
-      );
+    async record(execution, end) {
+      await writes.write(recordKind, { executionId: randomUUID(), owner, execution, end });
     },
     async markStaleAsUnknown(staleMs) {
       const { rows } = await pool.query<{

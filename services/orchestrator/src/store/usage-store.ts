@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from '@toolmesh/clock';
 import type { Pool } from '@toolmesh/db';
+import { sharedWriteBatcher, type WriteBatcher, type WriteKind } from './write-batcher.ts';
 
 /** What one turn cost: one row of orchestrator.turn_usage. */
 export interface TurnUsageRow {
@@ -52,7 +53,37 @@ export interface UsageStore {
 export interface UsageStoreOptions {
   /** When a turn is recorded; default the system clock. */
   clock?: Clock;
+  /** Where rows go, committed with other turns' writes; default the batcher every store of `pool` shares. */
+  writes?: WriteBatcher;
 }
+
+// The turns of one flush in one INSERT.
+const usageKind: WriteKind<TurnUsageRow & { at: Date }> = {
+  name: 'usage.record',
+  order: 50,
+  async run(db, rows) {
+    const column = <T>(f: (r: TurnUsageRow & { at: Date }) => T) => rows.map(f);
+    await db.query(
+      `INSERT INTO orchestrator.turn_usage (created_at, tenant_id, user_id, conversation_id, assistant,
+         variant, model, prompt_tokens, completion_tokens, model_calls)
+       SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[],
+                            $7::text[], $8::integer[], $9::integer[], $10::integer[])`,
+      [
+        column((r) => r.at),
+        column((r) => r.tenantId),
+        column((r) => r.userId),
+        column((r) => r.conversationId),
+        column((r) => r.assistant),
+        column((r) => r.variant),
+        column((r) => r.model),
+        column((r) => r.promptTokens),
+        column((r) => r.completionTokens),
+        column((r) => r.modelCalls),
+      ],
+    );
+    return rows.map(() => undefined);
+  },
+};
 
 interface SummaryRecord {
   tenant_id: string;
@@ -69,25 +100,10 @@ interface SummaryRecord {
 /** Creates the SQL {@link UsageStore} over orchestrator.turn_usage. */
 export function createUsageStore(pool: Pool, options: UsageStoreOptions = {}): UsageStore {
   const clock = options.clock ?? systemClock;
+  const writes = options.writes ?? sharedWriteBatcher(pool);
   return {
     async record(row) {
-      await pool.query(
-        `INSERT INTO orchestrator.turn_usage (created_at, tenant_id, user_id, conversation_id, assistant,
-           variant, model, prompt_tokens, completion_tokens, model_calls)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-        [
-          new Date(clock.now()),
-          row.tenantId,
-          row.userId,
-          row.conversationId,
-          row.assistant,
-          row.variant,
-          row.model,
-          row.promptTokens,
-          row.completionTokens,
-          row.modelCalls,
-        ],
-      );
+      await writes.write(usageKind, { ...row, at: new Date(clock.now()) });
     },
     async summarize(query) {
       // Sums come back as bigint (text in pg); counts of a day fit a JS number.
