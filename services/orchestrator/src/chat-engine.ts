@@ -214,7 +214,10 @@ export function createChatEngine(options: ChatEngineOptions): ChatEngine {
     try {
       return await runRounds(deps, ctx, state, history);
     } finally {
-      await ended(ctx, state);
+      // The usage row goes with the turn's last writes when it has them (one flush).
+      const { writes } = state;
+      if (writes) writes.later(() => ended(ctx, state));
+      else await ended(ctx, state);
     }
   };
   const closeWaiting = (conversationId: string) =>

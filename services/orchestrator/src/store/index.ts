@@ -7,6 +7,7 @@ export {
   createChatRequestStore,
 } from './chat-request-store.ts';
 export {
+  asStoredMessages,
   type ConversationAssistant,
   type ConversationLease,
   type ConversationStore,
@@ -49,3 +50,14 @@ export {
   type UsageStoreOptions,
   type UsageSummaryRow,
 } from './usage-store.ts';
+export {
+  createWriteBatcher,
+  type Queryable,
+  type Statement,
+  type StatementResult,
+  sharedWriteBatcher,
+  statementKind,
+  type WriteBatcher,
+  type WriteBatcherOptions,
+  type WriteKind,
+} from './write-batcher.ts';

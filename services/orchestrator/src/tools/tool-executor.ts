@@ -28,6 +28,11 @@ export interface ExecutionContext {
   requestId: string;
   conversationId: string;
   signal: AbortSignal;
+  /**
+   * Takes a read's ledger and audit write to make durable later, with the caller's
+   * other writes (a turn's round); absent: written before the outcome is returned.
+   */
+  later?: (write: () => Promise<unknown>) => void;
 }
 
 /** Hooks to follow execution live (ChatStream). */
@@ -117,15 +122,35 @@ export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
       cached: outcome.cached,
       taskId: outcome.success && metadata?.async ? taskIdOf(outcome.content) : undefined,
     });
-    // A read answered from the cache never leaves: ledger row and audit record in one go.
-    const hit = cacheTtlMs > 0 ? await cached(call, ctx) : undefined;
-    if (hit) {
-      await ledger.record(execution, end(hit));
-      return hit;
+    // A read needs no ledger row before it leaves (running it again after a crash is
+    // safe): its ledger row and audit record are written once it ended, in one go.
+    const recorded = async (ended: ExecutionEnd) => {
+      if (ctx.later) ctx.later(() => ledger.record(execution, ended));
+      else await ledger.record(execution, ended);
+    };
+    if (!write) {
+      const hit = cacheTtlMs > 0 ? await cached(call, ctx) : undefined;
+      if (hit) {
+        await recorded(end(hit));
+        return hit;
+      }
+      let outcome: ToolOutcome;
+      try {
+        outcome = await run(call, ctx, cacheTtlMs);
+      } catch (error) {
+        // Out when the caller went away: its outcome is unknown, so it stays running in the
+        // ledger as a crash would leave it, for reconciliation to mark.
+        if (ctx.later) ctx.later(() => ledger.start(execution));
+        else await ledger.start(execution);
+        throw error;
+      }
+      await recorded(end(outcome));
+      return outcome;
     }
+    // A write is running in the ledger before it leaves, so a crash leaves a trace.
     const finish = await ledger.start(execution);
     const outcome = await run(call, ctx, cacheTtlMs);
-    if (write && outcome.success) await cache?.invalidate(ctx.principal, call.argumentsJson);
+    if (outcome.success) await cache?.invalidate(ctx.principal, call.argumentsJson);
     await finish(end(outcome));
     return outcome;
   }

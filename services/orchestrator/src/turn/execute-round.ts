@@ -3,6 +3,7 @@ import type { ModelToolCall } from '../core-types.ts';
 import type { PlannedCall, ToolExecutor, ToolOutcome } from '../tools/index.ts';
 import type { TurnContext } from './turn-context.ts';
 import { toExecution } from './turn-response.ts';
+import type { TurnWrites } from './turn-writes.ts';
 
 /**
  * Runs a round's runnable calls (the executor decides what runs side by side),
@@ -14,11 +15,19 @@ export async function executeRound(
   ctx: TurnContext,
   conversationId: string,
   round: { calls: ModelToolCall[]; runnable: PlannedCall[]; failed: ToolOutcome[] },
+  writes?: TurnWrites,
 ): Promise<ToolOutcome[]> {
   const emit = ctx.emit;
   const outcomes = await executor.executeAll(
     round.runnable,
-    { principal: ctx.principal, requestId: ctx.requestId, conversationId, signal: ctx.signal },
+    {
+      principal: ctx.principal,
+      requestId: ctx.requestId,
+      conversationId,
+      signal: ctx.signal,
+      // The reads' ledger and audit rows go with the round's messages.
+      ...(writes ? { later: (write: () => Promise<unknown>) => writes.later(write) } : {}),
+    },
     {
       onStart: (call) =>
         emit?.({

@@ -27,4 +27,5 @@ export {
   type TurnState,
 } from './turn-context.ts';
 export { askForApproval, respond, toExecution, toPendingAction } from './turn-response.ts';
+export { createTurnWrites, type TurnWrites } from './turn-writes.ts';
 export { withUniqueCallIds } from './unique-call-ids.ts';

@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { ChatResponse } from '@toolmesh/proto';
 import { Code, publicError } from '@toolmesh/rpc';
 import type { StoredMessage } from '../core-types.ts';
-import type { ConversationAssistant, ConversationStore } from '../store/index.ts';
+import { asStoredMessages, type ConversationAssistant, type ConversationStore } from '../store/index.ts';
 import type { CollectTaskResults } from '../tools/index.ts';
 import { type ConversationLeases, conversationBusy } from './conversation-lease.ts';
 import type { RunRounds } from './run-rounds.ts';
 import { newTurnState, type TurnAssistant, type TurnContext } from './turn-context.ts';
+import { createTurnWrites } from './turn-writes.ts';
 
 /** What admitting a turn decides from. */
 export interface TurnAdmission {
@@ -66,15 +67,21 @@ export async function startTurn(
     });
     try {
       // A new conversation is created already held, with the user's message: it has
-      // no actions waiting and no tasks yet, and its history is just that message.
-      const { conversationId, messages: history } = await conversations.createHeld(
-        ctx.principal,
-        { leaseMs: leases.leaseMs, token },
-        [user],
-        { conversationId: id, assistant: { assistant: assistant.assistant, variant: assistant.variant } },
+      // no actions waiting and no tasks yet, and its history is just that message. No
+      // one knows its id before the turn answers, so it is written with the turn's first
+      // round (or its answer), in the same flush.
+      const writes = createTurnWrites();
+      writes.later(() =>
+        conversations.createHeld(ctx.principal, { leaseMs: leases.leaseMs, token }, [user], {
+          conversationId: id,
+          assistant: { assistant: assistant.assistant, variant: assistant.variant },
+        }),
       );
-      return await leases.hold(conversationId, token, () =>
-        deps.runRounds(ctx, newTurnState(conversationId, assistant), history),
+      return await leases.hold(
+        id,
+        token,
+        () => deps.runRounds(ctx, newTurnState(id, assistant, writes), asStoredMessages([user])),
+        writes,
       );
     } finally {
       await release();
@@ -87,31 +94,39 @@ export async function startTurn(
   });
   if (acquired === 'not_found') throw publicError(Code.NotFound, 'conversation not found');
   if (acquired === 'busy') throw conversationBusy();
-  return leases.hold(requestedId, token, async () => {
-    const stored = await conversations.assistantOf(requestedId);
-    const { assistant, release } = await deps.admit(ctx, {
-      requested: requestedAssistant,
-      conversationId: requestedId,
-      ...(stored ? { stored } : {}),
-    });
-    try {
-      // A conversation from before assistants stays with the one it continues with.
-      if (!stored) {
-        await conversations.adoptAssistant(requestedId, {
-          assistant: assistant.assistant,
-          variant: assistant.variant,
-        });
+  const writes = createTurnWrites();
+  return leases.hold(
+    requestedId,
+    token,
+    async () => {
+      const stored = await conversations.assistantOf(requestedId);
+      const { assistant, release } = await deps.admit(ctx, {
+        requested: requestedAssistant,
+        conversationId: requestedId,
+        ...(stored ? { stored } : {}),
+      });
+      try {
+        // A conversation from before assistants stays with the one it continues with.
+        if (!stored) {
+          await conversations.adoptAssistant(requestedId, {
+            assistant: assistant.assistant,
+            variant: assistant.variant,
+          });
+        }
+        await deps.closeUndecided(requestedId);
+        const taskNotes = (await deps.collectTaskResults?.(requestedId, ctx.principal)) ?? [];
+        const history = await conversations.load(requestedId);
+        // The user's message goes with the first round's writes; notes of tasks just marked
+        // reported are stored at once, as nothing else would tell them again.
+        const added = [...taskNotes, user];
+        writes.later(() => conversations.append(requestedId, added));
+        if (taskNotes.length) await writes.flush();
+        history.push(...asStoredMessages(added));
+        return await deps.runRounds(ctx, newTurnState(requestedId, assistant, writes), history);
+      } finally {
+        await release();
       }
-      await deps.closeUndecided(requestedId);
-      const taskNotes = (await deps.collectTaskResults?.(requestedId, ctx.principal)) ?? [];
-      await conversations.append(requestedId, [...taskNotes, user]);
-      return await deps.runRounds(
-        ctx,
-        newTurnState(requestedId, assistant),
-        await conversations.load(requestedId),
-      );
-    } finally {
-      await release();
-    }
-  });
+    },
+    writes,
+  );
 }

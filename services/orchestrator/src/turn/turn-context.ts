@@ -2,6 +2,7 @@ import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { ChatStreamResponseSchema, Principal, ToolExecution } from '@toolmesh/proto';
 import type { ChosenAssistant, ModelBackend } from '../assistants/index.ts';
 import type { TurnUsageRow } from '../store/index.ts';
+import type { TurnWrites } from './turn-writes.ts';
 
 /** A streamed event of a turn (the oneof of ChatStreamResponse). */
 export type ChatEvent = NonNullable<MessageInitShape<typeof ChatStreamResponseSchema>['event']>;
@@ -37,13 +38,23 @@ export interface TurnState {
     /** The model that answered last ("" before any answer). */
     model: string;
   };
+  /**
+   * The turn's writes held back until they must be durable; absent: each write is
+   * made durable before the round goes on (a Confirm's rounds).
+   */
+  writes?: TurnWrites;
 }
 
 /** A turn that has produced nothing yet. */
-export function newTurnState(conversationId: string, assistant?: TurnAssistant): TurnState {
+export function newTurnState(
+  conversationId: string,
+  assistant?: TurnAssistant,
+  writes?: TurnWrites,
+): TurnState {
   return {
     conversationId,
     ...(assistant ? { assistant } : {}),
+    ...(writes ? { writes } : {}),
     executions: [],
     usage: { promptTokens: 0, completionTokens: 0, modelCalls: 0, model: '' },
   };
