@@ -68,11 +68,23 @@ async function pool<T>(count: number, concurrency: number, job: (i: number) => P
 // same idempotency key (a chat) or the same action (a Confirm), so nothing runs twice.
 const retriable = (e: unknown) =>
   e instanceof ConnectError && (e.code === Code.Unavailable || e.code === Code.Aborted);
+// The services' error lines, so an unexpected failure says what the mesh logged.
+const serviceErrors: string[] = [];
+const collectErrors = (service: string, line: string) => {
+  if (line.includes('"level":"error"')) serviceErrors.push(`${service}: ${line.slice(0, 2_000)}`);
+};
+const explained = (error: unknown) =>
+  serviceErrors.length
+    ? new Error(`${String(error)}; last errors the services logged:\n${serviceErrors.slice(-5).join('\n')}`, {
+        cause: error,
+      })
+    : error;
+
 async function untilAnswered<T>(attempt: () => Promise<T>, what: string, failures: { n: number }) {
   return waitFor(
     () =>
       attempt().catch((e: unknown) => {
-        if (!retriable(e)) throw e;
+        if (!retriable(e)) throw explained(e);
         failures.n++;
         return undefined;
       }),
@@ -122,6 +134,7 @@ describe('two gateways, three orchestrators, one Postgres, Redis and etcd', () =
       gateways: 2,
       databaseUrl: db.url,
       etcd: { endpoint: etcd.endpoint, prefix: `/toolmesh-test-${process.pid}/services/` },
+      onLine: collectErrors,
       env: {
         LOG_LEVEL: 'error',
         REDIS_URL: 'redis://127.0.0.1:6379',
@@ -151,7 +164,13 @@ describe('two gateways, three orchestrators, one Postgres, Redis and etcd', () =
   test('each orchestrator serves a share of the chats of both gateways; turns of one conversation stay on one', async () => {
     const before = await Promise.all(orchestrators.map((o) => chatsServed(mesh, o)));
     const chats = 30;
-    const replies = await pool(chats, 3, (i) => chatVia(mesh, i % 2).chat({ message: seedQuestion }));
+    const replies = await pool(chats, 3, (i) =>
+      chatVia(mesh, i % 2)
+        .chat({ message: seedQuestion })
+        .catch((e: unknown) => {
+          throw explained(e);
+        }),
+    );
     expect(replies.every((r) => r.reply.includes('202604100018'))).toBe(true);
     const after = await Promise.all(orchestrators.map((o) => chatsServed(mesh, o)));
     const served = after.map((n, i) => n - (before[i] ?? 0));
@@ -291,6 +310,7 @@ describe('the embedded default database (PGlite wire server) with two orchestrat
       orchestrators: 2,
       gateways: 2,
       env: { LOG_LEVEL: 'error' },
+      onLine: collectErrors,
       serviceEnv: unlimited,
     });
   }, 180_000);
@@ -319,6 +339,8 @@ describe('the embedded default database (PGlite wire server) with two orchestrat
       });
       expect(again.reply).toBe(confirmed.reply);
       return /T-[0-9A-Z]+/.exec(confirmed.reply)?.[0];
+    }).catch((e: unknown) => {
+      throw explained(e);
     });
     expect(new Set(results).size).toBe(8);
     const after = await served();
