@@ -30,8 +30,9 @@ export interface AdmissionLimiter {
    */
   tryAdmit(): Release | undefined;
   /**
-   * When a refused caller may try again: the recent mean time a unit held its slot, within
-   * [minRetryAfterMs, maxRetryAfterMs]. Before any unit finished: 1 s within those bounds.
+   * When a refused caller may try again: the recent mean time a unit held its slot, times the
+   * callers refused per caller admitted over about the last second (at least 1), within
+   * [minRetryAfterMs, maxRetryAfterMs]. Before any unit finished, the mean counts as 1 s.
    */
   retryAfterMs(): number;
   /** Units in flight now. */
@@ -43,6 +44,8 @@ export interface AdmissionLimiter {
 // Weight of the newest hold time in the running mean: recent enough to follow a load change
 // within a few dozen turns, smooth enough that one long stream does not swing the hint.
 const weight = 0.1;
+// Time constant of the decaying counts of admissions and refusals (the "last second").
+const rateWindowMs = 1_000;
 
 /**
  * A bound on work in flight that refuses (never queues) beyond it, with a retry hint from
@@ -58,6 +61,19 @@ export function createAdmissionLimiter(options: AdmissionLimiterOptions): Admiss
   const slots = createConcurrencyLimiter({ limit, maxQueue: 0, clock });
   let shed = 0;
   let meanHoldMs: number | undefined;
+  // Admissions and refusals, each decayed by e^(-Δt/rateWindowMs): their ratio says how many
+  // times over its capacity the process is asked. Refused callers that all came back after one
+  // hold time would be refused again in that ratio, so the hint spreads them over as many.
+  let recentAdmitted = 0;
+  let recentShed = 0;
+  let decayedAt = clock.now();
+  const decay = () => {
+    const now = clock.now();
+    const factor = Math.exp(-Math.max(0, now - decayedAt) / rateWindowMs);
+    recentAdmitted *= factor;
+    recentShed *= factor;
+    decayedAt = now;
+  };
 
   const metrics = options.metrics;
   const shedCounter = metrics
@@ -87,11 +103,14 @@ export function createAdmissionLimiter(options: AdmissionLimiterOptions): Admiss
     limit,
     tryAdmit() {
       const release = slots.tryAcquire();
+      decay();
       if (!release) {
+        recentShed++;
         shed++;
         shedCounter?.inc();
         return undefined;
       }
+      recentAdmitted++;
       const admittedAt = clock.now();
       let released = false;
       return () => {
@@ -102,7 +121,12 @@ export function createAdmissionLimiter(options: AdmissionLimiterOptions): Admiss
         release();
       };
     },
-    retryAfterMs: () => Math.round(Math.min(maxRetry, Math.max(minRetry, meanHoldMs ?? 1_000))),
+    retryAfterMs() {
+      decay();
+      const pressure = Math.max(1, recentShed / Math.max(1, recentAdmitted));
+      const hint = (meanHoldMs ?? 1_000) * pressure;
+      return Math.round(Math.min(maxRetry, Math.max(minRetry, hint)));
+    },
     inFlight: () => slots.inFlight(),
     shed: () => shed,
   };

@@ -52,6 +52,30 @@ describe('admission limiter', () => {
     expect(limiter.retryAfterMs()).toBe(2_000);
   });
 
+  test('the retry hint grows with how many callers are refused per caller admitted', async () => {
+    const clock = createManualClock();
+    const limiter = createAdmissionLimiter({ limit: 1, clock, maxRetryAfterMs: 10_000 });
+    // Turns of 100 ms, one after the other: the mean hold time is 100 ms.
+    for (let i = 0; i < 50; i++) {
+      const release = limiter.tryAdmit();
+      await clock.advance(100);
+      release?.();
+    }
+    expect(limiter.retryAfterMs()).toBe(100);
+    // Ten seconds later the earlier admissions have faded to almost nothing; one turn runs and
+    // 20 callers are refused meanwhile: ~20 refused per admitted.
+    await clock.advance(10_000);
+    const release = limiter.tryAdmit();
+    for (let i = 0; i < 20; i++) expect(limiter.tryAdmit()).toBeUndefined();
+    const crowded = limiter.retryAfterMs();
+    expect(crowded).toBeGreaterThan(1_500);
+    expect(crowded).toBeLessThanOrEqual(2_000);
+    release?.();
+    // Once the refusals have faded, the hint is the mean hold time again.
+    await clock.advance(30_000);
+    expect(limiter.retryAfterMs()).toBe(100);
+  });
+
   test('in flight, the bound and refusals are metrics of the process', async () => {
     const registry = createMetricsRegistry({ processMetrics: false });
     const limiter = createAdmissionLimiter({
