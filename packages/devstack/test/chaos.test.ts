@@ -109,16 +109,17 @@ beforeAll(async () => {
     serviceEnv: {
       orchestrator: {
         BREAKER_FAILURE_THRESHOLD: '3',
-        // Long enough that the call after the third failure meets the open breaker even
-        // on a busy machine; the recovery is awaited by polling, not by sleeping.
-        BREAKER_HALF_OPEN_MS: '3000',
+        // Long enough that the call after the third failure meets the open breaker even on a
+        // machine so busy that one chat takes seconds (3 s was not: seen at load 20 on 2 cores);
+        // the recovery is awaited by polling, not by sleeping.
+        BREAKER_HALF_OPEN_MS: '10000',
         MODEL_TIMEOUT_MS: '700',
         // Every read reaches a replica: none is answered from the cache.
         READ_CACHE: 'off',
         TOOL_RATE_PER_SEC: '1000',
         TOOL_RATE_BURST: '1000',
         MODEL_BREAKER_FAILURE_THRESHOLD: '3',
-        MODEL_BREAKER_HALF_OPEN_MS: '3000',
+        MODEL_BREAKER_HALF_OPEN_MS: '10000',
       },
       gateway: { CHAT_RATE_PER_SEC: '1000', CHAT_RATE_BURST: '1000' },
     },
