@@ -1,6 +1,7 @@
 import type { EndToEndResult } from './measure-end-to-end.ts';
 import type { IdleStreamsResult } from './measure-idle-streams.ts';
 import type { LongConversationResult } from './measure-long-conversation.ts';
+import type { OverloadResult } from './measure-overload.ts';
 import type { ProfileResult } from './measure-profile.ts';
 import type { ToolHopResult } from './measure-tool-hop.ts';
 import type { ToolScalingRow } from './measure-tool-scaling.ts';
@@ -20,5 +21,6 @@ export interface BenchReport {
   conversation?: LongConversationResult;
   idleStreams: IdleStreamsResult[];
   profile?: ProfileResult;
+  overload?: OverloadResult;
   failures: { bench: string; message: string }[];
 }

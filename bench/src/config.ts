@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import type { OverloadOptions } from './measure-overload.ts';
 import type { LoopOptions } from './run-closed-loop.ts';
 import type { BenchDatabase } from './start-bench-mesh.ts';
 
@@ -13,6 +14,7 @@ export const benchNames = [
   'conversation',
   'streams',
   'profile',
+  'overload',
 ] as const;
 
 /** One benchmark's name. */
@@ -36,6 +38,8 @@ export interface BenchConfig {
   idleStreams: number[];
   streamsPerConnection: number;
   profile: LoopOptions;
+  /** Chat at c32, c256 and c1024 against the bounded mesh (and c256 unbounded, for the before/after). */
+  overload: OverloadOptions;
 }
 
 const loops = (concurrencies: number[], durationMs: number, warmupMs: number): LoopOptions[] =>
@@ -81,5 +85,10 @@ export function loadBenchConfig(argv = process.argv.slice(2), env = process.env)
     profile: full
       ? { concurrency: 32, durationMs: 10_000, warmupMs: 2_000 }
       : { concurrency: 32, durationMs: 5_000, warmupMs: 1_500 },
+    overload: {
+      concurrencies: [32, 256, 1_024],
+      unboundedConcurrencies: [256],
+      ...(full ? { durationMs: 10_000, warmupMs: 3_000 } : { durationMs: 4_000, warmupMs: 1_500 }),
+    },
   };
 }

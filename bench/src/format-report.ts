@@ -1,5 +1,6 @@
 import type { BenchReport } from './bench-report.ts';
 import { cpuPerChat } from './cpu-per-chat.ts';
+import { formatOverload } from './format-overload.ts';
 import { formatProfile } from './format-profile.ts';
 import { formatScaling } from './format-scaling.ts';
 import { formatTable, ms, num, pct, ratio } from './format-table.ts';
@@ -137,6 +138,8 @@ export function formatReport(report: BenchReport): string {
     formatScaling(report),
     '',
     formatProfile(report),
+    '',
+    report.overload ? formatOverload(report.overload) : '',
     '',
     ...failures,
   ]

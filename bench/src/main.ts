@@ -8,6 +8,7 @@ import { formatReport } from './format-report.ts';
 import { measureAiSdkEndToEnd, measureMeshEndToEnd } from './measure-end-to-end.ts';
 import { measureIdleStreams } from './measure-idle-streams.ts';
 import { measureLongConversation } from './measure-long-conversation.ts';
+import { measureOverload } from './measure-overload.ts';
 import { measureProfile } from './measure-profile.ts';
 import { measureToolHop } from './measure-tool-hop.ts';
 import { measureToolScaling } from './measure-tool-scaling.ts';
@@ -74,6 +75,9 @@ await step('profile', async () => {
   const directory = new URL(`../profiles/${report.startedAt.replaceAll(':', '-')}/`, import.meta.url)
     .pathname;
   report.profile = await measureProfile(config.database, config.profile, directory);
+});
+await step('overload', async () => {
+  report.overload = await measureOverload(config.database, config.overload);
 });
 report.durationSeconds = Math.round((performance.now() - started) / 1000);
 

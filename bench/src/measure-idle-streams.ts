@@ -40,6 +40,8 @@ export async function measureIdleStreams(
   const mesh = await startBenchMesh({
     database,
     model: { baseUrl: model.baseUrl },
+    // Every held stream is a turn in flight: the admission bound must not refuse them.
+    env: { MAX_TURNS_IN_FLIGHT: String(streams + 100) },
     serviceEnv: { orchestrator: { MODEL_TIMEOUT_MS: long, CONVERSATION_LEASE_MS: long } },
   });
   try {

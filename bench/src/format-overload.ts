@@ -1,0 +1,49 @@
+import { formatTable, ms, num, pct } from './format-table.ts';
+import type { OverloadResult } from './measure-overload.ts';
+
+const mib = (bytes: number) => num(bytes / 2 ** 20);
+
+/** The overload curve as a markdown section. */
+export function formatOverload(result: OverloadResult): string {
+  const rows = result.rows.map((r) => {
+    const attempts = r.admitted + r.rejected;
+    return [
+      r.mesh,
+      String(r.concurrency),
+      num(r.admittedPerSecond),
+      ms(r.admittedLatency.p50Ms),
+      ms(r.admittedLatency.p99Ms),
+      attempts ? pct(r.rejected / attempts) : '–',
+      r.rejected ? `${ms(r.rejectionLatency.p50Ms)} / ${ms(r.rejectionLatency.p99Ms)}` : '–',
+      Object.entries(r.rejectedBy)
+        .map(([tier, n]) => `${tier} ${n}`)
+        .join(', ') || '–',
+      r.rejected ? ms(r.retryHint.p50Ms) : '–',
+      `${mib(r.gatewayRssBytes)} + ${mib(r.orchestratorRssBytes)}`,
+      String(r.errors),
+    ];
+  });
+  return [
+    `## Overload (MAX_TURNS_IN_FLIGHT ${result.maxTurnsInFlight} on the gateway and the orchestrator)`,
+    '',
+    formatTable(
+      [
+        'mesh',
+        'conc',
+        'admitted chats/s',
+        'p50 ms',
+        'p99 ms',
+        'rejected',
+        'rejection p50 / p99 ms',
+        'refused by',
+        'retry hint p50 ms',
+        'RSS MiB gw + orch (peak)',
+        'errors',
+      ],
+      rows,
+    ),
+    ...result.rows
+      .filter((r) => r.firstError)
+      .map((r) => `- c${r.concurrency} (${r.mesh}): first error: ${r.firstError}`),
+  ].join('\n');
+}

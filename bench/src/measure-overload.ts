@@ -1,0 +1,119 @@
+import { fork } from 'node:child_process';
+import type { OverloadJob, OverloadLevel, OverloadMessage } from './overload-job.ts';
+import { readRssBytes } from './process-stats.ts';
+import { seedExpectation, seedQuestion } from './seed-question.ts';
+import { type BenchDatabase, benchApiKey, startBenchMesh } from './start-bench-mesh.ts';
+
+/** Options of {@link measureOverload}. */
+export interface OverloadOptions {
+  concurrencies: number[];
+  warmupMs: number;
+  durationMs: number;
+  /** MAX_TURNS_IN_FLIGHT of the gateway and the orchestrator; absent: their defaults. */
+  maxTurnsInFlight?: number;
+  /** Also measure these levels on a mesh with no effective bound (the behaviour before admission). */
+  unboundedConcurrencies?: number[];
+}
+
+/** One level, with the memory of the two processes that hold the turns. */
+export interface OverloadRow extends OverloadLevel {
+  /** "bounded" (the defaults, or maxTurnsInFlight) or "unbounded". */
+  mesh: 'bounded' | 'unbounded';
+  /** Peak RSS sampled every 200 ms over the level (warm-up included), bytes. */
+  gatewayRssBytes: number;
+  orchestratorRssBytes: number;
+}
+
+/** Results of {@link measureOverload}. */
+export interface OverloadResult {
+  maxTurnsInFlight: number | 'default';
+  rows: OverloadRow[];
+}
+
+function runLevel(job: OverloadJob, timeoutMs: number): Promise<OverloadLevel> {
+  const child = fork(new URL('./overload-worker.ts', import.meta.url), [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise<OverloadLevel>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`overload load generator killed after ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('message', (message: OverloadMessage) => {
+      if (message.type === 'result') resolve(message.result);
+      if (message.type === 'failed') reject(new Error(`overload load generator failed: ${message.message}`));
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`overload load generator exited with code ${code}`));
+    });
+    child.send({ type: 'job', job } satisfies OverloadMessage);
+  });
+}
+
+async function measureMesh(
+  database: BenchDatabase,
+  kind: OverloadRow['mesh'],
+  concurrencies: number[],
+  options: OverloadOptions,
+): Promise<OverloadRow[]> {
+  const bound = kind === 'unbounded' ? '1000000' : options.maxTurnsInFlight?.toString();
+  const mesh = await startBenchMesh({ database, ...(bound ? { env: { MAX_TURNS_IN_FLIGHT: bound } } : {}) });
+  const rows: OverloadRow[] = [];
+  try {
+    const pids = mesh.pids();
+    for (const concurrency of concurrencies) {
+      let gatewayRss = 0;
+      let orchestratorRss = 0;
+      const sample = setInterval(() => {
+        gatewayRss = Math.max(gatewayRss, pids.gateway ? readRssBytes(pids.gateway) : 0);
+        orchestratorRss = Math.max(orchestratorRss, pids.orchestrator ? readRssBytes(pids.orchestrator) : 0);
+      }, 200);
+      try {
+        const level = await runLevel(
+          {
+            address: mesh.gateway,
+            apiKey: benchApiKey,
+            message: seedQuestion,
+            expect: seedExpectation,
+            concurrency,
+            warmupMs: options.warmupMs,
+            durationMs: options.durationMs,
+            callersPerConnection: 64,
+          },
+          // Callers finish the request they are in after the window: up to the chat deadline.
+          options.warmupMs + options.durationMs + 120_000,
+        );
+        rows.push({
+          ...level,
+          mesh: kind,
+          gatewayRssBytes: gatewayRss,
+          orchestratorRssBytes: orchestratorRss,
+        });
+      } finally {
+        clearInterval(sample);
+      }
+    }
+  } finally {
+    await mesh.stop();
+  }
+  return rows;
+}
+
+/**
+ * The mesh as `npm start` runs it (one gateway, one orchestrator, Postgres), driven with
+ * Chat at each concurrency from one load-generator process: how many chats are admitted
+ * per second and at what latency, how many are refused and how fast, and what the gateway
+ * and the orchestrator hold in memory meanwhile. Optionally the same on a mesh whose bound
+ * is never reached, for the before/after.
+ */
+export async function measureOverload(
+  database: BenchDatabase,
+  options: OverloadOptions,
+): Promise<OverloadResult> {
+  const rows = await measureMesh(database, 'bounded', options.concurrencies, options);
+  if (options.unboundedConcurrencies?.length) {
+    rows.push(...(await measureMesh(database, 'unbounded', options.unboundedConcurrencies, options)));
+  }
+  return { maxTurnsInFlight: options.maxTurnsInFlight ?? 'default', rows };
+}

@@ -1,0 +1,40 @@
+import type { LatencySummary } from './summarize.ts';
+
+/** One overload level: Chat at the gateway from `concurrency` callers that honour retry hints. */
+export interface OverloadJob {
+  address: string;
+  apiKey: string;
+  message: string;
+  expect: { toolCalls: number; modelCalls: number };
+  concurrency: number;
+  /** Unrecorded load first, so connections and caches settle. */
+  warmupMs: number;
+  durationMs: number;
+  /** Callers per HTTP/2 connection: the gateway's public port takes 100 streams per connection. */
+  callersPerConnection: number;
+}
+
+/** What one overload level measured, from the callers' side. */
+export interface OverloadLevel {
+  concurrency: number;
+  elapsedMs: number;
+  /** Correct answers in the window, their rate and latency. */
+  admitted: number;
+  admittedPerSecond: number;
+  admittedLatency: LatencySummary;
+  /** RESOURCE_EXHAUSTED (reason OVERLOADED) answers, by the tier that refused, and their latency. */
+  rejected: number;
+  rejectedBy: Record<string, number>;
+  rejectionLatency: LatencySummary;
+  /** The RetryInfo delays received. */
+  retryHint: LatencySummary;
+  /** Anything else (wrong answers, other statuses). */
+  errors: number;
+  firstError?: string;
+}
+
+/** Messages between the parent and the overload load generator. */
+export type OverloadMessage =
+  | { type: 'job'; job: OverloadJob }
+  | { type: 'result'; result: OverloadLevel }
+  | { type: 'failed'; message: string };
