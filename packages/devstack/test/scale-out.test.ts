@@ -132,6 +132,7 @@ describe('two gateways, three orchestrators, one Postgres, Redis and etcd', () =
       ports: await freeMeshPorts(),
       orchestrators: 3,
       gateways: 2,
+      startTimeoutMs: 150_000,
       databaseUrl: db.url,
       etcd: { endpoint: etcd.endpoint, prefix: `/toolmesh-test-${process.pid}/services/` },
       onLine: collectErrors,
@@ -152,7 +153,7 @@ describe('two gateways, three orchestrators, one Postgres, Redis and etcd', () =
         },
       },
     });
-  }, 180_000);
+  }, 300_000);
 
   afterAll(async () => {
     await mesh?.stop();
@@ -309,11 +310,13 @@ describe('the embedded default database (PGlite wire server) with two orchestrat
       ports: await freeMeshPorts(),
       orchestrators: 2,
       gateways: 2,
+      // PGlite starts in seconds on an idle machine, in minutes on a busy one.
+      startTimeoutMs: 150_000,
       env: { LOG_LEVEL: 'error' },
       onLine: collectErrors,
       serviceEnv: unlimited,
     });
-  }, 180_000);
+  }, 300_000);
 
   afterAll(async () => {
     await mesh?.stop();
