@@ -3,6 +3,7 @@ import type { Clock } from '@toolmesh/clock';
 import type { Pool } from '@toolmesh/db';
 import type { Owner } from '../core-types.ts';
 import { nowAt, sqlTime } from './sql-time.ts';
+import { sharedWriteBatcher, statementKind, type WriteBatcher } from './write-batcher.ts';
 
 /** What a ChatRequest's idempotency key already stands for. */
 export type ChatRequestClaim =
@@ -36,12 +37,18 @@ export interface ChatRequestStoreOptions {
   replica?: string;
   /** A test's manual clock; default the database's clock (see sqlTime). */
   clock?: Clock;
+  /**
+   * Where a finished turn's response goes, committed with other turns' writes;
+   * default the batcher every store of `pool` shares.
+   */
+  writes?: WriteBatcher;
 }
 
 /** Creates the SQL {@link ChatRequestStore}. */
 export function createChatRequestStore(pool: Pool, options: ChatRequestStoreOptions = {}): ChatRequestStore {
   const replica = options.replica ?? null;
   const now = sqlTime(options.clock);
+  const writes = options.writes ?? sharedWriteBatcher(pool);
   return {
     async claim(owner, key, request) {
       const requestHash = hash(request);
@@ -75,11 +82,12 @@ export function createChatRequestStore(pool: Pool, options: ChatRequestStoreOpti
       return row.response === null ? { state: 'in_progress' } : { state: 'done', response: row.response };
     },
     async complete(owner, key, response) {
-      await pool.query(
-        `UPDATE orchestrator.chat_requests SET response = $4
+      // Committed before the response is returned, in a flush shared with other turns.
+      await writes.write(statementKind, {
+        text: `UPDATE orchestrator.chat_requests SET response = $4
           WHERE tenant_id = $1 AND user_id = $2 AND idempotency_key = $3`,
-        [owner.tenantId, owner.userId, key, JSON.stringify(response)],
-      );
+        values: [owner.tenantId, owner.userId, key, JSON.stringify(response)],
+      });
     },
     async release(owner, key) {
       await pool.query(

@@ -25,12 +25,16 @@ export interface NewConversation {
   assistant?: ConversationAssistant;
 }
 
-/** Conversations and their messages in SQL, so any replica can continue any conversation. */
+/**
+ * Conversations and their messages in SQL, so any replica can continue any
+ * conversation. Creations, appends and releases go through group commit (see
+ * WriteBatcher): each settles once committed.
+ */
 export interface ConversationStore {
   /**
    * Creates a conversation already held under `lease`, with its first messages, in
-   * one statement: no other turn can know it before this one answers. Returns its id
-   * and the messages as {@link load} will read them back.
+   * one transaction (a group-commit flush): no other turn can know it before this
+   * one answers. Returns its id and the messages as {@link load} will read them back.
    */
   createHeld(
     principal: Principal,
@@ -68,8 +72,9 @@ export interface ConversationStore {
   renew(conversationId: string, leaseMs: number, token: string): Promise<boolean>;
   release(conversationId: string, token: string): Promise<void>;
   /**
-   * Appends the messages in order, in one statement, and returns them as {@link load}
-   * will read them back, so a turn can keep its history in memory.
+   * Appends the messages in order, in one statement (shared with other turns' appends
+   * of the same flush), and returns them as {@link load} will read them back, so a
+   * turn can keep its history in memory.
    */
   append(conversationId: string, messages: StoredMessage[]): Promise<StoredMessage[]>;
   load(conversationId: string): Promise<StoredMessage[]>;
