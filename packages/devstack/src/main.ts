@@ -39,6 +39,8 @@ const env = z
     TOOLMESH_MODEL: z.string().optional(),
     // The assistants file (relative to the current directory); default the demo's.
     TOOLMESH_ASSISTANTS: z.string().min(1).default(resolve(root, 'config/assistants.yaml')),
+    // Who may publish which tool names (relative to the current directory); default the demo's.
+    TOOLMESH_PUBLISHING_POLICY: z.string().min(1).default(resolve(root, 'config/publishing-policy.yaml')),
     // The MCP servers file (relative to the current directory); set, the MCP bridge runs.
     TOOLMESH_MCP_SERVERS: z.string().min(1).optional(),
     TOOLMESH_QUIET: z.enum(['0', '1']).default('0'),
@@ -91,6 +93,7 @@ const mesh = await startMesh({
   orchestrators: env.TOOLMESH_ORCHESTRATORS,
   gateways: env.TOOLMESH_GATEWAYS,
   assistantsFile: resolve(env.TOOLMESH_ASSISTANTS),
+  publishingPolicyFile: resolve(env.TOOLMESH_PUBLISHING_POLICY),
   mcpServersFile: env.TOOLMESH_MCP_SERVERS ? resolve(env.TOOLMESH_MCP_SERVERS) : undefined,
   model: env.OPENAI_BASE_URL
     ? { baseUrl: env.OPENAI_BASE_URL, apiKey: env.OPENAI_API_KEY, name: env.TOOLMESH_MODEL }
@@ -171,6 +174,7 @@ ${table}
 
   ${dataLine}
   assistants: ${shown(resolve(env.TOOLMESH_ASSISTANTS))} (reloaded on change; TOOLMESH_ASSISTANTS names another file)
+  publishing policy: ${shown(resolve(env.TOOLMESH_PUBLISHING_POLICY))} (who may publish which tool; TOOLMESH_PUBLISHING_POLICY)
   mesh keys: new for this run (${shown(mesh.meshKeys.jwksFile)}); internal ports answer only calls signed with them
 
 Try it:

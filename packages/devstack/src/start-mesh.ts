@@ -74,6 +74,12 @@ export interface MeshOptions {
    */
   assistantsFile?: string;
   /**
+   * The orchestrator's publishing policy (TOOLMESH_PUBLISHING_POLICY): which service may publish
+   * which tool names, and version weights; absent: any service may publish any name. `npm start`
+   * passes the repository's config/publishing-policy.yaml unless told otherwise.
+   */
+  publishingPolicyFile?: string;
+  /**
    * The MCP servers file (TOOLMESH_MCP_SERVERS): when given, the MCP bridge runs as one more
    * tool service and serves those servers' tools; absent, it does not run.
    */
@@ -338,6 +344,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       ...(model.apiKey ? { OPENAI_API_KEY: model.apiKey } : {}),
       ...(model.name ? { TOOLMESH_MODEL: model.name } : {}),
       ...(options.assistantsFile ? { TOOLMESH_ASSISTANTS: options.assistantsFile } : {}),
+      ...(options.publishingPolicyFile ? { TOOLMESH_PUBLISHING_POLICY: options.publishingPolicyFile } : {}),
     };
     // One after the other: each migrates the same schemas (serialized by an advisory lock anyway).
     for (const { id, port } of orchestratorProcesses) {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Code, type ConnectError, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
-import { ChatService } from '@toolmesh/proto';
+import { ChatService, RegistryService } from '@toolmesh/proto';
 import { waitForServing } from '@toolmesh/rpc';
 import { waitFor } from '@toolmesh/testkit';
 import { type Launcher, launcherPortNames, startLauncher } from './start-launcher.ts';
@@ -51,6 +51,7 @@ test('prints where everything listens, where the data is, and a ready-to-paste g
   expect(output).toContain(`data: ${dataDir} (new; kept for the next run)`);
   // The launcher runs in the repository: the demo's assistants file, named relative to it.
   expect(output).toContain('assistants: config/assistants.yaml');
+  expect(output).toContain('publishing policy: config/publishing-policy.yaml');
 });
 
 test('the seed question is answered on the embedded defaults', async () => {
@@ -62,6 +63,17 @@ test('the seed question is answered on the embedded defaults', async () => {
   expect(res.toolExecutions.find((e) => e.toolName === 'get_order_detail')?.success).toBe(true);
   // Through the demo's assistant (config/assistants.yaml), the tenant's default.
   expect(res.usage?.assistant).toBe('shop-support');
+  // Under the demo's publishing policy every demo service publishes its own tools: none refused.
+  const registry = createClient(
+    RegistryService,
+    createGrpcTransport({ baseUrl: `http://127.0.0.1:${launcher.ports.GATEWAY}`, defaultTimeoutMs: 30_000 }),
+  );
+  const view = await registry.listRegisteredTools(
+    {},
+    { headers: { authorization: 'Bearer dev-key-operator' } },
+  );
+  expect(view.refusedTools).toEqual([]);
+  expect(view.publishingPolicy).toContain('publishing-policy.yaml');
   const unauthenticated = await client()
     .chat({ message: 'hi' })
     .catch((e: unknown) => e);
