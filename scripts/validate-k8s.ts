@@ -40,6 +40,7 @@ const grpcClients: Record<string, string[]> = {
   dispatch: ['orchestrator'],
   ticket: ['orchestrator'],
   'scripted-model': ['orchestrator'],
+  'mcp-bridge': ['orchestrator'],
 };
 
 const root = new URL('..', import.meta.url).pathname;
@@ -357,6 +358,17 @@ function checkRelations(all: Manifest[], requireHpa: boolean) {
       // A policy for every pod may only deny: allowing here would bypass the per-service rules.
       if (arr(spec.ingress).length > 0)
         problems.push(`${id(m)}: a namespace-wide policy must not allow ingress`);
+    }
+    if (m.kind === 'NetworkPolicy' && arr(spec.policyTypes).includes('Egress')) {
+      // Egress limited: without DNS the pod resolves no name (Services, the collector, MCP servers).
+      const dns = arr(spec.egress)
+        .map(obj)
+        .some((rule) =>
+          arr(rule.ports).some((p) => obj(p).port === 53 && (obj(p).protocol ?? 'TCP') === 'UDP'),
+        );
+      if (!dns) problems.push(`${id(m)}: limits egress but allows no DNS (port 53/UDP)`);
+      if (Object.keys(obj(obj(spec.podSelector).matchLabels)).length === 0 && arr(spec.egress).length > 0)
+        problems.push(`${id(m)}: a namespace-wide policy must not allow egress`);
     }
     if (m.kind === 'NetworkPolicy')
       for (const rule of arr(spec.ingress).map(obj))
