@@ -88,6 +88,8 @@ export function loadBenchConfig(argv = process.argv.slice(2), env = process.env)
     overload: {
       concurrencies: [32, 256, 1_024],
       unboundedConcurrencies: [256],
+      // BENCH_OVERLOAD_MAX_TURNS=8: another bound than the services' default, on both tiers.
+      ...(env.BENCH_OVERLOAD_MAX_TURNS ? { maxTurnsInFlight: Number(env.BENCH_OVERLOAD_MAX_TURNS) } : {}),
       ...(full ? { durationMs: 10_000, warmupMs: 3_000 } : { durationMs: 4_000, warmupMs: 1_500 }),
     },
   };

@@ -20,6 +20,9 @@ export function formatOverload(result: OverloadResult): string {
         .join(', ') || '–',
       r.rejected ? ms(r.retryHint.p50Ms) : '–',
       `${mib(r.gatewayRssBytes)} + ${mib(r.orchestratorRssBytes)}`,
+      num(r.gatewayCores, 2),
+      ms(r.gatewayLoopDelayP99Ms),
+      num(r.loadAverage, 1),
       String(r.errors),
     ];
   });
@@ -38,6 +41,9 @@ export function formatOverload(result: OverloadResult): string {
         'refused by',
         'retry hint p50 ms',
         'RSS MiB gw + orch (peak)',
+        'gateway cores',
+        'gateway loop delay p99 ms',
+        'load avg',
         'errors',
       ],
       rows,

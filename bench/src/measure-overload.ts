@@ -1,6 +1,7 @@
 import { fork } from 'node:child_process';
+import { loadavg } from 'node:os';
 import type { OverloadJob, OverloadLevel, OverloadMessage } from './overload-job.ts';
-import { readRssBytes } from './process-stats.ts';
+import { readCpuMs, readRssBytes } from './process-stats.ts';
 import { seedExpectation, seedQuestion } from './seed-question.ts';
 import { type BenchDatabase, benchApiKey, startBenchMesh } from './start-bench-mesh.ts';
 
@@ -22,12 +23,26 @@ export interface OverloadRow extends OverloadLevel {
   /** Peak RSS sampled every 200 ms over the level (warm-up included), bytes. */
   gatewayRssBytes: number;
   orchestratorRssBytes: number;
+  /** CPU the gateway used over the level (warm-up included), in cores (1 = one core busy). */
+  gatewayCores: number;
+  /** The gateway's event-loop delay p99 over the level (its own /metrics), ms: how long any request waited for it. */
+  gatewayLoopDelayP99Ms: number;
+  /** 1-minute load average when the level started: other work on the machine. */
+  loadAverage: number;
 }
 
 /** Results of {@link measureOverload}. */
 export interface OverloadResult {
   maxTurnsInFlight: number | 'default';
   rows: OverloadRow[];
+}
+
+// The gateway's event-loop delay p99 since the previous read (prom-client resets it on each read).
+async function loopDelayP99Ms(metricsUrl: string | undefined): Promise<number> {
+  if (!metricsUrl) return 0;
+  const text = await (await fetch(metricsUrl)).text();
+  const line = text.split('\n').find((l) => l.startsWith('nodejs_eventloop_lag_p99_seconds'));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) * 1000 : 0;
 }
 
 function runLevel(job: OverloadJob, timeoutMs: number): Promise<OverloadLevel> {
@@ -65,6 +80,11 @@ async function measureMesh(
     for (const concurrency of concurrencies) {
       let gatewayRss = 0;
       let orchestratorRss = 0;
+      const loadAverage = loadavg()[0] ?? 0;
+      const metricsUrl = mesh.mesh.metricsUrls.gateway;
+      await loopDelayP99Ms(metricsUrl);
+      const cpuBefore = pids.gateway ? readCpuMs(pids.gateway) : 0;
+      const startedAt = performance.now();
       const sample = setInterval(() => {
         gatewayRss = Math.max(gatewayRss, pids.gateway ? readRssBytes(pids.gateway) : 0);
         orchestratorRss = Math.max(orchestratorRss, pids.orchestrator ? readRssBytes(pids.orchestrator) : 0);
@@ -89,6 +109,10 @@ async function measureMesh(
           mesh: kind,
           gatewayRssBytes: gatewayRss,
           orchestratorRssBytes: orchestratorRss,
+          gatewayCores:
+            ((pids.gateway ? readCpuMs(pids.gateway) : 0) - cpuBefore) / (performance.now() - startedAt),
+          gatewayLoopDelayP99Ms: await loopDelayP99Ms(metricsUrl),
+          loadAverage,
         });
       } finally {
         clearInterval(sample);
