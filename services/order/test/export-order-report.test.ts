@@ -86,20 +86,21 @@ describe.each([
   // A TaskService call as the orchestrator signs it: for this task, as `userId` of t_demo.
   const as = (taskId: string, userId = 'u_1001') => meshKeys.taskCall({ ...u1001, userId }, toolName, taskId);
 
-  async function watch(taskId: string, userId = 'u_1001'): Promise<Task[]> {
-    const seen: Task[] = [];
+  async function watch(taskId: string, userId = 'u_1001', seen: Task[] = []): Promise<Task[]> {
     for await (const res of tasks.watchTask({ taskId }, await as(taskId, userId)))
       if (res.task) seen.push(res.task);
     return seen;
   }
 
-  // Watches the task to its end while moving the export's clock on (testkit's generous deadline).
+  // Watches the task to its end, moving the export's clock on only once the watcher has seen
+  // the task as it is now: every state it goes through is seen, however slow the machine.
   async function watchToEnd(taskId: string): Promise<Task[]> {
-    let seen: Task[] | undefined;
+    const seen: Task[] = [];
+    let done = false;
     let failed: unknown;
-    const watching = watch(taskId).then(
-      (all) => {
-        seen = all;
+    const watching = watch(taskId, 'u_1001', seen).then(
+      () => {
+        done = true;
       },
       (error: unknown) => {
         failed = error;
@@ -107,7 +108,11 @@ describe.each([
     );
     await waitFor(
       async () => {
-        if (seen || failed) return true;
+        if (done || failed) return true;
+        const { task: now } = await tasks.getTask({ taskId }, await as(taskId));
+        const last = seen.at(-1);
+        if (!last || last.status !== now?.status || last.progressPercent !== now?.progressPercent)
+          return false;
         await pauses.advance(100);
         return false;
       },
@@ -115,7 +120,7 @@ describe.each([
     );
     await watching;
     if (failed) throw failed;
-    return seen ?? [];
+    return seen;
   }
 
   test('answers a task_id before the export ran; WatchTask follows the task to its CSV report', async () => {
