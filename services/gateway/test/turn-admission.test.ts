@@ -49,9 +49,9 @@ async function startReplica(): Promise<Replica> {
           if (req.message === 'hold') await new Promise<void>((resolve) => replica.held.push(resolve));
           return { conversationId: req.conversationId, reply: replica.address };
         },
-        async *chatStream(req) {
+        async *chatStream() {
           replica.reached++;
-          yield { conversationId: req.conversationId };
+          yield {};
         },
       }),
     ],
