@@ -337,12 +337,12 @@ describe('the generated service', () => {
       cwd: root,
     });
     expect(long.formatted).toBe(true);
-    const run = await runCommand(bin('biome'), ['check', result.directory, long.directory], 60_000);
+    const run = await runCommand(bin('biome'), ['check', result.directory, long.directory], 180_000);
     expect(run.output).toMatch(/Checked \d+ files/);
     expect(run.code).toBe(0);
     const typecheck = await runCommand(bin('tsc'), ['-p', join(long.directory, 'tsconfig.json')], 120_000);
     expect(typecheck.output).toBe('');
-  }, 190_000);
+  }, 330_000);
 
   test("passes its own test under the repository's jest", async () => {
     const { default: base } = (await import(pathToFileURL(join(root, 'jest.config.js')).href)) as {
@@ -497,15 +497,15 @@ describe('the toolmesh new-tool-service command', () => {
     const made = await runCommand(
       bin('toolmesh'),
       ['new-tool-service', 'gift-cards', '--dir', relative(root, target), '--port', '50099'],
-      60_000,
+      180_000,
     );
     expect(made.code).toBe(0);
     expect(made.output).toMatch(/gift-cards/);
     expect(existsSync(join(target, 'src', 'main.ts'))).toBe(true);
     expect(await readFile(join(target, 'src', 'config.ts'), 'utf8')).toMatch(/50_?099/);
 
-    const bad = await runCommand(bin('toolmesh'), ['new-tool-service', 'Gift_Cards'], 30_000);
+    const bad = await runCommand(bin('toolmesh'), ['new-tool-service', 'Gift_Cards'], 180_000);
     expect(bad.code).toBe(2);
     expect(bad.output).toMatch(/error: /);
-  }, 90_000);
+  }, 400_000);
 });
