@@ -115,6 +115,19 @@ test('a turn a replica shed moves to another replica; the shedding replica is no
   expect(res.reply).toBe(busy.address);
 });
 
+test('a stream a replica shed when it was opened moves to another replica too', async () => {
+  const { replica: busy, done } = await holdOn('conv-b');
+  const others = replicas.filter((r) => r !== busy);
+  const before = others.map((r) => r.reached).reduce((a, b) => a + b, 0);
+  for await (const _ of chat().chatStream({ conversationId: 'conv-b', message: 'stream' })) {
+    // drained
+  }
+  expect(others.map((r) => r.reached).reduce((a, b) => a + b, 0)).toBe(before + 1);
+  expect(breakerStates()).toEqual(['closed', 'closed', 'closed']);
+  busy.held.shift()?.();
+  await done;
+});
+
 test('when every replica sheds, the caller hears OVERLOADED with a retry hint, and nothing ran', async () => {
   // One held turn per replica: new conversations go to the least loaded, so three fill all three.
   const done: Promise<unknown>[] = [];

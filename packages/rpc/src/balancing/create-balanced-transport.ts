@@ -147,6 +147,12 @@ export function createBalancedTransport(options: BalancedTransportOptions): Tran
           messages as typeof input,
           contextValues,
         );
+        // A replica that refuses a server stream (e.g. sheds it: OVERLOADED) answers in the
+        // trailers, which only the first read sees: read one message ahead, so the refusal is this
+        // attempt's failure and the call can move to another replica like a unary one.
+        const iterator = res.message[Symbol.asyncIterator]();
+        const head = method.methodKind === 'server_streaming' ? await iterator.next() : undefined;
+        const rest = { [Symbol.asyncIterator]: () => iterator };
         // An open stream (a whole ChatStream turn) is load on its replica until it ends, is
         // cancelled, or is dropped unread: the least-loaded choice must count it that long.
         e.inFlight++;
@@ -158,12 +164,13 @@ export function createBalancedTransport(options: BalancedTransportOptions): Tran
           signal?.removeEventListener('abort', release);
         };
         signal?.addEventListener('abort', release);
-        const source = res.message;
         return {
           ...res,
           message: (async function* () {
             try {
-              yield* source;
+              if (head?.done) return;
+              if (head) yield head.value;
+              yield* rest;
             } finally {
               release();
             }
