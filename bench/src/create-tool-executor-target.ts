@@ -22,7 +22,7 @@ const noLedger: ExecutionLedger = {
   markStaleAsUnknown: async () => [],
   resolve: async () => {},
   unreportedTasks: async () => [],
-  markTaskReported: async () => {},
+  markTaskReported: async () => true,
   findOwnedTask: async () => undefined,
 };
 
