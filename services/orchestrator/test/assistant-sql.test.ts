@@ -3,32 +3,17 @@
 import { randomUUID } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
 import { createManualClock } from '@toolmesh/clock';
-import { type Database, migrate, openDatabase } from '@toolmesh/db';
 import { PrincipalSchema } from '@toolmesh/proto';
-import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
 import {
   createConversationStore,
   createExecutionLedger,
   createUsageStore,
   type ExecutionStart,
-  migrations,
-  schema,
   type TurnUsageRow,
 } from '../src/store/index.ts';
+import { useOrchestratorDatabase } from './support/use-orchestrator-database.ts';
 
-let testDb: TestDatabase;
-let db: Database;
-
-beforeAll(async () => {
-  testDb = await createTestDatabase();
-  db = await openDatabase({ url: testDb.url });
-  await migrate(db.pool, { schema, migrations });
-});
-
-afterAll(async () => {
-  await db?.close();
-  await testDb?.drop();
-});
+const db = useOrchestratorDatabase();
 
 const u1001 = create(PrincipalSchema, { userId: 'u_1001', tenantId: 't_demo', permissions: [] });
 const lease = { leaseMs: 30_000, token: 'tok' };

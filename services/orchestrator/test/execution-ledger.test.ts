@@ -1,20 +1,7 @@
-import { type Database, migrate, openDatabase } from '@toolmesh/db';
-import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
-import { createExecutionLedger, type ExecutionStart, migrations, schema } from '../src/store/index.ts';
+import { createExecutionLedger, type ExecutionStart } from '../src/store/index.ts';
+import { useOrchestratorDatabase } from './support/use-orchestrator-database.ts';
 
-let testDb: TestDatabase;
-let db: Database;
-
-beforeAll(async () => {
-  testDb = await createTestDatabase();
-  db = await openDatabase({ url: testDb.url });
-  await migrate(db.pool, { schema, migrations });
-});
-
-afterAll(async () => {
-  await db?.close();
-  await testDb?.drop();
-});
+const db = useOrchestratorDatabase();
 
 const execution = (toolCallId: string): ExecutionStart => ({
   requestId: 'req_1',

@@ -7,33 +7,20 @@
 import { create, toJson } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { createManualClock, type ManualClock } from '@toolmesh/clock';
-import { type Database, migrate, openDatabase } from '@toolmesh/db';
 import { PrincipalSchema, TaskService, TaskStatus } from '@toolmesh/proto';
 import { createServer, type Server, serviceRegistration } from '@toolmesh/rpc';
 import { createLogger } from '@toolmesh/telemetry';
-import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
 import { closeUndecided } from '../src/approvals/index.ts';
 import type { ModelRequest } from '../src/model/index.ts';
-import { hashArguments, migrations, schema } from '../src/store/index.ts';
+import { hashArguments } from '../src/store/index.ts';
 import { createTaskResultCollector } from '../src/tools/index.ts';
 import { toolCall } from './support/scripted-model.ts';
 import { createSqlReplica, type SqlReplica } from './support/sql-replica.ts';
 import { principal, turnOf, until } from './support/test-engine.ts';
 import { createToolWorld, type Gate, gate, type ToolWorld, type WorldTool } from './support/tool-world.ts';
+import { useOrchestratorDatabase } from './support/use-orchestrator-database.ts';
 
-let testDb: TestDatabase;
-let db: Database;
-
-beforeAll(async () => {
-  testDb = await createTestDatabase();
-  db = await openDatabase({ url: testDb.url });
-  await migrate(db.pool, { schema, migrations });
-});
-
-afterAll(async () => {
-  await db?.close();
-  await testDb?.drop();
-});
+const db = useOrchestratorDatabase();
 
 const u1001 = principal();
 const staleMs = 120_000;

@@ -5,9 +5,7 @@
 // the answer is: the messages, each read's ledger row and audit record as the user,
 // the usage row, the lease given back.
 import { createManualClock } from '@toolmesh/clock';
-import { type Database, migrate, openDatabase } from '@toolmesh/db';
 import { createLogger } from '@toolmesh/telemetry';
-import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
 import { neutralCatalog } from '../src/assistants/index.ts';
 import { createChatEngine } from '../src/chat-engine.ts';
 import { createModelPool, type ModelRequest } from '../src/model/index.ts';
@@ -17,28 +15,15 @@ import {
   createExecutionLedger,
   createPendingActionStore,
   createUsageStore,
-  migrations,
-  schema,
 } from '../src/store/index.ts';
 import { createToolExecutor } from '../src/tools/index.ts';
 import { countingPool } from './support/counting-pool.ts';
 import { createScriptedModel, toolCall } from './support/scripted-model.ts';
 import { principal, scriptedBackend, turnOf } from './support/test-engine.ts';
 import { createToolWorld, type WorldTool } from './support/tool-world.ts';
+import { useOrchestratorDatabase } from './support/use-orchestrator-database.ts';
 
-let testDb: TestDatabase;
-let db: Database;
-
-beforeAll(async () => {
-  testDb = await createTestDatabase();
-  db = await openDatabase({ url: testDb.url });
-  await migrate(db.pool, { schema, migrations });
-});
-
-afterAll(async () => {
-  await db?.close();
-  await testDb?.drop();
-});
+const db = useOrchestratorDatabase();
 
 const read = (name: string, allowParallel = false): WorldTool => ({
   name,

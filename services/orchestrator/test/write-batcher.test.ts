@@ -3,31 +3,12 @@
 // every write in it and leaves nothing in the tables; a row the server refuses fails
 // alone, the others of its flush still commit.
 import { randomUUID } from 'node:crypto';
-import { type Database, migrate, openDatabase } from '@toolmesh/db';
-import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
-import {
-  createConversationStore,
-  createExecutionLedger,
-  type ExecutionStart,
-  migrations,
-  schema,
-} from '../src/store/index.ts';
+import { createConversationStore, createExecutionLedger, type ExecutionStart } from '../src/store/index.ts';
 import { countingPool } from './support/counting-pool.ts';
 import { principal, until } from './support/test-engine.ts';
+import { useOrchestratorDatabase } from './support/use-orchestrator-database.ts';
 
-let testDb: TestDatabase;
-let db: Database;
-
-beforeAll(async () => {
-  testDb = await createTestDatabase();
-  db = await openDatabase({ url: testDb.url });
-  await migrate(db.pool, { schema, migrations });
-});
-
-afterAll(async () => {
-  await db?.close();
-  await testDb?.drop();
-});
+const db = useOrchestratorDatabase();
 
 const u1001 = principal();
 const lease = () => ({ leaseMs: 30_000, token: randomUUID() });
