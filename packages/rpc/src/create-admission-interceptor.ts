@@ -1,5 +1,6 @@
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import { errorFor, readErrorInfo } from './error-details.ts';
+import { holdForCall } from './hold-for-call.ts';
 
 /** A bound on work in flight (e.g. @toolmesh/limits' AdmissionLimiter). */
 export interface Admission {
@@ -41,32 +42,8 @@ export function createAdmissionInterceptor(options: AdmissionInterceptorOptions)
         release();
       }
     }
-    // The call's end aborts its signal, also when nobody ever reads the stream.
-    const releaseOnce = () => {
-      req.signal.removeEventListener('abort', releaseOnce);
-      release();
-    };
-    req.signal.addEventListener('abort', releaseOnce, { once: true });
-    try {
-      const res = await next(req);
-      if (!res.stream) {
-        releaseOnce();
-        return res;
-      }
-      return { ...res, message: releaseAtEnd(res.message, releaseOnce) };
-    } catch (error) {
-      releaseOnce();
-      throw error;
-    }
+    return holdForCall(req, () => next(req), release);
   };
-}
-
-async function* releaseAtEnd<T>(messages: AsyncIterable<T>, release: () => void): AsyncIterable<T> {
-  try {
-    yield* messages;
-  } finally {
-    release();
-  }
 }
 
 /**

@@ -58,6 +58,7 @@ export { createClientMetricsInterceptor, createServerMetricsInterceptor } from '
 export { canonicalCodeName, grpcCodeName, grpcStatusCode } from './grpc-status.ts';
 export { type HandleShutdownOptions, handleShutdown } from './handle-shutdown.ts';
 export { createHealthRegistry, type HealthRegistry } from './health-registry.ts';
+export { holdForCall } from './hold-for-call.ts';
 export { isTransportFailure } from './is-transport-failure.ts';
 export { isUnsentError } from './is-unsent-error.ts';
 export * from './mesh-auth/index.ts';

@@ -1,6 +1,6 @@
 import type { RateLimiter, RateRule } from '@toolmesh/limits';
 import { ChatService } from '@toolmesh/proto';
-import { Code, errorFor, type Interceptor, publicError } from '@toolmesh/rpc';
+import { Code, errorFor, holdForCall, type Interceptor, publicError } from '@toolmesh/rpc';
 import { principalKey } from './auth-interceptor.ts';
 import { defaultPublicRule, rateLimitUser } from './rate-limit-key.ts';
 
@@ -58,33 +58,10 @@ export function createRateLimitInterceptor(
       );
     }
     openStreams.set(user, open + 1);
-    let released = false;
-    const releaseOnce = () => {
-      if (released) return;
-      released = true;
-      req.signal.removeEventListener('abort', releaseOnce);
-      release(user);
-    };
-    // The call's end aborts its signal, also when nobody ever reads the stream.
-    req.signal.addEventListener('abort', releaseOnce, { once: true });
-    try {
-      const res = await next(req);
-      if (!res.stream) {
-        releaseOnce();
-        return res;
-      }
-      return { ...res, message: releaseAtEnd(res.message, releaseOnce) };
-    } catch (error) {
-      releaseOnce();
-      throw error;
-    }
+    return holdForCall(
+      req,
+      () => next(req),
+      () => release(user),
+    );
   };
-}
-
-async function* releaseAtEnd<T>(messages: AsyncIterable<T>, release: () => void): AsyncIterable<T> {
-  try {
-    yield* messages;
-  } finally {
-    release();
-  }
 }
