@@ -5,9 +5,9 @@ import { holdIdleStreams } from './hold-idle-streams.ts';
 import type { LoadJob, LoopJobResult, ParentMessage, WorkerMessage } from './load-job.ts';
 import { runClosedLoop } from './run-closed-loop.ts';
 import { runConversation } from './run-conversation.ts';
+import { sendToParent, serveOneJob } from './serve-one-job.ts';
 
-const send = (message: WorkerMessage) =>
-  new Promise<void>((resolve) => process.send?.(message, undefined, {}, () => resolve()));
+const send = (message: WorkerMessage) => sendToParent(message);
 
 async function run(job: LoadJob): Promise<unknown> {
   switch (job.type) {
@@ -38,20 +38,4 @@ async function run(job: LoadJob): Promise<unknown> {
   }
 }
 
-process.once('disconnect', () => process.exit(1));
-process.once('message', (message: ParentMessage) => {
-  if (message.type !== 'job') return;
-  run(message.job).then(
-    async (result) => {
-      await send({ type: 'result', result });
-      process.exit(0);
-    },
-    async (error: unknown) => {
-      await send({
-        type: 'failed',
-        message: error instanceof Error ? (error.stack ?? error.message) : String(error),
-      });
-      process.exit(1);
-    },
-  );
-});
+serveOneJob<LoadJob>(run);
