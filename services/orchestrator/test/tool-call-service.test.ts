@@ -223,6 +223,12 @@ test('DecideToolCall approves a held write with the tool result, once; another u
     .decideToolCall({ ...held, approve: true })
     .catch((e: unknown) => e);
   expect((stranger as ConnectError).code).toBe(Code.NotFound);
+  // The same user id in another tenant is someone else too.
+  const otherTenant = await t
+    .as(principal('u_1001', undefined, 't_other'))
+    .decideToolCall({ ...held, approve: true })
+    .catch((e: unknown) => e);
+  expect((otherTenant as ConnectError).code).toBe(Code.NotFound);
   const readOnly = await t
     .as(principal('u_1001', readPermissions))
     .decideToolCall({ ...held, approve: true })
