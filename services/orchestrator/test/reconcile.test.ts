@@ -36,6 +36,7 @@ test('an approved write interrupted by a crash is reconciled once it is stale, n
     .confirm({ ...turnOf(), signal: crash.signal }, proposal.conversationId, action.actionId, true)
     .catch((e: unknown) => e);
   await until(() => dead.world.invocations.length === 1, 'the write was sent');
+  dead.ledger.crash();
   crash.abort();
   await interrupted;
   writeLands.open();
@@ -100,6 +101,7 @@ test('interrupted reads are marked unknown and nothing more; live work of this o
   const crash = new AbortController();
   const turn = dead.engine.chat({ ...turnOf(), signal: crash.signal }, '', 'read').catch((e: unknown) => e);
   await until(() => dead.world.invocations.length === 1, 'the read was sent');
+  // Cut off: its row is unknown at once (a read killed mid-call leaves no row at all).
   crash.abort();
   await turn;
   hold.open();
@@ -124,4 +126,50 @@ test('interrupted reads are marked unknown and nothing more; live work of this o
     ['live', 'running'],
   ]);
   await ownRow({ success: true, resultCode: 'OK', durationMs: 1, cached: false });
+});
+
+test('a Confirm whose caller goes away mid-write: unknown at once, finished by the live replica itself, once', async () => {
+  const tickets: unknown[] = [];
+  const writeLands = gate();
+  const createTicket: WorldTool = {
+    name: 'create_ticket',
+    permission: 'ticket:write',
+    sideEffect: 'write',
+    run: async (args) => {
+      await writeLands.promise;
+      tickets.push(args);
+      return { ticket_id: `T${tickets.length}` };
+    },
+  };
+  const live = createTestEngine({ tools: [createTicket], script });
+  const proposal = await live.engine.chat(turnOf(), '', 'open a ticket');
+  const action = proposal.pendingActions[0];
+  if (!action) throw new Error('no pending action');
+  const gone = new AbortController();
+  const cut = live.engine
+    .confirm({ ...turnOf(), signal: gone.signal }, proposal.conversationId, action.actionId, true)
+    .catch((e: unknown) => e);
+  await until(() => live.world.invocations.length === 1, 'the write was sent');
+  gone.abort();
+  await cut;
+  writeLands.open();
+  await until(() => tickets.length === 1, 'the write landed at the tool service');
+  // Not left running under a replica that lives on (no reconciler would ever take it).
+  expect(live.ledgerRows.map((r) => [r.status, r.resultCode])).toEqual([['unknown', 'CANCELLED']]);
+  expect(live.ledger.audit.map((a) => a.end.resultCode)).toEqual(['CANCELLED']);
+
+  const reconciler = createReconciler({
+    ledger: live.ledger,
+    actions: live.actions,
+    engine: live.engine,
+    logger: live.logger,
+    staleMs: 30_000,
+    clock: live.clock,
+  });
+  await live.clock.advance(30_001);
+  await reconciler.runOnce();
+  expect(live.ledgerRows.map((r) => r.status)).toEqual(['unknown', 'done']);
+  expect(tickets).toHaveLength(1);
+  const answered = await live.engine.confirm(turnOf(), proposal.conversationId, action.actionId, true);
+  expect(answered.reply).toBe('ticket handled');
 });

@@ -61,6 +61,7 @@ async function leaveApprovedWrite(
   world: ToolWorld,
   description: string,
   landed: boolean,
+  recorded = false,
 ) {
   const args = { category: 'other', description, order_id: '202604100018' };
   const argumentsJson = JSON.stringify(args);
@@ -91,7 +92,7 @@ async function leaveApprovedWrite(
   });
   expect(await holder.actions.claim(action.actionId, 'executing', u1001.userId)).toBe(true);
   const idempotencyKey = `${conversationId}:${action.actionId}:${hashArguments(argumentsJson)}`;
-  await holder.ledger.start({
+  const finish = await holder.ledger.start({
     requestId: 'r',
     conversationId,
     toolCallId: callId,
@@ -108,12 +109,21 @@ async function leaveApprovedWrite(
   if (landed) {
     // The write reached the tool service before its orchestrator died.
     const endpoint = world.registry.get('create_ticket')?.endpoints[0];
-    await endpoint?.client.invokeTool({
+    const answer = await endpoint?.client.invokeTool({
       toolCallId: callId,
       toolName: 'create_ticket',
       argumentsJson,
       idempotencyKey,
     });
+    if (recorded && answer?.outcome.case === 'resultJson') {
+      // ... and even its result was stored (ledger end and result message commit together).
+      await Promise.all([
+        finish({ success: true, resultCode: 'OK', durationMs: 1, cached: false }),
+        holder.conversations.append(conversationId, [
+          { role: 'tool', toolCallId: callId, content: answer.outcome.value },
+        ]),
+      ]);
+    }
   }
   return { conversationId, actionId: action.actionId, idempotencyKey, callId };
 }
@@ -407,4 +417,24 @@ test("an idempotency key claimed by a replica that died is taken over by the ret
     live.chatRequests.claim(owner, 'k-dead', request),
   ]);
   expect([one?.state, two?.state].sort()).toEqual(['in_progress', 'new']);
+});
+
+test('a replica that died after its write was recorded: the model goes on, the tool is not called again', async () => {
+  const clock = createManualClock();
+  const { tickets, world } = ticketWorld();
+  const [dead, next] = replicasOn(clock, world, 2) as [SqlReplica, SqlReplica];
+  const w = await leaveApprovedWrite(dead, world, 'recorded', true, true);
+  expect(tickets).toEqual(['recorded']);
+
+  await clock.advance(staleMs + 1);
+  await next.reconciler.runOnce();
+
+  // Sent once (by the dead replica), one ledger row, one result; the action answered.
+  expect(world.invocations.filter((i) => i.idempotencyKey === w.idempotencyKey)).toHaveLength(1);
+  expect(tickets).toEqual(['recorded']);
+  expect(await executionStatuses('action_id', w.actionId)).toEqual(['done']);
+  expect(await statusOf(w.actionId)).toBe('executed');
+  const messages = (await next.conversations.load(w.conversationId)) ?? [];
+  expect(messages.filter((m) => m.role === 'tool')).toHaveLength(1);
+  expect(messages.at(-1)).toEqual({ role: 'assistant', content: 'ticket handled', toolCalls: [] });
 });

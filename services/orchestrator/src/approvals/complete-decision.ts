@@ -5,6 +5,7 @@ import type { ConversationStore, PendingActionRecord, PendingActionStore } from 
 import { failedOutcome, type ToolExecutor, type ToolOutcome, type ToolRegistry } from '../tools/index.ts';
 import {
   askForApproval,
+  createTurnWrites,
   newTurnState,
   notExecutedMessage,
   type RunRounds,
@@ -12,6 +13,7 @@ import {
   resultMessage,
   type TurnContext,
   type TurnState,
+  type TurnWrites,
   toExecution,
 } from '../turn/index.ts';
 
@@ -30,10 +32,12 @@ export interface DecisionDeps {
 
 // The approved write, with exactly the stored arguments (the model is not asked
 // again) and a key that makes the tool service answer a repeat with its first result.
+// Its ledger end joins `writes`, to commit with its result message.
 async function executeApproved(
   deps: DecisionDeps,
   ctx: TurnContext,
   action: PendingActionRecord,
+  writes: TurnWrites,
 ): Promise<ToolOutcome> {
   const tool = deps.registry.get(action.toolName);
   if (!tool) {
@@ -61,12 +65,16 @@ async function executeApproved(
       requestId: ctx.requestId,
       conversationId: action.conversationId,
       signal: ctx.signal,
+      later: (write) => writes.later(write),
     },
   );
   return outcome ?? failedOutcome(action.toolCallId, action.toolName, 'INTERNAL', 'no result');
 }
 
-// The decision's one tool message: the write's result, or the refusal.
+// The decision's one tool message: the write's result, or the refusal. The write's
+// ledger end and its result message commit in one transaction, so a replica taking
+// over after a crash knows from the conversation alone whether the write's outcome
+// is recorded (see reconcileApprovedAction).
 async function recordDecision(
   deps: DecisionDeps,
   ctx: TurnContext,
@@ -84,12 +92,13 @@ async function recordDecision(
     ]);
     return;
   }
-  const result = await executeApproved(deps, ctx, action);
+  const writes = createTurnWrites();
+  const result = await executeApproved(deps, ctx, action, writes);
   state.executions.push(toExecution(result));
   ctx.emit?.({ case: 'toolCallFinished', value: { execution: toExecution(result) } });
-  await deps.conversations.append(action.conversationId, [
-    resultMessage(result, deps.registry, deps.maxToolOutputChars),
-  ]);
+  const message = resultMessage(result, deps.registry, deps.maxToolOutputChars);
+  writes.later(() => deps.conversations.append(action.conversationId, [message]));
+  await writes.flush();
 }
 
 // Other actions still waiting: ask again. Otherwise the model goes on; the decision
@@ -108,7 +117,7 @@ async function continueAfterDecision(
   } catch (error) {
     deps.logger.warn({ err: error, action_id: action.actionId }, 'continuing after the decision failed');
     const done = state.executions[0];
-    const what = !approve ? 'declined' : done?.success ? 'done' : `failed (${done?.errorCode})`;
+    const what = !approve ? 'declined' : !done || done.success ? 'done' : `failed (${done.errorCode})`;
     return respond(
       state,
       `${action.summary}: ${what}. The assistant could not continue right now; ask again to go on.`,
@@ -126,9 +135,12 @@ export async function completeDecision(
   ctx: TurnContext,
   action: PendingActionRecord,
   approve: boolean,
+  options: { recorded?: boolean } = {},
 ): Promise<ChatResponse> {
   const state = newTurnState(action.conversationId);
-  await recordDecision(deps, ctx, state, action, approve);
+  // Recorded already (a replica died after the write's result was stored, before the
+  // action was finished): the tool is not called again, the model goes on from there.
+  if (!options.recorded) await recordDecision(deps, ctx, state, action, approve);
   const response = await continueAfterDecision(deps, ctx, state, action, approve);
   await deps.actions.finish(
     action.actionId,

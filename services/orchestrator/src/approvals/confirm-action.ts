@@ -87,6 +87,10 @@ export async function reconcileApprovedAction(
     // another replica's reconciler) may have finished it after it was listed.
     const current = await deps.actions.get(action.actionId);
     if (current?.status !== 'executing' || current.response) return;
-    await completeDecision(deps, ctx, current, true);
+    // The write's result message and its ledger end commit together: with the message
+    // in the conversation the write is done and only the rest of the turn is missing.
+    const history = await deps.conversations.load(action.conversationId);
+    const recorded = history.some((m) => m.role === 'tool' && m.toolCallId === current.toolCallId);
+    await completeDecision(deps, ctx, current, true, { recorded });
   });
 }

@@ -35,6 +35,11 @@ export interface ExecutionEnd {
   cached: boolean;
   /** For async tools: the task the tool service started. */
   taskId?: string;
+  /**
+   * The call was cut off (its caller went away) after it left: whether it ran is not known.
+   * Stored as `unknown` at once, so reconciliation does not wait for this replica to die.
+   */
+  unknown?: boolean;
 }
 
 /** An async tool's task, as the ledger knows it. */
@@ -172,7 +177,7 @@ const auditValues = (e: ExecutionStart, end: ExecutionEnd) => [
   e.toolVersion ?? '',
 ];
 
-const finalStatus = (end: ExecutionEnd) => (end.success ? 'done' : 'failed');
+const finalStatus = (end: ExecutionEnd) => (end.unknown ? 'unknown' : end.success ? 'done' : 'failed');
 
 interface RecordRow {
   executionId: string;

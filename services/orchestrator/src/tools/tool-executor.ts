@@ -29,8 +29,10 @@ export interface ExecutionContext {
   conversationId: string;
   signal: AbortSignal;
   /**
-   * Takes a read's ledger and audit write to make durable later, with the caller's
-   * other writes (a turn's round); absent: written before the outcome is returned.
+   * Takes the ledger and audit write of an ended call to make durable later, with the
+   * caller's other writes (a turn's round; an approved write's result message, so the
+   * two commit together); absent: written before the outcome is returned. A write's
+   * `running` row is never deferred: it is committed before the call leaves.
    */
   later?: (write: () => Promise<unknown>) => void;
 }
@@ -90,6 +92,16 @@ function taskIdOf(content: string): string | undefined {
 }
 
 /** Creates the {@link ToolExecutor}: cache, limits, ledger and audit around every InvokeTool. */
+// The end of a call its caller cancelled after it left: the ledger says unknown (the
+// tool may have run) and the audit says CANCELLED; reconciliation takes it from there.
+const cutOff = (startedAt: number, now: number): ExecutionEnd => ({
+  success: false,
+  resultCode: 'CANCELLED',
+  durationMs: Math.max(0, now - startedAt),
+  cached: false,
+  unknown: true,
+});
+
 export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
   const { logger, admission, cache, ledger } = options;
   const clock = options.clock ?? systemClock;
@@ -115,6 +127,7 @@ export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
       approver: call.approver,
       maskedArgumentsJson: maskSensitiveJson(call.argumentsJson, metadata?.sensitiveFields),
     };
+    const startedAt = clock.now();
     const end = (outcome: ToolOutcome): ExecutionEnd => ({
       success: outcome.success,
       resultCode: outcome.success ? 'OK' : outcome.errorCode || 'INTERNAL',
@@ -138,10 +151,7 @@ export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
       try {
         outcome = await run(call, ctx, cacheTtlMs);
       } catch (error) {
-        // Out when the caller went away: its outcome is unknown, so it stays running in the
-        // ledger as a crash would leave it, for reconciliation to mark.
-        if (ctx.later) ctx.later(() => ledger.start(execution));
-        else await ledger.start(execution);
+        await recorded(cutOff(startedAt, clock.now()));
         throw error;
       }
       await recorded(end(outcome));
@@ -149,9 +159,21 @@ export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
     }
     // A write is running in the ledger before it leaves, so a crash leaves a trace.
     const finish = await ledger.start(execution);
-    const outcome = await run(call, ctx, cacheTtlMs);
+    let outcome: ToolOutcome;
+    try {
+      outcome = await run(call, ctx, cacheTtlMs);
+    } catch (error) {
+      // Left as `running` under this live replica, no reconciler would take the action
+      // over and every Confirm would find it executing until the replica dies.
+      await finish(cutOff(startedAt, clock.now())).catch((e: unknown) =>
+        logger.warn({ err: e, tool: definition.name }, 'recording a cut-off write failed'),
+      );
+      throw error;
+    }
     if (outcome.success) await cache?.invalidate(ctx.principal, call.argumentsJson);
-    await finish(end(outcome));
+    const ended = end(outcome);
+    if (ctx.later) ctx.later(() => finish(ended));
+    else await finish(ended);
     return outcome;
   }
 

@@ -127,8 +127,11 @@ export interface LedgerRow {
 export function createMemoryLedger(clock: Clock, rows: LedgerRow[] = []) {
   const owner = randomUUID();
   const audit: { start: ExecutionStart; end: ExecutionEnd }[] = [];
+  // After crash(), nothing this orchestrator writes lands, as after a kill -9.
+  let crashed = false;
   const finish = (row: LedgerRow, end: ExecutionEnd) => {
-    row.status = end.success ? 'done' : 'failed';
+    if (crashed) return;
+    row.status = end.unknown ? 'unknown' : end.success ? 'done' : 'failed';
     row.resultCode = end.resultCode;
     row.taskId = end.taskId;
     audit.push({ start: row.start, end });
@@ -152,7 +155,7 @@ export function createMemoryLedger(clock: Clock, rows: LedgerRow[] = []) {
       return async (end) => finish(row, end);
     },
     async record(execution, end) {
-      finish(add(execution), end);
+      if (!crashed) finish(add(execution), end);
     },
     async markStaleAsUnknown(staleMs) {
       const stale = rows.filter(
@@ -209,7 +212,14 @@ export function createMemoryLedger(clock: Clock, rows: LedgerRow[] = []) {
       );
     },
   };
-  return Object.assign(ledger, { rows, audit });
+  return Object.assign(ledger, {
+    rows,
+    audit,
+    /** The orchestrator dies: its rows stay as they are now. */
+    crash() {
+      crashed = true;
+    },
+  });
 }
 
 /** The in-memory ledger, with its rows and audit records. */
