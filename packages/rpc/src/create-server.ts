@@ -7,17 +7,31 @@ import { Health } from '@toolmesh/proto';
 import type { Logger, Registry } from '@toolmesh/telemetry';
 import { createProtocolListener, type Http2Limits } from './create-protocol-listener.ts';
 import { createErrorBoundary, type ErrorMapper } from './error-boundary.ts';
+import { createGrpcJsServer } from './grpc-js-server/index.ts';
 import { createServerMetricsInterceptor } from './grpc-metrics.ts';
-import { createHealthRegistry, type HealthRegistry } from './health-registry.ts';
+import { createHealthRegistry } from './health-registry.ts';
 import { reportUndecodableRequests } from './invalid-request-status.ts';
 import { createReflectionRegistrations } from './reflection-service.ts';
+import type { Server } from './server.ts';
 import { createServerTracingInterceptor } from './server-tracing-interceptor.ts';
 import { type ServiceRegistration, serviceRegistration } from './service-registration.ts';
 import type { TlsSettings } from './tls/tls-settings.ts';
 import { type CorsOptions, withCors } from './with-cors.ts';
 
+export type { Server } from './server.ts';
+
+/**
+ * What a server's port speaks. `grpc`: gRPC only, on grpc-js, for the mesh's internal ports
+ * (the callers are our own gRPC clients, grpcurl and health probes). `all`: gRPC, gRPC-Web and
+ * Connect (JSON or binary, HTTP/1.1 or HTTP/2) on connect-node, for a port browsers and curl
+ * reach (the gateway's), and the only one with `httpRoutes` and `cors`.
+ */
+export type ServerProtocols = 'grpc' | 'all';
+
 /** Options of {@link createServer}. */
 export interface ServerOptions {
+  /** Default `grpc`: an internal port. A public edge passes `all`. */
+  protocols?: ServerProtocols;
   /**
    * Continue the caller's trace and keep its x-request-id as is; default true (inside the mesh).
    * A public edge passes false: a new trace linked to the caller's, and only well-formed ids.
@@ -32,7 +46,7 @@ export interface ServerOptions {
   interceptors?: Interceptor[];
   /** Largest request message accepted; default 4 MiB, like grpc-go. */
   readMaxBytes?: number;
-  /** Browser origins allowed to call (gRPC-Web, Connect); default none (no CORS headers). */
+  /** Browser origins allowed to call (gRPC-Web, Connect; needs `protocols: 'all'`); default none (no CORS headers). */
   cors?: CorsOptions;
   /** Records the grpc_server_* series of every call here (the process's registry); none without. */
   metrics?: Registry;
@@ -52,8 +66,8 @@ export interface ServerOptions {
   limits?: Partial<Http2Limits>;
   /**
    * Plain HTTP endpoints served on the same port before gRPC/Connect, each by exact path
-   * (query ignored), e.g. MCP's `/mcp`. They run outside the RPC interceptors: each does
-   * its own authentication and limits.
+   * (query ignored), e.g. MCP's `/mcp`; needs `protocols: 'all'`. They run outside the RPC
+   * interceptors: each does its own authentication and limits.
    */
   httpRoutes?: HttpRoute[];
 }
@@ -71,23 +85,17 @@ function pathOf(url: string | undefined): string {
 }
 
 /**
- * A server with health and reflection that speaks gRPC (HTTP/2, plaintext or mutual TLS),
- * and gRPC-Web and Connect (JSON or binary) over HTTP/1.1 or HTTP/2, all on one port.
+ * Builds a server with health and reflection for the given services; nothing listens until
+ * {@link Server.listen}. By default gRPC only on grpc-js (see {@link ServerProtocols}).
  */
-export interface Server {
-  readonly health: HealthRegistry;
-  /** Starts listening; resolves with the bound port (useful with port 0). */
-  listen(port: number, host?: string): Promise<number>;
-  /**
-   * Graceful shutdown: NOT_SERVING, stop accepting, let in-flight calls finish
-   * within graceMs, then cancel what is left.
-   */
-  shutdown(graceMs?: number): Promise<void>;
-}
-
-/** Builds a server; nothing listens until {@link Server.listen}. */
 export function createServer(options: ServerOptions): Server {
   const { logger } = options;
+  const protocols = options.protocols ?? 'grpc';
+  if (protocols === 'grpc' && (options.httpRoutes?.length || options.cors)) {
+    throw new Error(
+      "createServer: httpRoutes and cors need protocols: 'all' (connect-node); a gRPC-only server (grpc-js) cannot serve them",
+    );
+  }
   const clock = options.clock ?? systemClock;
   const appServices: DescService[] = options.services.map((s) => s.service);
   const health = createHealthRegistry(appServices.map((s) => s.typeName));
@@ -96,20 +104,45 @@ export function createServer(options: ServerOptions): Server {
     serviceRegistration(Health, health.implementation),
     ...createReflectionRegistrations([...appServices, Health]),
   ];
+  // Tracing outermost, so the request id and span cover everything (the boundary's logs
+  // too); metrics outside the boundary, so they count the codes callers see.
+  const interceptors = [
+    createServerTracingInterceptor({ trustCallerContext: options.trustCallerContext }),
+    ...(options.metrics ? [createServerMetricsInterceptor(options.metrics)] : []),
+    createErrorBoundary({ logger, mapError: options.mapError }),
+    ...(options.interceptors ?? []),
+  ];
+  const readMaxBytes = options.readMaxBytes ?? 4 * 1024 * 1024;
+  const tls = options.tls && {
+    ...options.tls,
+    clock,
+    checkIntervalMs: options.tlsCheckIntervalMs,
+    onReload: () => logger.info('TLS certificate, key and CA files changed: new connections use them'),
+    onReloadError: (err: Error) =>
+      logger.warn({ err }, 'changed TLS files not taken; the previous ones stay in use'),
+    // Debug: anyone who reaches the port can cause one, and a scanner must not flood the log.
+    onHandshakeError: (err: Error) => logger.debug({ err }, 'TLS handshake refused'),
+  };
+  if (protocols === 'grpc') {
+    return createGrpcJsServer({
+      registrations,
+      health,
+      interceptors,
+      logger,
+      clock,
+      readMaxBytes,
+      limits: options.limits,
+      tls,
+    });
+  }
+
   const shutdownController = new AbortController();
   const handler = connectNodeAdapter({
     routes: (router) => {
       for (const r of registrations) r.register(router);
     },
-    // Tracing outermost, so the request id and span cover everything (the boundary's logs
-    // too); metrics outside the boundary, so they count the codes callers see.
-    interceptors: [
-      createServerTracingInterceptor({ trustCallerContext: options.trustCallerContext }),
-      ...(options.metrics ? [createServerMetricsInterceptor(options.metrics)] : []),
-      createErrorBoundary({ logger, mapError: options.mapError }),
-      ...(options.interceptors ?? []),
-    ],
-    readMaxBytes: options.readMaxBytes ?? 4 * 1024 * 1024,
+    interceptors,
+    readMaxBytes,
     shutdownSignal: shutdownController.signal,
   });
   const serve = options.cors ? withCors(handler, options.cors) : handler;
@@ -123,16 +156,7 @@ export function createServer(options: ServerOptions): Server {
       serve(req, res);
     },
     limits: options.limits,
-    tls: options.tls && {
-      ...options.tls,
-      clock,
-      checkIntervalMs: options.tlsCheckIntervalMs,
-      onReload: () => logger.info('TLS certificate, key and CA files changed: new connections use them'),
-      onReloadError: (err) =>
-        logger.warn({ err }, 'changed TLS files not taken; the previous ones stay in use'),
-      // Debug: anyone who reaches the port can cause one, and a scanner must not flood the log.
-      onHandshakeError: (err) => logger.debug({ err }, 'TLS handshake refused'),
-    },
+    tls,
   });
 
   return {

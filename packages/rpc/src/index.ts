@@ -25,7 +25,13 @@ export {
   createResilienceInterceptor,
   type ResilienceOptions,
 } from './create-resilience-interceptor.ts';
-export { createServer, type HttpRoute, type Server, type ServerOptions } from './create-server.ts';
+export {
+  createServer,
+  type HttpRoute,
+  type Server,
+  type ServerOptions,
+  type ServerProtocols,
+} from './create-server.ts';
 export { createErrorBoundary, type ErrorBoundaryOptions, type ErrorMapper } from './error-boundary.ts';
 export {
   type CreateErrorOptions,

@@ -18,6 +18,7 @@ let base: string;
 beforeAll(async () => {
   server = createServer({
     logger,
+    protocols: 'all',
     services: [serviceRegistration(ToolService, { listTools: () => ({ tools: [{ name: 'echo' }] }) })],
     httpRoutes: [
       {

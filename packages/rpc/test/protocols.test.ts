@@ -78,6 +78,7 @@ beforeAll(async () => {
     services: [toolService, taskService],
     interceptors: [auth],
     cors: { allowedOrigins: ['https://app.example.com'] },
+    protocols: 'all',
   });
   const port = await server.listen(0);
   base = `http://127.0.0.1:${port}`;
@@ -312,7 +313,7 @@ test('CORS: preflights from allowed origins are answered, others get no CORS hea
 test('shutdown lets in-flight HTTP/1.1 and HTTP/2 calls finish, closes idle connections, refuses new ones', async () => {
   // The grace period runs on a clock nobody advances: shutdown can only end by draining.
   const clock = createManualClock();
-  const local = createServer({ logger, services: [toolService], clock });
+  const local = createServer({ logger, services: [toolService], clock, protocols: 'all' });
   const port = await local.listen(0);
   const url = `http://127.0.0.1:${port}`;
   // An idle keep-alive HTTP/1.1 connection and an idle HTTP/2 session must not hold shutdown up.

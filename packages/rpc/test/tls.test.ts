@@ -128,9 +128,13 @@ const tools = serviceRegistration(ToolService, {
 });
 
 const serverClock = createManualClock();
+// The mesh's internal kind (grpc-js, gRPC only) and the public kind (connect-node, every protocol).
 let server: Server;
 let address: string;
 let port: number;
+let allServer: Server;
+let allAddress: string;
+let allPort: number;
 let serverSerial: string;
 
 beforeAll(async () => {
@@ -143,10 +147,20 @@ beforeAll(async () => {
   port = await server.listen(0);
   address = `127.0.0.1:${port}`;
   server.health.setAll(true);
+  allServer = createServer({
+    logger,
+    services: [tools],
+    clock: serverClock,
+    tls: settings('server'),
+    protocols: 'all',
+  });
+  allPort = await allServer.listen(0);
+  allAddress = `127.0.0.1:${allPort}`;
+  allServer.health.setAll(true);
 });
 
 afterAll(async () => {
-  await server.shutdown(1_000);
+  await Promise.all([server.shutdown(1_000), allServer.shutdown(1_000)]);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -199,9 +213,9 @@ test('a client with a certificate the CA signed calls over HTTP/2 with TLS', asy
   expect((await pool(address).check({ service: '' })).status).toBe(ServingStatus.SERVING);
 });
 
-test('Connect over HTTP/1.1 (ALPN http/1.1) works on the TLS port, with a client certificate', async () => {
+test('Connect over HTTP/1.1 (ALPN http/1.1) works on an all-protocols TLS port, with a client certificate', async () => {
   const transport = createConnectTransport({
-    baseUrl: `https://${address}`,
+    baseUrl: `https://${allAddress}`,
     httpVersion: '1.1',
     nodeOptions: { ca: read('ca.crt'), cert: read('client.crt'), key: read('client.key') },
   });
@@ -212,7 +226,7 @@ test('Connect over HTTP/1.1 (ALPN http/1.1) works on the TLS port, with a client
 test('without ALPN, a TLS client is told apart by its first bytes, as on the plaintext port', async () => {
   const socket = tls.connect({
     host: '127.0.0.1',
-    port,
+    port: allPort,
     ca: read('ca.crt'),
     cert: read('client.crt'),
     key: read('client.key'),
@@ -229,19 +243,21 @@ test('without ALPN, a TLS client is told apart by its first bytes, as on the pla
   expect(answer).toContain('"status":"SERVING"');
 });
 
-test('the TLS listener advertises the same HTTP/2 bounds', async () => {
-  const session = http2.connect(`https://${address}`, {
-    ca: read('ca.crt'),
-    cert: read('client.crt'),
-    key: read('client.key'),
-  });
-  const settings = await new Promise<http2.Settings>((resolve, reject) => {
-    session.once('remoteSettings', resolve);
-    session.once('error', reject);
-  });
-  session.close();
-  expect(settings.maxConcurrentStreams).toBe(meshHttp2Limits.maxConcurrentStreams);
-  expect(settings.maxHeaderListSize).toBe(meshHttp2Limits.maxHeaderListSize);
+test('both kinds of TLS listener advertise the same HTTP/2 bounds', async () => {
+  for (const at of [address, allAddress]) {
+    const session = http2.connect(`https://${at}`, {
+      ca: read('ca.crt'),
+      cert: read('client.crt'),
+      key: read('client.key'),
+    });
+    const settings = await new Promise<http2.Settings>((resolve, reject) => {
+      session.once('remoteSettings', resolve);
+      session.once('error', reject);
+    });
+    session.close();
+    expect(settings.maxConcurrentStreams).toBe(meshHttp2Limits.maxConcurrentStreams);
+    expect(settings.maxHeaderListSize).toBe(meshHttp2Limits.maxHeaderListSize);
+  }
 });
 
 test('a client without a certificate cannot open a stream: a TLS error, the handler never runs', async () => {

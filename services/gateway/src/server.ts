@@ -71,6 +71,8 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
   return createServer({
     logger: options.logger,
     metrics: options.metrics,
+    // The public port: curl (Connect/JSON), browsers (gRPC-Web, Connect) and /mcp besides gRPC.
+    protocols: 'all',
     ...(options.corsOrigins?.length ? { cors: { allowedOrigins: options.corsOrigins } } : {}),
     // Chat requests are small; a large body is refused before it is parsed.
     readMaxBytes: 256 * 1024,

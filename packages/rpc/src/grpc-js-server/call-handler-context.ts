@@ -1,0 +1,52 @@
+import { Code, ConnectError, createHandlerContext, type MethodImplSpec } from '@connectrpc/connect';
+import type { ServerUnaryCall } from '@grpc/grpc-js';
+import { headerInitFromMetadata } from './header-init-from-metadata.ts';
+
+/** What every kind of grpc-js server call has (grpc-js does not export its own name for it). */
+export type GrpcServerCall = Pick<
+  ServerUnaryCall<unknown, unknown>,
+  'metadata' | 'getDeadline' | 'getPath' | 'sendMetadata' | 'cancelled'
+> & { once(event: 'cancelled', listener: () => void): unknown };
+
+const deadlineSlackMs = 100;
+
+/** A connect handler context with the means to end it, as connect's own handlers hold it. */
+export type CallHandlerContext = ReturnType<typeof createHandlerContext>;
+
+/**
+ * The connect `HandlerContext` of a grpc-js call, made by connect's own `createHandlerContext`:
+ * request headers from the metadata, the remaining time from the caller's deadline (its signal
+ * aborts with DEADLINE_EXCEEDED when it passes), and a signal that also aborts when the caller
+ * cancels (CANCELED), when the server's grace period ends (`shutdownSignal`) and when the call
+ * is over (whoever ends the call calls `abort()`).
+ */
+export function callHandlerContext(
+  call: GrpcServerCall,
+  spec: MethodImplSpec,
+  shutdownSignal: AbortSignal,
+): CallHandlerContext {
+  const deadline = call.getDeadline();
+  const deadlineMs = typeof deadline === 'number' ? deadline : deadline.getTime();
+  const ctx = createHandlerContext({
+    service: spec.method.parent,
+    method: spec.method,
+    protocolName: 'grpc',
+    requestMethod: 'POST',
+    url: call.getPath(),
+    timeoutMs: Number.isFinite(deadlineMs) ? deadlineMs - Date.now() : undefined,
+    shutdownSignal,
+    requestHeader: headerInitFromMetadata(call.metadata),
+  });
+  const onCancel = () => {
+    if (ctx.signal.aborted) return;
+    // grpc-js ends a call whose deadline passed as cancelled, and its timer may run a little
+    // before the context's own: that close to the deadline, the context's (still pending)
+    // timer aborts the call, as DEADLINE_EXCEEDED.
+    const remaining = ctx.timeoutMs();
+    if (remaining !== undefined && remaining <= deadlineSlackMs) return;
+    ctx.abort(new ConnectError('the caller canceled the call', Code.Canceled));
+  };
+  // grpc-js also tells of every call's end as cancelled, by which time the context is aborted.
+  call.once('cancelled', onCancel);
+  return ctx;
+}

@@ -1,0 +1,8 @@
+export { createGrpcHandler, type GrpcHandlerOptions } from './create-grpc-handler.ts';
+export { createGrpcJsServer, type GrpcJsServerOptions } from './create-grpc-js-server.ts';
+export {
+  createTlsCertificateProvider,
+  type TlsCertificateProvider,
+} from './create-tls-certificate-provider.ts';
+export { grpcErrorResponse } from './grpc-error-response.ts';
+export { grpcServiceDefinition, UndecodableRequest } from './grpc-service-definition.ts';
