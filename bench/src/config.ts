@@ -90,6 +90,8 @@ export function loadBenchConfig(argv = process.argv.slice(2), env = process.env)
       unboundedConcurrencies: [256],
       // BENCH_OVERLOAD_MAX_TURNS=8: another bound than the services' default, on both tiers.
       ...(env.BENCH_OVERLOAD_MAX_TURNS ? { maxTurnsInFlight: Number(env.BENCH_OVERLOAD_MAX_TURNS) } : {}),
+      // BENCH_OVERLOAD_ADAPTIVE=false: the fixed bound (ADMISSION_ADAPTIVE=false on both tiers).
+      ...(env.BENCH_OVERLOAD_ADAPTIVE ? { adaptive: env.BENCH_OVERLOAD_ADAPTIVE !== 'false' } : {}),
       ...(full ? { durationMs: 10_000, warmupMs: 3_000 } : { durationMs: 4_000, warmupMs: 1_500 }),
     },
   };

@@ -19,6 +19,7 @@ export function formatOverload(result: OverloadResult): string {
         .map(([tier, n]) => `${tier} ${n}`)
         .join(', ') || '–',
       r.rejected ? ms(r.retryHint.p50Ms) : '–',
+      `${r.boundAtEnd.gateway} / ${r.boundAtEnd.orchestrator}`,
       `${mib(r.gatewayRssBytes)} + ${mib(r.orchestratorRssBytes)}`,
       num(r.gatewayCores, 2),
       ms(r.gatewayLoopDelayP99Ms),
@@ -27,7 +28,7 @@ export function formatOverload(result: OverloadResult): string {
     ];
   });
   return [
-    `## Overload (MAX_TURNS_IN_FLIGHT ${result.maxTurnsInFlight} on the gateway and the orchestrator)`,
+    `## Overload (MAX_TURNS_IN_FLIGHT ${result.maxTurnsInFlight}, ADMISSION_ADAPTIVE ${result.adaptive} on the gateway and the orchestrator)`,
     '',
     formatTable(
       [
@@ -40,6 +41,7 @@ export function formatOverload(result: OverloadResult): string {
         'rejection p50 / p99 ms',
         'refused by',
         'retry hint p50 ms',
+        'bound at end gw / orch',
         'RSS MiB gw + orch (peak)',
         'gateway cores',
         'gateway loop delay p99 ms',

@@ -12,6 +12,8 @@ export interface OverloadOptions {
   durationMs: number;
   /** MAX_TURNS_IN_FLIGHT of the gateway and the orchestrator; absent: their defaults. */
   maxTurnsInFlight?: number;
+  /** ADMISSION_ADAPTIVE of the gateway and the orchestrator; absent: their default (adaptive). */
+  adaptive?: boolean;
   /** Also measure these levels on a mesh with no effective bound (the behaviour before admission). */
   unboundedConcurrencies?: number[];
 }
@@ -29,11 +31,14 @@ export interface OverloadRow extends OverloadLevel {
   gatewayLoopDelayP99Ms: number;
   /** 1-minute load average when the level started: other work on the machine. */
   loadAverage: number;
+  /** The admission bound of the gateway and of the orchestrator when the level ended (/metrics). */
+  boundAtEnd: { gateway: number; orchestrator: number };
 }
 
 /** Results of {@link measureOverload}. */
 export interface OverloadResult {
   maxTurnsInFlight: number | 'default';
+  adaptive: boolean | 'default';
   rows: OverloadRow[];
 }
 
@@ -43,6 +48,14 @@ async function loopDelayP99Ms(metricsUrl: string | undefined): Promise<number> {
   const text = await (await fetch(metricsUrl)).text();
   const line = text.split('\n').find((l) => l.startsWith('nodejs_eventloop_lag_p99_seconds'));
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) * 1000 : 0;
+}
+
+// The admission bound a process reports now (toolmesh_turns_admission_limit).
+async function admissionBound(metricsUrl: string | undefined): Promise<number> {
+  if (!metricsUrl) return 0;
+  const text = await (await fetch(metricsUrl)).text();
+  const line = text.split('\n').find((l) => l.startsWith('toolmesh_turns_admission_limit'));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
 }
 
 function runLevel(job: OverloadJob, timeoutMs: number): Promise<OverloadLevel> {
@@ -72,8 +85,13 @@ async function measureMesh(
   concurrencies: number[],
   options: OverloadOptions,
 ): Promise<OverloadRow[]> {
-  const bound = kind === 'unbounded' ? '1000000' : options.maxTurnsInFlight?.toString();
-  const mesh = await startBenchMesh({ database, ...(bound ? { env: { MAX_TURNS_IN_FLIGHT: bound } } : {}) });
+  // The unbounded mesh is the behaviour before admission: no adaptive bound either.
+  const env: Record<string, string> =
+    kind === 'unbounded' ? { MAX_TURNS_IN_FLIGHT: '1000000', ADMISSION_ADAPTIVE: 'false' } : {};
+  if (kind === 'bounded' && options.maxTurnsInFlight)
+    env.MAX_TURNS_IN_FLIGHT = String(options.maxTurnsInFlight);
+  if (kind === 'bounded' && options.adaptive !== undefined) env.ADMISSION_ADAPTIVE = String(options.adaptive);
+  const mesh = await startBenchMesh({ database, env });
   const rows: OverloadRow[] = [];
   try {
     const pids = mesh.pids();
@@ -113,6 +131,10 @@ async function measureMesh(
             ((pids.gateway ? readCpuMs(pids.gateway) : 0) - cpuBefore) / (performance.now() - startedAt),
           gatewayLoopDelayP99Ms: await loopDelayP99Ms(metricsUrl),
           loadAverage,
+          boundAtEnd: {
+            gateway: await admissionBound(metricsUrl),
+            orchestrator: await admissionBound(mesh.mesh.metricsUrls.orchestrator),
+          },
         });
       } finally {
         clearInterval(sample);
@@ -139,5 +161,9 @@ export async function measureOverload(
   if (options.unboundedConcurrencies?.length) {
     rows.push(...(await measureMesh(database, 'unbounded', options.unboundedConcurrencies, options)));
   }
-  return { maxTurnsInFlight: options.maxTurnsInFlight ?? 'default', rows };
+  return {
+    maxTurnsInFlight: options.maxTurnsInFlight ?? 'default',
+    adaptive: options.adaptive ?? 'default',
+    rows,
+  };
 }

@@ -1,11 +1,16 @@
 import { type Clock, systemClock } from '@toolmesh/clock';
 import { Counter, Gauge, type Registry } from '@toolmesh/telemetry';
-import { createConcurrencyLimiter, type Release } from './concurrency-limiter.ts';
+import { type AdaptiveLimitOptions, type AdmissionOutcome, createAdaptiveLimit } from './adaptive-limit.ts';
 
 /** Options of {@link createAdmissionLimiter}. */
 export interface AdmissionLimiterOptions {
-  /** Units of work (e.g. chat turns) admitted at once; a positive integer. */
+  /** Units of work (e.g. chat turns) admitted at once; a positive integer. The ceiling when `adaptive`. */
   limit: number;
+  /**
+   * Makes the bound follow observed latency (see createAdaptiveLimit) between a floor and
+   * `limit`; absent: the bound is `limit`, fixed.
+   */
+  adaptive?: Omit<AdaptiveLimitOptions, 'maxLimit' | 'clock'>;
   /** Floor of the retry hint; default 100 ms (a hint of 0 invites a tight retry loop). */
   minRetryAfterMs?: number;
   /** Ceiling of the retry hint; default 5 s (long streams must not push callers away for minutes). */
@@ -13,26 +18,37 @@ export interface AdmissionLimiterOptions {
   /** Times how long admitted work holds its slot (the retry hint); default the system clock. */
   clock?: Clock;
   /**
-   * Registers `<prefix>_in_flight`, `<prefix>_in_flight_limit` (gauges) and `<prefix>_shed_total`
-   * (counter) here; absent: no metrics.
+   * Registers `<prefix>_in_flight`, `<prefix>_in_flight_limit` (the ceiling), `<prefix>_admission_limit`
+   * (the bound now: the ceiling or the adaptive limit), `<prefix>_latency_baseline_seconds` (adaptive
+   * only) (gauges) and `<prefix>_shed_total` (counter) here; absent: no metrics.
    */
   metrics?: { registry: Registry; prefix: string; help: string };
 }
 
+/**
+ * Gives an admitted unit's slot back, saying how it ended (default `succeeded`): an adaptive
+ * bound learns from it. Calling it again does nothing.
+ */
+export type AdmissionRelease = (outcome?: AdmissionOutcome) => void;
+
 /** Load shedding in front of costly work; made by {@link createAdmissionLimiter}. */
 export interface AdmissionLimiter {
-  /** The bound. */
+  /** The bound now: `limit` when fixed, the adaptive limit's current value otherwise. */
   readonly limit: number;
+  /** The ceiling: the `limit` option. */
+  readonly maxLimit: number;
   /**
    * A slot at once, or undefined when `limit` units are in flight: the caller is refused
    * instead of queued, so admitted work keeps its latency. Release the slot when the work
    * ends (a stream: when it closes); releasing twice does nothing.
    */
-  tryAdmit(): Release | undefined;
+  tryAdmit(): AdmissionRelease | undefined;
   /**
    * When a refused caller may try again: the recent mean time a unit held its slot, times the
    * callers refused per caller admitted over about the last second (at least 1), within
    * [minRetryAfterMs, maxRetryAfterMs]. Before any unit finished, the mean counts as 1 s.
+   * It follows the bound: an adaptive bound that shrinks admits fewer per second, so the same
+   * callers are spread over longer; and it follows latency through the mean.
    */
   retryAfterMs(): number;
   /** Units in flight now. */
@@ -55,10 +71,16 @@ const rateWindowMs = 1_000;
  */
 export function createAdmissionLimiter(options: AdmissionLimiterOptions): AdmissionLimiter {
   const { limit } = options;
+  if (!(Number.isInteger(limit) && limit > 0))
+    throw new RangeError(`limit must be a positive integer, got ${limit}`);
   const clock = options.clock ?? systemClock;
   const minRetry = options.minRetryAfterMs ?? 100;
   const maxRetry = Math.max(minRetry, options.maxRetryAfterMs ?? 5_000);
-  const slots = createConcurrencyLimiter({ limit, maxQueue: 0, clock });
+  const adaptive = options.adaptive
+    ? createAdaptiveLimit({ ...options.adaptive, maxLimit: limit, clock })
+    : undefined;
+  const bound = adaptive ? adaptive.current : () => limit;
+  let held = 0;
   let shed = 0;
   let meanHoldMs: number | undefined;
   // Admissions and refusals, each decayed by e^(-Δt/rateWindowMs): their ratio says how many
@@ -89,36 +111,63 @@ export function createAdmissionLimiter(options: AdmissionLimiterOptions): Admiss
       help: `${metrics.help} in flight in this process.`,
       registers: [metrics.registry],
       collect() {
-        this.set(slots.inFlight());
+        this.set(held);
       },
     });
     new Gauge({
       name: `${metrics.prefix}_in_flight_limit`,
-      help: `${metrics.help} this process admits at once.`,
+      help: `${metrics.help} this process admits at once at most (the ceiling of an adaptive bound).`,
       registers: [metrics.registry],
     }).set(limit);
+    new Gauge({
+      name: `${metrics.prefix}_admission_limit`,
+      help: `${metrics.help} this process admits at once now (the adaptive bound, or the fixed one).`,
+      registers: [metrics.registry],
+      collect() {
+        this.set(bound());
+      },
+    });
+    if (adaptive) {
+      new Gauge({
+        name: `${metrics.prefix}_latency_baseline_seconds`,
+        help: `${metrics.help}: the latency without a queue the adaptive bound compares with.`,
+        registers: [metrics.registry],
+        collect() {
+          const baseline = adaptive.baselineMs();
+          if (baseline !== undefined) this.set(baseline / 1_000);
+        },
+      });
+    }
   }
 
   return {
-    limit,
+    get limit() {
+      return bound();
+    },
+    maxLimit: limit,
     tryAdmit() {
-      const release = slots.tryAcquire();
       decay();
-      if (!release) {
+      if (held >= bound()) {
         recentShed++;
         shed++;
         shedCounter?.inc();
         return undefined;
       }
+      held++;
       recentAdmitted++;
       const admittedAt = clock.now();
+      const ended = adaptive?.started();
       let released = false;
-      return () => {
+      return (outcome = 'succeeded') => {
         if (released) return;
         released = true;
-        const held = Math.max(0, clock.now() - admittedAt);
-        meanHoldMs = meanHoldMs === undefined ? held : meanHoldMs + weight * (held - meanHoldMs);
-        release();
+        held--;
+        const heldMs = Math.max(0, clock.now() - admittedAt);
+        // A refusal further in returns at once: its hold time is not a turn's.
+        if (outcome === 'succeeded') {
+          meanHoldMs = meanHoldMs === undefined ? heldMs : meanHoldMs + weight * (heldMs - meanHoldMs);
+        }
+        ended?.(outcome);
       };
     },
     retryAfterMs() {
@@ -127,7 +176,7 @@ export function createAdmissionLimiter(options: AdmissionLimiterOptions): Admiss
       const hint = (meanHoldMs ?? 1_000) * pressure;
       return Math.round(Math.min(maxRetry, Math.max(minRetry, hint)));
     },
-    inFlight: () => slots.inFlight(),
+    inFlight: () => held,
     shed: () => shed,
   };
 }

@@ -1,6 +1,13 @@
 export {
+  type AdaptiveLimit,
+  type AdaptiveLimitOptions,
+  type AdmissionOutcome,
+  createAdaptiveLimit,
+} from './adaptive-limit.ts';
+export {
   type AdmissionLimiter,
   type AdmissionLimiterOptions,
+  type AdmissionRelease,
   createAdmissionLimiter,
 } from './admission-limiter.ts';
 export {

@@ -93,6 +93,32 @@ describe('admission limiter', () => {
     expect(await registry.metrics()).toMatch(/^toolmesh_turns_in_flight(\{[^}]*\})? 0$/m);
   });
 
+  test('an adaptive bound is a metric of the process beside its ceiling', async () => {
+    const registry = createMetricsRegistry({ processMetrics: false });
+    const clock = createManualClock();
+    const limiter = createAdmissionLimiter({
+      limit: 16,
+      adaptive: { minLimit: 2 },
+      clock,
+      metrics: { registry, prefix: 'toolmesh_turns', help: 'Chat turns' },
+    });
+    expect(await registry.metrics()).toMatch(/^toolmesh_turns_admission_limit(\{[^}]*\})? 16$/m);
+    // Turns of 100 ms, 16 at once, for 2 s: the baseline; then 4 s turns, the same 16 at once.
+    const run = async (ms: number) => {
+      const releases = Array.from({ length: limiter.limit }, () => limiter.tryAdmit());
+      await clock.advance(ms);
+      for (const release of releases) release?.();
+    };
+    for (let i = 0; i < 20; i++) await run(100);
+    for (let i = 0; i < 3; i++) await run(4_000);
+    expect(limiter.limit).toBeLessThan(16);
+    expect(limiter.maxLimit).toBe(16);
+    const text = await registry.metrics();
+    expect(text).toMatch(new RegExp(`^toolmesh_turns_admission_limit(\\{[^}]*\\})? ${limiter.limit}$`, 'm'));
+    expect(text).toMatch(/^toolmesh_turns_in_flight_limit(\{[^}]*\})? 16$/m);
+    expect(text).toMatch(/^toolmesh_turns_latency_baseline_seconds(\{[^}]*\})? 0.1$/m);
+  });
+
   test('rejects a bound that is not a positive integer', () => {
     expect(() => createAdmissionLimiter({ limit: 0 })).toThrow(RangeError);
     expect(() => createAdmissionLimiter({ limit: 1.5 })).toThrow(RangeError);

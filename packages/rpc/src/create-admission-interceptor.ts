@@ -1,11 +1,15 @@
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import { errorFor, readErrorInfo } from './error-details.ts';
-import { holdForCall } from './hold-for-call.ts';
+import { type CallEnd, holdForCall } from './hold-for-call.ts';
 
 /** A bound on work in flight (e.g. @toolmesh/limits' AdmissionLimiter). */
 export interface Admission {
-  /** A slot now (a function that gives it back), or undefined when the bound is reached. */
-  tryAdmit(): (() => void) | undefined;
+  /**
+   * A slot now, or undefined when the bound is reached. The slot is given back with how the
+   * call ended, for a bound that learns from it: `succeeded`, `overloaded` (refused further in
+   * or past its deadline) or `failed` (anything else).
+   */
+  tryAdmit(): ((outcome: 'succeeded' | 'overloaded' | 'failed') => void) | undefined;
   /** When a refused caller may try again, in ms. */
   retryAfterMs(): number;
 }
@@ -37,13 +41,29 @@ export function createAdmissionInterceptor(options: AdmissionInterceptorOptions)
     }
     if (req.method.methodKind !== 'server_streaming') {
       try {
-        return await next(req);
-      } finally {
-        release();
+        const res = await next(req);
+        release('succeeded');
+        return res;
+      } catch (error) {
+        release(outcomeOf({ ok: false, error }));
+        throw error;
       }
     }
-    return holdForCall(req, () => next(req), release);
+    return holdForCall(
+      req,
+      () => next(req),
+      (end) => release(outcomeOf(end)),
+    );
   };
+}
+
+// What a call's end tells a bound about load: a refusal further in or a deadline passed means
+// too much in flight; a cancelled caller or a failed call says nothing about it.
+function outcomeOf(end: CallEnd): 'succeeded' | 'overloaded' | 'failed' {
+  if (end.ok) return 'succeeded';
+  if (isOverloadedError(end.error)) return 'overloaded';
+  if (end.error instanceof ConnectError && end.error.code === Code.DeadlineExceeded) return 'overloaded';
+  return 'failed';
 }
 
 /**

@@ -118,6 +118,13 @@ const schema = z.object({
    * one orchestrator's worth on a 2-core machine (docs/scaling.md); raise it with more orchestrators.
    */
   MAX_TURNS_IN_FLIGHT: z.coerce.number().int().min(1).default(64),
+  /**
+   * The bound adapts to observed turn latency between ADMISSION_MIN_TURNS and MAX_TURNS_IN_FLIGHT
+   * (docs/scaling.md); "false" keeps it fixed at MAX_TURNS_IN_FLIGHT.
+   */
+  ADMISSION_ADAPTIVE: z.enum(['true', 'false']).default('true'),
+  /** Floor of the adaptive bound (at most MAX_TURNS_IN_FLIGHT). */
+  ADMISSION_MIN_TURNS: z.coerce.number().int().min(1).default(4),
   /** Shares rate limits across gateway replicas; unset keeps them in process. */
   REDIS_URL: z.string().url().optional(),
   /** Prefix of every Redis key, so several meshes (or test runs) can share one Redis. */
@@ -287,6 +294,8 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
     publicRate: { ratePerSec: c.PUBLIC_RATE_PER_SEC, burst: c.PUBLIC_RATE_BURST },
     maxOpenStreamsPerUser: c.MAX_OPEN_STREAMS_PER_USER,
     maxTurnsInFlight: c.MAX_TURNS_IN_FLIGHT,
+    /** Floor of the adaptive admission bound; undefined: the bound is fixed. */
+    adaptiveAdmission: c.ADMISSION_ADAPTIVE === 'true' ? { minLimit: c.ADMISSION_MIN_TURNS } : undefined,
     redisUrl: c.REDIS_URL,
     redisPrefix: c.REDIS_PREFIX,
     corsOrigins: c.CORS_ALLOWED_ORIGINS,

@@ -88,6 +88,7 @@ const server = createGatewayServer({
   maxOpenStreamsPerUser: config.maxOpenStreamsPerUser,
   turnAdmission: createAdmissionLimiter({
     limit: config.maxTurnsInFlight,
+    adaptive: config.adaptiveAdmission,
     clock: systemClock,
     metrics: {
       registry: telemetry.metrics,

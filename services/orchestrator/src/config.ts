@@ -104,6 +104,13 @@ const schema = z.object({
    * another replica). Default: ~200 chats/s at c32 on a 2-core machine × ~0.3 s (docs/scaling.md).
    */
   MAX_TURNS_IN_FLIGHT: z.coerce.number().int().min(1).default(64),
+  /**
+   * The bound adapts to observed turn latency between ADMISSION_MIN_TURNS and MAX_TURNS_IN_FLIGHT
+   * (docs/scaling.md); "false" keeps it fixed at MAX_TURNS_IN_FLIGHT.
+   */
+  ADMISSION_ADAPTIVE: z.enum(['true', 'false']).default('true'),
+  /** Floor of the adaptive bound (at most MAX_TURNS_IN_FLIGHT). */
+  ADMISSION_MIN_TURNS: z.coerce.number().int().min(1).default(4),
   CONVERSATION_LEASE_MS: z.coerce.number().int().min(300).default(30_000),
   /** Executions running longer than this (and approved writes not finished) are reconciled. */
   RECONCILE_STALE_MS: z.coerce.number().int().min(0).default(120_000),
@@ -167,6 +174,8 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
     readCache: c.READ_CACHE === 'on',
     conversationLeaseMs: c.CONVERSATION_LEASE_MS,
     maxTurnsInFlight: c.MAX_TURNS_IN_FLIGHT,
+    /** Floor of the adaptive admission bound; undefined: the bound is fixed. */
+    adaptiveAdmission: c.ADMISSION_ADAPTIVE === 'true' ? { minLimit: c.ADMISSION_MIN_TURNS } : undefined,
     reconcile: { staleMs: c.RECONCILE_STALE_MS, intervalMs: c.RECONCILE_INTERVAL_MS },
     execution: {
       maxConcurrent: c.MAX_CONCURRENT_TOOL_CALLS,

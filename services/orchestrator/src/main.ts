@@ -299,6 +299,7 @@ const server = createOrchestratorServer({
   },
   turnAdmission: createAdmissionLimiter({
     limit: config.maxTurnsInFlight,
+    adaptive: config.adaptiveAdmission,
     clock,
     metrics: {
       registry: telemetry.metrics,
