@@ -8,6 +8,7 @@ export {
 } from './mesh-auth-env.ts';
 export {
   addressList,
+  databasePoolSize,
   discoveryEnv,
   discoveryKind,
   discoverySettings,

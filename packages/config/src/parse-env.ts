@@ -27,6 +27,12 @@ export const addressList = commaList(hostAddress);
 /** A postgres:// URL; absent means the embedded database. */
 export const postgresUrl = z.url({ protocol: /^postgres(ql)?$/ }).optional();
 
+/**
+ * DATABASE_POOL_SIZE: connections one process may open to Postgres (default 10). Size it
+ * with the replica count: Postgres's max_connections is shared by every process.
+ */
+export const databasePoolSize = z.coerce.number().int().min(1).max(1_000).default(10);
+
 /** pino levels. */
 export const logLevel = z
   .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])

@@ -1,12 +1,20 @@
 import type { z } from 'zod';
 import { meshAuthEnv, meshAuthSettings } from './mesh-auth-env.ts';
-import { discoveryEnv, discoverySettings, host, logLevel, port, postgresUrl } from './parse-env.ts';
+import {
+  databasePoolSize,
+  discoveryEnv,
+  discoverySettings,
+  host,
+  logLevel,
+  port,
+  postgresUrl,
+} from './parse-env.ts';
 import { telemetryEnv, telemetrySettings } from './telemetry-env.ts';
 import { tlsEnv, tlsSettings } from './tls-env.ts';
 
 /**
  * The variables every demo tool service reads, spread into its schema: `PORT`,
- * `HOST`, `DATABASE_URL`, `LOG_LEVEL`, discovery (see `discoveryEnv`), telemetry
+ * `HOST`, `DATABASE_URL`, `DATABASE_POOL_SIZE`, `LOG_LEVEL`, discovery (see `discoveryEnv`), telemetry
  * (see `telemetryEnv`), the mesh's public keys (see `meshAuthEnv`) and mutual TLS
  * (see `tlsEnv`), with the service's default ports.
  */
@@ -16,6 +24,7 @@ export const toolServiceEnv = (defaults: { port: number; metricsPort: number }) 
   ...discoveryEnv,
   ...telemetryEnv(defaults.metricsPort),
   DATABASE_URL: postgresUrl,
+  DATABASE_POOL_SIZE: databasePoolSize,
   LOG_LEVEL: logLevel,
   ...meshAuthEnv,
   ...tlsEnv,
@@ -30,6 +39,8 @@ export function toolServiceSettings(c: ToolServiceEnv) {
     host: c.HOST,
     /** postgres:// URL; undefined runs on an embedded PGlite database. */
     databaseUrl: c.DATABASE_URL,
+    /** Connections this replica may open to the database. */
+    databasePoolSize: c.DATABASE_POOL_SIZE,
     logLevel: c.LOG_LEVEL,
     /** DISCOVERY=etcd makes the replica register itself. */
     discovery: discoverySettings(c),

@@ -20,7 +20,11 @@ try {
   });
   // Read now: a missing key file stops the start instead of failing every call.
   const meshKeys = await loadVerificationKeys(config.meshAuth.jwks);
-  const db = await openDatabase({ url: config.databaseUrl, applicationName: 'toolmesh-dispatch' });
+  const db = await openDatabase({
+    url: config.databaseUrl,
+    maxConnections: config.databasePoolSize,
+    applicationName: 'toolmesh-dispatch',
+  });
   await migrate(db.pool, { schema: dispatchSchema, migrations: dispatchMigrations });
   const server = createDispatchServer({
     pool: db.pool,

@@ -20,7 +20,11 @@ try {
   });
   // Read now: a missing key file stops the start instead of failing every call.
   const meshKeys = await loadVerificationKeys(config.meshAuth.jwks);
-  const db = await openDatabase({ url: config.databaseUrl, applicationName: 'toolmesh-inventory' });
+  const db = await openDatabase({
+    url: config.databaseUrl,
+    maxConnections: config.databasePoolSize,
+    applicationName: 'toolmesh-inventory',
+  });
   await migrate(db.pool, { schema: inventorySchema, migrations: inventoryMigrations });
   const server = createInventoryServer({
     pool: db.pool,

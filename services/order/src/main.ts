@@ -21,7 +21,11 @@ try {
   });
   // Read now: a missing key file stops the start instead of failing every call.
   const meshKeys = await loadVerificationKeys(config.meshAuth.jwks);
-  const db = await openDatabase({ url: config.databaseUrl, applicationName: 'toolmesh-order' });
+  const db = await openDatabase({
+    url: config.databaseUrl,
+    maxConnections: config.databasePoolSize,
+    applicationName: 'toolmesh-order',
+  });
   await migrate(db.pool, { schema: orderSchema, migrations: orderMigrations });
   const server = createOrderServer({
     pool: db.pool,

@@ -21,7 +21,11 @@ try {
   });
   // Read now: a missing key file stops the start instead of failing every call.
   const meshKeys = await loadVerificationKeys(config.meshAuth.jwks);
-  const db = await openDatabase({ url: config.databaseUrl, applicationName: 'toolmesh-ticket' });
+  const db = await openDatabase({
+    url: config.databaseUrl,
+    maxConnections: config.databasePoolSize,
+    applicationName: 'toolmesh-ticket',
+  });
   await migrate(db.pool, { schema: ticketSchema, migrations: ticketMigrations });
   // The order service may start later: the lookup connects on first use.
   const orderLookup = createOrderLookup({
