@@ -1,11 +1,12 @@
 import type { DescService } from '@bufbuild/protobuf';
 import { type Client, createClient, type Interceptor, type Transport } from '@connectrpc/connect';
-import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import { type ChannelCredentials, credentials } from '@grpc/grpc-js';
 import { type Clock, systemClock } from '@toolmesh/clock';
 import type { Registry } from '@toolmesh/telemetry';
 import { createClientTracingInterceptor } from './client-tracing-interceptor.ts';
+import { createGrpcJsTransport } from './grpc-js/create-grpc-js-transport.ts';
+import { grpcJsChannelOptions } from './grpc-js/grpc-js-channel-options.ts';
 import { createClientMetricsInterceptor } from './grpc-metrics.ts';
-import { sessionMemoryMb } from './session-memory.ts';
 import { createReloadingTransport } from './tls/create-reloading-transport.ts';
 import { createTlsFiles, type TlsFiles } from './tls/create-tls-files.ts';
 import type { ClientTlsSettings } from './tls/tls-settings.ts';
@@ -46,43 +47,36 @@ export function createGrpcClient<T extends DescService>(service: T, options: Grp
 
 /**
  * The transport under {@link createGrpcClient}: one HTTP/2 connection to one address that
- * clients of several services can share (a balancer keeps one per replica).
+ * clients of several services can share (a balancer keeps one per replica), made by
+ * @grpc/grpc-js under connect's `Transport` interface, so connect clients and interceptors
+ * work on it unchanged. The object returned also has `close()`, which drops the connection.
  */
 export function createGrpcChannel(options: GrpcClientOptions): Transport {
   const tls = options.tls;
-  const baseUrl = `${tls ? 'https' : 'http'}://${options.address}`;
-  const build = (nodeOptions: ConstructorParameters<typeof Http2SessionManager>[2]) => {
-    const sessionManager = new Http2SessionManager(
-      baseUrl,
-      // Keepalive pings notice a dead peer instead of waiting for the deadline.
-      { pingIntervalMs: 30_000, pingTimeoutMs: 10_000 },
-      { maxSessionMemory: sessionMemoryMb, ...nodeOptions },
-    );
-    const transport = createGrpcTransport({
-      baseUrl,
-      sessionManager,
+  const interceptors = [
+    createClientTracingInterceptor(options.address),
+    ...(options.metrics ? [createClientMetricsInterceptor(options.metrics)] : []),
+    ...(options.interceptors ?? []),
+  ];
+  const build = (channelCredentials: ChannelCredentials, serverName?: string) =>
+    createGrpcJsTransport({
+      address: options.address,
+      credentials: channelCredentials,
+      channelOptions: grpcJsChannelOptions(serverName),
       defaultTimeoutMs: options.defaultTimeoutMs ?? 30_000,
-      interceptors: [
-        createClientTracingInterceptor(options.address),
-        ...(options.metrics ? [createClientMetricsInterceptor(options.metrics)] : []),
-        ...(options.interceptors ?? []),
-      ],
+      interceptors,
     });
-    return { transport, close: () => sessionManager.abort() };
-  };
-  if (!tls) return build({}).transport;
+  if (!tls) return build(credentials.createInsecure());
   const serverName = typeof tls.serverName === 'function' ? tls.serverName(options.address) : tls.serverName;
   return createReloadingTransport({
     address: options.address,
     files: options.tlsFiles ?? createTlsFiles(tls),
     clock: options.clock ?? systemClock,
     checkIntervalMs: options.tlsCheckIntervalMs,
-    build: (material) =>
-      build({
-        cert: material.cert,
-        key: material.key,
-        ca: material.ca,
-        ...(serverName ? { servername: serverName } : {}),
-      }),
+    build: (material) => {
+      // Each version of the files gets its own channel, so its own connection.
+      const transport = build(credentials.createSsl(material.ca, material.key, material.cert), serverName);
+      return { transport, close: () => transport.close() };
+    },
   });
 }
