@@ -47,6 +47,8 @@ export interface CannedModel {
   readonly requests: CannedRequest[];
   /** What happened to the requests, in order: arrivals, answers, abandoned calls. */
   readonly events: CannedEvent[];
+  /** TCP connections accepted so far (a client that keeps its connections alive opens few). */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -143,12 +145,17 @@ export async function startCannedModel(
     );
     res.end('data: [DONE]\n\n');
   });
+  let connections = 0;
+  server.on('connection', () => {
+    connections++;
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     requests,
     events,
+    connections: () => connections,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -66,6 +66,8 @@ export interface ModelClient {
 
 /** Creates a {@link ModelClient} on the official `openai` SDK. */
 export function createModelClient(options: ModelClientOptions): ModelClient {
+  // The SDK calls Node's fetch, whose pool keeps connections alive and reuses them (a test
+  // counts them), so no agent of our own; one client per backend keeps its per-request setup.
   const openai = new OpenAI({
     baseURL: options.baseURL,
     apiKey: options.apiKey,
