@@ -1,4 +1,5 @@
 import {
+  databasePoolSize,
   discoveryEnv,
   discoverySettings,
   host,
@@ -40,6 +41,7 @@ const schema = z.object({
   ...meshAuthEnv,
   ...tlsEnv,
   DATABASE_URL: postgresUrl,
+  DATABASE_POOL_SIZE: databasePoolSize,
   ...discoveryEnv,
   /**
    * DISCOVERY=static: the tool services' `[service=]host:port`; DISCOVERY=dns: names to resolve
@@ -139,6 +141,8 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
     /** Mutual TLS of the listener and of the calls to tool services; undefined: plaintext. */
     tls: tlsSettings(c),
     databaseUrl: c.DATABASE_URL,
+    /** Connections this replica may open to the database. */
+    databasePoolSize: c.DATABASE_POOL_SIZE,
     toolServices: c.TOOL_SERVICES,
     discovery: discoverySettings(c),
     /** DISCOVERY=etcd: this replica's own registration, under which the gateways find it. */

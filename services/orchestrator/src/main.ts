@@ -74,6 +74,7 @@ const metrics = createOrchestratorMetrics(telemetry.metrics);
 // Storage: conversations, approvals, chat requests and the execution ledger, in one schema.
 const db = await openDatabase({
   url: config.databaseUrl,
+  maxConnections: config.databasePoolSize,
   applicationName: 'toolmesh-orchestrator',
   clock,
 });
