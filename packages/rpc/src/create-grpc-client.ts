@@ -45,13 +45,19 @@ export function createGrpcClient<T extends DescService>(service: T, options: Grp
   return createClient(service, createGrpcChannel(options));
 }
 
+/** A transport over one connection, and the way to drop that connection. */
+export interface ClosableTransport extends Transport {
+  /** Closes the connection; calls already running on it end as they will. */
+  close(): void;
+}
+
 /**
  * The transport under {@link createGrpcClient}: one HTTP/2 connection to one address that
  * clients of several services can share (a balancer keeps one per replica), made by
  * @grpc/grpc-js under connect's `Transport` interface, so connect clients and interceptors
- * work on it unchanged. The object returned also has `close()`, which drops the connection.
+ * work on it unchanged. `close()` drops the connection (a balancer's replica that left).
  */
-export function createGrpcChannel(options: GrpcClientOptions): Transport {
+export function createGrpcChannel(options: GrpcClientOptions): ClosableTransport {
   const tls = options.tls;
   const interceptors = [
     createClientTracingInterceptor(options.address),

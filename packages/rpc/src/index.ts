@@ -10,7 +10,12 @@ export {
   isOverloadedError,
 } from './create-admission-interceptor.ts';
 export { createClientPool } from './create-client-pool.ts';
-export { createGrpcChannel, createGrpcClient, type GrpcClientOptions } from './create-grpc-client.ts';
+export {
+  type ClosableTransport,
+  createGrpcChannel,
+  createGrpcClient,
+  type GrpcClientOptions,
+} from './create-grpc-client.ts';
 export {
   createProtocolListener,
   type Http2Limits,

@@ -4,6 +4,7 @@ import type { Clock } from '@toolmesh/clock';
 import { createDiscovery, type Discovery } from '@toolmesh/discovery';
 import {
   type ClientTlsSettings,
+  type ClosableTransport,
   conversationKey,
   createBalancedTransport,
   createEndpointBalancer,
@@ -30,7 +31,7 @@ export interface ConnectOrchestratorsOptions {
 export interface Orchestrators {
   /** Balances each call over the healthy replicas (turns of one conversation prefer one). */
   readonly transport: Transport;
-  readonly balancer: EndpointBalancer<Transport>;
+  readonly balancer: EndpointBalancer<ClosableTransport>;
   readonly discovery: Discovery;
   /** A client of one orchestrator service over {@link transport}; calls without a deadline get `defaultTimeoutMs`. */
   client<S extends DescService>(service: S, defaultTimeoutMs: number): Client<S>;
@@ -65,11 +66,13 @@ export async function connectOrchestrators(options: ConnectOrchestratorsOptions)
   // Replicas seen: the first "closed" of each is its arrival, not a recovery.
   const known = new Set<string>();
   const replicaMetrics = options.metrics ? createOrchestratorReplicaMetrics(options.metrics) : undefined;
-  const balancer = createEndpointBalancer<Transport>({
+  const balancer = createEndpointBalancer<ClosableTransport>({
     source: discovery,
     // The deadline comes from each forwarded call; this one only backs a call that set none.
     connect: (address) =>
       createGrpcChannel({ address, metrics: options.metrics, clock: options.clock, ...tls }),
+    // A replica that left (scaled in, rescheduled) keeps no connection open from here.
+    close: (connection) => connection.close(),
     ...settings.breaker,
     clock: options.clock,
     onBreakerChange: (address, state) => {
@@ -96,6 +99,9 @@ export async function connectOrchestrators(options: ConnectOrchestratorsOptions)
         stream: (method, signal, timeoutMs, header, input, values) =>
           transport.stream(method, signal, timeoutMs ?? defaultTimeoutMs, header, input, values),
       }),
-    stop: () => discovery.stop(),
+    async stop() {
+      await discovery.stop();
+      for (const replica of balancer.endpoints()) replica.connection.close();
+    },
   };
 }

@@ -38,6 +38,11 @@ export interface EndpointBalancerOptions<T> {
   onBreakerChange?: (address: string, state: CircuitState) => void;
   /** Hears a replica leaving the source (calls in flight on it finish). */
   onRemoved?: (address: string) => void;
+  /**
+   * Drops what called a replica that left the source (e.g. closes its connection; calls in
+   * flight on it finish); default nothing, and an idle connection is closed by its own timeout.
+   */
+  close?: (connection: T) => void;
   /** Times the breakers; default the system clock. */
   clock?: Clock;
 }
@@ -83,9 +88,10 @@ export function createEndpointBalancer<T>(options: EndpointBalancerOptions<T>): 
   };
   const sync = (discovered: readonly { readonly address: string }[]) => {
     const wanted = new Set(discovered.map((e) => e.address));
-    for (const address of byAddress.keys()) {
+    for (const [address, endpoint] of byAddress) {
       if (wanted.has(address)) continue;
       byAddress.delete(address);
+      options.close?.(endpoint.connection);
       options.onRemoved?.(address);
     }
     for (const address of wanted) if (!byAddress.has(address)) byAddress.set(address, add(address));

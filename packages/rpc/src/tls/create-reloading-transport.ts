@@ -41,7 +41,7 @@ interface Generation {
  * over them, which dials a new connection, and retires the old one. Calls already
  * running on the old connection finish there; it is closed when the last of them ends.
  */
-export function createReloadingTransport(options: ReloadingTransportOptions): Transport {
+export function createReloadingTransport(options: ReloadingTransportOptions): Transport & { close(): void } {
   const { files, clock } = options;
   const checkIntervalMs = options.checkIntervalMs ?? defaultTlsCheckIntervalMs;
   const make = (): Generation => {
@@ -73,6 +73,11 @@ export function createReloadingTransport(options: ReloadingTransportOptions): Tr
   };
 
   return {
+    /** Closes the connection once the calls running on it ended (the server left discovery). */
+    close() {
+      current.retired = true;
+      if (current.active === 0) current.built.close();
+    },
     async unary(method, signal, timeoutMs, header, input, contextValues) {
       const generation = take();
       try {
