@@ -91,7 +91,6 @@ function taskIdOf(content: string): string | undefined {
   }
 }
 
-/** Creates the {@link ToolExecutor}: cache, limits, ledger and audit around every InvokeTool. */
 // The end of a call its caller cancelled after it left: the ledger says unknown (the
 // tool may have run) and the audit says CANCELLED; reconciliation takes it from there.
 const cutOff = (startedAt: number, now: number): ExecutionEnd => ({
@@ -102,6 +101,7 @@ const cutOff = (startedAt: number, now: number): ExecutionEnd => ({
   unknown: true,
 });
 
+/** Creates the {@link ToolExecutor}: cache, limits, ledger and audit around every InvokeTool. */
 export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
   const { logger, admission, cache, ledger } = options;
   const clock = options.clock ?? systemClock;
@@ -151,7 +151,9 @@ export function createToolExecutor(options: ToolExecutorOptions): ToolExecutor {
       try {
         outcome = await run(call, ctx, cacheTtlMs);
       } catch (error) {
-        await recorded(cutOff(startedAt, clock.now()));
+        await recorded(cutOff(startedAt, clock.now())).catch((e: unknown) =>
+          logger.warn({ err: e, tool: definition.name }, 'recording a cut-off read failed'),
+        );
         throw error;
       }
       await recorded(end(outcome));
