@@ -62,6 +62,13 @@ const startSeen = (name: string) => {
   return t.seen;
 };
 
+/** Resolves once the signal has aborted (at once if it already has: a call may start late). */
+const untilAborted = (signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+
 const secret = 'postgres://admin:hunter2@db';
 const seenByInterceptor: { requestId?: string; header?: string | null }[] = [];
 const callerInterceptor: Interceptor = (next) => async (req) => {
@@ -90,22 +97,15 @@ const toolService = serviceRegistration(ToolService, {
       case 'wait-for-abort':
       case 'cancelled':
         started.get(req.toolName)?.tell();
-        await new Promise<void>((resolve) => {
-          ctx.signal.addEventListener('abort', () => {
-            aborted.get(req.toolName)?.tell(ctx.signal.reason);
-            resolve();
-          });
-        });
+        await untilAborted(ctx.signal);
+        aborted.get(req.toolName)?.tell(ctx.signal.reason);
         throw ConnectError.from(ctx.signal.reason);
       case 'held':
         started.get(req.argumentsJson)?.tell();
-        await new Promise<void>((resolve) => {
-          held.set(req.argumentsJson, resolve);
-          ctx.signal.addEventListener('abort', () => {
-            aborted.get(req.argumentsJson)?.tell(ctx.signal.reason);
-            resolve();
-          });
-        });
+        await Promise.race([
+          new Promise<void>((resolve) => held.set(req.argumentsJson, resolve)),
+          untilAborted(ctx.signal).then(() => aborted.get(req.argumentsJson)?.tell(ctx.signal.reason)),
+        ]);
         return { outcome: { case: 'resultJson', value: req.argumentsJson } };
       default:
         return { outcome: { case: 'resultJson', value: '{}' } };
@@ -240,7 +240,7 @@ test('a plain Error is INTERNAL with the generic message: nothing of it reaches 
 
 test('a deadline that passes is DEADLINE_EXCEEDED for the caller, and aborts the handler with that reason', async () => {
   const reason = abortSeen('wait-for-abort');
-  const error = await errorOf(tools().invokeTool({ toolName: 'wait-for-abort' }, { timeoutMs: 50 }));
+  const error = await errorOf(tools().invokeTool({ toolName: 'wait-for-abort' }, { timeoutMs: 200 }));
   expect(error.code).toBe(Code.DeadlineExceeded);
   expect(ConnectError.from(await reason).code).toBe(Code.DeadlineExceeded);
 });

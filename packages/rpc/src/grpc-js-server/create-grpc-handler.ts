@@ -15,6 +15,10 @@ import { grpcErrorResponse } from './grpc-error-response.ts';
 import { UndecodableRequest } from './grpc-service-definition.ts';
 import { metadataFromHeaders } from './metadata-from-headers.ts';
 
+// The reason a call's signal aborts with once the call is over: one error made once. Without a
+// reason, AbortController.abort builds a DOMException with a stack trace on every call.
+const callOver = new ConnectError('the call is over', Code.Canceled);
+
 /** Options of {@link createGrpcHandler}. */
 export interface GrpcHandlerOptions {
   /** The server's interceptors, outermost first, as connect's router runs them. */
@@ -71,6 +75,8 @@ async function* single(message: unknown): AsyncGenerator<unknown> {
 
 function drained(stream: Writable, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
+    // A cancelled call never drains (grpc-js drops its writes): the abort ends the wait.
+    if (signal.aborted) return resolve();
     const done = () => {
       stream.off('drain', done);
       signal.removeEventListener('abort', done);
@@ -113,7 +119,7 @@ async function respondWithStream(
     if (!headerSent) sendHeader(call, ctx);
     call.emit('error', grpcErrorResponse(error, ctx.responseTrailer));
   } finally {
-    ctx.abort();
+    ctx.abort(callOver);
   }
 }
 
@@ -134,12 +140,12 @@ export function createGrpcHandler(spec: MethodImplSpec, options: GrpcHandlerOpti
           (message) => {
             sendHeader(call, ctx);
             callback(null, message, metadataFromHeaders(ctx.responseTrailer));
-            ctx.abort();
+            ctx.abort(callOver);
           },
           (error: unknown) => {
             sendHeader(call, ctx);
             callback(grpcErrorResponse(error, ctx.responseTrailer));
-            ctx.abort();
+            ctx.abort(callOver);
           },
         );
       };
@@ -185,7 +191,7 @@ export function createGrpcHandler(spec: MethodImplSpec, options: GrpcHandlerOpti
             sendHeader(call, ctx);
             callback(grpcErrorResponse(error, ctx.responseTrailer));
           } finally {
-            ctx.abort();
+            ctx.abort(callOver);
           }
         })();
       };
