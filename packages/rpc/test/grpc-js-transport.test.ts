@@ -304,6 +304,20 @@ test("the caller's signal cancels a unary call and a stream, on the server too",
   await seen.cancelled;
 });
 
+test('a call whose signal is already aborted is CANCELED and never sent', async () => {
+  let reached = 0;
+  handlers.check = (_call, callback) => {
+    reached++;
+    callback(null, { status: ServingStatus.SERVING });
+  };
+  const health = createGrpcClient(Health, { address: grpcJs.address });
+  const error = await failure(health.check({ service: '' }, { signal: AbortSignal.abort() }));
+  expect(error.code).toBe(Code.Canceled);
+  // The server hears the next call only: the first never left.
+  expect((await health.check({ service: '' })).status).toBe(ServingStatus.SERVING);
+  expect(reached).toBe(1);
+});
+
 test('an address nobody listens on fails unsent; once a server listens there, the next call reaches it', async () => {
   const port = await freePort();
   const health = createGrpcClient(Health, { address: `127.0.0.1:${port}` });

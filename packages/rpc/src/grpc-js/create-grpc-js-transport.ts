@@ -10,7 +10,7 @@ import {
   type UnaryRequest,
   type UnaryResponse,
 } from '@connectrpc/connect';
-import { runStreamingCall, runUnaryCall } from '@connectrpc/connect/protocol';
+import { runStreamingCall } from '@connectrpc/connect/protocol';
 import {
   type CallOptions,
   type ChannelCredentials,
@@ -28,6 +28,7 @@ import { headersToMetadata } from './headers-to-metadata.ts';
 import { metadataToHeaders } from './metadata-to-headers.ts';
 import { methodCodec } from './method-codec.ts';
 import { openResponseStream } from './open-response-stream.ts';
+import { runUnaryCall } from './run-unary-call.ts';
 
 /** Options of {@link createGrpcJsTransport}. */
 export interface GrpcJsTransportOptions {
@@ -58,7 +59,7 @@ type AnyMessage = MessageShape<DescMessage>;
  * connect interceptor and connect error reading works as over connect-node's gRPC transport,
  * over one grpc-js channel (one HTTP/2 connection, shared by clients of every service made on
  * the transport). Interceptors, the deadline and the caller's signal run through connect's own
- * `runUnaryCall`/`runStreamingCall`; the deadline also goes to grpc-js, which sends it on as
+ * `runStreamingCall`, and for unary calls a leaner copy of its `runUnaryCall`; the deadline also goes to grpc-js, which sends it on as
  * `grpc-timeout`. Unary and server-streaming calls use grpc-js's calls of those kinds;
  * client-streaming and bidi calls its bidi call (the wire is the same).
  */
@@ -82,7 +83,8 @@ export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTr
     }
     return client;
   };
-  const baseUrl = `grpc://${options.address}`;
+  // As connect-node's transport shows it to interceptors (req.url).
+  const baseUrl = `${options.credentials._isSecure() ? 'https' : 'http'}://${options.address}`;
   const interceptors = options.interceptors ?? [];
   // As connect's transports read it: none given takes the default, ≤ 0 means no deadline.
   const timeoutOf = (timeoutMs: number | undefined) =>
@@ -109,9 +111,8 @@ export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTr
           contextValues: contextValues ?? createContextValues(),
           message: input,
         },
-        next: (req) =>
-          callUnary(current(), req as AnyUnaryRequest, callOptions) as Promise<UnaryResponse<never, never>>,
-      });
+        next: (req) => callUnary(current, req, callOptions),
+      }) as Promise<UnaryResponse<never, never>>;
     },
     stream(method, signal, timeoutMs, header, input, contextValues) {
       const timeout = timeoutOf(timeoutMs);
@@ -131,9 +132,7 @@ export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTr
           message: input,
         },
         next: (req) =>
-          callStream(current(), req as AnyStreamRequest, callOptions) as Promise<
-            StreamResponse<never, never>
-          >,
+          callStream(current, req as AnyStreamRequest, callOptions) as Promise<StreamResponse<never, never>>,
       });
     },
     close: () => {
@@ -143,13 +142,17 @@ export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTr
   };
 }
 
+// `channel` is called inside: a closed transport fails the call like any other failure.
 function callUnary(
-  client: Client,
+  channel: () => Client,
   req: AnyUnaryRequest,
   callOptions: CallOptions,
 ): Promise<UnaryResponse<DescMessage, DescMessage>> {
   return new Promise((resolve, reject) => {
     const { signal } = req;
+    // Cancelled before it started (connect then answers with the signal's reason): send nothing.
+    if (signal.aborted) return reject(signal.reason);
+    const client = channel();
     const codec = methodCodec(req.method);
     const metadata = headersToMetadata(req.header);
     let answer: AnyMessage | undefined;
@@ -169,7 +172,6 @@ function callUnary(
     );
     const cancel = () => call.cancel();
     signal.addEventListener('abort', cancel);
-    if (signal.aborted) cancel();
     call.on('metadata', (received: Metadata) => {
       headerMetadata = received;
     });
@@ -204,10 +206,12 @@ function callUnary(
 }
 
 async function callStream(
-  client: Client,
+  channel: () => Client,
   req: AnyStreamRequest,
   callOptions: CallOptions,
 ): Promise<StreamResponse<DescMessage, DescMessage>> {
+  req.signal.throwIfAborted();
+  const client = channel();
   const codec = methodCodec(req.method);
   const metadata = headersToMetadata(req.header);
   let call: ClientReadableStream<AnyMessage>;
