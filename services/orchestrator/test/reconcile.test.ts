@@ -5,7 +5,7 @@ import { Code, type ConnectError } from '@connectrpc/connect';
 import { createReconciler } from '../src/approvals/index.ts';
 import type { ModelRequest } from '../src/model/index.ts';
 import { toolCall } from './support/scripted-model.ts';
-import { createTestEngine, turnOf, until } from './support/test-engine.ts';
+import { createTestEngine, type TestEngine, turnOf, until } from './support/test-engine.ts';
 import { gate, type WorldTool } from './support/tool-world.ts';
 
 const script = (r: ModelRequest, step: number) =>
@@ -13,7 +13,8 @@ const script = (r: ModelRequest, step: number) =>
     ? { toolCalls: [toolCall('create_ticket', { order_id: '202604100018', category: 'other' })] }
     : { content: 'ticket handled' };
 
-test('an approved write interrupted by a crash is reconciled once it is stale, not repeated', async () => {
+/** A ticket tool whose writes land only once `writeLands` is opened. */
+function gatedTicketTool() {
   const tickets: unknown[] = [];
   const writeLands = gate();
   const createTicket: WorldTool = {
@@ -26,16 +27,27 @@ test('an approved write interrupted by a crash is reconciled once it is stale, n
       return { ticket_id: `T${tickets.length}` };
     },
   };
-  // The first orchestrator: it proposes, the user approves, and it dies while the write is out.
-  const dead = createTestEngine({ tools: [createTicket], script });
-  const proposal = await dead.engine.chat(turnOf(), '', 'open a ticket');
+  return { tickets, writeLands, createTicket };
+}
+
+// Proposes a ticket and sends its Confirm with `signal`; resolves once the write left.
+async function confirmUntilSent(engine: TestEngine, signal: AbortSignal) {
+  const proposal = await engine.engine.chat(turnOf(), '', 'open a ticket');
   const action = proposal.pendingActions[0];
   if (!action) throw new Error('no pending action');
-  const crash = new AbortController();
-  const interrupted = dead.engine
-    .confirm({ ...turnOf(), signal: crash.signal }, proposal.conversationId, action.actionId, true)
+  const confirming = engine.engine
+    .confirm({ ...turnOf(), signal }, proposal.conversationId, action.actionId, true)
     .catch((e: unknown) => e);
-  await until(() => dead.world.invocations.length === 1, 'the write was sent');
+  await until(() => engine.world.invocations.length === 1, 'the write was sent');
+  return { proposal, action, confirming };
+}
+
+test('an approved write interrupted by a crash is reconciled once it is stale, not repeated', async () => {
+  const { tickets, writeLands, createTicket } = gatedTicketTool();
+  // The first orchestrator: it proposes, the user approves, and it dies while the write is out.
+  const dead = createTestEngine({ tools: [createTicket], script });
+  const crash = new AbortController();
+  const { proposal, action, confirming: interrupted } = await confirmUntilSent(dead, crash.signal);
   dead.ledger.crash();
   crash.abort();
   await interrupted;
@@ -129,27 +141,10 @@ test('interrupted reads are marked unknown and nothing more; live work of this o
 });
 
 test('a Confirm whose caller goes away mid-write: unknown at once, finished by the live replica itself, once', async () => {
-  const tickets: unknown[] = [];
-  const writeLands = gate();
-  const createTicket: WorldTool = {
-    name: 'create_ticket',
-    permission: 'ticket:write',
-    sideEffect: 'write',
-    run: async (args) => {
-      await writeLands.promise;
-      tickets.push(args);
-      return { ticket_id: `T${tickets.length}` };
-    },
-  };
+  const { tickets, writeLands, createTicket } = gatedTicketTool();
   const live = createTestEngine({ tools: [createTicket], script });
-  const proposal = await live.engine.chat(turnOf(), '', 'open a ticket');
-  const action = proposal.pendingActions[0];
-  if (!action) throw new Error('no pending action');
   const gone = new AbortController();
-  const cut = live.engine
-    .confirm({ ...turnOf(), signal: gone.signal }, proposal.conversationId, action.actionId, true)
-    .catch((e: unknown) => e);
-  await until(() => live.world.invocations.length === 1, 'the write was sent');
+  const { proposal, action, confirming: cut } = await confirmUntilSent(live, gone.signal);
   gone.abort();
   await cut;
   writeLands.open();
