@@ -6,7 +6,7 @@ import { benchPrincipal } from './bench-principal.ts';
 import type { CallTarget } from './call-target.ts';
 
 /**
- * InvokeTool through @toolmesh/rpc's client (connect-node gRPC transport), as the orchestrator's
+ * InvokeTool through @toolmesh/rpc's client (its grpc-js transport), as the orchestrator's
  * endpoints do, each call with its own credential signed as the orchestrator signs it.
  */
 export function createToolClientTarget(
