@@ -44,7 +44,12 @@ test('a replica that left is closed; its call in flight ends normally; the other
   let current = [{ address: a }, { address: b }];
   const closed: string[] = [];
   const balancer = createEndpointBalancer<ClosableTransport & { address: string }>({
-    source: { endpoints: () => current, onChange: (l) => void (listener = l) },
+    source: {
+      endpoints: () => current,
+      onChange: (l) => {
+        listener = l;
+      },
+    },
     connect: (address) => Object.assign(createGrpcChannel({ address }), { address }),
     close: (connection) => {
       closed.push(connection.address);
