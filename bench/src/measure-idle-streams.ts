@@ -40,8 +40,9 @@ export async function measureIdleStreams(
   const mesh = await startBenchMesh({
     database,
     model: { baseUrl: model.baseUrl },
-    // Every held stream is a turn in flight: the admission bound must not refuse them.
-    env: { MAX_TURNS_IN_FLIGHT: String(streams + 100) },
+    // Every held stream is a turn in flight of the one bench user: neither the admission bound
+    // nor the per-user cap on open streams may refuse them.
+    env: { MAX_TURNS_IN_FLIGHT: String(streams + 100), MAX_OPEN_STREAMS_PER_USER: String(streams + 100) },
     serviceEnv: { orchestrator: { MODEL_TIMEOUT_MS: long, CONVERSATION_LEASE_MS: long } },
   });
   try {

@@ -12,7 +12,7 @@ export interface OverloadOptions {
   durationMs: number;
   /** MAX_TURNS_IN_FLIGHT of the gateway and the orchestrator; absent: their defaults. */
   maxTurnsInFlight?: number;
-  /** ADMISSION_ADAPTIVE of the gateway and the orchestrator; absent: their default (adaptive). */
+  /** ADMISSION_ADAPTIVE of the gateway and the orchestrator; absent: their default (fixed). */
   adaptive?: boolean;
   /** Also measure these levels on a mesh with no effective bound (the behaviour before admission). */
   unboundedConcurrencies?: number[];
