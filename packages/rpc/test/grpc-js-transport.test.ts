@@ -1,11 +1,8 @@
 // The mesh's client transport (connect's Transport on @grpc/grpc-js) against real servers on
 // 127.0.0.1: a bare grpc-js server whose answers each test sets, a bare HTTP/2 server where
 // the connection itself is under test, and the mesh's own server for error details.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http2 from 'node:http2';
-import os from 'node:os';
-import path from 'node:path';
 import { create, type DescMessage, type DescMethod, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { createClient, decodeBinaryHeader, encodeBinaryHeader } from '@connectrpc/connect';
 import { setTrailerStatus } from '@connectrpc/connect/protocol-grpc';
@@ -26,7 +23,7 @@ import {
   ToolService,
 } from '@toolmesh/proto';
 import { createLogger } from '@toolmesh/telemetry';
-import { freePort } from '@toolmesh/testkit';
+import { createTestPki, freePort } from '@toolmesh/testkit';
 import type { GrpcJsTransport } from '../src/grpc-js/create-grpc-js-transport.ts';
 import {
   Code,
@@ -437,59 +434,11 @@ test('one connection per channel, whatever the number of calls and clients; clos
 });
 
 describe('mutual TLS', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'toolmesh-grpc-js-tls-'));
-  const file = (name: string) => path.join(dir, name);
-  const openssl = (...args: string[]) => execFileSync('/usr/bin/openssl', args, { stdio: 'pipe' });
-  const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  const ca = (name: string) =>
-    openssl(
-      'req',
-      '-x509',
-      ...newKey,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${name}`,
-      '-keyout',
-      file(`${name}.key`),
-      '-out',
-      file(`${name}.crt`),
-    );
-  const issue = (by: string, name: string, san?: string) => {
-    openssl(
-      'req',
-      ...newKey,
-      '-subj',
-      `/CN=${name}`,
-      '-keyout',
-      file(`${name}.key`),
-      '-out',
-      file(`${name}.csr`),
-    );
-    fs.writeFileSync(file(`${name}.ext`), san ? `subjectAltName=${san}\n` : 'basicConstraints=CA:FALSE\n');
-    openssl(
-      'x509',
-      '-req',
-      '-in',
-      file(`${name}.csr`),
-      '-CA',
-      file(`${by}.crt`),
-      '-CAkey',
-      file(`${by}.key`),
-      '-set_serial',
-      String(Date.now()),
-      '-days',
-      '2',
-      '-extfile',
-      file(`${name}.ext`),
-      '-out',
-      file(`${name}.crt`),
-    );
-  };
+  const pki = createTestPki('toolmesh-grpc-js-tls-');
+  const ca = pki.ca;
+  const issue = (by: string, name: string, san?: string) => pki.issue(by, name, name, san);
   const tlsOf = (who: string, serverName?: string) => ({
-    certFile: file(`${who}.crt`),
-    keyFile: file(`${who}.key`),
-    caFile: file('ca.crt'),
+    ...pki.files(who),
     ...(serverName ? { serverName } : {}),
   });
   let secure: { server: Server; address: string };
@@ -501,7 +450,7 @@ describe('mutual TLS', () => {
     issue('ca', 'server', 'DNS:orchestrator.mesh.internal');
     issue('ca', 'client');
     issue('other-ca', 'stranger');
-    const read = (name: string) => fs.readFileSync(file(name));
+    const read = (name: string) => fs.readFileSync(pki.file(name));
     secure = await startGrpcJsServer(
       0,
       ServerCredentials.createSsl(
@@ -513,7 +462,7 @@ describe('mutual TLS', () => {
   });
   afterAll(async () => {
     await stop(secure.server);
-    fs.rmSync(dir, { recursive: true, force: true });
+    pki.remove();
   });
 
   test('a client with a certificate of the CA calls a server checked against the name it is given', async () => {

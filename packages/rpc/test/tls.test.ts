@@ -1,11 +1,8 @@
 // Mutual TLS on a server and its clients: only a certificate the mesh CA signed gets a
 // stream; rotated files reach new connections on both sides without a restart.
-import { execFileSync, spawn } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http2 from 'node:http2';
-import os from 'node:os';
-import path from 'node:path';
 import { Writable } from 'node:stream';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +12,7 @@ import { createManualClock } from '@toolmesh/clock';
 import { tlsSettings } from '@toolmesh/config';
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus, ToolService } from '@toolmesh/proto';
 import { createLogger } from '@toolmesh/telemetry';
+import { createTestPki } from '@toolmesh/testkit';
 import {
   type ClientTlsSettings,
   Code,
@@ -42,81 +40,11 @@ const logger = createLogger({
   }),
 });
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'toolmesh-tls-'));
-const file = (name: string) => path.join(dir, name);
-const openssl = (...args: string[]) => execFileSync('/usr/bin/openssl', args, { stdio: 'pipe' });
-
-/** A CA: `${name}.key` and `${name}.crt`. */
-function caNamed(name: string) {
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    `/CN=${name}`,
-    '-keyout',
-    file(`${name}.key`),
-    '-out',
-    file(`${name}.crt`),
-  );
-}
-
-/**
- * A key and a certificate signed by `ca`, written to `${out}.key`/`${out}.crt` by rename, as
- * a Secret volume or cert-manager swaps them; answers the certificate's serial number.
- */
-function issue(ca: string, out: string, cn: string, san?: string): string {
-  const tmp = file(`${out}.${Math.random().toString(16).slice(2)}`);
-  openssl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-subj',
-    `/CN=${cn}`,
-    '-keyout',
-    `${tmp}.key`,
-    '-out',
-    `${tmp}.csr`,
-  );
-  fs.writeFileSync(`${tmp}.ext`, san ? `subjectAltName=${san}\n` : 'basicConstraints=CA:FALSE\n');
-  const serial = `0x${Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString('hex')}`;
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    `${tmp}.csr`,
-    '-CA',
-    file(`${ca}.crt`),
-    '-CAkey',
-    file(`${ca}.key`),
-    '-set_serial',
-    serial,
-    '-days',
-    '2',
-    '-extfile',
-    `${tmp}.ext`,
-    '-out',
-    `${tmp}.crt`,
-  );
-  fs.renameSync(`${tmp}.key`, file(`${out}.key`));
-  fs.renameSync(`${tmp}.crt`, file(`${out}.crt`));
-  return new X509Certificate(fs.readFileSync(file(`${out}.crt`))).serialNumber;
-}
-
-const settings = (who: string, ca = 'ca'): TlsSettings => ({
-  certFile: file(`${who}.crt`),
-  keyFile: file(`${who}.key`),
-  caFile: file(`${ca}.crt`),
-});
+const pki = createTestPki('toolmesh-tls-');
+const file = pki.file;
+const caNamed = pki.ca;
+const issue = pki.issue;
+const settings = (who: string, ca = 'ca'): TlsSettings => pki.files(who, ca);
 
 // Calls that reached the application (the tool service's handler).
 let handled = 0;
@@ -161,7 +89,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([server.shutdown(1_000), allServer.shutdown(1_000)]);
-  fs.rmSync(dir, { recursive: true, force: true });
+  pki.remove();
 });
 
 const read = (name: string) => fs.readFileSync(file(name));

@@ -4,6 +4,7 @@ export { type Barrier, type BarrierOptions, createBarrier } from './create-barri
 export { createFigureLog, type FigureLog } from './create-figure-log.ts';
 export { createTestDatabase, type TestDatabase } from './create-test-database.ts';
 export { createTestMeshKeys, type TestMeshKeys, type ToolCallScope } from './create-test-mesh-keys.ts';
+export { createTestPki, type TestCertificateFiles, type TestPki } from './create-test-pki.ts';
 export { deadRedisClient } from './dead-redis-client.ts';
 export { deleteRedisKeys } from './delete-redis-keys.ts';
 export { freePort } from './free-port.ts';

@@ -5,9 +5,7 @@
 // version is refused unless forced; a weighted rollout pins conversations to a version (audit
 // and metrics say which ran) and a weight set to 0 rolls back at the next reload. Policy
 // changes go through the source's reload hook, never a file-watch timer.
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,8 +19,10 @@ import { createLogger, createMetricsRegistry, type Logger } from '@toolmesh/tele
 import {
   createTestDatabase,
   createTestMeshKeys,
+  createTestPki,
   type TestDatabase,
   type TestMeshKeys,
+  type TestPki,
 } from '@toolmesh/testkit';
 import { createToolServer, defineTool, type Tool } from '@toolmesh/tool-sdk';
 import { z } from 'zod';
@@ -413,60 +413,22 @@ test('a weighted rollout pins each conversation to a version, audit and metrics 
 
 // --- mutual TLS: the certificate must vouch for the service named in discovery ---------------
 
-const openssl = (...args: string[]) => execFileSync('/usr/bin/openssl', args, { stdio: 'pipe' });
-
 /** A CA and, signed by it, a certificate per name (CN and DNS SAN the name, IP SAN 127.0.0.1). */
 function certificates(names: string[]): Record<string, TlsSettings> {
-  const file = (name: string) => join(dir, name);
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  openssl(
-    'req',
-    '-x509',
-    ...ec,
-    '-days',
-    '2',
-    '-subj',
-    '/CN=test-ca',
-    '-keyout',
-    file('ca.key'),
-    '-out',
-    file('ca.crt'),
-  );
+  const pki = createTestPki('toolmesh-publishing-tls-');
+  pkis.push(pki);
+  pki.ca('ca');
   const out: Record<string, TlsSettings> = {};
   for (const name of names) {
-    openssl(
-      'req',
-      ...ec,
-      '-subj',
-      `/CN=${name}`,
-      '-keyout',
-      file(`${name}.key`),
-      '-out',
-      file(`${name}.csr`),
-    );
-    writeFileSync(file(`${name}.ext`), `subjectAltName=DNS:${name},IP:127.0.0.1\n`);
-    openssl(
-      'x509',
-      '-req',
-      '-in',
-      file(`${name}.csr`),
-      '-CA',
-      file('ca.crt'),
-      '-CAkey',
-      file('ca.key'),
-      '-set_serial',
-      `0x${randomUUID().replaceAll('-', '').slice(0, 16)}`,
-      '-days',
-      '2',
-      '-extfile',
-      file(`${name}.ext`),
-      '-out',
-      file(`${name}.crt`),
-    );
-    out[name] = { certFile: file(`${name}.crt`), keyFile: file(`${name}.key`), caFile: file('ca.crt') };
+    pki.issue('ca', name, name, `DNS:${name},IP:127.0.0.1`);
+    out[name] = pki.files(name);
   }
   return out;
 }
+const pkis: TestPki[] = [];
+afterAll(() => {
+  for (const pki of pkis) pki.remove();
+});
 
 test('with mutual TLS, an endpoint whose certificate names another service is refused', async () => {
   const certs = certificates(['order', 'inventory', 'orchestrator']);
