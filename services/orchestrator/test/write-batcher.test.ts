@@ -101,15 +101,22 @@ test('a failed COMMIT fails every write of its flush, and none of them is in the
   }
 });
 
-test('a row the server refuses fails alone; the rest of its flush commits', async () => {
+test('a row the server refuses fails alone; the rest of its flush commits, in the order written', async () => {
   const s = stores();
   const good = turnWrites(s);
   // Messages of a conversation that does not exist: a foreign key violation.
   const missing = randomUUID();
   const refused = s.conversations.append(missing, [{ role: 'user', content: 'lost' }]);
+  // Two more appends of the good conversation in the same flush: rerun after its creation, in turn.
+  const more = [
+    s.conversations.append(good.id, [{ role: 'assistant', content: 'second', toolCalls: [] }]),
+    s.conversations.append(good.id, [{ role: 'user', content: 'third' }]),
+  ];
   await expect(refused).rejects.toMatchObject({ code: '23503' });
   await good.done;
+  await Promise.all(more);
   expect(await committed('conversations', [good.id])).toBe(1);
   expect(await committed('audit_log', [good.id])).toBe(1);
   expect(await committed('messages', [missing])).toBe(0);
+  expect((await s.conversations.load(good.id)).map((m) => m.content)).toEqual(['hi', 'second', 'third']);
 });

@@ -143,15 +143,16 @@ export function createWriteBatcher(pool: Pool, options: WriteBatcherOptions = {}
     } catch (error) {
       const original = error instanceof StatementError ? error.original : error;
       if (error instanceof StatementError && refusedByServer(original) && entries.length > 1) {
-        // Nothing was applied: each row alone, in its own transaction, as it would have run unbatched.
-        await Promise.all(
-          entries.map((e) =>
-            e.kind.run(pool, [e.row]).then(
-              (answers) => e.resolve(answers[0]),
-              (failure: unknown) => e.reject(failure),
-            ),
-          ),
-        );
+        // Nothing was applied: each row alone, in its own transaction, as it would have run
+        // unbatched — one after the other, kinds in their order and rows in the order they were
+        // written (a conversation before its messages, a conversation's messages in turn).
+        const ordered = [...entries].sort((a, b) => a.kind.order - b.kind.order);
+        for (const e of ordered) {
+          await e.kind.run(pool, [e.row]).then(
+            (answers) => e.resolve(answers[0]),
+            (failure: unknown) => e.reject(failure),
+          );
+        }
         return;
       }
       for (const e of entries) e.reject(original);
