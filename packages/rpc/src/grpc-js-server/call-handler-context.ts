@@ -1,6 +1,6 @@
 import { Code, ConnectError, createHandlerContext, type MethodImplSpec } from '@connectrpc/connect';
 import type { ServerUnaryCall } from '@grpc/grpc-js';
-import { headerInitFromMetadata } from './header-init-from-metadata.ts';
+import { metadataPairs } from '../grpc-js/metadata-pairs.ts';
 
 /** What every kind of grpc-js server call has (grpc-js does not export its own name for it). */
 export type GrpcServerCall = Pick<
@@ -35,7 +35,7 @@ export function callHandlerContext(
     url: call.getPath(),
     timeoutMs: Number.isFinite(deadlineMs) ? deadlineMs - Date.now() : undefined,
     shutdownSignal,
-    requestHeader: headerInitFromMetadata(call.metadata),
+    requestHeader: metadataPairs(call.metadata),
   });
   const onCancel = () => {
     if (ctx.signal.aborted) return;

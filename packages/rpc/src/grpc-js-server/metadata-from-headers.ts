@@ -1,4 +1,5 @@
 import { Metadata } from '@grpc/grpc-js';
+import { addHeaderToMetadata } from '../grpc-js/metadata-pairs.ts';
 
 // Written by grpc-js itself from the status it sends, or not metadata at all.
 const protocolKeys = new Set(['grpc-status', 'grpc-message', 'content-type', 'te']);
@@ -12,11 +13,7 @@ export function metadataFromHeaders(headers: Headers, into: Metadata = new Metad
   headers.forEach((value, key) => {
     if (protocolKeys.has(key)) return;
     try {
-      if (key.endsWith('-bin')) {
-        for (const part of value.split(',')) into.add(key, Buffer.from(part.trim(), 'base64'));
-      } else {
-        into.add(key, value);
-      }
+      addHeaderToMetadata(into, key, value);
     } catch {
       // An illegal value: the rest of the metadata still goes out.
     }

@@ -1,7 +1,8 @@
-import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
+import type { DescMessage, DescMethod, MessageShape } from '@bufbuild/protobuf';
 import {
   Code,
   ConnectError,
+  type ContextValues,
   createContextValues,
   type Interceptor,
   type StreamRequest,
@@ -93,6 +94,20 @@ export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTr
   const callOptionsOf = (timeoutMs: number | undefined): CallOptions =>
     timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs };
 
+  // What a unary and a streaming request share.
+  const requestOf = <M extends DescMethod>(
+    method: M,
+    header: Parameters<Transport['unary']>[3],
+    contextValues: ContextValues | undefined,
+  ) => ({
+    service: method.parent,
+    method,
+    requestMethod: 'POST' as const,
+    url: `${baseUrl}${methodCodec(method).path}`,
+    header: new Headers(header),
+    contextValues: contextValues ?? createContextValues(),
+  });
+
   return {
     unary(method, signal, timeoutMs, header, input, contextValues) {
       const timeout = timeoutOf(timeoutMs);
@@ -103,12 +118,7 @@ export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTr
         timeoutMs: timeout,
         req: {
           stream: false,
-          service: method.parent,
-          method,
-          requestMethod: 'POST',
-          url: `${baseUrl}${methodCodec(method).path}`,
-          header: new Headers(header),
-          contextValues: contextValues ?? createContextValues(),
+          ...requestOf(method, header, contextValues),
           message: input,
         },
         next: (req) => callUnary(current, req, callOptions),
@@ -123,12 +133,7 @@ export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTr
         timeoutMs: timeout,
         req: {
           stream: true,
-          service: method.parent,
-          method,
-          requestMethod: 'POST',
-          url: `${baseUrl}${methodCodec(method).path}`,
-          header: new Headers(header),
-          contextValues: contextValues ?? createContextValues(),
+          ...requestOf(method, header, contextValues),
           message: input,
         },
         next: (req) =>

@@ -1,5 +1,6 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import { Metadata } from '@grpc/grpc-js';
+import { addHeaderToMetadata } from './metadata-pairs.ts';
 
 // grpc-js writes these itself from the call (path, deadline, codec, connection); a copy from
 // the caller would be sent twice or clash.
@@ -23,12 +24,7 @@ export function headersToMetadata(headers: Headers): Metadata {
   const metadata = new Metadata();
   try {
     headers.forEach((value, key) => {
-      if (protocolHeaders.has(key)) return;
-      if (key.endsWith('-bin')) {
-        for (const part of value.split(',')) metadata.add(key, Buffer.from(part.trim(), 'base64'));
-      } else {
-        metadata.add(key, value);
-      }
+      if (!protocolHeaders.has(key)) addHeaderToMetadata(metadata, key, value);
     });
   } catch (error) {
     throw new ConnectError(

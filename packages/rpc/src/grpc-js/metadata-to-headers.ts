@@ -1,4 +1,5 @@
 import type { Metadata } from '@grpc/grpc-js';
+import { metadataPairs } from './metadata-pairs.ts';
 
 /**
  * grpc-js metadata (response headers, trailers) as the `Headers` connect hands to interceptors
@@ -7,11 +8,6 @@ import type { Metadata } from '@grpc/grpc-js';
  */
 export function metadataToHeaders(metadata: Metadata | undefined, into: Headers = new Headers()): Headers {
   if (!metadata) return into;
-  const entries = metadata.toJSON();
-  for (const key in entries) {
-    for (const value of entries[key] ?? []) {
-      into.append(key, typeof value === 'string' ? value : value.toString('base64'));
-    }
-  }
+  for (const [key, value] of metadataPairs(metadata)) into.append(key, value);
   return into;
 }
