@@ -1,28 +1,36 @@
-import { randomUUID } from 'node:crypto';
+import { createPrivateKey, type JsonWebKey, type KeyObject, randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '@toolmesh/clock';
-import { type CryptoKey, importJWK, type JWK, SignJWT } from 'jose';
+import type { JWK } from 'jose';
+import { type MeshAlgorithm, signCompactJws } from './compact-jws.ts';
 import type { CredentialClaims } from './mesh-credential.ts';
 import { createWatchedFile } from './watched-file.ts';
 
 /** Signature algorithms a mesh key may use: asymmetric only, so verifiers hold no secret. */
-export const meshAlgorithms = ['EdDSA', 'ES256'] as const;
+export const meshAlgorithms: readonly MeshAlgorithm[] = ['EdDSA', 'ES256'];
 
 /** A private signing key: a JWK with `kid` and `alg` (EdDSA or ES256). */
 export interface SigningKey {
   kid: string;
-  alg: (typeof meshAlgorithms)[number];
-  key: CryptoKey | Uint8Array;
+  alg: MeshAlgorithm;
+  key: KeyObject;
 }
 
 /** Imports a private JWK as a {@link SigningKey}; throws naming what is wrong. */
 export async function importSigningKey(jwk: JWK): Promise<SigningKey> {
-  const alg = jwk.alg ?? (jwk.crv === 'Ed25519' ? 'EdDSA' : jwk.crv === 'P-256' ? 'ES256' : undefined);
-  if (!alg || !(meshAlgorithms as readonly string[]).includes(alg)) {
-    throw new Error(`mesh signing key: alg must be one of ${meshAlgorithms.join(', ')}`);
-  }
+  const named = jwk.alg ?? (jwk.crv === 'Ed25519' ? 'EdDSA' : jwk.crv === 'P-256' ? 'ES256' : undefined);
+  const alg = meshAlgorithms.find((allowed) => allowed === named);
+  if (!alg) throw new Error(`mesh signing key: alg must be one of ${meshAlgorithms.join(', ')}`);
   if (!jwk.kid) throw new Error('mesh signing key: kid missing');
   if (!jwk.d) throw new Error('mesh signing key: not a private key');
-  return { kid: jwk.kid, alg: alg as SigningKey['alg'], key: await importJWK(jwk, alg) };
+  const curve = alg === 'EdDSA' ? 'Ed25519' : 'P-256';
+  if (jwk.crv !== curve) throw new Error(`mesh signing key: ${alg} needs the curve ${curve}`);
+  let key: KeyObject;
+  try {
+    key = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
+  } catch (error) {
+    throw new Error(`mesh signing key: not a usable JWK (${(error as Error).message})`);
+  }
+  return { kid: jwk.kid, alg, key };
 }
 
 /** Options of {@link createCredentialIssuer}. */
@@ -66,15 +74,18 @@ export function createCredentialIssuer(options: CredentialIssuerOptions): Creden
       if (claims.idempotencyKey) payload.idempotency_key = claims.idempotencyKey;
       if (claims.taskId !== undefined) payload.task_id = claims.taskId;
       if (claims.onBehalfOf !== undefined) payload.on_behalf_of = claims.onBehalfOf;
-      return new SignJWT(payload)
-        .setProtectedHeader({ alg, kid, typ: 'JWT' })
-        .setIssuer(options.issuer)
-        .setSubject(claims.principal.userId)
-        .setAudience(claims.audience)
-        .setIssuedAt(now)
-        .setExpirationTime(now + ttlSeconds)
-        .setJti(randomUUID())
-        .sign(key);
+      return signCompactJws(
+        {
+          iss: options.issuer,
+          sub: claims.principal.userId,
+          aud: claims.audience,
+          iat: now,
+          exp: now + ttlSeconds,
+          jti: randomUUID(),
+          ...payload,
+        },
+        { alg, kid, key },
+      );
     },
   };
 }
