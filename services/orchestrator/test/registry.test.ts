@@ -6,7 +6,9 @@ import { createManualClock } from '@toolmesh/clock';
 import { SideEffect, ToolDefinitionSchema } from '@toolmesh/proto';
 import { createCircuitBreaker } from '@toolmesh/resilience';
 import type { Logger } from '@toolmesh/telemetry';
+import { createValidatorCache } from '../src/tools/argument-validator.ts';
 import { describeRegistry, type ToolEndpoint, type ToolRegistry } from '../src/tools/index.ts';
+import { mergePublished } from '../src/tools/merge-published.ts';
 import { registryAdminPermission } from '../src/tools/registry-view.ts';
 import { mergeReplicas } from '../src/tools/tool-registry.ts';
 import { principal } from './support/test-engine.ts';
@@ -114,4 +116,40 @@ test(`endpoint addresses and breaker states are shown only to holders of ${regis
   expect(operator.endpoints.map((e) => [e.address, e.reachable, e.tools])).toEqual([
     ['10.0.0.7:50061', true, ['get_order_detail']],
   ]);
+});
+
+test('a schema the validator refuses refuses that tool only; schemas with an $id survive every rebuild', () => {
+  const withSchema = (name: string, schema: unknown) =>
+    create(ToolDefinitionSchema, {
+      name,
+      description: name,
+      inputSchemaJson: JSON.stringify(schema),
+      metadata: { sideEffect: SideEffect.READ, permission: 'order:read' },
+    });
+  const identified = { $id: 'https://tools.example/order-args', type: 'object', required: ['order_id'] };
+  const published = [
+    {
+      endpoint: endpoint('a:1'),
+      tools: [
+        withSchema('get_order_detail', identified),
+        // Another tool with the same $id: ajv would keep both under one key and refuse the second.
+        withSchema('get_order_items', identified),
+        withSchema('broken', { type: 'object', properties: { a: { type: 'no-such-type' } } }),
+      ],
+    },
+  ];
+  const { logger } = recordingLogger();
+  const validators = createValidatorCache();
+  const first = mergePublished(published, logger, undefined, validators);
+  validators.sweep();
+  expect(first.refused.map((r) => [r.name, r.reason])).toEqual([['broken', 'invalid JSON Schema']]);
+  // The registry rebuilds at every refresh: nothing is compiled again, nothing is refused.
+  const again = mergePublished(published, logger, undefined, validators);
+  validators.sweep();
+  expect([...again.byName.keys()].sort()).toEqual(['get_order_detail', 'get_order_items']);
+  expect(again.byName.get('get_order_detail')?.validate).toBe(first.byName.get('get_order_detail')?.validate);
+  expect(again.byName.get('get_order_items')?.validate({})).toMatch(/order_id/);
+  expect(again.byName.get('get_order_items')?.validate({ order_id: '1' })).toBeUndefined();
+  // Without a cache (every schema compiled afresh), an $id is no obstacle either.
+  expect([...mergePublished(published, logger).byName.keys()]).toHaveLength(2);
 });

@@ -9,7 +9,11 @@ import {
   rolloutWeights,
   schemaIncompatibilities,
 } from '../publishing/index.ts';
-import { compileArgumentValidator } from './argument-validator.ts';
+import {
+  type ArgumentValidator,
+  compileArgumentValidator,
+  type ValidatorCache,
+} from './argument-validator.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { certificateNamesService } from './peer-certificate-names.ts';
 import type { ToolEndpoint } from './tool-endpoint.ts';
@@ -87,6 +91,8 @@ export function mergePublished(
   published: readonly PublishedTools[],
   logger: Logger,
   policy: PublishingPolicy = openPublishingPolicy,
+  /** Reuses validators across rebuilds (the registry's); without it every schema is compiled. */
+  validators?: ValidatorCache,
 ): MergedTools {
   const refused = new Map<string, RefusedToolInfo & { services: string[]; addresses: string[] }>();
   const refuse = (name: string, version: string, reason: string, services: string[], addresses: string[]) => {
@@ -188,13 +194,19 @@ export function mergePublished(
   const byName = new Map<string, RegisteredTool>();
   for (const [name, list] of byVersionOfName) {
     list.sort((a, b) => compareVersions(a.version, b.version));
-    const served: { group: Group; parameters: Record<string, unknown> }[] = [];
+    const served: { group: Group; parameters: Record<string, unknown>; validate: ArgumentValidator }[] = [];
     for (const group of list) {
       const addresses = group.endpoints.map((e) => e.address);
       let parameters: Record<string, unknown>;
+      let validate: ArgumentValidator;
       try {
-        parameters = JSON.parse(group.definition.inputSchemaJson) as Record<string, unknown>;
+        const json = group.definition.inputSchemaJson;
+        parameters = JSON.parse(json) as Record<string, unknown>;
         if (!parameters || typeof parameters !== 'object') throw new Error('not an object');
+        // A schema the validator cannot compile refuses this version only, not the whole registry.
+        validate = validators
+          ? validators.validatorFor(json, parameters)
+          : compileArgumentValidator(parameters);
       } catch {
         logger.warn(
           { tool: name, version: group.version, addresses },
@@ -216,7 +228,7 @@ export function mergePublished(
           continue;
         }
       }
-      served.push({ group, parameters });
+      served.push({ group, parameters, validate });
     }
     if (!served.length) continue;
 
@@ -231,12 +243,12 @@ export function mergePublished(
       const version = pickVersion(conversationId, name, weights);
       return (rollout.find((v) => v.version === version) ?? rollout[0])?.tool as RegisteredTool;
     };
-    for (const { group, parameters } of served) {
+    for (const { group, parameters, validate } of served) {
       const weight = weights.find((w) => w.version === group.version)?.weight ?? 0;
       const tool: RegisteredTool = {
         definition: group.definition,
         parameters,
-        validate: compileArgumentValidator(parameters),
+        validate,
         endpoints: group.endpoints,
         version: group.version,
         services: group.services,

@@ -8,7 +8,7 @@ import {
   type PublishingPolicy,
   type PublishingPolicySource,
 } from '../publishing/index.ts';
-import type { ArgumentValidator } from './argument-validator.ts';
+import { type ArgumentValidator, createValidatorCache } from './argument-validator.ts';
 import { mergePublished, type PublishedTools, type RefusedToolInfo } from './merge-published.ts';
 import { peerCertificateNames } from './peer-certificate-names.ts';
 import { createRepeatQuietLogger } from './repeat-quiet-logger.ts';
@@ -149,13 +149,16 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
   // Rebuilt after each change: a tool is served by every endpoint that publishes it.
   // Refusals are logged when they start, not again at every refresh while they last.
   const mergeLog = createRepeatQuietLogger(logger);
+  const validators = createValidatorCache();
   const rebuild = () => {
     mergeLog.round();
     ({ byName, refused } = mergePublished(
       [...entries.values()],
       mergeLog.logger,
       options.publishing?.current() ?? openPublishingPolicy,
+      validators,
     ));
+    validators.sweep();
   };
   // A changed policy (owners, forced versions, weights) applies at once: rollback needs no restart.
   options.publishing?.onChange(() => rebuild());
