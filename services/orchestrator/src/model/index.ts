@@ -1,6 +1,7 @@
 // The model as the turn sees it: chat-completions clients per backend, each behind its
 // own circuit breaker, with fallbacks tried only when a backend is unavailable.
 
+export { createModelFetch, type ModelFetch, type ModelFetchOptions } from './create-model-fetch.ts';
 export { type ModelBreakerOptions, ModelCircuitOpenError, withModelBreaker } from './model-breaker.ts';
 export {
   createModelClient,

@@ -5,6 +5,7 @@ import type {
   ChatCompletionToolChoiceOption,
 } from 'openai/resources/chat/completions';
 import type { ModelToolCall } from '../core-types.ts';
+import { createModelFetch } from './create-model-fetch.ts';
 
 /** Options of {@link createModelClient}. */
 export interface ModelClientOptions {
@@ -14,6 +15,8 @@ export interface ModelClientOptions {
   timeoutMs: number;
   /** SDK-level retries of 429/5xx/connection errors; default 2. */
   maxRetries?: number;
+  /** The HTTP client under the SDK; default one lean undici-based fetch shared by all model clients. */
+  fetch?: typeof globalThis.fetch;
 }
 
 /** One model request. */
@@ -64,15 +67,26 @@ export interface ModelClient {
   complete(request: ModelRequest): Promise<ModelAnswer>;
 }
 
+// One pool for every backend, as Node's fetch has one: backends on the same origin share
+// connections, and a client rebuilt on reload leaves no pool of its own behind.
+let sharedFetch: typeof globalThis.fetch | undefined;
+function defaultFetch(): typeof globalThis.fetch {
+  sharedFetch ??= createModelFetch().fetch;
+  return sharedFetch;
+}
+
 /** Creates a {@link ModelClient} on the official `openai` SDK. */
 export function createModelClient(options: ModelClientOptions): ModelClient {
-  // The SDK calls Node's fetch, whose pool keeps connections alive and reuses them (a test
-  // counts them), so no agent of our own; one client per backend keeps its per-request setup.
+  // Node's fetch cost more CPU per completion than the rest of the client (bench/src/
+  // model-client-main.ts): the SDK gets a lean fetch on undici's dispatcher API, whose pool
+  // keeps connections alive and reuses them (a test counts them). One client per backend
+  // keeps the SDK's per-client setup out of the requests.
   const openai = new OpenAI({
     baseURL: options.baseURL,
     apiKey: options.apiKey,
     timeout: options.timeoutMs,
     maxRetries: options.maxRetries ?? 2,
+    fetch: options.fetch ?? defaultFetch(),
   });
 
   // The output limit goes out as `max_tokens`: every OpenAI-compatible server (vLLM, Ollama,
@@ -128,6 +142,9 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
         if (d.function?.arguments) call.arguments += d.function.arguments;
       }
     }
+    // The SDK ends a stream quietly when its request is aborted: a turn cancelled mid-answer
+    // must not take the pieces that arrived for the model's whole answer.
+    req.signal?.throwIfAborted();
     return { content: content || null, toolCalls: calls.filter(Boolean), usage };
   }
 
