@@ -23,6 +23,7 @@ export function formatOverload(result: OverloadResult): string {
       `${mib(r.gatewayRssBytes)} + ${mib(r.orchestratorRssBytes)}`,
       num(r.gatewayCores, 2),
       ms(r.gatewayLoopDelayP99Ms),
+      `${num(r.generatorCores, 2)} / ${ms(r.generatorLoopDelayP99Ms)}`,
       num(r.loadAverage, 1),
       String(r.errors),
     ];
@@ -45,6 +46,7 @@ export function formatOverload(result: OverloadResult): string {
         'RSS MiB gw + orch (peak)',
         'gateway cores',
         'gateway loop delay p99 ms',
+        'load generator cores / loop delay p99 ms',
         'load avg',
         'errors',
       ],

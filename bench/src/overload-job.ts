@@ -30,6 +30,10 @@ export interface OverloadLevel {
   retryHint: LatencySummary;
   /** Anything else (wrong answers, other statuses). */
   errors: number;
+  /** CPU the load generator used over the window, in cores. */
+  generatorCores: number;
+  /** The load generator's event-loop delay p99 over the window, ms: how late it may have read an answer. */
+  generatorLoopDelayP99Ms: number;
   firstError?: string;
 }
 
