@@ -44,11 +44,17 @@ export interface AdmissionLimiter {
    */
   tryAdmit(): AdmissionRelease | undefined;
   /**
-   * When a refused caller may try again: the recent mean time a unit held its slot, times the
-   * callers refused per caller admitted over about the last second (at least 1), within
-   * [minRetryAfterMs, maxRetryAfterMs]. Before any unit finished, the mean counts as 1 s.
-   * It follows the bound: an adaptive bound that shrinks admits fewer per second, so the same
-   * callers are spread over longer; and it follows latency through the mean.
+   * When a refused caller may try again, within [minRetryAfterMs, maxRetryAfterMs]. With no
+   * refusals about the last second it is the recent mean time a unit held its slot (before any
+   * unit finished, 1 s). Under overload it is a step of a controller: the hint in force about a
+   * second ago times the callers refused per caller admitted over about the last second, never
+   * below the mean hold time. The callers waiting out their hints return at about (callers
+   * waiting) / (hint) a second, so while more are refused than admitted the hint grows, and once
+   * fewer are, it shrinks: the refused callers are spread over as long as the bound needs to
+   * serve them, instead of coming back to be refused again (each refusal costs the process a
+   * request's parsing and answer, taken from the admitted work). It follows latency through the
+   * mean, and the bound through the ratio: an adaptive bound that shrinks admits fewer per
+   * second, so the same callers are spread over longer.
    */
   retryAfterMs(): number;
   /** Units in flight now. */
@@ -62,6 +68,8 @@ export interface AdmissionLimiter {
 const weight = 0.1;
 // Time constant of the decaying counts of admissions and refusals (the "last second").
 const rateWindowMs = 1_000;
+// A retry hint older than this says nothing of the callers now: the next one starts afresh.
+const staleStepMs = 10 * rateWindowMs;
 
 /**
  * A bound on work in flight that refuses (never queues) beyond it, with a retry hint from
@@ -89,6 +97,9 @@ export function createAdmissionLimiter(options: AdmissionLimiterOptions): Admiss
   let recentAdmitted = 0;
   let recentShed = 0;
   let decayedAt = clock.now();
+  // The hint in force about a window ago (undefined: none given yet) and since when.
+  let stepHint: number | undefined;
+  let steppedAt = decayedAt;
   const decay = () => {
     const now = clock.now();
     const factor = Math.exp(-Math.max(0, now - decayedAt) / rateWindowMs);
@@ -172,9 +183,21 @@ export function createAdmissionLimiter(options: AdmissionLimiterOptions): Admiss
     },
     retryAfterMs() {
       decay();
-      const pressure = Math.max(1, recentShed / Math.max(1, recentAdmitted));
-      const hint = (meanHoldMs ?? 1_000) * pressure;
-      return Math.round(Math.min(maxRetry, Math.max(minRetry, hint)));
+      const now = clock.now();
+      const hold = meanHoldMs ?? 1_000;
+      const pressure = recentShed / Math.max(1, recentAdmitted);
+      // One hold time is enough while refusals are rare. Beyond that the previous step's hint is
+      // scaled by how many more callers it left than the bound admitted; a first step (or one
+      // after a long quiet spell) starts from the hold time. Stepping once a window keeps a
+      // burst of refusals from compounding the hint within it.
+      const step = stepHint !== undefined && now - steppedAt < staleStepMs ? stepHint : undefined;
+      const hint = step === undefined ? hold * Math.max(1, pressure) : Math.max(hold, step * pressure);
+      const bounded = Math.round(Math.min(maxRetry, Math.max(minRetry, hint)));
+      if (step === undefined || now - steppedAt >= rateWindowMs) {
+        stepHint = bounded;
+        steppedAt = now;
+      }
+      return bounded;
     },
     inFlight: () => held,
     shed: () => shed,

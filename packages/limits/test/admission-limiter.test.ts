@@ -76,6 +76,44 @@ describe('admission limiter', () => {
     expect(limiter.retryAfterMs()).toBe(100);
   });
 
+  test('while more callers are refused than admitted the hint grows step by step, and shrinks once fewer are', async () => {
+    const clock = createManualClock();
+    const limiter = createAdmissionLimiter({ limit: 2, clock, maxRetryAfterMs: 10_000 });
+    // Every 100 ms: `admit` turns of 100 ms run, `refuse` callers are refused; the hints given.
+    const tick = async (admit: number, refuse: number) => {
+      const releases = Array.from({ length: admit }, () => limiter.tryAdmit());
+      const hints: number[] = [];
+      for (let i = 0; i < refuse; i++) {
+        expect(limiter.tryAdmit()).toBeUndefined();
+        hints.push(limiter.retryAfterMs());
+      }
+      await clock.advance(100);
+      for (const release of releases) release?.();
+      return hints;
+    };
+    // Five refused per admitted: each second's hint is about the previous one's times five, to the ceiling.
+    await tick(2, 0);
+    const growing: number[] = [];
+    for (let second = 0; second < 6; second++) {
+      for (let i = 0; i < 10; i++) await tick(2, 10);
+      growing.push((await tick(2, 10)).at(-1) as number);
+    }
+    expect(growing[0]).toBeLessThan(2_500);
+    expect(growing[1]).toBeGreaterThan(2 * (growing[0] as number));
+    expect(growing.at(-1)).toBe(10_000);
+    // One refused per four admitted: the hint comes down a step a second, not at once, to the hold time.
+    const shrinking: number[] = [];
+    for (let second = 0; second < 15; second++) {
+      for (let i = 0; i < 10; i++) await tick(2, i % 2);
+      shrinking.push((await tick(2, 1)).at(-1) as number);
+    }
+    expect(shrinking[0]).toBeGreaterThan(2_000);
+    expect(shrinking.at(-1)).toBe(100);
+    for (let i = 1; i < shrinking.length; i++) {
+      expect(shrinking[i]).toBeLessThanOrEqual(shrinking[i - 1] as number);
+    }
+  });
+
   test('in flight, the bound and refusals are metrics of the process', async () => {
     const registry = createMetricsRegistry({ processMetrics: false });
     const limiter = createAdmissionLimiter({
