@@ -101,12 +101,11 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
       : {}),
     interceptors: [
       createAuthInterceptor(options.authenticate),
-      createRateLimitInterceptor(options.rateLimiter, options.chatRate, {
-        publicRule: options.publicRate,
-        maxOpenStreamsPerUser: options.maxOpenStreamsPerUser,
-      }),
-      // After authentication (an unknown caller learns nothing of load) and the caller's own
-      // rate; before the forward, so a shed turn costs the orchestrators nothing.
+      // After authentication (an unknown caller learns nothing of load) and before the caller's
+      // rate: a turn refused for load costs neither a token of the caller's budget (a client
+      // retrying on the hint would otherwise spend it on refusals and then be rate limited) nor
+      // the limiter's work (a Redis round trip when shared); before the forward, so a shed turn
+      // costs the orchestrators nothing.
       ...(options.turnAdmission
         ? [
             createAdmissionInterceptor({
@@ -116,6 +115,10 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
             }),
           ]
         : []),
+      createRateLimitInterceptor(options.rateLimiter, options.chatRate, {
+        publicRule: options.publicRate,
+        maxOpenStreamsPerUser: options.maxOpenStreamsPerUser,
+      }),
     ],
     // Each public service is the orchestrator's, forwarded as the verified caller; the
     // orchestrator checks permissions (audit:read, usage:read …) and tenancy.
