@@ -67,7 +67,8 @@ const baselineRise = 0.5;
  *   lift the baseline to the new latency and the limit grows back. Nothing else raises it, so
  *   sustained overload cannot creep it upward. Each backend is compared with its own baseline:
  *   a model that answers in 20 s is not "overloaded", it is 20 s.
- * - **Decrease.** A median above `tolerance` × baseline cuts the limit to
+ * - **Decrease.** If the limit was reached in the window (as many units in flight as it allows,
+ *   so any more were refused), a median above `tolerance` × baseline cuts the limit to
  *   min(limit, units actually in flight) × tolerance × baseline / median (at most to a quarter);
  *   any `overloaded` outcome cuts it by 10 %. After a cut, units admitted before the work in
  *   flight fell to the new limit are not judged: they queued under the old one (one decision per
@@ -127,7 +128,12 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions): AdaptiveLimi
       else if (peak <= minLimit) baseline += (median - baseline) * baselineRise;
     }
     let factor = 1;
-    if (median !== undefined && baseline !== undefined && median > tolerance * baseline) {
+    // Latency beyond tolerance is a queue at this bound only if the bound was reached: below it
+    // no caller waited for a slot, and a closed loop of fewer callers than the bound (each asking
+    // again as soon as it is answered) is slower only by its own number. Cutting the bound under
+    // those callers would refuse some of them and make the others no faster.
+    const reached = peak >= current();
+    if (reached && median !== undefined && baseline !== undefined && median > tolerance * baseline) {
       factor = Math.max(maxCut, (tolerance * baseline) / median);
     }
     if (overloaded > 0) factor = Math.min(factor, overloadCut);

@@ -68,6 +68,21 @@ describe('adaptive limit', () => {
     expect((await round(limiter, clock, 200, () => 100)).admitted).toBe(64);
   });
 
+  test('a closed loop of fewer callers than the bound is slower only by its own number: the bound stays', async () => {
+    const clock = createManualClock();
+    const limiter = createAdmissionLimiter({ limit: 64, adaptive: { minLimit: 4 }, clock });
+    // The baseline at light load: 100 ms.
+    await rounds(limiter, clock, 3_000, 4, saturated);
+    // 32 callers that ask again as soon as they are answered take 800 ms each, 8× the baseline,
+    // but none was ever refused: no slot was short, so none is taken away.
+    const last = await rounds(limiter, clock, 30_000, 32, saturated);
+    expect(last).toEqual({ admitted: 32, latencyMs: 800 });
+    expect(limiter.limit).toBe(64);
+    // 200 callers reach the bound: now the same latency is a queue at it, and the bound comes down.
+    await rounds(limiter, clock, 30_000, 200, saturated);
+    expect(limiter.limit).toBeLessThanOrEqual(10);
+  });
+
   test('a slower model takes the bound to its floor, then becomes the baseline and the bound grows back', async () => {
     const clock = createManualClock();
     const limiter = createAdmissionLimiter({ limit: 64, adaptive: { minLimit: 4 }, clock });
