@@ -107,11 +107,11 @@ const schema = z.object({
    */
   MAX_TURNS_IN_FLIGHT: z.coerce.number().int().min(1).default(64),
   /**
-   * "true": the bound adapts to observed turn latency between ADMISSION_MIN_TURNS and
-   * MAX_TURNS_IN_FLIGHT (docs/scaling.md). Off by default: on a busy 2-core machine it also
-   * refused turns at c32, where every turn should be admitted (bench/README.md section 6).
+   * "true" (default): the bound adapts to observed turn latency between ADMISSION_MIN_TURNS and
+   * MAX_TURNS_IN_FLIGHT (docs/scaling.md). Latency lowers it only in a window where it was
+   * reached, so fewer callers than the bound, however slow, are never refused. "false": fixed.
    */
-  ADMISSION_ADAPTIVE: z.enum(['true', 'false']).default('false'),
+  ADMISSION_ADAPTIVE: z.enum(['true', 'false']).default('true'),
   /** Floor of the adaptive bound (at most MAX_TURNS_IN_FLIGHT). */
   ADMISSION_MIN_TURNS: z.coerce.number().int().min(1).default(4),
   CONVERSATION_LEASE_MS: z.coerce.number().int().min(300).default(30_000),
