@@ -26,45 +26,67 @@ const closedEarly = new ConnectError('stream closed before its end', Code.Cancel
  * inside a streaming handler.
  */
 export function observeStream<T>(source: AsyncIterable<T>, observer: StreamObserver): AsyncIterable<T> {
-  const scope = observer.context;
-  const run = <R>(fn: () => R): R => (scope ? context.with(scope, fn) : fn());
-  return {
-    [Symbol.asyncIterator](): AsyncIterator<T> {
-      const it = run(() => source[Symbol.asyncIterator]());
-      let ended = false;
-      // The reason tells a deadline (DeadlineExceeded) from a cancellation.
-      const onAbort = () => end(observer.signal?.reason ?? closedEarly);
-      const end = (error?: unknown) => {
-        if (ended) return;
-        ended = true;
-        observer.signal?.removeEventListener('abort', onAbort);
-        observer.onEnd(error);
-      };
-      if (observer.signal?.aborted) onAbort();
-      else observer.signal?.addEventListener('abort', onAbort, { once: true });
-      return {
-        async next() {
-          try {
-            const result = await run(() => it.next());
-            if (result.done) end();
-            else observer.onMessage?.();
-            return result;
-          } catch (error) {
-            end(error);
-            throw error;
-          }
-        },
-        async return(value?: unknown) {
-          end(closedEarly);
-          const result = await run(() => it.return?.(value));
-          return result ?? { done: true, value: undefined };
-        },
-        async throw(error?: unknown) {
-          end(error);
-          if (!it.throw) throw error;
-          return run(() => it.throw?.(error) as Promise<IteratorResult<T>>);
-        },
-      };
-    },
-  };
+  return { [Symbol.asyncIterator]: () => new ObservedIterator(source, observer) };
+}
+
+/**
+ * The iterator of {@link observeStream}: one object with shared methods (it is its signal's
+ * listener too), not a set of closures, as every open stream holds two (server and client
+ * tracing) for its whole life.
+ */
+class ObservedIterator<T> implements AsyncIterator<T> {
+  private readonly it: AsyncIterator<T>;
+  private readonly observer: StreamObserver;
+  private ended = false;
+
+  constructor(source: AsyncIterable<T>, observer: StreamObserver) {
+    this.observer = observer;
+    const scope = observer.context;
+    this.it = scope
+      ? context.with(scope, () => source[Symbol.asyncIterator]())
+      : source[Symbol.asyncIterator]();
+    if (observer.signal?.aborted) this.handleEvent();
+    else observer.signal?.addEventListener('abort', this, { once: true });
+  }
+
+  private run<R>(fn: (it: AsyncIterator<T>) => R): R {
+    const scope = this.observer.context;
+    return scope ? context.with(scope, fn, undefined, this.it) : fn(this.it);
+  }
+
+  /** The call's signal aborted: the reason tells a deadline (DeadlineExceeded) from a cancellation. */
+  handleEvent() {
+    this.end(this.observer.signal?.reason ?? closedEarly);
+  }
+
+  private end(error?: unknown) {
+    if (this.ended) return;
+    this.ended = true;
+    this.observer.signal?.removeEventListener('abort', this);
+    this.observer.onEnd(error);
+  }
+
+  async next(): Promise<IteratorResult<T>> {
+    try {
+      const result = await this.run((it) => it.next());
+      if (result.done) this.end();
+      else this.observer.onMessage?.();
+      return result;
+    } catch (error) {
+      this.end(error);
+      throw error;
+    }
+  }
+
+  async return(value?: unknown): Promise<IteratorResult<T>> {
+    this.end(closedEarly);
+    const result = await this.run((it) => it.return?.(value));
+    return result ?? { done: true, value: undefined };
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<T>> {
+    this.end(error);
+    if (!this.it.throw) throw error;
+    return this.run((it) => it.throw?.(error) as Promise<IteratorResult<T>>);
+  }
 }

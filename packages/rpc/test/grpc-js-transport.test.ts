@@ -7,6 +7,7 @@ import { create, type DescMessage, type DescMethod, fromBinary, toBinary } from 
 import { createClient, decodeBinaryHeader, encodeBinaryHeader } from '@connectrpc/connect';
 import { setTrailerStatus } from '@connectrpc/connect/protocol-grpc';
 import {
+  credentials as channelCredentials,
   status as grpcStatus,
   Metadata,
   Server,
@@ -24,7 +25,8 @@ import {
 } from '@toolmesh/proto';
 import { createLogger } from '@toolmesh/telemetry';
 import { createTestPki, freePort } from '@toolmesh/testkit';
-import type { GrpcJsTransport } from '../src/grpc-js/create-grpc-js-transport.ts';
+import { createGrpcJsTransport, type GrpcJsTransport } from '../src/grpc-js/create-grpc-js-transport.ts';
+import { grpcJsChannelOptions } from '../src/grpc-js/grpc-js-channel-options.ts';
 import {
   Code,
   ConnectError,
@@ -430,6 +432,37 @@ test('one connection per channel, whatever the number of calls and clients; clos
   } finally {
     for (const session of h2.sessions) session.destroy();
     await h2.close();
+  }
+});
+
+test("calls past a connection's stream limit go over another connection, not wait for a free stream", async () => {
+  // A server that admits 2 concurrent streams per connection, and 5 streams held open at once
+  // (a Health watch stays open): on one connection the last 3 would wait, unsent.
+  const logger = createLogger({ service: 'grpc-js-transport-test', level: 'silent' });
+  const server = createServer({ logger, services: [], limits: { maxConcurrentStreams: 2 } });
+  const port = await server.listen(0);
+  const transport = createGrpcJsTransport({
+    address: `127.0.0.1:${port}`,
+    credentials: channelCredentials.createInsecure(),
+    channelOptions: grpcJsChannelOptions(),
+    maxCallsPerConnection: 2,
+  });
+  const controller = new AbortController();
+  try {
+    const health = createClient(Health, transport);
+    const firsts = Array.from({ length: 5 }, async () => {
+      for await (const res of health.watch({ service: '' }, { signal: controller.signal })) return res.status;
+    });
+    // Each got its first answer (the server's overall status), so each is open on the server.
+    const statuses = await Promise.all(firsts);
+    expect(statuses).toEqual(Array(5).fill(statuses[0]));
+    expect(statuses[0]).toBeDefined();
+    // Unary calls take streams too, and find room among the connections as well.
+    await Promise.all(Array.from({ length: 3 }, () => health.check({ service: '' })));
+  } finally {
+    controller.abort();
+    transport.close();
+    await server.shutdown(0);
   }
 });
 

@@ -46,18 +46,58 @@ export function forwardService<S extends DescService>(
         );
       };
     } else if (method.methodKind === 'server_streaming') {
-      implementation[method.localName] = async function* (req: unknown, ctx: HandlerContext) {
+      implementation[method.localName] = (req: unknown, ctx: HandlerContext) => {
         const timeoutMs =
           maxStreamMs === undefined
             ? (ctx.timeoutMs() ?? defaultTimeoutMs)
             : Math.min(ctx.timeoutMs() ?? maxStreamMs, maxStreamMs);
-        try {
-          yield* call(req, { ...(await forwardAsCaller(ctx)), timeoutMs }) as AsyncIterable<unknown>;
-        } catch (error) {
-          relayOrchestratorError(error, ctx);
-        }
+        return new ForwardedStream(ctx, async () =>
+          call(req, { ...(await forwardAsCaller(ctx)), timeoutMs }),
+        );
       };
     }
   }
   return serviceRegistration(service, implementation as Parameters<typeof serviceRegistration<S>>[1]);
+}
+
+/**
+ * A forwarded server stream: the orchestrator's messages as they come, its failure relayed as
+ * the gateway's. One object with shared methods rather than an async generator, as every open
+ * ChatStream holds one for its whole life (an async generator keeps its frame, a promise and
+ * its queue besides).
+ */
+class ForwardedStream implements AsyncIterable<unknown>, AsyncIterator<unknown> {
+  private readonly ctx: HandlerContext;
+  private start: (() => Promise<unknown>) | undefined;
+  private it: AsyncIterator<unknown> | undefined;
+
+  constructor(ctx: HandlerContext, start: () => Promise<unknown>) {
+    this.ctx = ctx;
+    this.start = start;
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<unknown>> {
+    try {
+      if (!this.it) {
+        const start = this.start;
+        // Returned before it started: nothing was forwarded, nothing comes.
+        if (!start) return { done: true, value: undefined };
+        this.start = undefined;
+        this.it = ((await start()) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+      }
+      return await this.it.next();
+    } catch (error) {
+      return relayOrchestratorError(error, this.ctx);
+    }
+  }
+
+  // The caller went away: the forwarded call ends with the handler's signal.
+  async return(value?: unknown): Promise<IteratorResult<unknown>> {
+    this.start = undefined;
+    return (await this.it?.return?.(value)) ?? { done: true, value: undefined };
+  }
 }

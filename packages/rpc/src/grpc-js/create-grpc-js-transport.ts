@@ -11,7 +11,6 @@ import {
   type UnaryRequest,
   type UnaryResponse,
 } from '@connectrpc/connect';
-import { runStreamingCall } from '@connectrpc/connect/protocol';
 import {
   type CallOptions,
   type ChannelCredentials,
@@ -24,11 +23,13 @@ import {
   type ServiceError,
   type StatusObject,
 } from '@grpc/grpc-js';
+import { meshHttp2Limits } from '../create-protocol-listener.ts';
 import { connectErrorFromStatus } from './connect-error-from-status.ts';
 import { headersToMetadata } from './headers-to-metadata.ts';
 import { metadataToHeaders } from './metadata-to-headers.ts';
 import { methodCodec } from './method-codec.ts';
 import { openResponseStream } from './open-response-stream.ts';
+import { runStreamingCall } from './run-streaming-call.ts';
 import { runUnaryCall } from './run-unary-call.ts';
 
 /** Options of {@link createGrpcJsTransport}. */
@@ -43,6 +44,11 @@ export interface GrpcJsTransportOptions {
   defaultTimeoutMs?: number;
   /** Run around every call, first given outermost (as connect's transports run them). */
   interceptors?: Interceptor[];
+  /**
+   * Calls one connection carries at once before the next call dials another; default the
+   * mesh servers' HTTP/2 limit of concurrent streams per connection.
+   */
+  maxCallsPerConnection?: number;
 }
 
 /** A connect Transport over one grpc-js channel, and the way to close that channel. */
@@ -55,6 +61,12 @@ type AnyUnaryRequest = UnaryRequest<DescMessage, DescMessage>;
 type AnyStreamRequest = StreamRequest<DescMessage, DescMessage>;
 type AnyMessage = MessageShape<DescMessage>;
 
+/** One grpc-js channel (one HTTP/2 connection) and the calls it carries now. */
+interface Connection {
+  client: Client;
+  calls: number;
+}
+
 /**
  * A connect `Transport` on @grpc/grpc-js: every `createClient(service, transport)` call site,
  * connect interceptor and connect error reading works as over connect-node's gRPC transport,
@@ -66,23 +78,38 @@ type AnyMessage = MessageShape<DescMessage>;
  */
 export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTransport {
   const dial = () => new Client(options.address, options.credentials, options.channelOptions);
-  let client = dial();
+  const maxCalls = options.maxCallsPerConnection ?? meshHttp2Limits.maxConcurrentStreams;
+  // A server admits so many concurrent streams per HTTP/2 connection (SETTINGS_MAX_CONCURRENT_
+  // STREAMS; the mesh's servers 4,096): past it, a call on that connection waits, unsent, for
+  // one to end, and an open ChatStream may hold its stream for minutes. So the transport keeps
+  // as many channels (each its own connection) as its calls need: a call takes the first with
+  // room, and dials another when all are full. One connection while calls are few; 10,000 open
+  // streams to one replica take three. A channel once dialled stays (grpc-js lets its idle
+  // connection go after its idle timeout), so a load that comes and goes does not redial.
+  const connections: Connection[] = [{ client: dial(), calls: 0 }];
   let closed = false;
   // A grpc-js channel whose connection failed fails every call at once until its next dial,
   // one backoff later (1 s growing to 2 min): a server back from a restart, or a breaker's
   // trial call, would find the channel still failing. Dialling again for the call that finds
   // it so (a new channel, so a new connection) makes a down server cost one attempt per call
   // and lets the first call after its return through, as a dial per call did before.
-  const current = () => {
+  const take = (): Connection => {
     if (closed) {
       // grpc-js would throw a plain Error; this says what it is, and that nothing was sent.
       throw new ConnectError(`Channel closed before call started: ${options.address}`, Code.Unavailable);
     }
-    if (client.getChannel().getConnectivityState(false) === connectivityState.TRANSIENT_FAILURE) {
-      client.close();
-      client = dial();
+    let connection = connections.find((c) => c.calls < maxCalls);
+    if (!connection) {
+      connection = { client: dial(), calls: 0 };
+      connections.push(connection);
+    } else if (
+      connection.client.getChannel().getConnectivityState(false) === connectivityState.TRANSIENT_FAILURE
+    ) {
+      connection.client.close();
+      connection.client = dial();
     }
-    return client;
+    connection.calls++;
+    return connection;
   };
   // As connect-node's transport shows it to interceptors (req.url).
   const baseUrl = `${options.credentials._isSecure() ? 'https' : 'http'}://${options.address}`;
@@ -121,7 +148,7 @@ export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTr
           ...requestOf(method, header, contextValues),
           message: input,
         },
-        next: (req) => callUnary(current, req, callOptions),
+        next: (req) => callUnary(take, req, callOptions),
       }) as Promise<UnaryResponse<never, never>>;
     },
     stream(method, signal, timeoutMs, header, input, contextValues) {
@@ -137,19 +164,19 @@ export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTr
           message: input,
         },
         next: (req) =>
-          callStream(current, req as AnyStreamRequest, callOptions) as Promise<StreamResponse<never, never>>,
-      });
+          callStream(take, req as AnyStreamRequest, callOptions) as Promise<StreamResponse<never, never>>,
+      }) as Promise<StreamResponse<never, never>>;
     },
     close: () => {
       closed = true;
-      client.close();
+      for (const connection of connections) connection.client.close();
     },
   };
 }
 
-// `channel` is called inside: a closed transport fails the call like any other failure.
+// `take` is called inside: a closed transport fails the call like any other failure.
 function callUnary(
-  channel: () => Client,
+  take: () => Connection,
   req: AnyUnaryRequest,
   callOptions: CallOptions,
 ): Promise<UnaryResponse<DescMessage, DescMessage>> {
@@ -157,23 +184,25 @@ function callUnary(
     const { signal } = req;
     // Cancelled before it started (connect then answers with the signal's reason): send nothing.
     if (signal.aborted) return reject(signal.reason);
-    const client = channel();
     const codec = methodCodec(req.method);
     const metadata = headersToMetadata(req.header);
     let answer: AnyMessage | undefined;
     let failure: ServiceError | null = null;
     let headerMetadata: Metadata | undefined;
-    const call = client.makeUnaryRequest(
-      codec.path,
-      codec.serialize,
-      codec.deserialize,
-      req.message,
-      metadata,
-      callOptions,
-      (error, value) => {
-        failure = error;
-        answer = value;
-      },
+    const connection = take();
+    const call = makeCall(connection, () =>
+      connection.client.makeUnaryRequest(
+        codec.path,
+        codec.serialize,
+        codec.deserialize,
+        req.message,
+        metadata,
+        callOptions,
+        (error, value) => {
+          failure = error;
+          answer = value;
+        },
+      ),
     );
     const cancel = () => call.cancel();
     signal.addEventListener('abort', cancel);
@@ -210,13 +239,49 @@ function callUnary(
   });
 }
 
+/**
+ * Starts a call on `connection` and counts it there until its status (grpc-js reports one
+ * for every call it made, however it ends).
+ */
+function makeCall<C extends { once(event: 'status', listener: () => void): unknown }>(
+  connection: Connection,
+  start: () => C,
+): C {
+  let call: C;
+  try {
+    call = start();
+  } catch (error) {
+    connection.calls--;
+    throw error;
+  }
+  call.once('status', () => {
+    connection.calls--;
+  });
+  return call;
+}
+
+/**
+ * Starts a grpc-js stream call without the caller's stack trace grpc-js captures for the
+ * error it may end with: that error becomes a ConnectError here, whose stack is ours, and
+ * the captured trace (an Error and a frame record per stack frame, ~1 KB) would stay with
+ * the call as long as the stream is open.
+ */
+function withoutCallerStack<T>(start: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return start();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 async function callStream(
-  channel: () => Client,
+  take: () => Connection,
   req: AnyStreamRequest,
   callOptions: CallOptions,
 ): Promise<StreamResponse<DescMessage, DescMessage>> {
   req.signal.throwIfAborted();
-  const client = channel();
   const codec = methodCodec(req.method);
   const metadata = headersToMetadata(req.header);
   let call: ClientReadableStream<AnyMessage>;
@@ -230,21 +295,31 @@ async function callStream(
         Code.Internal,
       );
     }
-    call = client.makeServerStreamRequest(
-      codec.path,
-      codec.serialize,
-      codec.deserialize,
-      input,
-      metadata,
-      callOptions,
+    const connection = take();
+    call = makeCall(connection, () =>
+      withoutCallerStack(() =>
+        connection.client.makeServerStreamRequest(
+          codec.path,
+          codec.serialize,
+          codec.deserialize,
+          input,
+          metadata,
+          callOptions,
+        ),
+      ),
     );
   } else {
-    const duplex = client.makeBidiStreamRequest<AnyMessage, AnyMessage>(
-      codec.path,
-      codec.serialize,
-      codec.deserialize,
-      metadata,
-      callOptions,
+    const connection = take();
+    const duplex = makeCall(connection, () =>
+      withoutCallerStack(() =>
+        connection.client.makeBidiStreamRequest<AnyMessage, AnyMessage>(
+          codec.path,
+          codec.serialize,
+          codec.deserialize,
+          metadata,
+          callOptions,
+        ),
+      ),
     );
     void sendAll(req.message, duplex);
     call = duplex;
