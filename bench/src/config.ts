@@ -90,7 +90,7 @@ export function loadBenchConfig(argv = process.argv.slice(2), env = process.env)
       unboundedConcurrencies: [256],
       // BENCH_OVERLOAD_MAX_TURNS=8: another bound than the services' default, on both tiers.
       ...(env.BENCH_OVERLOAD_MAX_TURNS ? { maxTurnsInFlight: Number(env.BENCH_OVERLOAD_MAX_TURNS) } : {}),
-      // BENCH_OVERLOAD_ADAPTIVE=true: the adaptive bound (ADMISSION_ADAPTIVE=true on both tiers); default the mesh's (fixed).
+      // BENCH_OVERLOAD_ADAPTIVE=false: the fixed bound on both tiers (ADMISSION_ADAPTIVE); default the mesh's (adaptive).
       ...(env.BENCH_OVERLOAD_ADAPTIVE ? { adaptive: env.BENCH_OVERLOAD_ADAPTIVE !== 'false' } : {}),
       ...(full ? { durationMs: 10_000, warmupMs: 3_000 } : { durationMs: 4_000, warmupMs: 1_500 }),
     },
