@@ -1,5 +1,11 @@
-import type { DescService } from '@bufbuild/protobuf';
-import { type Client, createClient, type Transport } from '@connectrpc/connect';
+import type { DescMethod, DescService } from '@bufbuild/protobuf';
+import {
+  type CallOptions,
+  type Client,
+  createClient,
+  type StreamResponse,
+  type Transport,
+} from '@connectrpc/connect';
 import type { Clock } from '@toolmesh/clock';
 import { createDiscovery, type Discovery } from '@toolmesh/discovery';
 import {
@@ -93,7 +99,7 @@ export async function connectOrchestrators(options: ConnectOrchestratorsOptions)
     balancer,
     discovery,
     client: (service, defaultTimeoutMs) =>
-      createClient(service, {
+      createLeanClient(service, {
         unary: (method, signal, timeoutMs, header, input, values) =>
           transport.unary(method, signal, timeoutMs ?? defaultTimeoutMs, header, input, values),
         stream: (method, signal, timeoutMs, header, input, values) =>
@@ -104,4 +110,85 @@ export async function connectOrchestrators(options: ConnectOrchestratorsOptions)
       for (const replica of balancer.endpoints()) replica.connection.close();
     },
   };
+}
+
+/**
+ * connect's `createClient`, with its server-streaming methods made here: connect's wrap each
+ * response stream in a down-levelled async generator (a dozen closures, a queue and a
+ * suspended frame), and every ChatStream open at the gateway holds one for its whole life.
+ * Same contract: the request goes as the one message of the call, `onHeader` and `onTrailer`
+ * hear the response's, and the messages come as the transport reads them.
+ */
+function createLeanClient<S extends DescService>(service: S, transport: Transport): Client<S> {
+  const client = createClient(service, transport) as Record<string, unknown>;
+  for (const method of service.methods) {
+    if (method.methodKind !== 'server_streaming') continue;
+    client[method.localName] = (request: unknown, options?: CallOptions) =>
+      new ServerStream(transport, method, request, options);
+  }
+  return client as Client<S>;
+}
+
+/** One request message, as the request stream of a server-streaming call. */
+class SingleMessage implements AsyncIterable<unknown>, AsyncIterator<unknown> {
+  private message: unknown;
+  private sent = false;
+  constructor(message: unknown) {
+    this.message = message;
+  }
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+  async next(): Promise<IteratorResult<unknown>> {
+    if (this.sent) return { done: true, value: undefined };
+    this.sent = true;
+    const value = this.message;
+    this.message = undefined;
+    return { done: false, value };
+  }
+}
+
+/** The response messages of one server-streaming call, started when first read. */
+class ServerStream implements AsyncIterable<unknown>, AsyncIterator<unknown> {
+  private readonly transport: Transport;
+  private readonly method: DescMethod;
+  private request: unknown;
+  private readonly options: CallOptions | undefined;
+  private response: StreamResponse | undefined;
+  private it: AsyncIterator<unknown> | undefined;
+
+  constructor(transport: Transport, method: DescMethod, request: unknown, options: CallOptions | undefined) {
+    this.transport = transport;
+    this.method = method;
+    this.request = request;
+    this.options = options;
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<unknown>> {
+    if (!this.it) {
+      const { options } = this;
+      const response = (await this.transport.stream(
+        this.method as never,
+        options?.signal,
+        options?.timeoutMs,
+        options?.headers,
+        new SingleMessage(this.request) as never,
+        options?.contextValues,
+      )) as StreamResponse;
+      this.request = undefined;
+      this.response = response;
+      options?.onHeader?.(response.header);
+      this.it = response.message[Symbol.asyncIterator]();
+    }
+    const result = await this.it.next();
+    if (result.done && this.response) {
+      this.options?.onTrailer?.(this.response.trailer);
+      this.response = undefined;
+    }
+    return result;
+  }
 }
