@@ -13,7 +13,7 @@ import {
 import { ChatService } from '@toolmesh/proto';
 import { createTestDatabase, type TestDatabase } from '@toolmesh/testkit';
 import pg from 'pg';
-import { type Mesh, startMesh } from '../src/index.ts';
+import { freeMeshPorts, type Mesh, startMesh } from '../src/index.ts';
 import { gatewayTransport } from './gateway-transport.ts';
 
 let db: TestDatabase;
@@ -22,7 +22,8 @@ const clients: Client[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  mesh = await startMesh({ databaseUrl: db.url });
+  // Free ports, as every other mesh test: the dev defaults may be taken (an `npm start`, another run).
+  mesh = await startMesh({ ports: await freeMeshPorts(), databaseUrl: db.url });
 }, 120_000);
 
 afterAll(async () => {
