@@ -78,6 +78,16 @@ const schema = z.object({
   OPENAI_API_KEY: z.string().min(1).default('scripted-model-needs-no-key'),
   TOOLMESH_MODEL: z.string().min(1).default('toolmesh-scripted'),
   MODEL_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
+  /**
+   * An egress proxy in front of the model backends, by the usual variables (lowercase too):
+   * the proxy for https and for http model URLs, and hosts reached directly. Unset: direct.
+   */
+  HTTPS_PROXY: z.string().url().optional(),
+  https_proxy: z.string().url().optional(),
+  HTTP_PROXY: z.string().url().optional(),
+  http_proxy: z.string().url().optional(),
+  NO_PROXY: z.string().optional(),
+  no_proxy: z.string().optional(),
   /** Consecutive failed model calls that open the model's breaker, and how long it stays open. */
   MODEL_BREAKER_FAILURE_THRESHOLD: z.coerce.number().int().min(1).default(5),
   MODEL_BREAKER_HALF_OPEN_MS: z.coerce.number().int().min(100).default(10_000),
@@ -168,6 +178,8 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
       apiKey: c.OPENAI_API_KEY,
       model: c.TOOLMESH_MODEL,
       timeoutMs: c.MODEL_TIMEOUT_MS,
+      /** The egress proxy of every model backend; undefined: reached directly. */
+      proxy: modelProxy(c),
     },
     modelBreaker: {
       failureThreshold: c.MODEL_BREAKER_FAILURE_THRESHOLD,
@@ -199,4 +211,21 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
     /** METRICS_PORT and the OTEL_* variables. */
     telemetry: telemetrySettings(c),
   };
+}
+
+function modelProxy(c: {
+  HTTPS_PROXY?: string;
+  https_proxy?: string;
+  HTTP_PROXY?: string;
+  http_proxy?: string;
+  NO_PROXY?: string;
+  no_proxy?: string;
+}): { httpProxy?: string; httpsProxy?: string; noProxy?: string } | undefined {
+  const httpsProxy = c.HTTPS_PROXY ?? c.https_proxy;
+  const httpProxy = c.HTTP_PROXY ?? c.http_proxy;
+  if (!httpsProxy && !httpProxy) return undefined;
+  // A proxy cannot reach this host's loopback: a local model (the scripted one of `npm start`,
+  // a sidecar) is always reached directly, whatever a shell's proxy variables say.
+  const noProxy = [c.NO_PROXY ?? c.no_proxy, 'localhost', '127.0.0.1', '::1'].filter(Boolean).join(',');
+  return { httpsProxy: httpsProxy ?? httpProxy, httpProxy, noProxy };
 }

@@ -25,7 +25,7 @@ import { createAssistantSource } from './assistants/index.ts';
 import { createReplicaShareRateLimiter, createTenantBudgets } from './budgets/index.ts';
 import { createChatEngine } from './chat-engine.ts';
 import { loadConfig } from './config.ts';
-import { createModelClient, createModelPool, withModelBreaker } from './model/index.ts';
+import { createModelClient, createModelFetch, createModelPool, withModelBreaker } from './model/index.ts';
 import {
   createOrchestratorMetrics,
   createToolInstrumentation,
@@ -202,11 +202,17 @@ const isKnownTenant = (tenantId: string) => assistants.current().tenants.has(ten
 // The models: a client per backend of the assistants file, made on first use; outermost
 // each backend's own breaker: while it is open no call is made to it (nor measured), and
 // an assistant's fallback model is asked instead.
+// One connection pool (and the egress proxy, when set) for every model backend.
+const modelFetch = createModelFetch({ proxy: config.model.proxy });
 const models = createModelPool({
   create: (backend) =>
     withModelBreaker(
       instrumentModelClient(
-        createModelClient({ ...backend, timeoutMs: backend.timeoutMs ?? config.model.timeoutMs }),
+        createModelClient({
+          ...backend,
+          timeoutMs: backend.timeoutMs ?? config.model.timeoutMs,
+          fetch: modelFetch.fetch,
+        }),
         { metrics, model: backend.model, baseURL: backend.baseURL },
       ),
       {
@@ -341,6 +347,7 @@ handleShutdown({
     assistants.stop();
     publishing.stop();
     await registry.stop();
+    await modelFetch.close();
     await db.close();
     redis?.disconnect();
     await telemetry.shutdown();

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { createTestPki, freePort, startCannedModel, waitFor } from '@toolmesh/testkit';
 import { APIConnectionError, APIUserAbortError } from 'openai';
 import {
@@ -321,5 +321,81 @@ test('an https model URL is reached over TLS, verified against the CA it is give
     }
   } finally {
     pki.remove();
+  }
+});
+
+// An egress proxy as clusters have them: an http URL's request forwarded as it came (absolute
+// URI), anything else tunnelled (HTTP CONNECT, then bytes both ways). It notes each host it reached.
+async function startConnectProxy(): Promise<{ url: string; tunnels: string[]; close(): Promise<void> }> {
+  const tunnels: string[] = [];
+  const sockets = new Set<net.Socket>();
+  const proxy = http.createServer((req, res) => {
+    const target = new URL(req.url ?? '');
+    tunnels.push(target.host);
+    const upstream = http.request(target, { method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.writeHead(502).end());
+    req.pipe(upstream);
+  });
+  proxy.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+    tunnels.push(req.url ?? '');
+    const [host, port] = (req.url ?? '').split(':');
+    const upstream = net.connect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => socket.destroy());
+      socket.on('close', () => sockets.delete(socket));
+    }
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const { port } = proxy.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    tunnels,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        proxy.close(() => resolve());
+      }),
+  };
+}
+
+test('with an egress proxy the model is reached through it, except hosts it is told to reach directly', async () => {
+  const model = await startCannedModel(() => ({ content: 'through the proxy' }));
+  const proxy = await startConnectProxy();
+  const proxied = createModelFetch({ proxy: { httpProxy: proxy.url } });
+  const bypassing = createModelFetch({ proxy: { httpProxy: proxy.url, noProxy: '127.0.0.1' } });
+  try {
+    const through = createModelClient({
+      baseURL: model.baseUrl,
+      apiKey: 'k',
+      model: 'm',
+      timeoutMs: 10_000,
+      fetch: proxied.fetch,
+    });
+    expect((await through.complete(ask)).content).toBe('through the proxy');
+    expect(proxy.tunnels).toEqual([new URL(model.baseUrl).host]);
+
+    const direct = createModelClient({
+      baseURL: model.baseUrl,
+      apiKey: 'k',
+      model: 'm',
+      timeoutMs: 10_000,
+      fetch: bypassing.fetch,
+    });
+    expect((await direct.complete(ask)).content).toBe('through the proxy');
+    expect(proxy.tunnels).toHaveLength(1);
+  } finally {
+    await proxied.close();
+    await bypassing.close();
+    await proxy.close();
+    await model.close();
   }
 });

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import { Agent, type Dispatcher, interceptors } from 'undici';
+import { Agent, type Dispatcher, EnvHttpProxyAgent, interceptors } from 'undici';
 
 /** Options of {@link createModelFetch}. */
 export interface ModelFetchOptions {
@@ -13,6 +13,12 @@ export interface ModelFetchOptions {
   connections?: number;
   /** CA certificates (PEM) trusted for https model URLs instead of Node's; default Node's. */
   ca?: string | Buffer;
+  /**
+   * An HTTP(S) proxy in front of the model (an egress proxy of the cluster): the URLs of the
+   * proxies for http and https model URLs, and the hosts reached directly (NO_PROXY syntax).
+   * Unset: every model URL is reached directly.
+   */
+  proxy?: { httpProxy?: string; httpsProxy?: string; noProxy?: string };
 }
 
 /** A `fetch` for the model client, and the connection pool it holds. */
@@ -45,11 +51,23 @@ const nullBodyStatuses = new Set([101, 103, 204, 205, 304]);
  * blobs) goes to Node's fetch, as nothing on the completion path sends one.
  */
 export function createModelFetch(options: ModelFetchOptions = {}): ModelFetch {
-  const agent = new Agent({
+  const pool = {
     ...(options.keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeout: options.keepAliveTimeoutMs }),
     ...(options.connections === undefined ? {} : { connections: options.connections }),
     ...(options.ca === undefined ? {} : { connect: { ca: options.ca } }),
-  });
+  };
+  const { proxy } = options;
+  // Every value is passed (empty for none): undici would otherwise read the proxy variables
+  // from the environment itself, and what reaches the model is the configuration's to say.
+  const agent =
+    proxy?.httpProxy || proxy?.httpsProxy
+      ? new EnvHttpProxyAgent({
+          ...pool,
+          httpProxy: proxy.httpProxy ?? '',
+          httpsProxy: proxy.httpsProxy ?? proxy.httpProxy ?? '',
+          noProxy: proxy.noProxy ?? '',
+        })
+      : new Agent(pool);
   const dispatcher = agent.compose(interceptors.decompress());
 
   // The SDK asks the same URL or two again and again: parse each once.
