@@ -13,11 +13,8 @@ import {
 } from '@toolmesh/proto';
 import {
   createGrpcClient,
-  createMeshAuthInterceptor,
   createServer,
   errorFor,
-  meshAudience,
-  meshIssuer,
   publicError,
   readErrorInfo,
   requireCredential,
@@ -33,6 +30,7 @@ import {
   createGatewayServer,
   devApiKeys,
 } from '../src/index.ts';
+import { acceptGatewayCredentials } from './support/accept-gateway-credentials.ts';
 
 const logger = createLogger({ service: 'gateway-errors-test', level: 'silent' });
 const meshKeys = await createTestMeshKeys();
@@ -40,13 +38,7 @@ const meshKeys = await createTestMeshKeys();
 // The orchestrator's side of the hop: the mesh interceptor and its own error boundary, answering on purpose.
 const orchestrator = createServer({
   logger,
-  interceptors: [
-    createMeshAuthInterceptor({
-      keys: meshKeys.keys,
-      issuers: [meshIssuer.gateway],
-      acceptsAudience: (a) => a === meshAudience.orchestrator,
-    }),
-  ],
+  interceptors: [acceptGatewayCredentials(meshKeys.keys)],
   services: [
     serviceRegistration(ChatService, {
       chat(req, ctx) {

@@ -15,10 +15,7 @@ import {
 } from '@toolmesh/proto';
 import {
   createGrpcClient,
-  createMeshAuthInterceptor,
   createServer,
-  meshAudience,
-  meshIssuer,
   readErrorInfo,
   type Server,
   serviceRegistration,
@@ -31,6 +28,7 @@ import {
   createGatewayServer,
   devApiKeys,
 } from '../src/index.ts';
+import { acceptGatewayCredentials } from './support/accept-gateway-credentials.ts';
 
 const logger = createLogger({ service: 'gateway-admission-test', level: 'silent' });
 const meshKeys = await createTestMeshKeys();
@@ -40,13 +38,7 @@ const held: (() => void)[] = [];
 let reached = 0;
 const orchestrator: Server = createServer({
   logger,
-  interceptors: [
-    createMeshAuthInterceptor({
-      keys: meshKeys.keys,
-      issuers: [meshIssuer.gateway],
-      acceptsAudience: (a) => a === meshAudience.orchestrator,
-    }),
-  ],
+  interceptors: [acceptGatewayCredentials(meshKeys.keys)],
   services: [
     serviceRegistration(ChatService, {
       async chat(req) {

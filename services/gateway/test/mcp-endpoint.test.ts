@@ -18,11 +18,8 @@ import {
 } from '@toolmesh/proto';
 import {
   createGrpcClient,
-  createMeshAuthInterceptor,
   createServer,
   errorFor,
-  meshAudience,
-  meshIssuer,
   requireCredential,
   type Server,
   serviceRegistration,
@@ -37,6 +34,7 @@ import {
   createGatewayServer,
   devApiKeys,
 } from '../src/index.ts';
+import { acceptGatewayCredentials } from './support/accept-gateway-credentials.ts';
 
 const logger = createLogger({ service: 'gateway-mcp-test', level: 'silent' });
 const meshKeys = await createTestMeshKeys();
@@ -55,13 +53,7 @@ const calls: { tool: string; user: string; requestId: string; args: string }[] =
 
 const orchestrator = createServer({
   logger,
-  interceptors: [
-    createMeshAuthInterceptor({
-      keys: meshKeys.keys,
-      issuers: [meshIssuer.gateway],
-      acceptsAudience: (a) => a === meshAudience.orchestrator,
-    }),
-  ],
+  interceptors: [acceptGatewayCredentials(meshKeys.keys)],
   services: [
     serviceRegistration(RegistryService, {
       listRegisteredTools(_req, ctx) {
