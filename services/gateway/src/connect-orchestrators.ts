@@ -156,6 +156,7 @@ class ServerStream implements AsyncIterable<unknown>, AsyncIterator<unknown> {
   private readonly options: CallOptions | undefined;
   private response: StreamResponse | undefined;
   private it: AsyncIterator<unknown> | undefined;
+  private returned = false;
 
   constructor(transport: Transport, method: DescMethod, request: unknown, options: CallOptions | undefined) {
     this.transport = transport;
@@ -169,6 +170,7 @@ class ServerStream implements AsyncIterable<unknown>, AsyncIterator<unknown> {
   }
 
   async next(): Promise<IteratorResult<unknown>> {
+    if (this.returned) return { done: true, value: undefined };
     if (!this.it) {
       const { options } = this;
       const response = (await this.transport.stream(
@@ -190,5 +192,13 @@ class ServerStream implements AsyncIterable<unknown>, AsyncIterator<unknown> {
       this.response = undefined;
     }
     return result;
+  }
+
+  // A reader that stops early ends the call now, not only when its signal aborts.
+  async return(value?: unknown): Promise<IteratorResult<unknown>> {
+    this.returned = true;
+    this.request = undefined;
+    this.response = undefined;
+    return (await this.it?.return?.(value)) ?? { done: true, value: undefined };
   }
 }
