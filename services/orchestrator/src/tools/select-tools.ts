@@ -34,20 +34,34 @@ export function selectTools(
     if (message.role === 'assistant') for (const call of message.toolCalls) used.add(call.name);
     if (message.role === 'user') latest = message.content;
   }
-  const asked = words(latest);
-  const score = (tool: RegisteredTool) => {
-    if (used.has(tool.definition.name)) return Number.POSITIVE_INFINITY;
-    const about = wordsOf(tool);
-    let shared = 0;
-    for (const word of asked) if (about.has(word)) shared++;
-    return shared;
-  };
-  const chosen = new Set(
-    tools
-      .map((tool, index) => ({ tool, index, score: score(tool) }))
-      .sort((a, b) => b.score - a.score || a.index - b.index)
-      .slice(0, limit)
-      .map((ranked) => ranked.tool),
-  );
-  return tools.filter((tool) => chosen.has(tool));
+  const asked = [...words(latest)];
+  // A tool already used outranks any count of shared words.
+  const usedScore = asked.length + 1;
+  const scores = new Uint16Array(tools.length);
+  // How many tools have each score: the top `limit` by (score, registry order) are then all
+  // tools above a cut-off score and the first ones at it, found without sorting the registry
+  // (it is walked once per model request, and may hold thousands of tools).
+  const counts = new Uint32Array(usedScore + 1);
+  for (let i = 0; i < tools.length; i++) {
+    const tool = tools[i] as RegisteredTool;
+    let score = 0;
+    if (used.has(tool.definition.name)) score = usedScore;
+    else {
+      const about = wordsOf(tool);
+      for (const word of asked) if (about.has(word)) score++;
+    }
+    scores[i] = score;
+    counts[score] = (counts[score] ?? 0) + 1;
+  }
+  let cutoff = usedScore;
+  let above = 0;
+  while (cutoff > 0 && above + (counts[cutoff] ?? 0) < limit) above += counts[cutoff--] ?? 0;
+  let atCutoff = limit - above;
+  return tools.filter((_, i) => {
+    const score = scores[i] ?? 0;
+    if (score > cutoff) return true;
+    if (score < cutoff || atCutoff === 0) return false;
+    atCutoff--;
+    return true;
+  });
 }
