@@ -82,10 +82,10 @@ const schema = z.object({
    * An egress proxy in front of the model backends, by the usual variables (lowercase too):
    * the proxy for https and for http model URLs, and hosts reached directly. Unset: direct.
    */
-  HTTPS_PROXY: z.string().url().optional(),
-  https_proxy: z.string().url().optional(),
-  HTTP_PROXY: z.string().url().optional(),
-  http_proxy: z.string().url().optional(),
+  HTTPS_PROXY: z.string().min(1).optional(),
+  https_proxy: z.string().min(1).optional(),
+  HTTP_PROXY: z.string().min(1).optional(),
+  http_proxy: z.string().min(1).optional(),
   NO_PROXY: z.string().optional(),
   no_proxy: z.string().optional(),
   /** Consecutive failed model calls that open the model's breaker, and how long it stays open. */
@@ -221,11 +221,19 @@ function modelProxy(c: {
   NO_PROXY?: string;
   no_proxy?: string;
 }): { httpProxy?: string; httpsProxy?: string; noProxy?: string } | undefined {
-  const httpsProxy = c.HTTPS_PROXY ?? c.https_proxy;
-  const httpProxy = c.HTTP_PROXY ?? c.http_proxy;
+  const httpsProxy = proxyUrl('HTTPS_PROXY', c.HTTPS_PROXY ?? c.https_proxy);
+  const httpProxy = proxyUrl('HTTP_PROXY', c.HTTP_PROXY ?? c.http_proxy);
   if (!httpsProxy && !httpProxy) return undefined;
   // A proxy cannot reach this host's loopback: a local model (the scripted one of `npm start`,
   // a sidecar) is always reached directly, whatever a shell's proxy variables say.
   const noProxy = [c.NO_PROXY ?? c.no_proxy, 'localhost', '127.0.0.1', '::1'].filter(Boolean).join(',');
   return { httpsProxy: httpsProxy ?? httpProxy, httpProxy, noProxy };
+}
+
+// "proxy:3128" is as common in these variables as "http://proxy:3128" (curl takes both).
+function proxyUrl(name: string, value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
+  if (!URL.canParse(url)) throw new Error(`${name}: not a proxy URL`);
+  return url;
 }

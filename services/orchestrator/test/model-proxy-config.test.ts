@@ -19,5 +19,7 @@ test('the usual proxy variables, upper or lower case, set the model proxy; none 
     // Loopback is never proxied: a proxy cannot reach this host's own.
     noProxy: 'localhost,127.0.0.1,::1',
   });
-  expect(() => loadConfig({ HTTPS_PROXY: 'not a url' })).toThrow();
+  // Without a scheme, as curl takes it.
+  expect(loadConfig({ HTTPS_PROXY: 'egress:3128' }).model.proxy?.httpsProxy).toBe('http://egress:3128');
+  expect(() => loadConfig({ HTTPS_PROXY: 'http://[bad' })).toThrow(/HTTPS_PROXY/);
 });
