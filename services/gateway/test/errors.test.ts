@@ -3,14 +3,7 @@
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { createRateLimiter } from '@toolmesh/limits';
-import {
-  AssistantService,
-  AuditService,
-  ChatService,
-  RegistryService,
-  TaskService,
-  UsageService,
-} from '@toolmesh/proto';
+import { AssistantService, ChatService, TaskService, UsageService } from '@toolmesh/proto';
 import {
   createGrpcClient,
   createServer,
@@ -31,6 +24,7 @@ import {
   devApiKeys,
 } from '../src/index.ts';
 import { acceptGatewayCredentials } from './support/accept-gateway-credentials.ts';
+import { orchestratorClientsAt } from './support/orchestrator-clients-at.ts';
 
 const logger = createLogger({ service: 'gateway-errors-test', level: 'silent' });
 const meshKeys = await createTestMeshKeys();
@@ -83,14 +77,7 @@ const orchestrator = createServer({
 const gateways: Server[] = [];
 async function startGateway(orchestratorAddress: string) {
   const gateway = createGatewayServer({
-    orchestrator: {
-      chat: createGrpcClient(ChatService, { address: orchestratorAddress }),
-      audit: createGrpcClient(AuditService, { address: orchestratorAddress }),
-      tasks: createGrpcClient(TaskService, { address: orchestratorAddress }),
-      registry: createGrpcClient(RegistryService, { address: orchestratorAddress }),
-      assistants: createGrpcClient(AssistantService, { address: orchestratorAddress }),
-      usage: createGrpcClient(UsageService, { address: orchestratorAddress }),
-    },
+    orchestrator: orchestratorClientsAt(orchestratorAddress),
     forwardAsCaller: createForwardAsCaller(meshKeys.gateway),
     authenticate: createApiKeyAuthenticator(devApiKeys),
     defaultDeadlineMs: 10_000,

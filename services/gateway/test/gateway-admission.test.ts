@@ -5,14 +5,7 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import { createManualClock } from '@toolmesh/clock';
 import { createAdmissionLimiter, createRateLimiter } from '@toolmesh/limits';
-import {
-  AssistantService,
-  AuditService,
-  ChatService,
-  RegistryService,
-  TaskService,
-  UsageService,
-} from '@toolmesh/proto';
+import { ChatService } from '@toolmesh/proto';
 import {
   createGrpcClient,
   createServer,
@@ -29,6 +22,7 @@ import {
   devApiKeys,
 } from '../src/index.ts';
 import { acceptGatewayCredentials } from './support/accept-gateway-credentials.ts';
+import { orchestratorClientsAt } from './support/orchestrator-clients-at.ts';
 
 const logger = createLogger({ service: 'gateway-admission-test', level: 'silent' });
 const meshKeys = await createTestMeshKeys();
@@ -74,17 +68,8 @@ const chatAs = (key: string | undefined, message: string) =>
 beforeAll(async () => {
   const orchestratorAddress = `127.0.0.1:${await orchestrator.listen(0)}`;
   orchestrator.health.setAll(true);
-  const client = <T extends Parameters<typeof createGrpcClient>[0]>(service: T) =>
-    createGrpcClient(service, { address: orchestratorAddress });
   gateway = createGatewayServer({
-    orchestrator: {
-      chat: client(ChatService),
-      audit: client(AuditService),
-      tasks: client(TaskService),
-      registry: client(RegistryService),
-      assistants: client(AssistantService),
-      usage: client(UsageService),
-    },
+    orchestrator: orchestratorClientsAt(orchestratorAddress),
     forwardAsCaller: createForwardAsCaller(meshKeys.gateway),
     authenticate: createApiKeyAuthenticator(devApiKeys),
     defaultDeadlineMs: 10_000,

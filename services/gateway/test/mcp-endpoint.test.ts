@@ -5,17 +5,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { createRateLimiter } from '@toolmesh/limits';
-import {
-  AssistantService,
-  AuditService,
-  ChatService,
-  RegistryService,
-  SideEffect,
-  TaskService,
-  ToolCallService,
-  ToolErrorCode,
-  UsageService,
-} from '@toolmesh/proto';
+import { RegistryService, SideEffect, ToolCallService, ToolErrorCode } from '@toolmesh/proto';
 import {
   createGrpcClient,
   createServer,
@@ -35,6 +25,7 @@ import {
   devApiKeys,
 } from '../src/index.ts';
 import { acceptGatewayCredentials } from './support/accept-gateway-credentials.ts';
+import { orchestratorClientsAt } from './support/orchestrator-clients-at.ts';
 
 const logger = createLogger({ service: 'gateway-mcp-test', level: 'silent' });
 const meshKeys = await createTestMeshKeys();
@@ -118,14 +109,7 @@ function startGateway(
   authenticate: Authenticate = createApiKeyAuthenticator(devApiKeys),
 ) {
   return createGatewayServer({
-    orchestrator: {
-      chat: createGrpcClient(ChatService, { address }),
-      audit: createGrpcClient(AuditService, { address }),
-      tasks: createGrpcClient(TaskService, { address }),
-      registry: createGrpcClient(RegistryService, { address }),
-      assistants: createGrpcClient(AssistantService, { address }),
-      usage: createGrpcClient(UsageService, { address }),
-    },
+    orchestrator: orchestratorClientsAt(address),
     forwardAsCaller: createForwardAsCaller(meshKeys.gateway),
     mcp: {
       toolCalls: createGrpcClient(ToolCallService, { address }),
