@@ -25,8 +25,10 @@ afterEach(async () => {
   await lean.close();
 });
 
-const clientOf = (baseURL: string, more: { timeoutMs?: number; maxRetries?: number } = {}) =>
-  createModelClient({ baseURL, apiKey: 'k', model: 'm', timeoutMs: 10_000, fetch: lean.fetch, ...more });
+const clientOf = (
+  baseURL: string,
+  more: { timeoutMs?: number; maxRetries?: number; fetch?: typeof globalThis.fetch } = {},
+) => createModelClient({ baseURL, apiKey: 'k', model: 'm', timeoutMs: 10_000, fetch: lean.fetch, ...more });
 
 // A model server written in the test, for answers the canned model does not give (a body
 // that stalls, a stream paused mid-way); the handler sees each request.
@@ -302,14 +304,7 @@ test('an https model URL is reached over TLS, verified against the CA it is give
     );
     const trusting = createModelFetch({ ca: fs.readFileSync(files.caFile) });
     try {
-      const client = createModelClient({
-        baseURL: model.baseUrl,
-        apiKey: 'k',
-        model: 'm',
-        timeoutMs: 10_000,
-        maxRetries: 0,
-        fetch: trusting.fetch,
-      });
+      const client = clientOf(model.baseUrl, { maxRetries: 0, fetch: trusting.fetch });
       expect((await client.complete(ask)).content).toBe('over tls');
       // Without the CA the certificate is not trusted: the model is unreachable, not refused.
       const untrusted = await failureOf(clientOf(model.baseUrl, { maxRetries: 0 }).complete(ask));
@@ -373,23 +368,11 @@ test('with an egress proxy the model is reached through it, except hosts it is t
   const proxied = createModelFetch({ proxy: { httpProxy: proxy.url } });
   const bypassing = createModelFetch({ proxy: { httpProxy: proxy.url, noProxy: '127.0.0.1' } });
   try {
-    const through = createModelClient({
-      baseURL: model.baseUrl,
-      apiKey: 'k',
-      model: 'm',
-      timeoutMs: 10_000,
-      fetch: proxied.fetch,
-    });
+    const through = clientOf(model.baseUrl, { fetch: proxied.fetch });
     expect((await through.complete(ask)).content).toBe('through the proxy');
     expect(proxy.tunnels).toEqual([new URL(model.baseUrl).host]);
 
-    const direct = createModelClient({
-      baseURL: model.baseUrl,
-      apiKey: 'k',
-      model: 'm',
-      timeoutMs: 10_000,
-      fetch: bypassing.fetch,
-    });
+    const direct = clientOf(model.baseUrl, { fetch: bypassing.fetch });
     expect((await direct.complete(ask)).content).toBe('through the proxy');
     expect(proxy.tunnels).toHaveLength(1);
   } finally {
