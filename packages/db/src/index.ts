@@ -11,5 +11,9 @@ export {
 } from './guard-connections.ts';
 export { type MigrateOptions, type Migration, migrate } from './migrate.ts';
 export { type Database, type DatabaseOptions, openDatabase } from './open-database.ts';
-export { queryWithDeadline } from './query-with-deadline.ts';
+export {
+  QueryDeadlineError,
+  type QueryWithDeadlineOptions,
+  queryWithDeadline,
+} from './query-with-deadline.ts';
 export { withTransaction } from './with-transaction.ts';

@@ -1,5 +1,6 @@
 import type { Clock } from '@toolmesh/clock';
 import type pg from 'pg';
+import { createReadPool } from './create-read-pool.ts';
 import { createTracedPool } from './create-traced-pool.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.ts';
 import { guardConnections } from './guard-connections.ts';
@@ -10,25 +11,33 @@ export interface DatabaseOptions {
   url?: string;
   /** Pool size; default 10. */
   maxConnections?: number;
+  /** Size of the read pool ({@link Database.readPool}); default `maxConnections`. */
+  maxReadConnections?: number;
   /** Name reported to Postgres (pg_stat_activity). */
   applicationName?: string;
   /** Upper bound of any single statement; default 30 s. */
   statementTimeoutMs?: number;
-  /** Times the connection breaker; default the system clock. */
+  /** Times the connection breakers and the read pool's deadlines; default the system clock. */
   clock?: Clock;
 }
 
-/** A connection pool and what it takes to close it. */
+/** The connection pools and what it takes to close them. */
 export interface Database {
+  /** Reads and writes, transactions, migrations. */
   readonly pool: pg.Pool;
+  /**
+   * Read-only connections (`default_transaction_read_only=on`) for {@link queryWithDeadline}:
+   * a read is one statement, one round trip, and cannot write. Opens no connection until used.
+   */
+  readonly readPool: pg.Pool;
   /** True when running on the embedded database. */
   readonly embedded: boolean;
   close(): Promise<void>;
 }
 
 /**
- * Opens a pg pool on DATABASE_URL or, without one, on an embedded PGlite: one code path for both.
- * Its statements are spans of the active trace.
+ * Opens pg pools on DATABASE_URL or, without one, on an embedded PGlite: one code path for both.
+ * Their statements are spans of the active trace.
  */
 export async function openDatabase(options: DatabaseOptions = {}): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
@@ -37,21 +46,31 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     embedded = await startEmbeddedPostgres();
     url = embedded.url;
   }
+  const max = options.maxConnections ?? 10;
+  const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
   const pool = createTracedPool({
     connectionString: url,
-    max: options.maxConnections ?? 10,
+    max,
     application_name: options.applicationName,
-    statement_timeout: options.statementTimeoutMs ?? 30_000,
+    statement_timeout: statementTimeoutMs,
     connectionTimeoutMillis: 10_000,
   });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {});
   guardConnections(pool, { clock: options.clock });
+  const readPool = createReadPool({
+    url,
+    max: options.maxReadConnections ?? max,
+    applicationName: options.applicationName,
+    statementTimeoutMs,
+    clock: options.clock,
+  });
   return {
     pool,
+    readPool,
     embedded: embedded !== undefined,
     async close() {
-      await pool.end();
+      await Promise.all([pool.end(), readPool.end()]);
       await embedded?.close();
     },
   };

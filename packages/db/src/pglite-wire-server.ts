@@ -1,5 +1,6 @@
 import net from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
+import { requestsReadOnly, startupParameters } from './startup-parameters.ts';
 import {
   encodeMessage,
   errorResponse,
@@ -44,6 +45,8 @@ type Job =
 
 const SYNC = encodeMessage('S');
 const ROLLBACK = queryMessage('ROLLBACK');
+const READ_ONLY_ON = queryMessage('SET default_transaction_read_only = on');
+const READ_ONLY_OFF = queryMessage('SET default_transaction_read_only = off');
 /** Messages of the extended query protocol; they leave state (the unnamed statement and portal) until Sync. */
 const EXTENDED = new Set(['P', 'B', 'D', 'E', 'C']);
 /** Messages after which the client waits for an answer. */
@@ -63,6 +66,8 @@ class Connection {
   extendedOpen = false;
   queuedBytes = 0;
   closed = false;
+  /** Started with default_transaction_read_only on: its transactions are read-only. */
+  readOnly = false;
 
   readonly socket: net.Socket;
 
@@ -111,6 +116,8 @@ class Session {
   #stopped = false;
   #failed: unknown;
   #idle: Array<() => void> = [];
+  /** default_transaction_read_only of the shared session, as last set for a connection. */
+  #readOnly = false;
 
   readonly #db: PGlite;
   readonly #closeConnection: (conn: Connection, graceful: boolean) => void;
@@ -183,16 +190,31 @@ class Session {
     const bytes = job.kind === 'release' ? Buffer.concat([SYNC, ROLLBACK]) : job.bytes;
     if (job.kind === 'unit') conn.queuedBytes -= bytes.length;
     const output: Buffer[] = [];
+    const startup = bytes[0] === 0;
+    let refused = false;
     try {
-      await this.#db.runExclusive(() =>
+      await this.#db.runExclusive(async () => {
+        // The session is shared: it takes the connection's read-only setting before its
+        // unit runs. A transaction open here would be this connection's own (another's
+        // keeps the session to itself), so the setting changes only between transactions.
+        if (job.kind === 'unit' && !startup && conn.readOnly !== this.#readOnly) {
+          const answer: Buffer[] = [];
+          await this.#db.execProtocolRawStream(conn.readOnly ? READ_ONLY_ON : READ_ONLY_OFF, {
+            onRawData: (data) => answer.push(Buffer.from(data)),
+          });
+          if (hasErrorResponse(Buffer.concat(answer))) {
+            refused = true;
+            return;
+          }
+          this.#readOnly = conn.readOnly;
+        }
         // PGlite runs several messages per call; its chunks are views into WASM memory, so copy.
-        this.#db.execProtocolRawStream(bytes, { onRawData: (data) => output.push(Buffer.from(data)) }),
-      );
+        await this.#db.execProtocolRawStream(bytes, { onRawData: (data) => output.push(Buffer.from(data)) });
+      });
     } catch (error) {
       // A rejected startup packet throws (with the FATAL answer already written); the
       // database stays usable. Anything else means its runtime died: refuse further work
       // instead of risking a process-wide hang in the next call.
-      const startup = bytes[0] === 0;
       if (!startup) this.#failed = error;
       if (job.kind === 'unit') {
         conn.send(output.length > 0 ? Buffer.concat(output) : errorResponse('XX000', 'internal error'));
@@ -205,11 +227,25 @@ class Session {
       this.#owner = undefined;
       return;
     }
+    if (refused) {
+      // Never run a read-only connection's work in a session that may write.
+      conn.send(errorResponse('XX000', 'could not set the session read-only for this connection'));
+      this.#closeConnection(conn, true);
+      return;
+    }
     conn.send(Buffer.concat(output));
     conn.extendedOpen = job.extendedOpenAfter;
     this.#owner = this.#db.isInTransaction() || conn.extendedOpen ? conn : undefined;
     conn.updateFlow();
   }
+}
+
+/** Whether backend messages hold an ErrorResponse. */
+function hasErrorResponse(bytes: Buffer): boolean {
+  for (let at = 0; at + 5 <= bytes.length; at += 1 + bytes.readInt32BE(at + 1)) {
+    if (bytes[at] === 0x45) return true;
+  }
+  return false;
 }
 
 /**
@@ -220,7 +256,10 @@ class Session {
  * commits, rolls back, or disconnects (then it is rolled back).
  *
  * All clients share one Postgres session: session-level SET, named prepared
- * statements and temporary tables are visible to every connection.
+ * statements and temporary tables are visible to every connection. Startup
+ * parameters are ignored, except `default_transaction_read_only` (in `options` as
+ * `-c default_transaction_read_only=on`, or on its own): the session takes that
+ * connection's value whenever one of its units runs, so its transactions are read-only.
  */
 export async function startPGliteWireServer(options: PGliteWireServerOptions): Promise<PGliteWireServer> {
   const { db } = options;
@@ -270,6 +309,7 @@ export async function startPGliteWireServer(options: PGliteWireServerOptions): P
             closeConnection(conn, true);
             break;
           case 'startup':
+            conn.readOnly = requestsReadOnly(startupParameters(message.bytes));
             session.enqueue({ kind: 'unit', conn, bytes: message.bytes, extendedOpenAfter: false });
             break;
           case 'typed': {

@@ -26,8 +26,9 @@ try {
     applicationName: 'toolmesh-dispatch',
   });
   await migrate(db.pool, { schema: dispatchSchema, migrations: dispatchMigrations });
+  // Its tools only read: one read-only statement per read, on the read pool.
   const server = createDispatchServer({
-    pool: db.pool,
+    pool: db.readPool,
     logger,
     meshKeys,
     tls: config.tls,

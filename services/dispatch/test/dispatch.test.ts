@@ -30,7 +30,7 @@ beforeAll(async () => {
   testDb = await createTestDatabase();
   db = await openDatabase({ url: testDb.url });
   await migrate(db.pool, { schema: dispatchSchema, migrations: dispatchMigrations });
-  server = createDispatchServer({ pool: db.pool, logger, meshKeys: meshKeys.keys });
+  server = createDispatchServer({ pool: db.readPool, logger, meshKeys: meshKeys.keys });
   const port = await server.listen(0);
   client = createGrpcClient(ToolService, { address: `127.0.0.1:${port}` });
 });

@@ -22,7 +22,7 @@ beforeAll(async () => {
   testDb = await createTestDatabase();
   db = await openDatabase({ url: testDb.url });
   await migrate(db.pool, { schema: dispatchSchema, migrations: dispatchMigrations });
-  [getDispatchPlan] = createDispatchTools(db.pool) as [Tool];
+  [getDispatchPlan] = createDispatchTools(db.readPool) as [Tool];
 });
 
 afterAll(async () => {

@@ -26,8 +26,9 @@ try {
     applicationName: 'toolmesh-inventory',
   });
   await migrate(db.pool, { schema: inventorySchema, migrations: inventoryMigrations });
+  // Its tools only read: one read-only statement per read, on the read pool.
   const server = createInventoryServer({
-    pool: db.pool,
+    pool: db.readPool,
     logger,
     meshKeys,
     tls: config.tls,

@@ -20,7 +20,7 @@ beforeAll(async () => {
   testDb = await createTestDatabase();
   db = await openDatabase({ url: testDb.url });
   await migrate(db.pool, { schema: inventorySchema, migrations: inventoryMigrations });
-  [snapshot] = createInventoryTools(db.pool) as [Tool];
+  [snapshot] = createInventoryTools(db.readPool) as [Tool];
 });
 
 afterAll(async () => {

@@ -37,7 +37,8 @@ try {
   const worker = createTaskWorker({
     pool: db.pool,
     schema: orderSchema,
-    tools: createOrderTools(db.pool),
+    // The tools only read; the worker keeps its task rows on the main pool.
+    tools: createOrderTools(db.readPool),
     logger,
     concurrency: config.taskConcurrency,
   });

@@ -61,7 +61,7 @@ describe.each([
     worker = createTaskWorker({
       pool: db.pool,
       schema: orderSchema,
-      tools: createOrderTools(db.pool, { clock: pauses }),
+      tools: createOrderTools(db.readPool, { clock: pauses }),
       logger,
     });
     address = `127.0.0.1:${await server.listen(0)}`;

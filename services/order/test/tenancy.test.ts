@@ -78,7 +78,7 @@ describe.each([
     testDb = realPostgres ? await createTestDatabase() : undefined;
     db = await openDatabase({ url: testDb?.url });
     await migrate(db.pool, { schema: orderSchema, migrations: orderMigrations });
-    const tools = createOrderTools(db.pool, { clock });
+    const tools = createOrderTools(db.readPool, { clock });
     getOrderDetail = tools.find((t) => t.name === 'get_order_detail') as Tool;
     const exporter = tools.find((t) => t.name === 'export_order_report');
     if (!exporter || !isAsyncTool(exporter)) throw new Error('export_order_report is not an async tool');

@@ -36,6 +36,8 @@ const listLimit = 50;
 export interface TicketToolsOptions {
   /** Pool on a database migrated with the ticket migrations. */
   pool: Pool;
+  /** Read-only pool on the same database (openDatabase's `readPool`) for list_tickets; default `pool`. */
+  readPool?: Pool;
   /** Where create_ticket checks that the order is the caller's and allows the ticket. */
   orderLookup: OrderLookup;
 }
@@ -46,6 +48,7 @@ export interface TicketToolsOptions {
  */
 export function createTicketTools(options: TicketToolsOptions): Tool[] {
   const { pool, orderLookup } = options;
+  const readPool = options.readPool ?? pool;
 
   const createTicket = defineTool({
     name: 'create_ticket',
@@ -78,7 +81,7 @@ export function createTicketTools(options: TicketToolsOptions): Tool[] {
     metadata: { sideEffect: 'read', permission: 'ticket:read' },
     async handler(_args, ctx) {
       const { rows } = await queryWithDeadline<TicketRow>(
-        pool,
+        readPool,
         ctx.remainingMs(),
         `SELECT ticket_id, order_id, category, status, created_at
            FROM tickets.tickets

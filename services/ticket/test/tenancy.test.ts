@@ -56,9 +56,10 @@ beforeAll(async () => {
   db = await openDatabase({ url: testDb.url });
   await migrate(db.pool, { schema: orderSchema, migrations: orderMigrations });
   await migrate(db.pool, { schema: ticketSchema, migrations: ticketMigrations });
-  const [getOrderDetail] = createOrderTools(db.pool) as [Tool];
+  const [getOrderDetail] = createOrderTools(db.readPool) as [Tool];
   [createTicket, listTickets] = createTicketTools({
     pool: db.pool,
+    readPool: db.readPool,
     // The order service answers for the delegation's principal, as it does over the mesh.
     orderLookup: {
       async getOrder(orderId, ctx) {
