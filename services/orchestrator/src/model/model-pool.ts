@@ -58,7 +58,8 @@ export async function completeWithFallback(
   request: ModelRequest,
   onFallback?: (from: ModelBackend, error: unknown) => void,
 ): Promise<FallbackAnswer> {
-  let failure: unknown = new ModelUnavailableError(new Error('no model backend configured'));
+  // Made only when it is thrown: an error's stack trace costs on every model call otherwise.
+  let failure: unknown;
   // A backend that streamed text has answered, even if it broke off: the caller has seen it.
   let spoke = false;
   const onTextDelta = request.onTextDelta;
@@ -81,5 +82,5 @@ export async function completeWithFallback(
       if (backend !== backends.at(-1)) onFallback?.(backend, error);
     }
   }
-  throw failure;
+  throw failure ?? new ModelUnavailableError(new Error('no model backend configured'));
 }
