@@ -44,6 +44,19 @@ export interface AdmissionLimiter {
    */
   tryAdmit(): AdmissionRelease | undefined;
   /**
+   * True when `tryAdmit` would refuse now. A peek: it takes no slot and counts nothing, so a
+   * caller can find out cheaply, before the work of reading a request, whether it is about to
+   * be refused (the answer may be stale a moment later; `tryAdmit` stays the authority).
+   */
+  full(): boolean;
+  /**
+   * For a caller refused without ever asking for a slot (after `full`): when the bound is still
+   * reached, counts the refusal as `tryAdmit` counts its own (the shed metric, the retry hint's
+   * pressure) and returns true; otherwise changes nothing and returns false, and the caller
+   * should ask `tryAdmit` as usual.
+   */
+  shedIfFull(): boolean;
+  /**
    * When a refused caller may try again, within [minRetryAfterMs, maxRetryAfterMs]. With no
    * refusals about the last second it is the recent mean time a unit held its slot (before any
    * unit finished, 1 s). Under overload it is a step of a controller: the hint in force about a
@@ -151,17 +164,29 @@ export function createAdmissionLimiter(options: AdmissionLimiterOptions): Admiss
     }
   }
 
+  // One place counts a refusal, whichever way the caller was refused.
+  const shedOne = () => {
+    recentShed++;
+    shed++;
+    shedCounter?.inc();
+  };
+
   return {
     get limit() {
       return bound();
     },
     maxLimit: limit,
+    full: () => held >= bound(),
+    shedIfFull() {
+      decay();
+      if (held < bound()) return false;
+      shedOne();
+      return true;
+    },
     tryAdmit() {
       decay();
       if (held >= bound()) {
-        recentShed++;
-        shed++;
-        shedCounter?.inc();
+        shedOne();
         return undefined;
       }
       held++;

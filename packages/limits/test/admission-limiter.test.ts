@@ -26,6 +26,50 @@ describe('admission limiter', () => {
     expect(limiter.shed()).toBe(3);
   });
 
+  test('full() only peeks; shedIfFull() counts a refusal like tryAdmit does, and only while the bound is reached', async () => {
+    const registry = createMetricsRegistry();
+    const limiter = createAdmissionLimiter({
+      limit: 1,
+      clock: createManualClock(),
+      metrics: { registry, prefix: 'toolmesh_turns', help: 'Chat turns' },
+    });
+    expect(limiter.full()).toBe(false);
+    expect(limiter.shedIfFull()).toBe(false);
+    expect(limiter.shed()).toBe(0);
+    const release = limiter.tryAdmit();
+    // Peeking takes no slot and counts nothing, however often.
+    for (let i = 0; i < 3; i++) expect(limiter.full()).toBe(true);
+    expect(limiter.inFlight()).toBe(1);
+    expect(limiter.shed()).toBe(0);
+    expect(limiter.shedIfFull()).toBe(true);
+    expect(limiter.tryAdmit()).toBeUndefined();
+    expect(limiter.shed()).toBe(2);
+    expect(await registry.metrics()).toMatch(/^toolmesh_turns_shed_total(\{[^}]*\})? 2$/m);
+    release?.();
+    expect(limiter.full()).toBe(false);
+    expect(limiter.shedIfFull()).toBe(false);
+    expect(limiter.shed()).toBe(2);
+    expect(limiter.inFlight()).toBe(0);
+  });
+
+  test('a refusal counted by shedIfFull() weighs on the retry hint as one from tryAdmit()', async () => {
+    const hints = [true, false].map((viaPeek) => {
+      const limiter = createAdmissionLimiter({
+        limit: 1,
+        clock: createManualClock(),
+        maxRetryAfterMs: 10_000,
+      });
+      limiter.tryAdmit();
+      for (let i = 0; i < 5; i++) {
+        if (viaPeek) limiter.shedIfFull();
+        else limiter.tryAdmit();
+      }
+      return limiter.retryAfterMs();
+    });
+    expect(hints[0]).toBe(hints[1]);
+    expect(hints[0]).toBeGreaterThan(1_000);
+  });
+
   test('the retry hint follows how long admitted work held its slots, within its bounds', async () => {
     const clock = createManualClock();
     const limiter = createAdmissionLimiter({

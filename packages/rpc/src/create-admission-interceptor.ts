@@ -10,8 +10,24 @@ export interface Admission {
    * or past its deadline) or `failed` (anything else).
    */
   tryAdmit(): ((outcome: 'succeeded' | 'overloaded' | 'failed') => void) | undefined;
+  /**
+   * True when `tryAdmit` would refuse now; takes no slot and counts nothing. Lets a server refuse
+   * before reading a request (createServer's `earlyRefusal`); `tryAdmit` stays the authority.
+   */
+  full(): boolean;
+  /** Counts a refusal made without `tryAdmit` if the bound is still reached (true), else nothing (false). */
+  shedIfFull(): boolean;
   /** When a refused caller may try again, in ms. */
   retryAfterMs(): number;
+}
+
+/**
+ * The refusal of a caller that found the bound reached: RESOURCE_EXHAUSTED, reason OVERLOADED,
+ * `service` (the tier) as its only metadata and the retry hint. One builder, so a refusal made
+ * before the interceptors (an early refusal) says exactly what the interceptor says.
+ */
+export function overloadedError(retryAfterMs: number, service: string): ConnectError {
+  return errorFor('OVERLOADED', { retryAfterMs, metadata: { service } });
 }
 
 /** Options of {@link createAdmissionInterceptor}. */
@@ -36,9 +52,7 @@ export function createAdmissionInterceptor(options: AdmissionInterceptorOptions)
   return (next) => async (req) => {
     if (!admits(req.service.typeName, req.method.name)) return next(req);
     const release = admission.tryAdmit();
-    if (!release) {
-      throw errorFor('OVERLOADED', { retryAfterMs: admission.retryAfterMs(), metadata: { service } });
-    }
+    if (!release) throw overloadedError(admission.retryAfterMs(), service);
     if (req.method.methodKind !== 'server_streaming') {
       try {
         const res = await next(req);

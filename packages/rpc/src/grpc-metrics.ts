@@ -136,6 +136,29 @@ export function createServerMetricsInterceptor(registry: Registry): Interceptor 
   return meter('server', registry);
 }
 
+/**
+ * Records into `registry` a call the server answered before its interceptors ran (an early
+ * refusal of createServer): the series and labels the interceptor gives the same call — started,
+ * its one request message received, handled with the error's code, and the time it took.
+ */
+export function recordServerCallAnsweredEarly(
+  registry: Registry,
+  method: DescMethod,
+  error: unknown,
+  seconds: number,
+): void {
+  const m = familiesOf('server', registry);
+  const labels: Labels = {
+    grpc_type: grpcTypes[method.methodKind],
+    grpc_service: method.parent.typeName,
+    grpc_method: method.name,
+  };
+  m.started.inc(labels);
+  m.received.inc(labels);
+  m.handled.inc({ ...labels, grpc_code: grpcCodeName(error) });
+  m.seconds.observe(labels, seconds);
+}
+
 /** go-grpc-prometheus' grpc_client_* series of every call a client makes, recorded into `registry`. */
 export function createClientMetricsInterceptor(registry: Registry): Interceptor {
   return meter('client', registry);

@@ -8,6 +8,7 @@ export {
   type AdmissionInterceptorOptions,
   createAdmissionInterceptor,
   isOverloadedError,
+  overloadedError,
 } from './create-admission-interceptor.ts';
 export { createClientPool } from './create-client-pool.ts';
 export {
@@ -32,6 +33,7 @@ export {
 } from './create-resilience-interceptor.ts';
 export {
   createServer,
+  type EarlyRefusal,
   type HttpRoute,
   type Server,
   type ServerOptions,

@@ -10,6 +10,8 @@ const outcomes: Outcome[] = [];
 const interceptor = createAdmissionInterceptor({
   admission: {
     tryAdmit: () => (outcome) => outcomes.push(outcome),
+    full: () => false,
+    shedIfFull: () => false,
     retryAfterMs: () => 100,
   },
   admits: () => true,

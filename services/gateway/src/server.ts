@@ -23,6 +23,7 @@ import type { ForwardAsCaller, SignAsCaller } from './forward-as-caller.ts';
 import { forwardService } from './forward-service.ts';
 import { createMcpHandler, mcpPath } from './mcp/index.ts';
 import { createRateLimitInterceptor } from './rate-limit-interceptor.ts';
+import { refuseWhenFull } from './refuse-when-full.ts';
 
 /**
  * The longest a WatchTask may stay open; a caller's shorter deadline wins. Without a bound of
@@ -80,6 +81,19 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
     limits: publicHttp2Limits,
     // Callers are outside the mesh: their trace context and request ids are not taken as ours.
     trustCallerContext: false,
+    // Under overload most chats are refused: a gRPC chat that would be is answered before it is
+    // parsed, so the refusals leave the CPU to the admitted turns (the interceptor below stays
+    // the authority on slots, and answers every other protocol).
+    ...(options.turnAdmission
+      ? {
+          earlyRefusal: refuseWhenFull({
+            admission: options.turnAdmission,
+            service: ChatService,
+            authenticate: options.authenticate,
+            tier: 'gateway',
+          }),
+        }
+      : {}),
     ...(options.mcp
       ? {
           httpRoutes: [
