@@ -27,6 +27,11 @@ export interface OverloadRow extends OverloadLevel {
   orchestratorRssBytes: number;
   /** CPU the gateway used over the level (warm-up included), in cores (1 = one core busy). */
   gatewayCores: number;
+  /**
+   * Gateway CPU over the recorded window per call answered in it (admitted, refused or failed), ms:
+   * under overload most answers are refusals, so this is close to what one refusal costs.
+   */
+  gatewayCpuMsPerCall: number;
   /** The gateway's event-loop delay p99 over the level (its own /metrics), ms: how long any request waited for it. */
   gatewayLoopDelayP99Ms: number;
   /** 1-minute load average when the level started: other work on the machine. */
@@ -58,7 +63,7 @@ async function admissionBound(metricsUrl: string | undefined): Promise<number> {
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
 }
 
-function runLevel(job: OverloadJob, timeoutMs: number): Promise<OverloadLevel> {
+function runLevel(job: OverloadJob, timeoutMs: number, onWindowOpen: () => void): Promise<OverloadLevel> {
   const child = fork(new URL('./overload-worker.ts', import.meta.url), [], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -68,6 +73,7 @@ function runLevel(job: OverloadJob, timeoutMs: number): Promise<OverloadLevel> {
       reject(new Error(`overload load generator killed after ${timeoutMs} ms`));
     }, timeoutMs);
     child.on('message', (message: OverloadMessage) => {
+      if (message.type === 'window') onWindowOpen();
       if (message.type === 'result') resolve(message.result);
       if (message.type === 'failed') reject(new Error(`overload load generator failed: ${message.message}`));
     });
@@ -101,7 +107,9 @@ async function measureMesh(
       const loadAverage = loadavg()[0] ?? 0;
       const metricsUrl = mesh.mesh.metricsUrls.gateway;
       await loopDelayP99Ms(metricsUrl);
-      const cpuBefore = pids.gateway ? readCpuMs(pids.gateway) : 0;
+      const gatewayCpuMs = () => (pids.gateway ? readCpuMs(pids.gateway) : 0);
+      const cpuBefore = gatewayCpuMs();
+      let cpuAtWindow: number | undefined;
       const startedAt = performance.now();
       const sample = setInterval(() => {
         gatewayRss = Math.max(gatewayRss, pids.gateway ? readRssBytes(pids.gateway) : 0);
@@ -121,14 +129,19 @@ async function measureMesh(
           },
           // Callers finish the request they are in after the window: up to the chat deadline.
           options.warmupMs + options.durationMs + 120_000,
+          () => {
+            cpuAtWindow = gatewayCpuMs();
+          },
         );
+        const cpuAtEnd = gatewayCpuMs();
+        const calls = level.admitted + level.rejected + level.errors;
         rows.push({
           ...level,
           mesh: kind,
           gatewayRssBytes: gatewayRss,
           orchestratorRssBytes: orchestratorRss,
-          gatewayCores:
-            ((pids.gateway ? readCpuMs(pids.gateway) : 0) - cpuBefore) / (performance.now() - startedAt),
+          gatewayCores: (cpuAtEnd - cpuBefore) / (performance.now() - startedAt),
+          gatewayCpuMsPerCall: cpuAtWindow !== undefined && calls ? (cpuAtEnd - cpuAtWindow) / calls : 0,
           gatewayLoopDelayP99Ms: await loopDelayP99Ms(metricsUrl),
           loadAverage,
           boundAtEnd: {

@@ -41,4 +41,6 @@ export interface OverloadLevel {
 export type OverloadMessage =
   | { type: 'job'; job: OverloadJob }
   | { type: 'result'; result: OverloadLevel }
+  /** The recorded window opened (the warm-up is over): the parent starts its own reads of the gateway. */
+  | { type: 'window' }
   | { type: 'failed'; message: string };

@@ -2,6 +2,8 @@
 // taken from the processes measured and no load outlives its bound.
 import type { OverloadJob } from './overload-job.ts';
 import { runOverloadLevel } from './run-overload-level.ts';
-import { serveOneJob } from './serve-one-job.ts';
+import { sendToParent, serveOneJob } from './serve-one-job.ts';
 
-serveOneJob<OverloadJob>(runOverloadLevel);
+serveOneJob<OverloadJob>((job) =>
+  runOverloadLevel(job, { onWindowOpen: () => void sendToParent({ type: 'window' }) }),
+);

@@ -18,7 +18,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.
  * once, then every refused one asleep on a long hint) instead of the steady overload. They
  * also join over the warm-up's first second, as independent clients do, not in lockstep.
  */
-export async function runOverloadLevel(job: OverloadJob): Promise<OverloadLevel> {
+export async function runOverloadLevel(
+  job: OverloadJob,
+  hooks: { onWindowOpen?: () => void } = {},
+): Promise<OverloadLevel> {
   const clients = Array.from({ length: Math.ceil(job.concurrency / job.callersPerConnection) }, () =>
     createGrpcClient(ChatService, { address: job.address, defaultTimeoutMs: 60_000 }),
   );
@@ -40,6 +43,7 @@ export async function runOverloadLevel(job: OverloadJob): Promise<OverloadLevel>
   const windowOpened = setTimeout(() => {
     loopDelay.enable();
     cpuBefore = process.cpuUsage();
+    hooks.onWindowOpen?.();
   }, job.warmupMs);
 
   const caller = async (index: number) => {
