@@ -67,7 +67,7 @@ describe('on embedded PGlite', () => {
   });
 });
 
-describe('queryWithDeadline on the real Postgres', () => {
+describe('queryWithDeadline on a pool that is not a read pool (real Postgres)', () => {
   let testDb: TestDatabase;
   let db: Database;
   beforeAll(async () => {
@@ -78,7 +78,7 @@ describe('queryWithDeadline on the real Postgres', () => {
     await db?.close();
     await testDb?.drop();
   });
-  test('the statement is cancelled by Postgres at the deadline', async () => {
+  test('the statement runs in a read-only transaction that Postgres cancels at the deadline', async () => {
     // 57014 is Postgres cancelling the statement itself (statement_timeout), not a client giving up.
     await expect(queryWithDeadline(db.pool, 100, 'SELECT pg_sleep(30)')).rejects.toMatchObject({
       code: '57014',
@@ -93,6 +93,10 @@ describe('queryWithDeadline on the real Postgres', () => {
     expect(seen.rows[0]?.statement_timeout).toBe('1s');
     const ok = await queryWithDeadline<{ n: number }>(db.pool, 1_000, 'SELECT $1::int AS n', [7]);
     expect(ok.rows[0]?.n).toBe(7);
+    // Read-only here too.
+    await expect(queryWithDeadline(db.pool, 1_000, 'CREATE TABLE nope (x int)')).rejects.toMatchObject({
+      code: '25006',
+    });
     // The connection went back to the pool clean: no transaction, default timeout.
     const { rows } = await db.pool.query('SHOW statement_timeout');
     expect(rows[0].statement_timeout).toBe('30s');
