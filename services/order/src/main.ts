@@ -29,6 +29,7 @@ try {
   await migrate(db.pool, { schema: orderSchema, migrations: orderMigrations });
   const server = createOrderServer({
     pool: db.pool,
+    readPool: db.readPool,
     logger,
     meshKeys,
     tls: config.tls,

@@ -9,6 +9,8 @@ import { createOrderTools } from './order-tools.ts';
 export interface OrderServerOptions {
   /** Pool on a database migrated with the order migrations. */
   pool: Pool;
+  /** Read-only pool on the same database (openDatabase's `readPool`) for the read tools; default `pool`. */
+  readPool?: Pool;
   logger: Logger;
   /** The process's metrics registry (grpc_server_* series). */
   metrics?: Registry;
@@ -26,5 +28,5 @@ export interface OrderServerOptions {
 export function createOrderServer(options: OrderServerOptions): Server {
   const { pool } = options;
   const tasks = { pool, schema: orderSchema };
-  return createToolServer({ ...options, tools: createOrderTools(pool), tasks });
+  return createToolServer({ ...options, tools: createOrderTools(options.readPool ?? pool), tasks });
 }

@@ -35,6 +35,7 @@ try {
   });
   const server = createTicketServer({
     pool: db.pool,
+    readPool: db.readPool,
     logger,
     meshKeys,
     tls: config.tls,

@@ -9,6 +9,8 @@ import { createTicketTools } from './ticket-tools.ts';
 export interface TicketServerOptions {
   /** Pool on a database migrated with the ticket migrations. */
   pool: Pool;
+  /** Read-only pool on the same database (openDatabase's `readPool`) for the read tools; default `pool`. */
+  readPool?: Pool;
   logger: Logger;
   /** The process's metrics registry (grpc_server_* series). */
   metrics?: Registry;
@@ -22,6 +24,6 @@ export interface TicketServerOptions {
 
 /** Builds the ticket service's gRPC server (ToolService, health, reflection); it does not listen. */
 export function createTicketServer(options: TicketServerOptions): Server {
-  const { pool, orderLookup } = options;
-  return createToolServer({ ...options, tools: createTicketTools({ pool, orderLookup }) });
+  const { pool, readPool, orderLookup } = options;
+  return createToolServer({ ...options, tools: createTicketTools({ pool, readPool, orderLookup }) });
 }
