@@ -13,8 +13,13 @@ export type RequestHandler = ReturnType<typeof connectNodeAdapter>;
 
 /** Options of {@link createProtocolListener}. */
 export interface ProtocolListenerOptions {
-  /** Serves every request, whichever HTTP version carried it. */
+  /** Serves every request, whichever HTTP version carried it (but the streams `takeStream` takes). */
   handler: RequestHandler;
+  /**
+   * Offered every HTTP/2 stream first, with its headers, before `handler` sees it as a request:
+   * true when it took the stream (it answers it), false to leave it to `handler`.
+   */
+  takeStream?: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
   /** A connection that sends nothing (or, with TLS, does not finish its handshake) for this long is dropped; default 30 s. */
   firstBytesTimeoutMs?: number;
   /** What one client connection may hold; unset fields take {@link meshHttp2Limits}. */
@@ -105,6 +110,28 @@ function routeOf(head: Buffer): Route {
   return n === preface.length ? 'h2' : 'wait';
 }
 
+/**
+ * Puts `takeStream` in front of the compatibility layer of `h2`: Node turns each stream into the
+ * request/response pair of the `request` handler in a `stream` listener it adds along with that
+ * handler; the streams `takeStream` does not take still go to it, unchanged.
+ */
+function offerStreamsFirst(
+  h2: http2.Http2Server,
+  takeStream: NonNullable<ProtocolListenerOptions['takeStream']>,
+) {
+  const compat = h2.listeners('stream');
+  if (compat.length !== 1) {
+    throw new Error(
+      `node:http2 changed: expected its one compatibility stream listener, found ${compat.length}`,
+    );
+  }
+  const [toRequest] = compat as ((...args: unknown[]) => void)[];
+  h2.removeAllListeners('stream');
+  h2.on('stream', (stream, headers, flags, rawHeaders) => {
+    if (!takeStream(stream, headers)) toRequest?.call(h2, stream, headers, flags, rawHeaders);
+  });
+}
+
 function secureContextOptions(material: TlsMaterial): tls.SecureContextOptions {
   return { cert: material.cert, key: material.key, ca: material.ca };
 }
@@ -137,6 +164,7 @@ export function createProtocolListener(options: ProtocolListenerOptions): Protoc
     },
     options.handler,
   );
+  if (options.takeStream) offerStreamsFirst(h2, options.takeStream);
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on('session', (session) => {
     sessions.add(session);

@@ -1,34 +1,32 @@
 import type http from 'node:http';
-import type http2 from 'node:http2';
-import type { DescMethod, DescService } from '@bufbuild/protobuf';
-import { ConnectError, type Interceptor } from '@connectrpc/connect';
-import { setTrailerStatus } from '@connectrpc/connect/protocol-grpc';
+import type { DescService } from '@bufbuild/protobuf';
+import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { type Clock, systemClock } from '@toolmesh/clock';
 import { Health } from '@toolmesh/proto';
 import type { Logger, Registry } from '@toolmesh/telemetry';
-import { createProtocolListener, type Http2Limits, type RequestHandler } from './create-protocol-listener.ts';
+import { createProtocolListener, type Http2Limits } from './create-protocol-listener.ts';
 import { createErrorBoundary, type ErrorMapper } from './error-boundary.ts';
-import { withErrorInfo } from './error-details.ts';
-import { createGrpcJsServer } from './grpc-js-server/index.ts';
-import { createServerMetricsInterceptor, recordServerCallAnsweredEarly } from './grpc-metrics.ts';
+import { createGrpcJsServer, createGrpcStreamHandler } from './grpc-js-server/index.ts';
+import { createServerMetricsInterceptor } from './grpc-metrics.ts';
 import { createHealthRegistry } from './health-registry.ts';
 import { reportUndecodableRequests } from './invalid-request-status.ts';
 import { createReflectionRegistrations } from './reflection-service.ts';
-import { sanitizedErrorHeader } from './sanitized-error.ts';
 import type { Server } from './server.ts';
 import { createServerTracingInterceptor } from './server-tracing-interceptor.ts';
 import { type ServiceRegistration, serviceRegistration } from './service-registration.ts';
 import type { TlsSettings } from './tls/tls-settings.ts';
 import { type CorsOptions, withCors } from './with-cors.ts';
+import { type EarlyRefusal, withEarlyRefusal } from './with-early-refusal.ts';
 
 export type { Server } from './server.ts';
+export type { EarlyRefusal } from './with-early-refusal.ts';
 
 /**
  * What a server's port speaks. `grpc`: gRPC only, on grpc-js, for the mesh's internal ports
- * (the callers are our own gRPC clients, grpcurl and health probes). `all`: gRPC, gRPC-Web and
- * Connect (JSON or binary, HTTP/1.1 or HTTP/2) on connect-node, for a port browsers and curl
- * reach (the gateway's), and the only one with `httpRoutes` and `cors`.
+ * (the callers are our own gRPC clients, grpcurl and health probes). `all`: gRPC (on grpc-js
+ * too), gRPC-Web and Connect (JSON or binary, HTTP/1.1 or HTTP/2, on connect-node), for a port
+ * browsers and curl reach (the gateway's), and the only one with `httpRoutes` and `cors`.
  */
 export type ServerProtocols = 'grpc' | 'all';
 
@@ -75,29 +73,12 @@ export interface ServerOptions {
    */
   httpRoutes?: HttpRoute[];
   /**
-   * Refuses some gRPC calls before connect-node's pipeline (needs `protocols: 'all'`), for a
+   * Refuses some gRPC calls before any handler or interceptor (needs `protocols: 'all'`), for a
    * refusal that must stay cheap when it is most of the traffic (shedding load). Only plain gRPC
    * (HTTP/2, protobuf) calls of its methods ask it; every other call, and every call it does not
    * refuse, is served as usual, interceptors included.
    */
   earlyRefusal?: EarlyRefusal;
-}
-
-/**
- * What {@link ServerOptions.earlyRefusal} refuses. The refusal skips the interceptors: it is
- * answered with the error boundary's marks (ErrorInfo, the sanitized trailer) and counted in the
- * grpc_server_* series as the interceptors would count it, but has no span and no request id.
- * Whatever the interceptors must check first (authentication) `refuse` checks itself.
- */
-export interface EarlyRefusal {
-  /** The methods it may refuse; calls of any other method never reach `refuse`. */
-  methods: readonly DescMethod[];
-  /**
-   * An error meant for the caller (e.g. `errorFor`) to end the call with at once, or undefined
-   * to serve it as usual; a rejected promise serves it as usual too. Answer undefined
-   * synchronously in the common case: the call then goes on in the same tick, at no cost.
-   */
-  refuse(headers: http2.IncomingHttpHeaders): ConnectError | undefined | Promise<ConnectError | undefined>;
 }
 
 /** A plain HTTP endpoint of {@link ServerOptions.httpRoutes}. */
@@ -107,68 +88,8 @@ export interface HttpRoute {
   handler: (req: http.IncomingMessage, res: http.ServerResponse) => void;
 }
 
-// gRPC with protobuf (connect's content types less JSON): the protocol whose refusal is one
-// HEADERS frame (trailers-only), and the one a heavy caller speaks. gRPC-Web and Connect have
-// their own error encodings: they take the normal path.
+// gRPC with protobuf (connect's content types less JSON): what grpc-js serves on a public port.
 const grpcProto = /^application\/grpc(?:\+proto)?$/i;
-
-type ServeRequest = (...args: Parameters<RequestHandler>) => void;
-
-/**
- * Wraps `serve` so that a gRPC call of one of the refusal's methods is first offered to it. A
- * refused call is answered trailers-only (HEADERS with END_STREAM), with the status headers
- * connect-node writes for the same error, and its request body is discarded unread: no
- * parsing, no context, no interceptor, no promise chain per message.
- */
-function withEarlyRefusal(
-  refusal: EarlyRefusal,
-  metrics: Registry | undefined,
-  serve: ServeRequest,
-): ServeRequest {
-  const methods = new Map(refusal.methods.map((m) => [`/${m.parent.typeName}/${m.name}`, m]));
-  // The status headers of each error answered: a refusal that answers the same error again
-  // (the same retry hint) is encoded once.
-  const encoded = new WeakMap<ConnectError, http2.OutgoingHttpHeaders>();
-  const headersOf = (error: ConnectError) => {
-    let headers = encoded.get(error);
-    if (!headers) {
-      // What the error boundary adds to every status it lets out.
-      const status = withErrorInfo(error);
-      status.metadata.set(sanitizedErrorHeader, '1');
-      headers = { ':status': 200, 'content-type': 'application/grpc+proto' };
-      for (const [name, value] of setTrailerStatus(new Headers(), status)) headers[name] = value;
-      encoded.set(error, headers);
-    }
-    return headers;
-  };
-  return (req, res) => {
-    const method =
-      req.httpVersionMajor === 2 && req.method === 'POST' ? methods.get(req.url ?? '') : undefined;
-    if (!method || !grpcProto.test(req.headers['content-type'] ?? '')) return serve(req, res);
-    const startedAt = performance.now();
-    const answer = (error: ConnectError) => {
-      const stream = (req as http2.Http2ServerRequest).stream;
-      // The caller went away while `refuse` was deciding: nothing to answer, nothing handled.
-      if (stream.destroyed || stream.headersSent) return;
-      stream.respond({ ...headersOf(error) }, { endStream: true });
-      req.resume();
-      if (metrics)
-        recordServerCallAnsweredEarly(metrics, method, error, (performance.now() - startedAt) / 1000);
-    };
-    let decided: ReturnType<EarlyRefusal['refuse']>;
-    try {
-      decided = refusal.refuse(req.headers);
-    } catch {
-      return serve(req, res);
-    }
-    if (decided === undefined) return serve(req, res);
-    if (decided instanceof ConnectError) return answer(decided);
-    decided.then(
-      (error) => (error ? answer(error) : serve(req, res)),
-      () => serve(req, res),
-    );
-  };
-}
 
 function pathOf(url: string | undefined): string {
   const end = url?.search(/[?#]/) ?? -1;
@@ -238,19 +159,31 @@ export function createServer(options: ServerOptions): Server {
   });
   const serve = options.cors ? withCors(handler, options.cors) : handler;
   const routes = new Map((options.httpRoutes ?? []).map((r) => [r.path, r.handler]));
-  const serveRpc: ServeRequest = (req, res) => {
-    reportUndecodableRequests(res);
-    serve(req, res);
-  };
-  const serveCall = options.earlyRefusal
-    ? withEarlyRefusal(options.earlyRefusal, options.metrics, serveRpc)
-    : serveRpc;
+  // Plain gRPC, what backends and grpcurl speak, is served by grpc-js as on an internal port,
+  // with the same registrations and interceptors; connect-node keeps gRPC-Web, Connect and the
+  // routes. The two answer a call alike (one test suite runs against both kinds of port).
+  const serveGrpc = createGrpcStreamHandler({
+    registrations,
+    interceptors,
+    readMaxBytes,
+    shutdownSignal: shutdownController.signal,
+  });
+  const serveGrpcCall = options.earlyRefusal
+    ? withEarlyRefusal(options.earlyRefusal, options.metrics, serveGrpc)
+    : serveGrpc;
   const listener = createProtocolListener({
     handler: (req, res) => {
       const route = routes.size ? routes.get(pathOf(req.url)) : undefined;
       // The routes take HTTP/1.1 (and HTTP/2 compatibility) requests as node:http's own.
       if (route) return route(req as http.IncomingMessage, res as http.ServerResponse);
-      serveCall(req, res);
+      reportUndecodableRequests(res);
+      serve(req, res);
+    },
+    takeStream: (stream, headers) => {
+      if (headers[':method'] !== 'POST' || !grpcProto.test(String(headers['content-type'] ?? '')))
+        return false;
+      serveGrpcCall(stream, headers);
+      return true;
     },
     limits: options.limits,
     tls,
@@ -266,7 +199,7 @@ export function createServer(options: ServerOptions): Server {
       // GOAWAY (HTTP/1.1: close when idle) lets clients finish in-flight calls and reconnect elsewhere.
       const closed = listener.close();
       const timer = clock.setTimeout(() => {
-        shutdownController.abort();
+        shutdownController.abort(new ConnectError('the server is shutting down', Code.Canceled));
         listener.destroyAll();
       }, graceMs);
       await closed;

@@ -129,226 +129,6 @@ const taskService = serviceRegistration(TaskService, {
 
 const metrics = createMetricsRegistry({ processMetrics: false });
 const clock = createManualClock();
-let server: Server;
-let address: string;
-
-beforeAll(async () => {
-  server = createServer({
-    logger,
-    metrics,
-    clock,
-    services: [toolService, taskService],
-    interceptors: [callerInterceptor],
-    readMaxBytes: 16 * 1024,
-  });
-  address = `127.0.0.1:${await server.listen(0)}`;
-  server.health.setAll(true);
-});
-
-afterAll(() => server.shutdown(1_000));
-
-const transport = () => createGrpcTransport({ baseUrl: `http://${address}` });
-const tools = () => createClient(ToolService, transport());
-
-/** The error a call failed with; fails the test when it succeeds. */
-async function errorOf(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error('the call succeeded');
-}
-
-test('unary: the message, the request header in, response headers and trailers (binary too) out', async () => {
-  let header: Headers | undefined;
-  let trailer: Headers | undefined;
-  const options: CallOptions = {
-    headers: { 'x-asked': 'question', 'x-request-id': 'req-grpc-js-1' },
-    onHeader: (h) => {
-      header = h;
-    },
-    onTrailer: (t) => {
-      trailer = t;
-    },
-  };
-  const res = await tools().invokeTool({ toolName: 'echo', argumentsJson: '{"a":1}' }, options);
-  expect(res.outcome).toEqual({ case: 'resultJson', value: '{"a":1}' });
-  expect(header?.get('x-answer')).toBe('heard question');
-  // The tracing interceptor's echo of the caller's request id, as on every server.
-  expect(header?.get('x-request-id')).toBe('req-grpc-js-1');
-  expect(trailer?.get('x-trailer')).toBe('after');
-  expect(Buffer.from(trailer?.get('x-blob-bin') ?? '', 'base64')).toEqual(Buffer.from([0, 1, 2, 255]));
-  // The caller's interceptors run inside the server's: the request id is already in the context.
-  expect(seenByInterceptor).toContainEqual({ requestId: 'req-grpc-js-1', header: 'question' });
-  const handled = await metrics.getSingleMetricAsString('grpc_server_handled_total');
-  expect(handled).toMatch(
-    /grpc_server_handled_total\{grpc_type="unary",grpc_service="toolmesh.v1.ToolService",grpc_method="InvokeTool",grpc_code="OK"\} [1-9]/,
-  );
-});
-
-test('server streaming: every message in order, the header before them, the trailer after', async () => {
-  let header: Headers | undefined;
-  let trailer: Headers | undefined;
-  const tasks = createClient(TaskService, transport());
-  const progress: number[] = [];
-  for await (const res of tasks.watchTask(
-    { taskId: 't1' },
-    { onHeader: (h) => (header = h), onTrailer: (t) => (trailer = t) },
-  )) {
-    progress.push(res.task?.progressPercent ?? -1);
-  }
-  expect(progress).toEqual([0, 50, 100]);
-  expect(header?.get('x-stream')).toBe('open');
-  expect(trailer?.get('x-stream-end')).toBe('done');
-});
-
-test('a public error keeps its code, message and details (ErrorInfo, RetryInfo): unary and mid-stream', async () => {
-  const error = await errorOf(tools().invokeTool({ toolName: 'overloaded' }));
-  expect(error.code).toBe(Code.ResourceExhausted);
-  expect(error.rawMessage).toBe('too busy, come back later');
-  expect(readErrorInfo(error)).toEqual({
-    reason: 'OVERLOADED',
-    domain: 'toolmesh',
-    metadata: { limit: '4' },
-    retryAfterMs: 1500,
-  });
-  expect(isSanitizedError(error)).toBe(true);
-
-  const received: number[] = [];
-  const streamError = await errorOf(
-    (async () => {
-      for await (const res of createClient(TaskService, transport()).watchTask({ taskId: 'fails' }))
-        received.push(res.task?.progressPercent ?? -1);
-    })(),
-  );
-  expect(received).toEqual([0]);
-  expect(streamError.code).toBe(Code.Unavailable);
-  expect(streamError.rawMessage).toBe('the store went away');
-  expect(readErrorInfo(streamError)).toMatchObject({ reason: 'DEPENDENCY_UNAVAILABLE', retryAfterMs: 250 });
-});
-
-test('a plain Error is INTERNAL with the generic message: nothing of it reaches the caller, the log has it', async () => {
-  const error = await errorOf(tools().invokeTool({ toolName: 'broken' }));
-  expect(error.code).toBe(Code.Internal);
-  expect(error.rawMessage).toBe(statusMessage(Code.Internal));
-  expect(JSON.stringify(error.metadata.get('grpc-status-details-bin') ?? '')).not.toContain('hunter2');
-  expect(readErrorInfo(error)?.reason).toBe('INTERNAL');
-  for (const [, value] of error.metadata) expect(value).not.toContain('hunter2');
-  expect(logLines.some((line) => line.includes('hunter2'))).toBe(true);
-});
-
-test('a deadline that passes is DEADLINE_EXCEEDED for the caller, and aborts the handler with that reason', async () => {
-  const reason = abortSeen('wait-for-abort');
-  const error = await errorOf(tools().invokeTool({ toolName: 'wait-for-abort' }, { timeoutMs: 200 }));
-  expect(error.code).toBe(Code.DeadlineExceeded);
-  expect(ConnectError.from(await reason).code).toBe(Code.DeadlineExceeded);
-});
-
-test('a caller that cancels aborts the handler as CANCELED', async () => {
-  const reason = abortSeen('cancelled');
-  const inHandler = startSeen('cancelled');
-  const controller = new AbortController();
-  const call = errorOf(tools().invokeTool({ toolName: 'cancelled' }, { signal: controller.signal }));
-  await inHandler;
-  controller.abort();
-  expect((await call).code).toBe(Code.Canceled);
-  expect(ConnectError.from(await reason).code).toBe(Code.Canceled);
-});
-
-test('a request over readMaxBytes is RESOURCE_EXHAUSTED, a broken one INVALID_ARGUMENT', async () => {
-  const error = await errorOf(tools().invokeTool({ toolName: 'echo', argumentsJson: 'x'.repeat(20_000) }));
-  expect(error.code).toBe(Code.ResourceExhausted);
-
-  // Bytes that are no InvokeToolRequest (a length-delimited field running past the end).
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
-  try {
-    const status = await new Promise<grpc.ServiceError>((resolve, reject) =>
-      client.makeUnaryRequest(
-        '/toolmesh.v1.ToolService/InvokeTool',
-        (b: Buffer) => b,
-        (b: Buffer) => b,
-        Buffer.from([0x0a, 0x7f, 0x01]),
-        (err) => (err ? resolve(err) : reject(new Error('the call succeeded'))),
-      ),
-    );
-    expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(status.details).toBe('invalid request message');
-  } finally {
-    client.close();
-  }
-});
-
-test('a method the implementation lacks, and one the server does not know, are UNIMPLEMENTED', async () => {
-  expect((await errorOf(tools().listTools({}))).code).toBe(Code.Unimplemented);
-  expect((await errorOf(createClient(TaskService, transport()).getTask({ taskId: 'x' }))).code).toBe(
-    Code.Unimplemented,
-  );
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
-  try {
-    const status = await new Promise<grpc.ServiceError>((resolve, reject) =>
-      client.makeUnaryRequest(
-        '/nope.Service/Nothing',
-        (b: Buffer) => b,
-        (b: Buffer) => b,
-        Buffer.alloc(0),
-        (err) => (err ? resolve(err) : reject(new Error('the call succeeded'))),
-      ),
-    );
-    expect(status.code).toBe(grpc.status.UNIMPLEMENTED);
-  } finally {
-    client.close();
-  }
-});
-
-test('health: Check for the server and each service, Watch follows a change', async () => {
-  const health = createClient(Health, transport());
-  expect((await health.check({ service: '' })).status).toBe(ServingStatus.SERVING);
-  expect((await health.check({ service: 'toolmesh.v1.TaskService' })).status).toBe(ServingStatus.SERVING);
-  expect((await errorOf(health.check({ service: 'nope.Service' }))).code).toBe(Code.NotFound);
-
-  const controller = new AbortController();
-  const watch = health
-    .watch({ service: 'toolmesh.v1.ToolService' }, { signal: controller.signal })
-    [Symbol.asyncIterator]();
-  try {
-    expect((await watch.next()).value?.status).toBe(ServingStatus.SERVING);
-    server.health.set('toolmesh.v1.ToolService', false);
-    expect((await watch.next()).value?.status).toBe(ServingStatus.NOT_SERVING);
-  } finally {
-    server.health.set('toolmesh.v1.ToolService', true);
-    controller.abort();
-  }
-});
-
-test('reflection lists every service served (grpcurl list), over a bidi stream', async () => {
-  const reflection = createClient(reflectionV1.ServerReflection, transport());
-  async function* requests() {
-    yield create(reflectionV1.ServerReflectionRequestSchema, {
-      messageRequest: { case: 'listServices', value: '' },
-    });
-    yield create(reflectionV1.ServerReflectionRequestSchema, {
-      messageRequest: { case: 'fileContainingSymbol', value: 'toolmesh.v1.ToolService' },
-    });
-  }
-  const answers = [];
-  for await (const res of reflection.serverReflectionInfo(requests())) answers.push(res);
-  expect(answers).toHaveLength(2);
-  const list = answers[0]?.messageResponse;
-  expect(list?.case).toBe('listServicesResponse');
-  const names = list?.case === 'listServicesResponse' ? list.value.service.map((s) => s.name) : [];
-  expect(names).toEqual(
-    expect.arrayContaining([
-      'toolmesh.v1.ToolService',
-      'toolmesh.v1.TaskService',
-      'grpc.health.v1.Health',
-      'grpc.reflection.v1.ServerReflection',
-      'grpc.reflection.v1alpha.ServerReflection',
-    ]),
-  );
-  expect(answers[1]?.messageResponse.case).toBe('fileDescriptorResponse');
-});
-
 test('httpRoutes or cors on a gRPC-only server are refused at construction', () => {
   expect(() =>
     createServer({ logger, services: [], httpRoutes: [{ path: '/mcp', handler: () => {} }] }),
@@ -358,38 +138,266 @@ test('httpRoutes or cors on a gRPC-only server are refused at construction', () 
   ).toThrow(/protocols: 'all'/);
 });
 
-test('shutdown: NOT_SERVING, in-flight calls finish, new connections are refused', async () => {
-  // The grace period runs on a clock nobody advances: shutdown can only end by draining.
-  const local = createServer({ logger, services: [toolService], clock: createManualClock() });
-  const at = `127.0.0.1:${await local.listen(0)}`;
-  local.health.setAll(true);
-  const client = createClient(ToolService, createGrpcTransport({ baseUrl: `http://${at}` }));
-  const inHandler = startSeen('drained');
-  const slow = client.invokeTool({ toolName: 'held', argumentsJson: 'drained' });
-  await inHandler;
-  const stopped = local.shutdown(60_000);
-  // The call in flight runs on past the GOAWAY, to its end.
-  held.get('drained')?.();
-  expect((await slow).outcome).toEqual({ case: 'resultJson', value: 'drained' });
-  await stopped;
-  // The port is closed: connect-node reports the refused connection itself.
-  const fresh = createClient(Health, createGrpcTransport({ baseUrl: `http://${at}` }));
-  expect(String((await errorOf(fresh.check({ service: '' }))).cause)).toContain('ECONNREFUSED');
-});
+// The same calls against both kinds of port: an internal one is a bound grpc-js server; on the
+// public one (gRPC, gRPC-Web and Connect) plain gRPC calls are handed to grpc-js stream by stream.
+describe.each([
+  ['an internal port (gRPC only)', 'grpc'],
+  ['the public port (every protocol)', 'all'],
+] as const)('%s', (_port, protocols) => {
+  let server: Server;
+  let address: string;
 
-test('shutdown: at the end of the grace period the calls left are cancelled and their handlers aborted', async () => {
-  const graceClock = createManualClock();
-  const local = createServer({ logger, services: [toolService], clock: graceClock });
-  const at = `127.0.0.1:${await local.listen(0)}`;
-  local.health.setAll(true);
-  const client = createClient(ToolService, createGrpcTransport({ baseUrl: `http://${at}` }));
-  const inHandler = startSeen('stuck');
-  const reason = abortSeen('stuck');
-  const stuck = errorOf(client.invokeTool({ toolName: 'held', argumentsJson: 'stuck' }));
-  await inHandler;
-  const stopped = local.shutdown(5_000);
-  await graceClock.advance(5_000);
-  await stopped;
-  expect(ConnectError.from(await reason).code).toBe(Code.Canceled);
-  expect([Code.Canceled, Code.Unavailable]).toContain((await stuck).code);
+  beforeAll(async () => {
+    server = createServer({
+      logger,
+      metrics,
+      clock,
+      services: [toolService, taskService],
+      interceptors: [callerInterceptor],
+      readMaxBytes: 16 * 1024,
+      protocols,
+    });
+    address = `127.0.0.1:${await server.listen(0)}`;
+    server.health.setAll(true);
+  });
+
+  afterAll(() => server.shutdown(1_000));
+
+  const transport = () => createGrpcTransport({ baseUrl: `http://${address}` });
+  const tools = () => createClient(ToolService, transport());
+
+  /** The error a call failed with; fails the test when it succeeds. */
+  async function errorOf(call: Promise<unknown>): Promise<ConnectError> {
+    try {
+      await call;
+    } catch (error) {
+      return ConnectError.from(error);
+    }
+    throw new Error('the call succeeded');
+  }
+
+  test('unary: the message, the request header in, response headers and trailers (binary too) out', async () => {
+    let header: Headers | undefined;
+    let trailer: Headers | undefined;
+    const options: CallOptions = {
+      headers: { 'x-asked': 'question', 'x-request-id': 'req-grpc-js-1' },
+      onHeader: (h) => {
+        header = h;
+      },
+      onTrailer: (t) => {
+        trailer = t;
+      },
+    };
+    const res = await tools().invokeTool({ toolName: 'echo', argumentsJson: '{"a":1}' }, options);
+    expect(res.outcome).toEqual({ case: 'resultJson', value: '{"a":1}' });
+    expect(header?.get('x-answer')).toBe('heard question');
+    // The tracing interceptor's echo of the caller's request id, as on every server.
+    expect(header?.get('x-request-id')).toBe('req-grpc-js-1');
+    expect(trailer?.get('x-trailer')).toBe('after');
+    expect(Buffer.from(trailer?.get('x-blob-bin') ?? '', 'base64')).toEqual(Buffer.from([0, 1, 2, 255]));
+    // The caller's interceptors run inside the server's: the request id is already in the context.
+    expect(seenByInterceptor).toContainEqual({ requestId: 'req-grpc-js-1', header: 'question' });
+    const handled = await metrics.getSingleMetricAsString('grpc_server_handled_total');
+    expect(handled).toMatch(
+      /grpc_server_handled_total\{grpc_type="unary",grpc_service="toolmesh.v1.ToolService",grpc_method="InvokeTool",grpc_code="OK"\} [1-9]/,
+    );
+  });
+
+  test('server streaming: every message in order, the header before them, the trailer after', async () => {
+    let header: Headers | undefined;
+    let trailer: Headers | undefined;
+    const tasks = createClient(TaskService, transport());
+    const progress: number[] = [];
+    for await (const res of tasks.watchTask(
+      { taskId: 't1' },
+      { onHeader: (h) => (header = h), onTrailer: (t) => (trailer = t) },
+    )) {
+      progress.push(res.task?.progressPercent ?? -1);
+    }
+    expect(progress).toEqual([0, 50, 100]);
+    expect(header?.get('x-stream')).toBe('open');
+    expect(trailer?.get('x-stream-end')).toBe('done');
+  });
+
+  test('a public error keeps its code, message and details (ErrorInfo, RetryInfo): unary and mid-stream', async () => {
+    const error = await errorOf(tools().invokeTool({ toolName: 'overloaded' }));
+    expect(error.code).toBe(Code.ResourceExhausted);
+    expect(error.rawMessage).toBe('too busy, come back later');
+    expect(readErrorInfo(error)).toEqual({
+      reason: 'OVERLOADED',
+      domain: 'toolmesh',
+      metadata: { limit: '4' },
+      retryAfterMs: 1500,
+    });
+    expect(isSanitizedError(error)).toBe(true);
+
+    const received: number[] = [];
+    const streamError = await errorOf(
+      (async () => {
+        for await (const res of createClient(TaskService, transport()).watchTask({ taskId: 'fails' }))
+          received.push(res.task?.progressPercent ?? -1);
+      })(),
+    );
+    expect(received).toEqual([0]);
+    expect(streamError.code).toBe(Code.Unavailable);
+    expect(streamError.rawMessage).toBe('the store went away');
+    expect(readErrorInfo(streamError)).toMatchObject({ reason: 'DEPENDENCY_UNAVAILABLE', retryAfterMs: 250 });
+  });
+
+  test('a plain Error is INTERNAL with the generic message: nothing of it reaches the caller, the log has it', async () => {
+    const error = await errorOf(tools().invokeTool({ toolName: 'broken' }));
+    expect(error.code).toBe(Code.Internal);
+    expect(error.rawMessage).toBe(statusMessage(Code.Internal));
+    expect(JSON.stringify(error.metadata.get('grpc-status-details-bin') ?? '')).not.toContain('hunter2');
+    expect(readErrorInfo(error)?.reason).toBe('INTERNAL');
+    for (const [, value] of error.metadata) expect(value).not.toContain('hunter2');
+    expect(logLines.some((line) => line.includes('hunter2'))).toBe(true);
+  });
+
+  test('a deadline that passes is DEADLINE_EXCEEDED for the caller, and aborts the handler with that reason', async () => {
+    const reason = abortSeen('wait-for-abort');
+    const error = await errorOf(tools().invokeTool({ toolName: 'wait-for-abort' }, { timeoutMs: 200 }));
+    expect(error.code).toBe(Code.DeadlineExceeded);
+    expect(ConnectError.from(await reason).code).toBe(Code.DeadlineExceeded);
+  });
+
+  test('a caller that cancels aborts the handler as CANCELED', async () => {
+    const reason = abortSeen('cancelled');
+    const inHandler = startSeen('cancelled');
+    const controller = new AbortController();
+    const call = errorOf(tools().invokeTool({ toolName: 'cancelled' }, { signal: controller.signal }));
+    await inHandler;
+    controller.abort();
+    expect((await call).code).toBe(Code.Canceled);
+    expect(ConnectError.from(await reason).code).toBe(Code.Canceled);
+  });
+
+  test('a request over readMaxBytes is RESOURCE_EXHAUSTED, a broken one INVALID_ARGUMENT', async () => {
+    const error = await errorOf(tools().invokeTool({ toolName: 'echo', argumentsJson: 'x'.repeat(20_000) }));
+    expect(error.code).toBe(Code.ResourceExhausted);
+
+    // Bytes that are no InvokeToolRequest (a length-delimited field running past the end).
+    const client = new grpc.Client(address, grpc.credentials.createInsecure());
+    try {
+      const status = await new Promise<grpc.ServiceError>((resolve, reject) =>
+        client.makeUnaryRequest(
+          '/toolmesh.v1.ToolService/InvokeTool',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          Buffer.from([0x0a, 0x7f, 0x01]),
+          (err) => (err ? resolve(err) : reject(new Error('the call succeeded'))),
+        ),
+      );
+      expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(status.details).toBe('invalid request message');
+    } finally {
+      client.close();
+    }
+  });
+
+  test('a method the implementation lacks, and one the server does not know, are UNIMPLEMENTED', async () => {
+    expect((await errorOf(tools().listTools({}))).code).toBe(Code.Unimplemented);
+    expect((await errorOf(createClient(TaskService, transport()).getTask({ taskId: 'x' }))).code).toBe(
+      Code.Unimplemented,
+    );
+    const client = new grpc.Client(address, grpc.credentials.createInsecure());
+    try {
+      const status = await new Promise<grpc.ServiceError>((resolve, reject) =>
+        client.makeUnaryRequest(
+          '/nope.Service/Nothing',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          Buffer.alloc(0),
+          (err) => (err ? resolve(err) : reject(new Error('the call succeeded'))),
+        ),
+      );
+      expect(status.code).toBe(grpc.status.UNIMPLEMENTED);
+    } finally {
+      client.close();
+    }
+  });
+
+  test('health: Check for the server and each service, Watch follows a change', async () => {
+    const health = createClient(Health, transport());
+    expect((await health.check({ service: '' })).status).toBe(ServingStatus.SERVING);
+    expect((await health.check({ service: 'toolmesh.v1.TaskService' })).status).toBe(ServingStatus.SERVING);
+    expect((await errorOf(health.check({ service: 'nope.Service' }))).code).toBe(Code.NotFound);
+
+    const controller = new AbortController();
+    const watch = health
+      .watch({ service: 'toolmesh.v1.ToolService' }, { signal: controller.signal })
+      [Symbol.asyncIterator]();
+    try {
+      expect((await watch.next()).value?.status).toBe(ServingStatus.SERVING);
+      server.health.set('toolmesh.v1.ToolService', false);
+      expect((await watch.next()).value?.status).toBe(ServingStatus.NOT_SERVING);
+    } finally {
+      server.health.set('toolmesh.v1.ToolService', true);
+      controller.abort();
+    }
+  });
+
+  test('reflection lists every service served (grpcurl list), over a bidi stream', async () => {
+    const reflection = createClient(reflectionV1.ServerReflection, transport());
+    async function* requests() {
+      yield create(reflectionV1.ServerReflectionRequestSchema, {
+        messageRequest: { case: 'listServices', value: '' },
+      });
+      yield create(reflectionV1.ServerReflectionRequestSchema, {
+        messageRequest: { case: 'fileContainingSymbol', value: 'toolmesh.v1.ToolService' },
+      });
+    }
+    const answers = [];
+    for await (const res of reflection.serverReflectionInfo(requests())) answers.push(res);
+    expect(answers).toHaveLength(2);
+    const list = answers[0]?.messageResponse;
+    expect(list?.case).toBe('listServicesResponse');
+    const names = list?.case === 'listServicesResponse' ? list.value.service.map((s) => s.name) : [];
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'toolmesh.v1.ToolService',
+        'toolmesh.v1.TaskService',
+        'grpc.health.v1.Health',
+        'grpc.reflection.v1.ServerReflection',
+        'grpc.reflection.v1alpha.ServerReflection',
+      ]),
+    );
+    expect(answers[1]?.messageResponse.case).toBe('fileDescriptorResponse');
+  });
+
+  test('shutdown: NOT_SERVING, in-flight calls finish, new connections are refused', async () => {
+    // The grace period runs on a clock nobody advances: shutdown can only end by draining.
+    const local = createServer({ logger, services: [toolService], clock: createManualClock(), protocols });
+    const at = `127.0.0.1:${await local.listen(0)}`;
+    local.health.setAll(true);
+    const client = createClient(ToolService, createGrpcTransport({ baseUrl: `http://${at}` }));
+    const inHandler = startSeen('drained');
+    const slow = client.invokeTool({ toolName: 'held', argumentsJson: 'drained' });
+    await inHandler;
+    const stopped = local.shutdown(60_000);
+    // The call in flight runs on past the GOAWAY, to its end.
+    held.get('drained')?.();
+    expect((await slow).outcome).toEqual({ case: 'resultJson', value: 'drained' });
+    await stopped;
+    // The port is closed: connect-node reports the refused connection itself.
+    const fresh = createClient(Health, createGrpcTransport({ baseUrl: `http://${at}` }));
+    expect(String((await errorOf(fresh.check({ service: '' }))).cause)).toContain('ECONNREFUSED');
+  });
+
+  test('shutdown: at the end of the grace period the calls left are cancelled and their handlers aborted', async () => {
+    const graceClock = createManualClock();
+    const local = createServer({ logger, services: [toolService], clock: graceClock, protocols });
+    const at = `127.0.0.1:${await local.listen(0)}`;
+    local.health.setAll(true);
+    const client = createClient(ToolService, createGrpcTransport({ baseUrl: `http://${at}` }));
+    const inHandler = startSeen('stuck');
+    const reason = abortSeen('stuck');
+    const stuck = errorOf(client.invokeTool({ toolName: 'held', argumentsJson: 'stuck' }));
+    await inHandler;
+    const stopped = local.shutdown(5_000);
+    await graceClock.advance(5_000);
+    await stopped;
+    expect(ConnectError.from(await reason).code).toBe(Code.Canceled);
+    expect([Code.Canceled, Code.Unavailable]).toContain((await stuck).code);
+  });
 });

@@ -7,13 +7,12 @@ import { type Http2Limits, type ListenerTlsOptions, meshHttp2Limits } from '../c
 import type { HealthRegistry } from '../health-registry.ts';
 import type { Server } from '../server.ts';
 import type { ServiceRegistration } from '../service-registration.ts';
-import { createGrpcHandler } from './create-grpc-handler.ts';
+import { addRegistrations } from './add-registrations.ts';
 import {
   createTlsCertificateProvider,
   type TlsCertificateProvider,
 } from './create-tls-certificate-provider.ts';
 import { grpcJsInternals } from './grpc-js-internals.ts';
-import { grpcServiceDefinition } from './grpc-service-definition.ts';
 
 /** Options of {@link createGrpcJsServer}. */
 export interface GrpcJsServerOptions {
@@ -61,14 +60,10 @@ export function createGrpcJsServer(options: GrpcJsServerOptions): Server {
     maxHeaderListSize: limits.maxHeaderListSize,
   };
   const shutdownController = new AbortController();
-  const handlerOptions = { interceptors: options.interceptors, shutdownSignal: shutdownController.signal };
-  for (const registration of options.registrations) {
-    const handlers: Record<string, ReturnType<typeof createGrpcHandler>> = {};
-    for (const [name, spec] of Object.entries(registration.spec.methods)) {
-      handlers[name] = createGrpcHandler(spec, handlerOptions);
-    }
-    server.addService(grpcServiceDefinition(registration.service), handlers);
-  }
+  addRegistrations(server, options.registrations, {
+    interceptors: options.interceptors,
+    shutdownSignal: shutdownController.signal,
+  });
 
   // Read (and proved usable) now, so a misconfigured process fails at start, as with connect-node.
   let provider: TlsCertificateProvider | undefined;
