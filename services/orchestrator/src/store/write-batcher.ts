@@ -93,7 +93,11 @@ export function createWriteBatcher(pool: Pool, options: WriteBatcherOptions = {}
   // Each kind's rows in one statement, kinds in their order.
   async function runKinds(db: Queryable, entries: Entry[]) {
     const byKind = new Map<WriteKind<unknown, unknown>, Entry[]>();
-    for (const e of entries) byKind.set(e.kind, [...(byKind.get(e.kind) ?? []), e]);
+    for (const e of entries) {
+      const rows = byKind.get(e.kind);
+      if (rows) rows.push(e);
+      else byKind.set(e.kind, [e]);
+    }
     const kinds = [...byKind.keys()].sort((a, b) => a.order - b.order);
     const results = new Map<Entry, unknown>();
     for (const kind of kinds) {
