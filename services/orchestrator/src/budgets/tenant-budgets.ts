@@ -58,7 +58,13 @@ export interface TenantBudgets {
 }
 
 const dayMs = 86_400_000;
-const utcDay = (now: number) => new Date(now).toISOString().slice(0, 10);
+// The day's name is asked on every model answer: formatted once per day, not per call.
+let named = { day: Number.NaN, text: '' };
+const utcDay = (now: number) => {
+  const day = Math.floor(now / dayMs);
+  if (day !== named.day) named = { day, text: new Date(day * dayMs).toISOString().slice(0, 10) };
+  return named.text;
+};
 const untilNextUtcMidnight = (now: number) => dayMs - (now % dayMs);
 
 // A sorted set of the turns running: member = turn id, score = when its slot expires.
