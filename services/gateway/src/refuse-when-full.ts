@@ -16,7 +16,7 @@ export interface RefuseWhenFullOptions {
 
 /**
  * The admission interceptor's refusal, answered before the call is parsed. Under overload most
- * calls are refused, and connect-node's whole pipeline per refused call (body, context,
+ * calls are refused, and the whole per-call pipeline for each of them (body, context,
  * interceptors, tracing, an error's trip through the promise chain) took the CPU the admitted
  * ones needed and queued the refusals behind each other. While the bound is reached, a call of
  * the bound's service whose credential authenticates gets the interceptor's refusal (same
