@@ -2,7 +2,7 @@ import type { HealthRegistry } from './health-registry.ts';
 
 /**
  * A running gRPC server with health and reflection, as `createServer` builds it: on grpc-js
- * (gRPC only) or on connect-node (gRPC, gRPC-Web and Connect on one port).
+ * (gRPC only), or gRPC on grpc-js with gRPC-Web and Connect on connect-node on one port.
  */
 export interface Server {
   readonly health: HealthRegistry;

@@ -9,7 +9,7 @@ import {
 /** A service implementation ready to be mounted on a server. */
 export interface ServiceRegistration {
   readonly service: DescService;
-  /** Mounts it on connect-node's router (the gateway's public port). */
+  /** Mounts it on connect-node's router (gRPC-Web and Connect at the gateway's public port). */
   register(router: ConnectRouter): void;
   /**
    * The implementation with each method bound to its descriptor (an absent one answers

@@ -1,5 +1,5 @@
 // The gateway's early refusal, against real servers on 127.0.0.1: while the turn bound is reached,
-// a plain gRPC chat with a valid credential is answered before connect-node's pipeline with the
+// a plain gRPC chat with a valid credential is answered before any interceptor or handler with the
 // very status the admission interceptor gives (checked on the wire against a server that refuses
 // through the interceptor), counted where operators look; a missing or wrong credential still
 // hears UNAUTHENTICATED; Connect/JSON takes the interceptor's path; a free slot serves as before.
@@ -69,7 +69,8 @@ const admission: AdmissionLimiter = createAdmissionLimiter({
 let gateway: Server;
 let gatewayPort: number;
 
-// Today's refusal: the same connect-node server, refusing through the admission interceptor only.
+// The interceptor's refusal: the same kind of server (every protocol), refusing through the admission
+// interceptor only.
 const referenceAdmission = bound();
 const reference: Server = createServer({
   logger,
