@@ -1,19 +1,9 @@
 import type { Clock } from '@toolmesh/clock';
 import type pg from 'pg';
-import { createTracedPool } from './create-traced-pool.ts';
-import { guardConnections } from './guard-connections.ts';
+import { openPool, type PoolOptions } from './open-pool.ts';
 
-/** Options of {@link createReadPool}. */
-export interface ReadPoolOptions {
-  /** postgres:// URL. */
-  url: string;
-  max: number;
-  applicationName?: string;
-  /** The ceiling of any statement, deadline or not. */
-  statementTimeoutMs: number;
-  /** Times the connection breaker and the deadlines of {@link queryWithDeadline}. */
-  clock?: Clock;
-}
+/** Options of {@link createReadPool}; its clock also times the deadlines of queryWithDeadline. */
+export type ReadPoolOptions = PoolOptions;
 
 /** What {@link queryWithDeadline} needs to know about a read pool. */
 export interface ReadPoolSettings {
@@ -45,16 +35,7 @@ function withReadOnlyOption(url: string): string {
  * still cannot write (SQLSTATE 25006). Traced and guarded like the main pool.
  */
 export function createReadPool(options: ReadPoolOptions): pg.Pool {
-  const pool = createTracedPool({
-    connectionString: withReadOnlyOption(options.url),
-    max: options.max,
-    application_name: options.applicationName,
-    statement_timeout: options.statementTimeoutMs,
-    connectionTimeoutMillis: 10_000,
-  });
-  // An idle client losing its connection (database restart) must not crash the process.
-  pool.on('error', () => {});
-  guardConnections(pool, { clock: options.clock });
+  const pool = openPool({ ...options, url: withReadOnlyOption(options.url) });
   readPools.set(pool, { clock: options.clock });
   return pool;
 }

@@ -1,9 +1,8 @@
 import type { Clock } from '@toolmesh/clock';
 import type pg from 'pg';
 import { createReadPool } from './create-read-pool.ts';
-import { createTracedPool } from './create-traced-pool.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.ts';
-import { guardConnections } from './guard-connections.ts';
+import { openPool } from './open-pool.ts';
 
 /** Options of {@link openDatabase}. */
 export interface DatabaseOptions {
@@ -48,23 +47,9 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   }
   const max = options.maxConnections ?? 10;
   const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
-  const pool = createTracedPool({
-    connectionString: url,
-    max,
-    application_name: options.applicationName,
-    statement_timeout: statementTimeoutMs,
-    connectionTimeoutMillis: 10_000,
-  });
-  // An idle client losing its connection (database restart) must not crash the process.
-  pool.on('error', () => {});
-  guardConnections(pool, { clock: options.clock });
-  const readPool = createReadPool({
-    url,
-    max: options.maxReadConnections ?? max,
-    applicationName: options.applicationName,
-    statementTimeoutMs,
-    clock: options.clock,
-  });
+  const common = { url, applicationName: options.applicationName, statementTimeoutMs, clock: options.clock };
+  const pool = openPool({ ...common, max });
+  const readPool = createReadPool({ ...common, max: options.maxReadConnections ?? max });
   return {
     pool,
     readPool,

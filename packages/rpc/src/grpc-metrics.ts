@@ -83,16 +83,18 @@ const grpcTypes: Record<DescMethod['methodKind'], string> = {
   bidi_streaming: 'bidi_stream',
 };
 
+const labelsOf = (method: DescMethod): Labels => ({
+  grpc_type: grpcTypes[method.methodKind],
+  grpc_service: method.parent.typeName,
+  grpc_method: method.name,
+});
+
 function meter(side: 'server' | 'client', registry: Registry): Interceptor {
   const m = familiesOf(side, registry);
   // The server receives requests and sends responses; the client the other way round.
   const [countRequest, countResponse] = side === 'server' ? [m.received, m.sent] : [m.sent, m.received];
   return (next) => async (req) => {
-    const labels: Labels = {
-      grpc_type: grpcTypes[req.method.methodKind],
-      grpc_service: req.service.typeName,
-      grpc_method: req.method.name,
-    };
+    const labels = labelsOf(req.method);
     m.started.inc(labels);
     const started = performance.now();
     const done = (error?: unknown) => {
@@ -148,11 +150,7 @@ export function recordServerCallAnsweredEarly(
   seconds: number,
 ): void {
   const m = familiesOf('server', registry);
-  const labels: Labels = {
-    grpc_type: grpcTypes[method.methodKind],
-    grpc_service: method.parent.typeName,
-    grpc_method: method.name,
-  };
+  const labels = labelsOf(method);
   m.started.inc(labels);
   m.received.inc(labels);
   m.handled.inc({ ...labels, grpc_code: grpcCodeName(error) });
