@@ -52,7 +52,10 @@ export interface ServerOptions {
   cors?: CorsOptions;
   /** Records the grpc_server_* series of every call here (the process's registry); none without. */
   metrics?: Registry;
-  /** Times the shutdown grace period and the checks of the TLS files; default the system clock. */
+  /**
+   * Times the shutdown grace period, the checks of the TLS files and the deadlines of plain gRPC
+   * calls; default the system clock.
+   */
   clock?: Clock;
   /**
    * Serve over mutual TLS: HTTP/2 and HTTP/1.1 by ALPN, only to clients whose certificate the
@@ -167,6 +170,7 @@ export function createServer(options: ServerOptions): Server {
     interceptors,
     readMaxBytes,
     shutdownSignal: shutdownController.signal,
+    clock,
   });
   const serveGrpcCall = options.earlyRefusal
     ? withEarlyRefusal(options.earlyRefusal, options.metrics, serveGrpc)

@@ -8,6 +8,7 @@ import type {
   handleUnaryCall,
   UntypedHandleCall,
 } from '@grpc/grpc-js';
+import type { Clock } from '@toolmesh/clock';
 import { publicError, withErrorInfo } from '../error-details.ts';
 import { sanitizedErrorHeader } from '../sanitized-error.ts';
 import { type CallHandlerContext, callHandlerContext, type GrpcServerCall } from './call-handler-context.ts';
@@ -25,6 +26,8 @@ export interface GrpcHandlerOptions {
   interceptors: Interceptor[];
   /** Aborts every call's signal at the end of the server's grace period. */
   shutdownSignal: AbortSignal;
+  /** Times each call's deadline. */
+  clock: Clock;
 }
 
 // As connect-node's server answers it (through the listener's rewrite): the caller's
@@ -130,12 +133,12 @@ async function respondWithStream(
  * the handler's headers and trailers, or the error's status with its details.
  */
 export function createGrpcHandler(spec: MethodImplSpec, options: GrpcHandlerOptions): UntypedHandleCall {
-  const { interceptors, shutdownSignal } = options;
+  const { interceptors, shutdownSignal, clock } = options;
   switch (spec.kind) {
     case 'unary': {
       const handler: handleUnaryCall<unknown, unknown> = (call, callback) => {
         if (call.request instanceof UndecodableRequest) return callback(undecodableStatus());
-        const ctx = callHandlerContext(call, spec, shutdownSignal);
+        const ctx = callHandlerContext(call, spec, shutdownSignal, clock);
         invokeUnaryImplementation(spec, ctx, call.request as never, interceptors).then(
           (message) => {
             sendHeader(call, ctx);
@@ -157,7 +160,7 @@ export function createGrpcHandler(spec: MethodImplSpec, options: GrpcHandlerOpti
           call.emit('error', undecodableStatus());
           return;
         }
-        const ctx = callHandlerContext(call, spec, shutdownSignal);
+        const ctx = callHandlerContext(call, spec, shutdownSignal, clock);
         const responses = transformInvokeImplementation(
           spec,
           ctx,
@@ -169,7 +172,7 @@ export function createGrpcHandler(spec: MethodImplSpec, options: GrpcHandlerOpti
     }
     case 'bidi_streaming': {
       const handler: handleBidiStreamingCall<unknown, unknown> = (call) => {
-        const ctx = callHandlerContext(call, spec, shutdownSignal);
+        const ctx = callHandlerContext(call, spec, shutdownSignal, clock);
         const requests = requestsOf(call, ctx.signal);
         const responses = transformInvokeImplementation(spec, ctx, interceptors)(requests as never);
         void respondWithStream(call, ctx, responses);
@@ -178,7 +181,7 @@ export function createGrpcHandler(spec: MethodImplSpec, options: GrpcHandlerOpti
     }
     case 'client_streaming': {
       const handler: handleClientStreamingCall<unknown, unknown> = (call, callback) => {
-        const ctx = callHandlerContext(call, spec, shutdownSignal);
+        const ctx = callHandlerContext(call, spec, shutdownSignal, clock);
         const requests = requestsOf(call, ctx.signal);
         const responses = transformInvokeImplementation(spec, ctx, interceptors)(requests as never);
         void (async () => {

@@ -63,6 +63,7 @@ export function createGrpcJsServer(options: GrpcJsServerOptions): Server {
   addRegistrations(server, options.registrations, {
     interceptors: options.interceptors,
     shutdownSignal: shutdownController.signal,
+    clock: options.clock,
   });
 
   // Read (and proved usable) now, so a misconfigured process fails at start, as with connect-node.

@@ -1,6 +1,7 @@
 import type http2 from 'node:http2';
 import type { Interceptor } from '@connectrpc/connect';
 import { Server as GrpcServer } from '@grpc/grpc-js';
+import type { Clock } from '@toolmesh/clock';
 import type { ServiceRegistration } from '../service-registration.ts';
 import { addRegistrations } from './add-registrations.ts';
 import { grpcJsInternals } from './grpc-js-internals.ts';
@@ -15,6 +16,8 @@ export interface GrpcStreamHandlerOptions {
   readMaxBytes: number;
   /** Aborts every call's signal at the end of the server's grace period. */
   shutdownSignal: AbortSignal;
+  /** Times each call's deadline. */
+  clock: Clock;
 }
 
 /** Serves one HTTP/2 stream that carries a gRPC call. */
@@ -37,6 +40,7 @@ export function createGrpcStreamHandler(options: GrpcStreamHandlerOptions): Grpc
   addRegistrations(server, options.registrations, {
     interceptors: options.interceptors,
     shutdownSignal: options.shutdownSignal,
+    clock: options.clock,
   });
   return grpcJsInternals(server).serveStream;
 }
