@@ -1,5 +1,6 @@
 import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
+import { eventLoopSamplingMs } from '@toolmesh/telemetry';
 import type { OverloadJob, OverloadLevel, OverloadMessage } from './overload-job.ts';
 import { readCpuMs, readRssBytes } from './process-stats.ts';
 import { seedExpectation, seedQuestion } from './seed-question.ts';
@@ -47,12 +48,14 @@ export interface OverloadResult {
   rows: OverloadRow[];
 }
 
-// The gateway's event-loop delay p99 since the previous read (prom-client resets it on each read).
+// The gateway's event-loop delay p99 since the previous read (prom-client resets it on each
+// read): the metric is the time between two samples, so the sampling interval comes off.
 async function loopDelayP99Ms(metricsUrl: string | undefined): Promise<number> {
   if (!metricsUrl) return 0;
   const text = await (await fetch(metricsUrl)).text();
   const line = text.split('\n').find((l) => l.startsWith('nodejs_eventloop_lag_p99_seconds'));
-  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) * 1000 : 0;
+  if (!line) return 0;
+  return Math.max(0, Number(line.slice(line.lastIndexOf(' ') + 1)) * 1000 - eventLoopSamplingMs);
 }
 
 // The admission bound a process reports now (toolmesh_turns_admission_limit).

@@ -5,6 +5,8 @@ import { createGrpcClient, readErrorInfo } from '@toolmesh/rpc';
 import type { OverloadJob, OverloadLevel } from './overload-job.ts';
 import { summarize } from './summarize.ts';
 
+// How often the generator samples its own event loop, in ms.
+const loopSamplingMs = 10;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 /**
@@ -38,7 +40,7 @@ export async function runOverloadLevel(
 
   // The generator's own load: a refusal it reads late is counted late, so a busy generator
   // would be taken for a slow server.
-  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  const loopDelay = monitorEventLoopDelay({ resolution: loopSamplingMs });
   let cpuBefore = process.cpuUsage();
   const windowOpened = setTimeout(() => {
     loopDelay.enable();
@@ -109,7 +111,8 @@ export async function runOverloadLevel(
     retryHint: summarize(hints),
     errors,
     generatorCores: (cpu.user + cpu.system) / 1_000 / elapsedMs,
-    generatorLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+    // The histogram holds the time between two samples: the delay is that less the interval.
+    generatorLoopDelayP99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - loopSamplingMs),
     ...(firstError ? { firstError } : {}),
   };
 }

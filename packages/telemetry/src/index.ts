@@ -13,7 +13,11 @@ export {
 } from '@opentelemetry/api';
 export { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 export { createLogger, type Logger, type LoggerOptions } from './create-logger.ts';
-export { createMetricsRegistry, type MetricsRegistryOptions } from './create-metrics-registry.ts';
+export {
+  createMetricsRegistry,
+  eventLoopSamplingMs,
+  type MetricsRegistryOptions,
+} from './create-metrics-registry.ts';
 export { alwaysSensitive, maskSensitive, maskSensitiveJson } from './mask-sensitive.ts';
 export {
   acceptRequestId,
