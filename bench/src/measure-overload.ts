@@ -3,6 +3,7 @@ import { loadavg } from 'node:os';
 import { eventLoopSamplingMs } from '@toolmesh/telemetry';
 import type { OverloadJob, OverloadLevel, OverloadMessage } from './overload-job.ts';
 import { readCpuMs, readRssBytes } from './process-stats.ts';
+import { type GcPauses, gcPausesBetween, readGcPauses } from './read-gc-pauses.ts';
 import { seedExpectation, seedQuestion } from './seed-question.ts';
 import { type BenchDatabase, benchApiKey, startBenchMesh } from './start-bench-mesh.ts';
 
@@ -35,6 +36,8 @@ export interface OverloadRow extends OverloadLevel {
   gatewayCpuMsPerCall: number;
   /** The gateway's event-loop delay p99 over the level (its own /metrics), ms: how long any request waited for it. */
   gatewayLoopDelayP99Ms: number;
+  /** The gateway's GC pauses during the level (warm-up included). */
+  gatewayGc: GcPauses;
   /** 1-minute load average when the level started: other work on the machine. */
   loadAverage: number;
   /** The admission bound of the gateway and of the orchestrator when the level ended (/metrics). */
@@ -110,6 +113,7 @@ async function measureMesh(
       const loadAverage = loadavg()[0] ?? 0;
       const metricsUrl = mesh.mesh.metricsUrls.gateway;
       await loopDelayP99Ms(metricsUrl);
+      const gcBefore = await readGcPauses(metricsUrl);
       const gatewayCpuMs = () => (pids.gateway ? readCpuMs(pids.gateway) : 0);
       const cpuBefore = gatewayCpuMs();
       let cpuAtWindow: number | undefined;
@@ -146,6 +150,7 @@ async function measureMesh(
           gatewayCores: (cpuAtEnd - cpuBefore) / (performance.now() - startedAt),
           gatewayCpuMsPerCall: cpuAtWindow !== undefined && calls ? (cpuAtEnd - cpuAtWindow) / calls : 0,
           gatewayLoopDelayP99Ms: await loopDelayP99Ms(metricsUrl),
+          gatewayGc: gcPausesBetween(gcBefore, await readGcPauses(metricsUrl)),
           loadAverage,
           boundAtEnd: {
             gateway: await admissionBound(metricsUrl),
