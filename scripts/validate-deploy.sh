@@ -330,7 +330,13 @@ for (const svc of readdirSync('services').filter((s) => existsSync(`services/${s
   try {
     cmdArgs = JSON.parse(cmd ?? 'null');
   } catch {}
-  if (JSON.stringify(cmdArgs) !== JSON.stringify(wantCmd)) problems.push(`CMD must be ${JSON.stringify(wantCmd)} (exec form)`);
+  // Node's own options (e.g. a heap size) may stand between node and the entry.
+  const cmdOk =
+    Array.isArray(cmdArgs) &&
+    cmdArgs[0] === wantCmd[0] &&
+    cmdArgs.at(-1) === wantCmd[1] &&
+    cmdArgs.slice(1, -1).every((a) => typeof a === 'string' && a.startsWith('--'));
+  if (!cmdOk) problems.push(`CMD must be ${JSON.stringify(wantCmd)}, Node options allowed before the entry (exec form)`);
   if (!existsSync(wantCmd[1])) problems.push(`${wantCmd[1]} does not exist`);
   if (!final.some((i) => i.op === 'HEALTHCHECK')) problems.push('no HEALTHCHECK');
   const ci = ins.find((i) => i.op === 'RUN' && /\bnpm ci\b/.test(i.args));

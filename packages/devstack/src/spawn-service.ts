@@ -22,6 +22,8 @@ export interface SpawnServiceOptions {
   name: string;
   /** Entry file, run by the same Node binary as the launcher. */
   entry: string;
+  /** Node's own options before the entry (e.g. V8 heap sizes); default none. */
+  nodeArgs?: readonly string[];
   env: NodeJS.ProcessEnv;
   onLine?: (name: string, line: string) => void;
 }
@@ -33,7 +35,7 @@ export interface SpawnServiceOptions {
  * launcher, which stops the services in order (the gateway first, the database last).
  */
 export function spawnService(options: SpawnServiceOptions): ServiceProcess {
-  const child = spawn(process.execPath, [options.entry], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.entry], {
     env: options.env,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     detached: true,

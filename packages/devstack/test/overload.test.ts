@@ -111,6 +111,14 @@ async function drain(stream: AsyncIterable<{ event: { case: string | undefined }
   return events;
 }
 
+test("every gateway is started with a small young generation, the orchestrator with V8's default", async () => {
+  for (const name of ['gateway', 'gateway#2']) {
+    const args = mesh.processes.get(name)?.child.spawnargs ?? [];
+    expect([name, args.slice(1, -1)]).toEqual([name, ['--max-semi-space-size=8']]);
+  }
+  expect(mesh.processes.get('orchestrator')?.child.spawnargs.slice(1, -1)).toEqual([]);
+});
+
 test('a gateway full of turns refuses the next at once, before forwarding it; admits again once they end', async () => {
   holding = true;
   const { done: chat } = await startHeld(() => chatVia(0, 'dev-key-u1001').chat({ message: 'first' }));
