@@ -1,9 +1,9 @@
 import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { eventLoopSamplingMs } from '@toolmesh/telemetry';
+import { type GcPauses, gcPausesBetween, gcPausesOf } from './gc-pauses-of.ts';
 import type { OverloadJob, OverloadLevel, OverloadMessage } from './overload-job.ts';
 import { readCpuMs, readRssBytes } from './process-stats.ts';
-import { type GcPauses, gcPausesBetween, readGcPauses } from './read-gc-pauses.ts';
 import { seedExpectation, seedQuestion } from './seed-question.ts';
 import { type BenchDatabase, benchApiKey, startBenchMesh } from './start-bench-mesh.ts';
 
@@ -51,23 +51,27 @@ export interface OverloadResult {
   rows: OverloadRow[];
 }
 
-// The gateway's event-loop delay p99 since the previous read (prom-client resets it on each
-// read): the metric is the time between two samples, so the sampling interval comes off.
-async function loopDelayP99Ms(metricsUrl: string | undefined): Promise<number> {
-  if (!metricsUrl) return 0;
-  const text = await (await fetch(metricsUrl)).text();
-  const line = text.split('\n').find((l) => l.startsWith('nodejs_eventloop_lag_p99_seconds'));
-  if (!line) return 0;
-  return Math.max(0, Number(line.slice(line.lastIndexOf(' ') + 1)) * 1000 - eventLoopSamplingMs);
+// A process's /metrics as text ('' without an endpoint). Reading it resets prom-client's
+// event-loop histogram, so one read per level end serves every figure below.
+async function scrape(metricsUrl: string | undefined): Promise<string> {
+  return metricsUrl ? (await fetch(metricsUrl)).text() : '';
 }
 
-// The admission bound a process reports now (toolmesh_turns_admission_limit).
-async function admissionBound(metricsUrl: string | undefined): Promise<number> {
-  if (!metricsUrl) return 0;
-  const text = await (await fetch(metricsUrl)).text();
-  const line = text.split('\n').find((l) => l.startsWith('toolmesh_turns_admission_limit'));
+// The value of a metric's first series (0 when absent).
+function firstValue(text: string, name: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(name));
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
 }
+
+// The event-loop delay p99 since the previous read: the metric is the time between two
+// samples, so the sampling interval comes off.
+function loopDelayP99Ms(text: string): number {
+  const seconds = firstValue(text, 'nodejs_eventloop_lag_p99_seconds');
+  return seconds ? Math.max(0, seconds * 1000 - eventLoopSamplingMs) : 0;
+}
+
+// The admission bound a process reports now.
+const admissionBound = (text: string) => firstValue(text, 'toolmesh_turns_admission_limit');
 
 function runLevel(job: OverloadJob, timeoutMs: number, onWindowOpen: () => void): Promise<OverloadLevel> {
   const child = fork(new URL('./overload-worker.ts', import.meta.url), [], {
@@ -112,8 +116,8 @@ async function measureMesh(
       let orchestratorRss = 0;
       const loadAverage = loadavg()[0] ?? 0;
       const metricsUrl = mesh.mesh.metricsUrls.gateway;
-      await loopDelayP99Ms(metricsUrl);
-      const gcBefore = await readGcPauses(metricsUrl);
+      // Also resets the loop-delay histogram: the level's p99 is read at its end.
+      const gcBefore = gcPausesOf(await scrape(metricsUrl));
       const gatewayCpuMs = () => (pids.gateway ? readCpuMs(pids.gateway) : 0);
       const cpuBefore = gatewayCpuMs();
       let cpuAtWindow: number | undefined;
@@ -141,6 +145,7 @@ async function measureMesh(
           },
         );
         const cpuAtEnd = gatewayCpuMs();
+        const gatewayMetrics = await scrape(metricsUrl);
         const calls = level.admitted + level.rejected + level.errors;
         rows.push({
           ...level,
@@ -149,12 +154,12 @@ async function measureMesh(
           orchestratorRssBytes: orchestratorRss,
           gatewayCores: (cpuAtEnd - cpuBefore) / (performance.now() - startedAt),
           gatewayCpuMsPerCall: cpuAtWindow !== undefined && calls ? (cpuAtEnd - cpuAtWindow) / calls : 0,
-          gatewayLoopDelayP99Ms: await loopDelayP99Ms(metricsUrl),
-          gatewayGc: gcPausesBetween(gcBefore, await readGcPauses(metricsUrl)),
+          gatewayLoopDelayP99Ms: loopDelayP99Ms(gatewayMetrics),
+          gatewayGc: gcPausesBetween(gcBefore, gcPausesOf(gatewayMetrics)),
           loadAverage,
           boundAtEnd: {
-            gateway: await admissionBound(metricsUrl),
-            orchestrator: await admissionBound(mesh.mesh.metricsUrls.orchestrator),
+            gateway: admissionBound(gatewayMetrics),
+            orchestrator: admissionBound(await scrape(mesh.mesh.metricsUrls.orchestrator)),
           },
         });
       } finally {

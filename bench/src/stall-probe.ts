@@ -25,6 +25,9 @@ interface Stall {
   involuntarySwitches: number;
 }
 
+// How often the loop is sampled, in ms: a gap is the time between two samples less this.
+const samplingMs = 10;
+
 function probe(directory: string): void {
   const startedAt = performance.now();
   const stalls: Stall[] = [];
@@ -45,7 +48,7 @@ function probe(directory: string): void {
     }
   }).observe({ entryTypes: ['gc'] });
 
-  const loop = monitorEventLoopDelay({ resolution: 10 });
+  const loop = monitorEventLoopDelay({ resolution: samplingMs });
   loop.enable();
   let last = performance.now();
   let cpu = process.cpuUsage();
@@ -66,7 +69,7 @@ function probe(directory: string): void {
     last = now;
     cpu = process.cpuUsage();
     usage = nextUsage;
-  }, 10).unref();
+  }, samplingMs).unref();
 
   process.once('exit', () => {
     // The first gap is start-up (module loading), not a stall under load.
@@ -89,7 +92,7 @@ function probe(directory: string): void {
         stalledMs: gapMs,
         onCpuShare: gapMs ? Math.round((100 * onCpuMs) / gapMs) / 100 : 0,
         afterGcShare: gapMs ? Math.round((100 * afterGcMs) / gapMs) / 100 : 0,
-        loopDelayP99Ms: Math.round(loop.percentile(99) / 1e6 - 10),
+        loopDelayP99Ms: Math.round(loop.percentile(99) / 1e6 - samplingMs),
         gcPausesOver20Ms: pauses.filter((p) => p.ms > 20).length,
         longestGcMs: Math.max(0, ...pauses.map((p) => p.ms)),
         stallLog: counted,

@@ -7,17 +7,13 @@ export interface GcPauses {
   over100Ms: number;
 }
 
-const noPauses: GcPauses = { totalMs: 0, count: 0, over10Ms: 0, over100Ms: 0 };
-
-/** Reads the GC pause histogram of a metrics endpoint, summed over the kinds of collection. */
-export async function readGcPauses(metricsUrl: string | undefined): Promise<GcPauses> {
-  if (!metricsUrl) return noPauses;
-  const text = await (await fetch(metricsUrl)).text();
+/** The GC pause histogram in a process's /metrics text, summed over the kinds of collection. */
+export function gcPausesOf(metricsText: string): GcPauses {
   let totalMs = 0;
   let count = 0;
   let upTo10Ms = 0;
   let upTo100Ms = 0;
-  for (const line of text.split('\n')) {
+  for (const line of metricsText.split('\n')) {
     if (!line.startsWith('nodejs_gc_duration_seconds')) continue;
     const value = Number(line.slice(line.lastIndexOf(' ') + 1));
     if (line.startsWith('nodejs_gc_duration_seconds_sum')) totalMs += value * 1000;
