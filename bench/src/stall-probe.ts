@@ -13,6 +13,9 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics } from 'node:v8';
 
+// How often the loop is sampled, in ms: a gap is the time between two samples less this.
+const samplingMs = 10;
+
 const match = process.env.BENCH_STALL_PROBE;
 const entry = process.argv[1] ?? '';
 if (match && entry.includes(match)) probe(new URL('../results/', import.meta.url).pathname);
@@ -24,9 +27,6 @@ interface Stall {
   voluntarySwitches: number;
   involuntarySwitches: number;
 }
-
-// How often the loop is sampled, in ms: a gap is the time between two samples less this.
-const samplingMs = 10;
 
 function probe(directory: string): void {
   const startedAt = performance.now();
