@@ -169,3 +169,83 @@ test('narrowing picks exactly what ranking the whole registry would, for any lim
     }
   }
 });
+
+test('narrowing matches ranking the whole registry with permissions, an assistant filter and rollouts', () => {
+  const vocabulary = ['order', 'stock', 'parcel', 'invoice', 'refund', 'carrier', 'price', 'city'];
+  let seed = 11;
+  const random = (n: number) => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return seed % n;
+  };
+  const permissions = ['x:read', 'y:read', 'z:write'];
+  const describe = () => Array.from({ length: 1 + random(3) }, () => vocabulary[random(8)]).join(' ');
+  type Tool = ReturnType<typeof makeTool>;
+  const makeTool = (name: string, permission: string, description: string) => ({
+    definition: create(ToolDefinitionSchema, { name, description, metadata: { permission } }),
+    parameters: { type: 'object' },
+    validate: () => undefined,
+    endpoints: [],
+  });
+  const registry: (Tool & { forConversation?: (id: string) => Tool })[] = Array.from(
+    { length: 300 },
+    (_, i) => {
+      const name = `tool_${i}`;
+      const tool = makeTool(name, permissions[random(3)] as string, describe());
+      if (i % 37 !== 5) return tool;
+      // A rollout: each conversation sees one of two versions, which differ in permission and words.
+      // "v2" is too short to be a word: it tells the versions apart without changing the ranking.
+      const next = makeTool(name, permissions[random(3)] as string, `${describe()} v2`);
+      return { ...tool, forConversation: (id: string) => (id.endsWith('b') ? next : tool) };
+    },
+  );
+  // Assistant filters, each the same function every round, as toolFilter hands them out.
+  const filters = [
+    undefined,
+    (name: string) => Number(name.slice(5)) % 3 !== 0,
+    (name: string) => name < 'tool_2',
+  ];
+  for (let round = 0; round < 60; round++) {
+    const granted = permissions.filter(() => random(3) > 0);
+    const allowed = filters[random(filters.length)];
+    const conversationId = ['', 'conv_a', 'conv_b'][random(3)] as string;
+    const asked = Array.from({ length: random(5) }, () => vocabulary[random(8)]).join(' ');
+    const usedNames = Array.from({ length: random(4) }, () => `tool_${random(registry.length)}`);
+    const history: StoredMessage[] = [
+      {
+        role: 'assistant',
+        content: null,
+        toolCalls: usedNames.map((name, i) => ({ id: `c${i}`, name, arguments: '{}' })),
+      },
+      { role: 'user', content: asked },
+    ];
+    const seen = registry.map((t) =>
+      conversationId && t.forConversation ? t.forConversation(conversationId) : t,
+    );
+    const permitted = seen.filter(
+      (t) =>
+        granted.includes(t.definition.metadata?.permission ?? '') && (!allowed || allowed(t.definition.name)),
+    );
+    const askedWords = [...new Set(asked.split(' ').filter(Boolean))];
+    const score = (t: Tool) =>
+      usedNames.includes(t.definition.name)
+        ? Number.POSITIVE_INFINITY
+        : askedWords.filter((w) => t.definition.description.split(' ').includes(w)).length;
+    for (const limit of [1, 7, 32, 500]) {
+      const ranked = permitted
+        .map((tool, index) => ({ tool, index, score: score(tool) }))
+        .sort((a, b) => b.score - a.score || a.index - b.index)
+        .slice(0, limit)
+        .map((r) => r.tool);
+      const expected = permitted
+        .filter((t) => ranked.includes(t))
+        .map((t) => `${t.definition.name}: ${t.definition.description}`);
+      const offered = offeredTools(registry, granted, {
+        history,
+        limit,
+        allowed,
+        ...(conversationId ? { conversationId } : {}),
+      }).map((t) => (t.type === 'function' ? `${t.function.name}: ${t.function.description}` : ''));
+      expect(offered).toEqual(expected);
+    }
+  }
+});

@@ -42,6 +42,7 @@ import {
   type ToolRegistry,
 } from '../src/tools/index.ts';
 import { createRepeatQuietLogger } from '../src/tools/repeat-quiet-logger.ts';
+import { offeredTools } from '../src/turn/index.ts';
 
 const logger = createLogger({ service: 'publishing-test', level: 'silent' });
 const repositoryPolicy = new URL('../../../config/publishing-policy.yaml', import.meta.url);
@@ -340,7 +341,13 @@ test('an incompatible new version is refused unless the policy forces it', async
     }),
   ]);
 
+  // One frozen list until the tools change: what model requests derive from it is kept as long.
+  const before = registry.list();
+  expect(registry.list()).toBe(before);
+  expect(Object.isFrozen(before)).toBe(true);
+
   await setPolicy(policyWith('  get_order_detail:\n    weights: { "1": 0, "2": 100 }\n    force: ["2"]\n'));
+  expect(registry.list()).not.toBe(before);
   expect(registry.refused?.()).toEqual([]);
   const conversation = randomUUID();
   expect(registry.get('get_order_detail', conversation)?.version).toBe('2');
@@ -349,6 +356,17 @@ test('an incompatible new version is refused unless the policy forces it', async
   expect(offered.map((t) => Object.keys(t.parameters.properties as object))).toEqual([
     ['order_id', 'locale'],
   ]);
+  // As a model request offers it: the registry's list, narrowed for this user and conversation.
+  const requested = offeredTools(registry.list(), user.permissions, {
+    history: [],
+    limit: 32,
+    conversationId: conversation,
+  }).flatMap((t) => (t.type === 'function' ? [t.function] : []));
+  expect(
+    requested
+      .filter((f) => f.name === 'get_order_detail')
+      .map((f) => Object.keys(f.parameters?.properties as object)),
+  ).toEqual([['order_id', 'locale']]);
 }, 30_000);
 
 test('a weighted rollout pins each conversation to a version, audit and metrics say which ran, weight 0 rolls back', async () => {

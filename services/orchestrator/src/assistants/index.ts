@@ -32,4 +32,4 @@ export {
   type ParseAssistantsFileOptions,
   parseAssistantsFile,
 } from './parse-assistants-file.ts';
-export { matchesToolPattern, toolAllowed } from './tool-allowed.ts';
+export { matchesToolPattern, toolAllowed, toolFilter } from './tool-allowed.ts';

@@ -29,3 +29,23 @@ export function matchesToolPattern(patterns: readonly string[], toolName: string
 export function toolAllowed(profile: AssistantProfile, toolName: string): boolean {
   return profile.tools === undefined || matchesToolPattern(profile.tools, toolName);
 }
+
+// One filter per tool list: a turn's profile is a copy of its variant, but the list is the
+// variant's own, and a reloaded catalog makes new lists (the old filters go with them).
+const filters = new WeakMap<readonly string[], (toolName: string) => boolean>();
+
+/**
+ * {@link toolAllowed} of one profile as a function, the same one for every turn of the same
+ * assistant variant (so what is filtered through it can be kept; see selectTools); undefined
+ * when the profile allows every tool.
+ */
+export function toolFilter(profile: AssistantProfile): ((toolName: string) => boolean) | undefined {
+  const patterns = profile.tools;
+  if (patterns === undefined) return undefined;
+  let filter = filters.get(patterns);
+  if (!filter) {
+    filter = (toolName) => matchesToolPattern(patterns, toolName);
+    filters.set(patterns, filter);
+  }
+  return filter;
+}

@@ -4,7 +4,7 @@ export { canonicalJson } from './canonical-json.ts';
 export { mergePublished, type PublishedTools, type RefusedToolInfo } from './merge-published.ts';
 export { describeRegistry } from './registry-view.ts';
 export { createResultCache } from './result-cache.ts';
-export { selectTools } from './select-tools.ts';
+export { selectTools, type ToolSelection } from './select-tools.ts';
 export { createTaskForwarder } from './task-forwarder.ts';
 export { type CollectTaskResults, createTaskResultCollector } from './task-results.ts';
 export {

@@ -41,7 +41,7 @@ export function describeRegistry(registry: ToolRegistry, principal: Principal): 
     // One entry per name: the version with the largest share, and every version during a rollout.
     tools: registry
       .list()
-      .sort((a, b) => a.definition.name.localeCompare(b.definition.name))
+      .toSorted((a, b) => a.definition.name.localeCompare(b.definition.name))
       .map((tool) => {
         const permission = tool.definition.metadata?.permission ?? '';
         const rollout = tool.rollout ?? [];

@@ -91,8 +91,12 @@ export interface ToolRegistry {
    * version with the largest share (which re-pins by conversation when executed).
    */
   get(name: string, conversationId?: string): RegisteredTool | undefined;
-  /** One tool per name, as {@link get} gives it. */
-  list(conversationId?: string): RegisteredTool[];
+  /**
+   * One tool per name, as {@link get} gives it. Without a conversation: the same frozen list
+   * until the registry's tools change, so what is derived from it can be kept as long (see
+   * toolIndex).
+   */
+  list(conversationId?: string): readonly RegisteredTool[];
   /**
    * Tools refused by the publishing policy or for disagreeing replicas or versions, with why
    * (optional, like {@link publishingPolicy}, only so registries made by hand in tests need not say).
@@ -140,6 +144,7 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
   const policy = options.endpointPolicy ?? { failureThreshold: 5, halfOpenAfterMs: 5_000 };
   const entries = new Map<string, EndpointEntry>();
   let byName = new Map<string, RegisteredTool>();
+  let listed: readonly RegisteredTool[] = Object.freeze([]);
   let refused: RefusedToolInfo[] = [];
   const clock = options.clock ?? systemClock;
   // One set of TLS files for every endpoint's client: read once and checked once, not per replica.
@@ -159,6 +164,7 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
       validators,
     ));
     validators.sweep();
+    listed = Object.freeze([...byName.values()]);
   };
   // A changed policy (owners, forced versions, weights) applies at once: rollback needs no restart.
   options.publishing?.onChange(() => rebuild());
@@ -242,9 +248,9 @@ export function createToolRegistry(options: ToolRegistryOptions): ToolRegistry {
       return conversationId && tool?.forConversation ? tool.forConversation(conversationId) : tool;
     },
     list: (conversationId) =>
-      [...byName.values()].map((tool) =>
-        conversationId && tool.forConversation ? tool.forConversation(conversationId) : tool,
-      ),
+      conversationId
+        ? listed.map((tool) => (tool.forConversation ? tool.forConversation(conversationId) : tool))
+        : listed,
     refused: () => refused,
     publishingPolicy: () => options.publishing?.current().source ?? '',
     endpoints: view,

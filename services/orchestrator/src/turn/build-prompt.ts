@@ -1,7 +1,6 @@
 import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
 import type { StoredMessage } from '../core-types.ts';
-import type { RegisteredTool } from '../tools/index.ts';
-import { selectTools } from '../tools/index.ts';
+import { type RegisteredTool, selectTools, type ToolSelection } from '../tools/index.ts';
 
 // Opening and closing delimiters of a server note in the prompt.
 const serverNoteDelimiters = { open: '<server-note>', close: '</server-note>' } as const;
@@ -77,26 +76,26 @@ export function buildPrompt(instructions: string, history: StoredMessage[]): Cha
  * chosen for the conversation (see {@link selectTools}).
  */
 export function offeredTools(
-  tools: RegisteredTool[],
+  tools: readonly RegisteredTool[],
   permissions: readonly string[],
-  selection: {
-    history: readonly StoredMessage[];
-    limit: number;
-    allowed?: (toolName: string) => boolean;
-  } = {
-    history: [],
-    limit: Number.POSITIVE_INFINITY,
-  },
+  selection: ToolSelection = { history: [], limit: Number.POSITIVE_INFINITY },
 ): ChatCompletionTool[] {
-  const allowed = selection.allowed ?? (() => true);
-  const permitted = tools.filter(
-    (t) => permissions.includes(t.definition.metadata?.permission ?? '') && allowed(t.definition.name),
-  );
-  return selectTools(permitted, selection.history, selection.limit).map((t) => {
-    const { $schema: _ignored, ...parameters } = t.parameters;
-    return {
-      type: 'function' as const,
-      function: { name: t.definition.name, description: t.definition.description, parameters },
+  return selectTools(tools, permissions, selection).map(asModelTool);
+}
+
+// A tool as the model request carries it, made once per registered tool: the same object on
+// every request (the SDK only serializes it).
+const modelTools = new WeakMap<RegisteredTool, ChatCompletionTool>();
+
+function asModelTool(tool: RegisteredTool): ChatCompletionTool {
+  let offered = modelTools.get(tool);
+  if (!offered) {
+    const { $schema: _ignored, ...parameters } = tool.parameters;
+    offered = {
+      type: 'function',
+      function: { name: tool.definition.name, description: tool.definition.description, parameters },
     };
-  });
+    modelTools.set(tool, offered);
+  }
+  return offered;
 }

@@ -1,4 +1,4 @@
-import { toolAllowed } from '../assistants/index.ts';
+import { toolFilter } from '../assistants/index.ts';
 import type { StoredMessage } from '../core-types.ts';
 import { completeWithFallback, type ModelAnswer, type ModelPool } from '../model/index.ts';
 import type { ToolRegistry } from '../tools/index.ts';
@@ -48,10 +48,11 @@ export async function callModel(
     {
       messages: fitToBudget(buildPrompt(profile.instructions, history), deps.contextBudgetTokens),
       // The schema of the version this conversation is pinned to, one tool per name.
-      tools: offeredTools(deps.registry.list(state.conversationId), ctx.principal.permissions, {
+      tools: offeredTools(deps.registry.list(), ctx.principal.permissions, {
         history,
         limit: deps.maxOfferedTools,
-        allowed: (name) => toolAllowed(profile, name),
+        allowed: toolFilter(profile),
+        conversationId: state.conversationId,
       }),
       ...(final ? { toolChoice: 'none' as const } : {}),
       ...(profile.temperature === undefined ? {} : { temperature: profile.temperature }),
