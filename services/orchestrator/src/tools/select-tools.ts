@@ -2,6 +2,9 @@ import type { StoredMessage } from '../core-types.ts';
 import { permissionOf, toolIndex, toolWords, wordsOf } from './tool-index.ts';
 import type { RegisteredTool } from './tool-registry.ts';
 
+/** Words of the latest message that rank tools; also keeps every score within a Uint16Array. */
+const maxAskedWords = 1_000;
+
 /** What narrows a request's tools: who asks, for which assistant, in which conversation. */
 export interface ToolSelection {
   /** The conversation so far: tools it used, and the user's latest message. */
@@ -114,8 +117,6 @@ export function selectTools(
 }
 
 const ascending = (a: number, b: number) => a - b;
-/** Words of the latest message that rank tools; also keeps every score within a Uint16Array. */
-const maxAskedWords = 1_000;
 
 // Positions of several ascending lists, ascending, taken one at a time: a fill stops early.
 function* ascendingMerge(lists: readonly (readonly number[])[]): Generator<number> {
