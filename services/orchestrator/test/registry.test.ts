@@ -10,6 +10,7 @@ import { createValidatorCache } from '../src/tools/argument-validator.ts';
 import { describeRegistry, type ToolEndpoint, type ToolRegistry } from '../src/tools/index.ts';
 import { mergePublished } from '../src/tools/merge-published.ts';
 import { registryAdminPermission } from '../src/tools/registry-view.ts';
+import { toolIndex } from '../src/tools/tool-index.ts';
 import { mergeReplicas } from '../src/tools/tool-registry.ts';
 import { principal } from './support/test-engine.ts';
 
@@ -152,4 +153,23 @@ test('a schema the validator refuses refuses that tool only; schemas with an $id
   expect(again.byName.get('get_order_items')?.validate({ order_id: '1' })).toBeUndefined();
   // Without a cache (every schema compiled afresh), an $id is no obstacle either.
   expect([...mergePublished(published, logger).byName.keys()]).toHaveLength(2);
+});
+
+test('selection indexes tools of one version; only a tool serving several versions is resolved per conversation', () => {
+  const { logger } = recordingLogger();
+  const versioned = (version: string) =>
+    create(ToolDefinitionSchema, { ...tool('get_b', SideEffect.READ, 'x:read'), version });
+  const merged = mergeReplicas(
+    [
+      { endpoint: endpoint('a:1'), tools: [tool('get_a', SideEffect.READ, 'x:read'), versioned('1')] },
+      { endpoint: endpoint('b:1'), tools: [versioned('2')] },
+    ],
+    logger,
+  );
+  const list = Object.freeze([...merged.values()]);
+  expect(list.map((t) => [t.definition.name, t.rollout?.length])).toEqual([
+    ['get_a', 1],
+    ['get_b', 2],
+  ]);
+  expect(toolIndex(list).rollouts).toEqual([1]);
 });
