@@ -34,7 +34,6 @@ export interface AllowedView {
  * so its permission and words, is decided per request.
  */
 export interface ToolIndex {
-  readonly tools: readonly RegisteredTool[];
   /** Position of each name in `tools`. */
   readonly positions: ReadonlyMap<string, number>;
   /** Positions of the tools in a rollout, ascending. */
@@ -59,6 +58,7 @@ const none: readonly number[] = [];
  */
 export const inRollout = (tool: RegisteredTool) =>
   tool.forConversation !== undefined && (tool.rollout === undefined || tool.rollout.length > 1);
+
 const indexes = new WeakMap<readonly RegisteredTool[], ToolIndex>();
 
 /**
@@ -105,7 +105,6 @@ function buildIndex(tools: readonly RegisteredTool[]): ToolIndex {
     group: (permission) => byPermission.get(permission) ?? none,
   };
   return {
-    tools,
     positions,
     rollouts,
     isRollout: (position) => rollout[position] === 1,
