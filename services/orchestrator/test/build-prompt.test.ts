@@ -141,10 +141,10 @@ test('narrowing picks exactly what ranking the whole registry would: any limit, 
       const name = `tool_${i}`;
       const tool = makeTool(name, permissions[random(3)] as string, describe());
       if (i % 2 === 0) {
-        // As the registry serves a tool of one version: it pins every conversation to itself.
+        // As the registry serves a tool of one version: a rollout of one, no per-conversation choice.
         const single = { ...tool, rollout: [] as { version: string; weight: number; tool: Tool }[] };
         single.rollout.push({ version: '', weight: 100, tool: single });
-        return { ...single, forConversation: () => single };
+        return single;
       }
       if (i % 37 !== 5) return tool;
       // A rollout: each conversation sees one of two versions, which differ in permission and words.

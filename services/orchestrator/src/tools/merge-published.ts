@@ -237,12 +237,14 @@ export function mergePublished(
       policy.weights(name),
     );
     const rollout: ServedVersion[] = [];
-    const pin = (conversationId: string): RegisteredTool => {
-      // Most tools have one version: no hash on every model call for them.
-      if (rollout.length === 1) return rollout[0]?.tool as RegisteredTool;
-      const version = pickVersion(conversationId, name, weights);
-      return (rollout.find((v) => v.version === version) ?? rollout[0])?.tool as RegisteredTool;
-    };
+    // Most tools serve one version: they get no `forConversation`, so no hash on every model call.
+    const pin =
+      served.length > 1
+        ? (conversationId: string): RegisteredTool => {
+            const version = pickVersion(conversationId, name, weights);
+            return (rollout.find((v) => v.version === version) ?? rollout[0])?.tool as RegisteredTool;
+          }
+        : undefined;
     for (const { group, parameters, validate } of served) {
       const weight = weights.find((w) => w.version === group.version)?.weight ?? 0;
       const tool: RegisteredTool = {
@@ -253,7 +255,7 @@ export function mergePublished(
         version: group.version,
         services: group.services,
         rollout,
-        forConversation: pin,
+        ...(pin ? { forConversation: pin } : {}),
       };
       rollout.push({ version: group.version, weight, tool });
     }

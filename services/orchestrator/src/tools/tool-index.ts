@@ -30,8 +30,8 @@ export interface AllowedView {
 /**
  * A registry list indexed once, so choosing a request's tools walks what the request is about
  * (its words, its permissions, the tools used so far) instead of every registered tool. Tools
- * in a rollout (see {@link inRollout}) are not indexed: which version a conversation sees, and
- * so its permission and words, is decided per request.
+ * in a rollout (several versions served, so with `forConversation`) are not indexed: which
+ * version a conversation sees, and so its permission and words, is decided per request.
  */
 export interface ToolIndex {
   /** Position of each name in `tools`. */
@@ -51,13 +51,6 @@ export interface ToolIndex {
 }
 
 const none: readonly number[] = [];
-
-/**
- * Whether a conversation may see another version of the tool than the list holds. The registry
- * gives every tool `forConversation`; one serving a single version answers with itself.
- */
-export const inRollout = (tool: RegisteredTool) =>
-  tool.forConversation !== undefined && (tool.rollout === undefined || tool.rollout.length > 1);
 
 const indexes = new WeakMap<readonly RegisteredTool[], ToolIndex>();
 
@@ -83,7 +76,7 @@ function buildIndex(tools: readonly RegisteredTool[]): ToolIndex {
   const byPermission = new Map<string, number[]>();
   tools.forEach((tool, position) => {
     positions.set(tool.definition.name, position);
-    if (inRollout(tool)) {
+    if (tool.forConversation) {
       rollouts.push(position);
       rollout[position] = 1;
       return;

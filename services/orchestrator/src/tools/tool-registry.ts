@@ -38,7 +38,10 @@ export interface RegisteredTool {
   readonly services?: readonly string[];
   /** Every served version of the name with its share of conversations, oldest first. */
   readonly rollout?: readonly ServedVersion[];
-  /** The version conversation `conversationId` uses (sticky; see pickVersion). */
+  /**
+   * The version conversation `conversationId` uses (sticky; see pickVersion); present only
+   * while several versions of the name are served.
+   */
   forConversation?(conversationId: string): RegisteredTool;
 }
 
