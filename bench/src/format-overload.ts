@@ -1,5 +1,5 @@
 import { formatTable, ms, num, pct } from './format-table.ts';
-import type { OverloadResult } from './measure-overload.ts';
+import { type OverloadResult, probe } from './measure-overload.ts';
 
 const mib = (bytes: number) => num(bytes / 2 ** 20);
 
@@ -15,6 +15,9 @@ export function formatOverload(result: OverloadResult): string {
       ms(r.admittedLatency.p99Ms),
       attempts ? pct(r.rejected / attempts) : '–',
       r.rejected ? `${ms(r.rejectionLatency.p50Ms)} / ${ms(r.rejectionLatency.p99Ms)}` : '–',
+      r.probe?.rejected
+        ? `${ms(r.probe.rejectionLatency.p50Ms)} / ${ms(r.probe.rejectionLatency.p99Ms)} (${r.probe.rejected})`
+        : '–',
       Object.entries(r.rejectedBy)
         .map(([tier, n]) => `${tier} ${n}`)
         .join(', ') || '–',
@@ -42,6 +45,7 @@ export function formatOverload(result: OverloadResult): string {
         'p99 ms',
         'rejected',
         'rejection p50 / p99 ms',
+        'probe: rejection p50 / p99 ms (n)',
         'refused by',
         'retry hint p50 ms',
         'bound at end gw / orch',
@@ -59,5 +63,8 @@ export function formatOverload(result: OverloadResult): string {
     ...result.rows
       .filter((r) => r.firstError)
       .map((r) => `- c${r.concurrency} (${r.mesh}): first error: ${r.firstError}`),
+    '',
+    `The probe, at levels past the bound: ${probe.callers} more callers in a process of their own, each starting a Chat every ${probe.paceMs} ms`,
+    "through the window, retry hints ignored: its refusals are timed by an idle event loop, the load generator's by one holding every other caller.",
   ].join('\n');
 }

@@ -42,7 +42,20 @@ export interface OverloadRow extends OverloadLevel {
   loadAverage: number;
   /** The admission bound of the gateway and of the orchestrator when the level ended (/metrics). */
   boundAtEnd: { gateway: number; orchestrator: number };
+  /**
+   * At levels past the bound: {@link probe.callers} more callers in a process of their own, each
+   * starting a Chat every {@link probe.paceMs} through the same window. They time the answers as a
+   * caller sees them whose event loop is not the one holding a thousand others (the load
+   * generator's own delays are in its figures, not in these).
+   */
+  probe?: OverloadLevel;
 }
+
+/** The probe's callers and their pace (ms between the starts of one caller's Chats). */
+export const probe = { callers: 8, paceMs: 50 } as const;
+
+// The services' MAX_TURNS_IN_FLIGHT when the run does not set it: below it nothing is refused.
+const defaultMaxTurns = 64;
 
 /** Results of {@link measureOverload}. */
 export interface OverloadResult {
@@ -127,23 +140,38 @@ async function measureMesh(
         orchestratorRss = Math.max(orchestratorRss, pids.orchestrator ? readRssBytes(pids.orchestrator) : 0);
       }, 200);
       try {
-        const level = await runLevel(
-          {
-            address: mesh.gateway,
-            apiKey: benchApiKey,
-            message: seedQuestion,
-            expect: seedExpectation,
-            concurrency,
-            warmupMs: options.warmupMs,
-            durationMs: options.durationMs,
-            callersPerConnection: 64,
-          },
-          // Callers finish the request they are in after the window: up to the chat deadline.
-          options.warmupMs + options.durationMs + 120_000,
-          () => {
+        const job: OverloadJob = {
+          address: mesh.gateway,
+          apiKey: benchApiKey,
+          message: seedQuestion,
+          expect: seedExpectation,
+          concurrency,
+          warmupMs: options.warmupMs,
+          durationMs: options.durationMs,
+          callersPerConnection: 64,
+        };
+        // Callers finish the request they are in after the window: up to the chat deadline.
+        const timeoutMs = options.warmupMs + options.durationMs + 120_000;
+        // Only past the bound, where there are refusals to time: below it the probe's callers
+        // would add to the load of the baseline level instead.
+        const probed = kind === 'bounded' && concurrency > (options.maxTurnsInFlight ?? defaultMaxTurns);
+        const [level, probeLevel] = await Promise.all([
+          runLevel(job, timeoutMs, () => {
             cpuAtWindow = gatewayCpuMs();
-          },
-        );
+          }),
+          probed
+            ? runLevel(
+                {
+                  ...job,
+                  concurrency: probe.callers,
+                  callersPerConnection: probe.callers,
+                  paceMs: probe.paceMs,
+                },
+                timeoutMs,
+                () => {},
+              )
+            : undefined,
+        ]);
         const cpuAtEnd = gatewayCpuMs();
         const gatewayMetrics = await scrape(metricsUrl);
         const calls = level.admitted + level.rejected + level.errors;
@@ -157,6 +185,7 @@ async function measureMesh(
           gatewayLoopDelayP99Ms: loopDelayP99Ms(gatewayMetrics),
           gatewayGc: gcPausesBetween(gcBefore, gcPausesOf(gatewayMetrics)),
           loadAverage,
+          ...(probeLevel ? { probe: probeLevel } : {}),
           boundAtEnd: {
             gateway: admissionBound(gatewayMetrics),
             orchestrator: admissionBound(await scrape(mesh.mesh.metricsUrls.orchestrator)),
@@ -174,9 +203,9 @@ async function measureMesh(
 
 /**
  * The mesh as `npm start` runs it (one gateway, one orchestrator, Postgres), driven with
- * Chat at each concurrency from one load-generator process: how many chats are admitted
- * per second and at what latency, how many are refused and how fast, and what the gateway
- * and the orchestrator hold in memory meanwhile. Optionally the same on a mesh whose bound
+ * Chat at each concurrency from one load-generator process, with paced probe callers beside
+ * it in another: how many chats are admitted per second and at what latency, how many are
+ * refused and how fast, and what the gateway and the orchestrator hold in memory meanwhile. Optionally the same on a mesh whose bound
  * is never reached, for the before/after.
  */
 export async function measureOverload(

@@ -12,6 +12,11 @@ export interface OverloadJob {
   durationMs: number;
   /** Callers per HTTP/2 connection: the gateway's public port takes 100 streams per connection. */
   callersPerConnection: number;
+  /**
+   * A probe instead of load: each caller starts a call every `paceMs` and ignores retry hints,
+   * so an idle process times a steady sample of answers while the load runs elsewhere.
+   */
+  paceMs?: number;
 }
 
 /** What one overload level measured, from the callers' side. */

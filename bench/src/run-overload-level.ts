@@ -84,12 +84,13 @@ export async function runOverloadLevel(
             hints.push(hint);
           }
           // Past the window's end the caller is done: its sleep must not lengthen the level.
-          await sleep(Math.min(hint * (0.5 + Math.random()), end - performance.now()));
+          if (!job.paceMs) await sleep(Math.min(hint * (0.5 + Math.random()), end - performance.now()));
         } else if (recorded) {
           errors++;
           firstError ??= error instanceof Error ? error.message : String(error);
         }
       }
+      if (job.paceMs) await sleep(Math.min(t0 + job.paceMs, end) - performance.now());
     }
   };
 
