@@ -13,8 +13,11 @@ export interface ChatRun {
 /** The processes whose CPU is counted. */
 export interface CpuSubjects {
   pids: Record<string, number>;
-  /** The Postgres backends serving the mesh's database, read after warm-up when pools are full. */
-  sqlBackends?: () => Promise<number[]>;
+  /**
+   * The Postgres backends serving the mesh's database now, listed again through each window:
+   * pools close idle connections (pg's default after 10 s) and open new ones under load.
+   */
+  sqlBackends?: () => number[];
 }
 
 /** Every load level's run, and how many calls were made in all (warm-ups included). */
@@ -42,7 +45,6 @@ export async function measureChats(
       loop.warmupMs + 60_000,
     );
     totalCalls += warm.ok + warm.errors;
-    const backends = (await subjects.sqlBackends?.()) ?? [];
     let endWindow: (() => CpuUsage) | undefined;
     // A short warm-up of its own: the new process connects before its window opens.
     const measured = { ...loop, warmupMs: Math.min(500, loop.warmupMs) };
@@ -50,7 +52,7 @@ export async function measureChats(
       onWindow: () => {
         endWindow = startCpuWindow({
           ...subjects.pids,
-          ...(backends.length ? { 'postgres backends': backends } : {}),
+          ...(subjects.sqlBackends ? { 'postgres backends': subjects.sqlBackends } : {}),
           'load generator': worker.pid,
         });
       },

@@ -41,7 +41,7 @@ export async function measureMeshEndToEnd(
   };
   let measured: Awaited<ReturnType<typeof measureChats>>;
   try {
-    measured = await measureChats(target, loops, { pids: mesh.pids(), sqlBackends: mesh.sqlBackends });
+    measured = await measureChats(target, loops, { pids: mesh.pids(), sqlBackends: mesh.sqlBackendsNow });
   } catch (error) {
     await mesh.stop();
     throw error;

@@ -18,7 +18,7 @@ export interface ScaleOutRun {
   cpuPerChatMs: { orchestrators: number; gateway: number; postgres: number; total: number };
   /** Busy share of both cores in the window. */
   machineBusy: number;
-  /** Postgres backends serving the mesh's database after warm-up (every pool of every process). */
+  /** Postgres backends serving the mesh's database, the most at once in the window (every pool of every process). */
   sqlConnections: number;
   /** SQL transactions (pg_stat_database xact_commit + xact_rollback) per chat, whole run. */
   sqlTransactionsPerChat?: number;
@@ -65,9 +65,9 @@ export async function measureScaleOut(counts: number[], loop: LoopOptions): Prom
         [loop],
         {
           pids: bench.pids(),
-          sqlBackends: async () => {
-            const pids = await bench.sqlBackends();
-            sqlConnections = pids.length;
+          sqlBackends: () => {
+            const pids = bench.sqlBackendsNow();
+            sqlConnections = Math.max(sqlConnections, pids.length);
             return pids;
           },
         },

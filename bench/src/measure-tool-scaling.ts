@@ -52,7 +52,7 @@ export async function measureToolScaling(
           };
           const { runs } = await measureChats(target, [loop], {
             pids: { ...mesh.pids(), 'bench tools': tools.pid },
-            sqlBackends: mesh.sqlBackends,
+            sqlBackends: mesh.sqlBackendsNow,
           });
           const [run] = runs;
           if (run) rows.push({ extraTools: count, run });

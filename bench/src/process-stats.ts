@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 // Linux reports CPU time in clock ticks; USER_HZ is 100 on every mainstream kernel.
 const ticksPerSecond = 100;
@@ -28,4 +28,19 @@ export function readMachineCpu(): { busy: number; total: number } {
   // idle and iowait are the 4th and 5th values.
   const idle = (values[3] ?? 0) + (values[4] ?? 0);
   return { busy: total - idle, total };
+}
+
+/** Pids of the processes whose command line (as /proc shows it: argv joined by spaces) passes `match`. */
+export function findProcesses(match: (commandLine: string) => boolean): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (match(readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ')))
+        pids.push(Number(entry));
+    } catch {
+      // Gone since the listing.
+    }
+  }
+  return pids;
 }

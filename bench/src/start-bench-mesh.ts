@@ -1,5 +1,6 @@
 import { type Mesh, type MeshOptions, type MeshPorts, startMesh } from '@toolmesh/devstack';
 import { createTestDatabase, freePort, type TestDatabase } from '@toolmesh/testkit';
+import { findProcesses } from './process-stats.ts';
 import {
   defaultAdminUrl,
   readSqlActivity,
@@ -50,6 +51,11 @@ export interface BenchMesh {
   pids(): Record<string, number>;
   /** Pids of the Postgres backends serving the mesh now (none on PGlite, which is a mesh process). */
   sqlBackends(): Promise<number[]>;
+  /**
+   * The same from the process table, without a connection of its own: cheap enough to follow
+   * the backends through a window while the pools open and close connections.
+   */
+  sqlBackendsNow(): number[];
   /** Stops every process, then reports the SQL work done (every backend has flushed its statistics by then). */
   stop(): Promise<SqlTotals | undefined>;
 }
@@ -104,6 +110,11 @@ export async function startBenchMesh(options: BenchMeshOptions): Promise<BenchMe
       database: options.database,
       pids: () => Object.fromEntries([...mesh.processes].map(([name, proc]) => [name, proc.child.pid ?? 0])),
       sqlBackends: async () => (await activity())?.backendPids ?? [],
+      // A backend's title: "postgres: <cluster>: <user> <database> <host>(<port>) <state>".
+      sqlBackendsNow: () =>
+        database
+          ? findProcesses((line) => line.startsWith('postgres: ') && line.includes(` ${database.name} `))
+          : [],
       async stop() {
         await mesh.stop();
         const after = await activity();
