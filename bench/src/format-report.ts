@@ -1,3 +1,4 @@
+import { agentBaseline } from './agent-baseline.ts';
 import type { BenchReport } from './bench-report.ts';
 import { cpuPerChat } from './cpu-per-chat.ts';
 import { formatOverload } from './format-overload.ts';
@@ -6,6 +7,7 @@ import { formatScaling } from './format-scaling.ts';
 import { formatTable, ms, num, pct, ratio } from './format-table.ts';
 import { formatTargets } from './format-targets.ts';
 import type { LoopJobResult } from './load-job.ts';
+import type { ChatRun } from './measure-chats.ts';
 import type { EndToEndResult } from './measure-end-to-end.ts';
 
 function toolHopSection(report: BenchReport): string {
@@ -49,7 +51,12 @@ function endToEndFacts(e: EndToEndResult): string[] {
   }, {});
   const toolCalls = counters.toolCalls ?? 0;
   const chats = counters.chats ?? 0;
+  const around = e.agentAround;
+  const agent = (run: ChatRun) => `${num(run.result.perSecond)} chats/s, ${ms(cpuPerChat(run).total)} ms`;
   const parts = [
+    around
+      ? `the agent at c32 right before: ${agent(around.before)}, right after: ${agent(around.after)}`
+      : '',
     toolCalls && e.system !== 'AI SDK in-process'
       ? `${pct((counters.cachedToolCalls ?? 0) / toolCalls)} of tool calls answered from the read cache`
       : '',
@@ -61,18 +68,18 @@ function endToEndFacts(e: EndToEndResult): string[] {
 
 function endToEndSection(results: EndToEndResult[]): string {
   if (!results.length) return '';
-  const aiSdk = results.find((e) => e.system === 'AI SDK in-process');
   const rows = results.flatMap((e) =>
     e.runs.map((run) => {
       const r = run.result;
-      const base = aiSdk?.runs.find((a) => a.result.concurrency === r.concurrency);
+      const base =
+        e.system === 'AI SDK in-process' ? undefined : agentBaseline({ endToEnd: results }, e, r.concurrency);
       return [
         e.system,
         String(r.concurrency),
         num(r.perSecond),
         ms(r.latency.p50Ms),
         ms(r.latency.p99Ms),
-        e === aiSdk || !base ? '–' : ratio(r.perSecond / base.result.perSecond),
+        base ? ratio(r.perSecond / base.perSecond) : '–',
         ms(cpuPerChat(run).total),
         pct(run.cpu.machineBusy),
         String(r.errors),

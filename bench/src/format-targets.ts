@@ -1,3 +1,4 @@
+import { agentBaseline } from './agent-baseline.ts';
 import type { BenchReport } from './bench-report.ts';
 import { cpuPerChat } from './cpu-per-chat.ts';
 import { formatTable, mib, num, pct, ratio } from './format-table.ts';
@@ -28,22 +29,21 @@ function toolHopRow(report: BenchReport): Row[] {
 }
 
 function endToEndRows(report: BenchReport): Row[] {
-  const aiSdk = report.endToEnd.find((e) => e.system === 'AI SDK in-process');
-  const base = aiSdk?.runs.find((r) => r.result.concurrency === 32);
-  if (!base) return [];
   return report.endToEnd
-    .filter((e) => e !== aiSdk && !e.system.includes('synchronous_commit'))
+    .filter((e) => e.system !== 'AI SDK in-process' && !e.system.includes('synchronous_commit'))
     .flatMap((mesh): Row[] => {
       const run = mesh.runs.find((r) => r.result.concurrency === 32);
-      if (!run) return [];
-      const x = run.result.perSecond / base.result.perSecond;
+      const base = agentBaseline(report, mesh, 32);
+      if (!run || !base) return [];
+      const x = run.result.perSecond / base.perSecond;
       const cpu = cpuPerChat(run).total;
-      const byCpu = cpuPerChat(base).total / cpu;
+      const byCpu = base.cpuPerChatMs / cpu;
+      const agent = base.source ? `; the agent ${base.source}: ${num(base.perSecond)} chats/s` : '';
       const rows: Row[] = [
         [
           `${mesh.system} vs AI SDK chats/s at c32`,
           '≥ 0.35× (goal 0.5×)',
-          `${ratio(x)} (by CPU per chat: ${ratio(byCpu)})`,
+          `${ratio(x)} (by CPU per chat: ${ratio(byCpu)}${agent})`,
           x >= 0.5 ? 'yes (goal too)' : x >= 0.35 ? 'yes' : 'no',
         ],
         [

@@ -16,6 +16,11 @@ export interface EndToEndResult {
   runs: ChatRun[];
   /** SQL transactions per chat over the whole run (postgres only). */
   sqlTransactionsPerChat?: number;
+  /**
+   * The AI SDK agent at c32 measured right before and right after this mesh's runs: the VM's
+   * speed drifts by the minute, so a mesh is compared with the agent around it, not minutes away.
+   */
+  agentAround?: { before: ChatRun; after: ChatRun };
 }
 
 const perChat = (sql: SqlTotals | undefined, chats: number) =>
