@@ -1,35 +1,37 @@
 import type { BenchReport } from './bench-report.ts';
 import { cpuPerChat } from './cpu-per-chat.ts';
 import { formatTable, mib, ms, num, ratio } from './format-table.ts';
+import { toolScalingBaseline } from './tool-scaling-baseline.ts';
 
 function toolScalingPart(report: BenchReport): string[] {
   const scaling = report.toolScaling;
-  const first = scaling?.[0];
+  const first = scaling && toolScalingBaseline(scaling);
   if (!scaling || !first) return [];
   const head = [
     'extra tools',
     'chats/s',
     'p50 ms',
     'p99 ms',
-    'vs first',
+    `vs ${num(first.extraTools)} (mean of its runs)`,
     'prompt tokens/chat',
     'CPU ms/chat',
   ];
-  const rows = scaling.map((row) => {
+  const rows = scaling.map((row, i) => {
     const r = row.run.result;
+    const again = scaling.slice(0, i).some((earlier) => earlier.extraTools === row.extraTools);
     return [
-      num(row.extraTools),
+      again ? `${num(row.extraTools)}, again` : num(row.extraTools),
       num(r.perSecond),
       ms(r.latency.p50Ms),
       ms(r.latency.p99Ms),
-      ratio(r.perSecond / first.run.result.perSecond),
+      ratio(r.perSecond / first.perSecond),
       num((r.counters.promptTokens ?? 0) / (r.counters.chats || 1)),
       ms(cpuPerChat(row.run).total),
       String(r.errors),
     ];
   });
   return [
-    '### 3a. Registered tools (c32; the extra tools are offered to the model with every request)',
+    '### 3a. Registered tools (c32, in the order measured; the extra tools are offered to the model with every request)',
     '',
     formatTable([...head, 'errors'], rows),
     '',

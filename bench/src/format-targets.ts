@@ -4,7 +4,9 @@ import { cpuPerChat } from './cpu-per-chat.ts';
 import { formatTable, mib, num, pct, ratio } from './format-table.ts';
 import type { LongConversationResult } from './measure-long-conversation.ts';
 import { probe } from './measure-overload.ts';
+import type { ToolScalingRow } from './measure-tool-scaling.ts';
 import type { OverloadLevel } from './overload-job.ts';
+import { toolScalingBaseline } from './tool-scaling-baseline.ts';
 
 type Row = [target: string, aim: string, measured: string, met: string];
 
@@ -105,12 +107,16 @@ function conversationRow(conv: LongConversationResult | undefined): Row[] {
 }
 
 function toolScalingRow(report: BenchReport): Row[] {
-  const first = report.toolScaling?.[0];
-  const last = report.toolScaling?.at(-1);
-  if (!first || !last || first === last) return [];
-  const cost = 1 - last.run.result.perSecond / first.run.result.perSecond;
+  const rows = report.toolScaling ?? [];
+  const first = toolScalingBaseline(rows);
+  const last = rows.reduce<ToolScalingRow | undefined>(
+    (most, row) => (!most || row.extraTools > most.extraTools ? row : most),
+    undefined,
+  );
+  if (!first || !last || last.extraTools === first.extraTools) return [];
+  const cost = 1 - last.run.result.perSecond / first.perSecond;
   // CPU per chat barely moves with other work on the machine; throughput does.
-  const cpuCost = 1 - cpuPerChat(first.run).total / cpuPerChat(last.run).total;
+  const cpuCost = 1 - first.cpuPerChatMs / cpuPerChat(last.run).total;
   const met = cost < 0.1 ? 'yes' : 'no';
   return [
     [

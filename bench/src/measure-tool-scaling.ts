@@ -17,7 +17,8 @@ export interface ToolScalingRow {
  * more read tools that the user may run — so they are registered, validated,
  * and offered to the model on every request, as real tools would be. The extra
  * service verifies the mesh's credentials like the demo services: the mesh is started
- * with keys made here, whose JWKS it is given.
+ * with keys made here, whose JWKS it is given. Rows in the order measured: every count,
+ * then the first count again.
  */
 export async function measureToolScaling(
   counts: number[],
@@ -27,7 +28,10 @@ export async function measureToolScaling(
   const rows: ToolScalingRow[] = [];
   const keys = await createBenchMeshKeys();
   try {
-    for (const count of counts) {
+    // The first level again at the end: the VM's speed drifts over the minutes the levels take,
+    // so the largest is compared with the first measured before and after it.
+    const levels = counts.length > 1 ? [...counts, counts[0] as number] : counts;
+    for (const count of levels) {
       const tools = await startChild('./tool-service-main.ts', [
         '--dummies',
         String(count),
