@@ -1,5 +1,5 @@
 import type { BenchReport } from './bench-report.ts';
-import { cpuPerChat } from './cpu-per-chat.ts';
+import { cpuPerChat, meanOfRuns } from './cpu-per-chat.ts';
 import type { EndToEndResult } from './measure-end-to-end.ts';
 
 /** What a mesh's chats/s and CPU per chat are compared with at one concurrency. */
@@ -24,8 +24,7 @@ export function agentBaseline(
   if (around && concurrency === 32) {
     const { before, after } = around;
     return {
-      perSecond: (before.result.perSecond + after.result.perSecond) / 2,
-      cpuPerChatMs: (cpuPerChat(before).total + cpuPerChat(after).total) / 2,
+      ...meanOfRuns([before, after]),
       source: `${Math.round(before.result.perSecond)} before, ${Math.round(after.result.perSecond)} after`,
     };
   }

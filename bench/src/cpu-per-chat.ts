@@ -31,3 +31,12 @@ export function cpuPerChat(run: ChatRun): CpuPerChat {
     total: sum(() => true),
   };
 }
+
+/** Chats/s and CPU per chat of the same level measured several times, averaged. */
+export function meanOfRuns(runs: readonly ChatRun[]): { perSecond: number; cpuPerChatMs: number } {
+  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / (values.length || 1);
+  return {
+    perSecond: mean(runs.map((run) => run.result.perSecond)),
+    cpuPerChatMs: mean(runs.map((run) => cpuPerChat(run).total)),
+  };
+}

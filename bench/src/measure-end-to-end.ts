@@ -46,7 +46,7 @@ export async function measureMeshEndToEnd(
   };
   let measured: Awaited<ReturnType<typeof measureChats>>;
   try {
-    measured = await measureChats(target, loops, { pids: mesh.pids(), sqlBackends: mesh.sqlBackendsNow });
+    measured = await measureChats(target, loops, { pids: mesh.pids(), sqlBackends: mesh.sqlBackends });
   } catch (error) {
     await mesh.stop();
     throw error;

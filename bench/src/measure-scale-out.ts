@@ -66,7 +66,7 @@ export async function measureScaleOut(counts: number[], loop: LoopOptions): Prom
         {
           pids: bench.pids(),
           sqlBackends: () => {
-            const pids = bench.sqlBackendsNow();
+            const pids = bench.sqlBackends();
             sqlConnections = Math.max(sqlConnections, pids.length);
             return pids;
           },

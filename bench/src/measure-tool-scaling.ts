@@ -56,7 +56,7 @@ export async function measureToolScaling(
           };
           const { runs } = await measureChats(target, [loop], {
             pids: { ...mesh.pids(), 'bench tools': tools.pid },
-            sqlBackends: mesh.sqlBackendsNow,
+            sqlBackends: mesh.sqlBackends,
           });
           const [run] = runs;
           if (run) rows.push({ extraTools: count, run });

@@ -3,18 +3,16 @@ import pg from 'pg';
 /** The machine's Postgres, as its superuser, on the maintenance database. */
 export const defaultAdminUrl = 'postgres://postgres@127.0.0.1:5432/postgres';
 
-/** What one database did so far (pg_stat_database) and which server processes serve it. */
+/** What one database did so far (pg_stat_database). */
 export interface SqlActivity {
   /** Committed and rolled-back transactions (each autocommit statement is one). */
   transactions: number;
   rowsWritten: number;
   rowsRead: number;
-  /** Pids of the Postgres backends connected to the database now. */
-  backendPids: number[];
 }
 
 /**
- * Reads pg_stat_database and pg_stat_activity for `database`. Statistics reach the
+ * Reads pg_stat_database for `database`. Statistics reach the
  * view with a delay of up to a second, so callers wait that long before reading.
  */
 export async function readSqlActivity(adminUrl: string, database: string): Promise<SqlActivity> {
@@ -27,16 +25,11 @@ export async function readSqlActivity(adminUrl: string, database: string): Promi
          FROM pg_stat_database WHERE datname = $1`,
       [database],
     );
-    const backends = await client.query<{ pid: number }>(
-      'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
-      [database],
-    );
     const row = stats.rows[0];
     return {
       transactions: Number(row?.xacts ?? 0),
       rowsWritten: Number(row?.written ?? 0),
       rowsRead: Number(row?.read ?? 0),
-      backendPids: backends.rows.map((r) => r.pid),
     };
   } finally {
     await client.end();

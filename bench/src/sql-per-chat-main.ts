@@ -5,7 +5,6 @@
 // of the same length measures the background (replica liveness, reconciler passes),
 // which is subtracted. Usage: node bench/src/sql-per-chat-main.ts [--chats 320]
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { createGatewayChatTarget } from './create-gateway-chat-target.ts';
 import { defaultAdminUrl, readSqlActivity } from './read-sql-activity.ts';
 import { seedExpectation, seedQuestion } from './seed-question.ts';
@@ -18,16 +17,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 const bench = await startBenchMesh({ database: 'postgres' });
 try {
-  const admin = new pg.Client({ connectionString: defaultAdminUrl });
-  await admin.connect();
-  const pids = await bench.sqlBackends();
-  const { rows } = await admin.query<{ datname: string }>(
-    'SELECT datname FROM pg_stat_activity WHERE pid = ANY($1::int[]) LIMIT 1',
-    [pids],
-  );
-  await admin.end();
-  const database = rows[0]?.datname;
-  if (!database) throw new Error('no backend of the mesh found');
+  const database = bench.sqlDatabase;
+  if (!database) throw new Error('the mesh runs on no Postgres database');
   const transactions = async () => (await readSqlActivity(defaultAdminUrl, database)).transactions;
   const target = createGatewayChatTarget(bench.gateway, benchApiKey, seedQuestion, seedExpectation);
 

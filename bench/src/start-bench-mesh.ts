@@ -49,13 +49,14 @@ export interface BenchMesh {
   readonly database: BenchDatabase;
   /** Pid of every service process, by name. */
   pids(): Record<string, number>;
-  /** Pids of the Postgres backends serving the mesh now (none on PGlite, which is a mesh process). */
-  sqlBackends(): Promise<number[]>;
+  /** The throwaway Postgres database the mesh runs on (none on PGlite). */
+  readonly sqlDatabase: string | undefined;
   /**
-   * The same from the process table, without a connection of its own: cheap enough to follow
-   * the backends through a window while the pools open and close connections.
+   * Pids of the Postgres backends serving the mesh now (none on PGlite, which is a mesh process),
+   * from the process table without a connection of its own: cheap enough to follow the backends
+   * through a window while the pools open and close connections.
    */
-  sqlBackendsNow(): number[];
+  sqlBackends(): number[];
   /** Stops every process, then reports the SQL work done (every backend has flushed its statistics by then). */
   stop(): Promise<SqlTotals | undefined>;
 }
@@ -109,9 +110,9 @@ export async function startBenchMesh(options: BenchMeshOptions): Promise<BenchMe
       gateway: mesh.grpcAddresses.gateway,
       database: options.database,
       pids: () => Object.fromEntries([...mesh.processes].map(([name, proc]) => [name, proc.child.pid ?? 0])),
-      sqlBackends: async () => (await activity())?.backendPids ?? [],
+      sqlDatabase: database?.name,
       // A backend's title: "postgres: <cluster>: <user> <database> <host>(<port>) <state>".
-      sqlBackendsNow: () =>
+      sqlBackends: () =>
         database
           ? findProcesses((line) => line.startsWith('postgres: ') && line.includes(` ${database.name} `))
           : [],

@@ -1,4 +1,4 @@
-import { cpuPerChat } from './cpu-per-chat.ts';
+import { meanOfRuns } from './cpu-per-chat.ts';
 import type { ToolScalingRow } from './measure-tool-scaling.ts';
 
 /** The first tool count's runs (before and after the others), which every count is compared with. */
@@ -8,16 +8,10 @@ export interface ToolScalingBaseline {
   cpuPerChatMs: number;
 }
 
-const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
-
 /** The mean of the first count's runs, or nothing without rows. */
 export function toolScalingBaseline(rows: ToolScalingRow[]): ToolScalingBaseline | undefined {
   const extraTools = rows[0]?.extraTools;
   if (extraTools === undefined) return undefined;
   const runs = rows.filter((row) => row.extraTools === extraTools).map((row) => row.run);
-  return {
-    extraTools,
-    perSecond: mean(runs.map((run) => run.result.perSecond)),
-    cpuPerChatMs: mean(runs.map((run) => cpuPerChat(run).total)),
-  };
+  return { extraTools, ...meanOfRuns(runs) };
 }
