@@ -170,10 +170,9 @@ export function createTaskWorker(options: TaskWorkerOptions): TaskWorker {
 
   // The run timeout is on the clock too: a manual clock decides when an attempt times out.
   async function attempt(tool: AsyncTool, record: TaskRecord, execution: Execution, log: Logger) {
-    const timeout = timeoutSignal(clock, tool.runTimeoutMs);
-    const signal = AbortSignal.any([execution.controller.signal, timeout.signal]);
+    const timeout = timeoutSignal(clock, tool.runTimeoutMs, execution.controller.signal);
     try {
-      await runAttempt(tool, record, execution, log, signal);
+      await runAttempt(tool, record, execution, log, timeout.signal);
     } finally {
       timeout.cancel();
     }

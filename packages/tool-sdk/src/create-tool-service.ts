@@ -125,8 +125,8 @@ export function createToolService(options: ToolServiceOptions): ServiceRegistrat
   ) {
     const started = clock.now();
     const timeoutMs = tool.metadata.timeoutMs;
-    const timeout = timeoutSignal(clock, timeoutMs);
-    const signal = AbortSignal.any([callerSignal, timeout.signal]);
+    const timeout = timeoutSignal(clock, timeoutMs, callerSignal);
+    const { signal } = timeout;
     const log = logger.child({ tool: tool.name, tool_call_id: req.toolCallId, user: principal.userId });
     const aborted = new Promise<never>((_, reject) => {
       signal.addEventListener('abort', () => reject(signal.reason), { once: true });

@@ -191,17 +191,19 @@ function callUnary(
     let headerMetadata: Metadata | undefined;
     const connection = take();
     const call = makeCall(connection, () =>
-      connection.client.makeUnaryRequest(
-        codec.path,
-        codec.serialize,
-        codec.deserialize,
-        req.message,
-        metadata,
-        callOptions,
-        (error, value) => {
-          failure = error;
-          answer = value;
-        },
+      withoutCallerStack(() =>
+        connection.client.makeUnaryRequest(
+          codec.path,
+          codec.serialize,
+          codec.deserialize,
+          req.message,
+          metadata,
+          callOptions,
+          (error, value) => {
+            failure = error;
+            answer = value;
+          },
+        ),
       ),
     );
     const cancel = () => call.cancel();
@@ -261,10 +263,10 @@ function makeCall<C extends { once(event: 'status', listener: () => void): unkno
 }
 
 /**
- * Starts a grpc-js stream call without the caller's stack trace grpc-js captures for the
- * error it may end with: that error becomes a ConnectError here, whose stack is ours, and
- * the captured trace (an Error and a frame record per stack frame, ~1 KB) would stay with
- * the call as long as the stream is open.
+ * Starts a grpc-js call without the caller's stack trace grpc-js captures for the error it
+ * may end with: that error becomes a ConnectError here, whose stack is ours. Capturing it
+ * costs ~2 µs per call, and for a stream the trace (an Error and a frame record per stack
+ * frame, ~1 KB) would stay with the call as long as the stream is open.
  */
 function withoutCallerStack<T>(start: () => T): T {
   const limit = Error.stackTraceLimit;

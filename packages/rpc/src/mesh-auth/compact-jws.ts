@@ -89,6 +89,22 @@ function parseJson(part: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+// A signer's tokens share one protected header (its key id and algorithm), so a verifier sees
+// the same few encoded headers again and again: each is decoded once. Bounded, as the headers
+// come from callers: one that sends a new header per call empties it, and only costs itself.
+const decodedHeaders = new Map<string, JWTHeaderParameters>();
+const maxDecodedHeaders = 64;
+
+function decodeHeader(part: string): JWTHeaderParameters {
+  let header = decodedHeaders.get(part);
+  if (!header) {
+    header = Object.freeze(parseJson(part)) as JWTHeaderParameters;
+    if (decodedHeaders.size >= maxDecodedHeaders) decodedHeaders.clear();
+    decodedHeaders.set(part, header);
+  }
+  return header;
+}
+
 /** A verified token's payload, with the registered claims {@link verifyCompactJws} checked. */
 export type VerifiedClaims = Record<string, unknown> & { iss: string; sub: string; exp: number; iat: number };
 
@@ -114,7 +130,7 @@ export async function verifyCompactJws(
   const parts = token.split('.');
   if (parts.length !== 3) throw new JwsError('malformed');
   const [protectedPart = '', payloadPart = '', signaturePart = ''] = parts;
-  const header = parseJson(protectedPart) as JWTHeaderParameters;
+  const header = decodeHeader(protectedPart);
   const alg = rules.algorithms.find((allowed) => allowed === header.alg);
   // No extension we understand, so any `crit` (or an unencoded payload) makes it invalid (RFC 7515 §4.1.11).
   if (!alg || header.crit !== undefined || header.b64 !== undefined) throw new JwsError('malformed');
