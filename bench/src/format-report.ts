@@ -25,6 +25,8 @@ function toolHopSection(report: BenchReport): string {
       ms(r.latency.p50Ms),
       ms(r.latency.p99Ms),
       raw ? ratio(r.latency.p50Ms / raw.result.latency.p50Ms) : '–',
+      num(row.cpuUsPerCall.server),
+      num(row.cpuUsPerCall.client),
       String(r.errors),
     ];
   });
@@ -34,7 +36,12 @@ function toolHopSection(report: BenchReport): string {
   return [
     `## 1. Tool hop (request ${hop.requestBytes} B, response ${hop.responseBytes} B)`,
     '',
-    formatTable(['path', 'conc', 'calls/s', 'p50 ms', 'p99 ms', 'p50 vs raw', 'errors'], rows),
+    formatTable(
+      ['path', 'conc', 'calls/s', 'p50 ms', 'p99 ms', 'p50 vs raw', 'server CPU µs/call', 'caller CPU µs/call', 'errors'],
+      rows,
+    ),
+    '',
+    'CPU per call is each process\'s over the measured window divided by the calls answered: the server\'s, and the load generator\'s (the calling side).',
     ...(credential
       ? [
           '',

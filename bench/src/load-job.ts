@@ -92,6 +92,8 @@ export type LoadJob = LoopJob | ConversationJob | IdleStreamsJob;
 /** A loop's result plus the target's own counters (e.g. cached tool calls). */
 export interface LoopJobResult extends LoopResult {
   counters: Record<string, number>;
+  /** The load generator's own CPU (user + system) over the measured window, in ms. */
+  cpuMs: number;
 }
 
 /** One turn of a {@link ConversationJob}. */

@@ -14,12 +14,18 @@ async function run(job: LoadJob): Promise<unknown> {
     case 'loop': {
       const target = await createTarget(job.target);
       try {
+        let from = process.cpuUsage();
         const result = await runClosedLoop(
           () => target.call(),
           job.loop,
-          () => void send({ type: 'window' }),
+          () => {
+            from = process.cpuUsage();
+            void send({ type: 'window' });
+          },
         );
-        return { ...result, counters: target.counters } satisfies LoopJobResult;
+        const used = process.cpuUsage(from);
+        const cpuMs = (used.user + used.system) / 1000;
+        return { ...result, counters: target.counters, cpuMs } satisfies LoopJobResult;
       } finally {
         await target.close();
       }

@@ -2,9 +2,10 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { InvokeToolRequestSchema, InvokeToolResponseSchema } from '@toolmesh/proto';
 import { createBenchMeshKeys } from './bench-mesh-keys.ts';
 import { echoArguments } from './create-echo-tool.ts';
-import { runInLoadWorker } from './fork-load-worker.ts';
+import { forkLoadWorker, runInLoadWorker } from './fork-load-worker.ts';
 import type { LoopJobResult, Target } from './load-job.ts';
 import { echoPath, invokeToolPath } from './raw-echo-service.ts';
+import { readCpuMs } from './process-stats.ts';
 import type { LoopOptions } from './run-closed-loop.ts';
 import { type ChildServer, startChild } from './start-child.ts';
 
@@ -21,6 +22,12 @@ export const toolHopPaths = [
 export interface ToolHopRow {
   path: (typeof toolHopPaths)[number];
   result: LoopJobResult;
+  /**
+   * CPU per answered call over the measured window, in µs: the server's process, and the
+   * load generator's (the calling side: its client, credential and executor included).
+   * Latency ratios mix both sides and the machine's scheduling; these say which side costs what.
+   */
+  cpuUsPerCall: { server: number; client: number };
 }
 
 /** Results of {@link measureToolHop}. */
@@ -66,6 +73,14 @@ export async function measureToolHop(loops: LoopOptions[]): Promise<ToolHopResul
     const tools = await startChild('./tool-service-main.ts', ['--echo', '--jwks', jwksFile]);
     children.push(tools);
     const tool = { toolName: 'echo', argumentsJson, signingKeyFile };
+    // The process that answers each path's calls.
+    const servers: Record<ToolHopRow['path'], ChildServer> = {
+      'raw: grpc-js client → grpc-js echo': raw,
+      'client half: rpc client → grpc-js canned answer': raw,
+      'server half: grpc-js client → tool-sdk service': tools,
+      'tool hop: rpc client → tool-sdk service': tools,
+      'tool hop: orchestrator executor → tool-sdk service': tools,
+    };
     const targets: Record<ToolHopRow['path'], Target> = {
       'raw: grpc-js client → grpc-js echo': {
         kind: 'raw-unary',
@@ -97,9 +112,24 @@ export async function measureToolHop(loops: LoopOptions[]): Promise<ToolHopResul
         { type: 'loop', target, loop },
         loop.warmupMs + loop.durationMs + 30_000,
       );
+    // The server's CPU from the window's start (the worker says when) to the result; the
+    // load generator counts its own over the window.
+    const measure = async (path: ToolHopRow['path'], loop: LoopOptions): Promise<ToolHopRow> => {
+      const server = servers[path].pid;
+      let from: number | undefined;
+      const worker = forkLoadWorker(
+        { type: 'loop', target: targets[path], loop },
+        loop.warmupMs + loop.durationMs + 30_000,
+        { onWindow: () => (from = readCpuMs(server)) },
+      );
+      const result = (await worker.result) as LoopJobResult;
+      const serverMs = from === undefined ? 0 : readCpuMs(server) - from;
+      const perCall = (ms: number) => (ms * 1000) / Math.max(1, result.ok);
+      return { path, result, cpuUsPerCall: { server: perCall(serverMs), client: perCall(result.cpuMs) } };
+    };
     const rows: ToolHopRow[] = [];
     for (const loop of loops) {
-      for (const path of toolHopPaths) rows.push({ path, result: await run(targets[path], loop) });
+      for (const path of toolHopPaths) rows.push(await measure(path, loop));
     }
     const serial = loops.find((loop) => loop.concurrency === 1);
     const credential = serial
