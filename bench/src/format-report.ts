@@ -37,11 +37,21 @@ function toolHopSection(report: BenchReport): string {
     `## 1. Tool hop (request ${hop.requestBytes} B, response ${hop.responseBytes} B)`,
     '',
     formatTable(
-      ['path', 'conc', 'calls/s', 'p50 ms', 'p99 ms', 'p50 vs raw', 'server CPU µs/call', 'caller CPU µs/call', 'errors'],
+      [
+        'path',
+        'conc',
+        'calls/s',
+        'p50 ms',
+        'p99 ms',
+        'p50 vs raw',
+        'server CPU µs/call',
+        'caller CPU µs/call',
+        'errors',
+      ],
       rows,
     ),
     '',
-    'CPU per call is each process\'s over the measured window divided by the calls answered: the server\'s, and the load generator\'s (the calling side).',
+    "CPU per call is each process's over the measured window divided by the calls answered: the server's, and the load generator's (the calling side).",
     ...(credential
       ? [
           '',

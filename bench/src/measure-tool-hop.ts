@@ -4,8 +4,8 @@ import { createBenchMeshKeys } from './bench-mesh-keys.ts';
 import { echoArguments } from './create-echo-tool.ts';
 import { forkLoadWorker, runInLoadWorker } from './fork-load-worker.ts';
 import type { LoopJobResult, Target } from './load-job.ts';
-import { echoPath, invokeToolPath } from './raw-echo-service.ts';
 import { readCpuMs } from './process-stats.ts';
+import { echoPath, invokeToolPath } from './raw-echo-service.ts';
 import type { LoopOptions } from './run-closed-loop.ts';
 import { type ChildServer, startChild } from './start-child.ts';
 
