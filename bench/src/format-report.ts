@@ -9,22 +9,21 @@ import { formatTargets } from './format-targets.ts';
 import type { LoopJobResult } from './load-job.ts';
 import type { ChatRun } from './measure-chats.ts';
 import type { EndToEndResult } from './measure-end-to-end.ts';
+import { rawP50Ms } from './tool-hop-baseline.ts';
 
 function toolHopSection(report: BenchReport): string {
   const hop = report.toolHop;
   if (!hop) return '';
   const rows = hop.rows.map((row) => {
-    const raw = hop.rows.find(
-      (r) => r.path.startsWith('raw') && r.result.concurrency === row.result.concurrency,
-    );
+    const raw = rawP50Ms(hop.rows, row.result.concurrency);
     const r = row.result;
     return [
-      row.path,
+      row.again ? `${row.path} (again)` : row.path,
       String(r.concurrency),
       num(r.perSecond),
       ms(r.latency.p50Ms),
       ms(r.latency.p99Ms),
-      raw ? ratio(r.latency.p50Ms / raw.result.latency.p50Ms) : '–',
+      raw ? ratio(r.latency.p50Ms / raw) : '–',
       num(row.cpuUsPerCall.server),
       num(row.cpuUsPerCall.client),
       String(r.errors),
@@ -51,7 +50,7 @@ function toolHopSection(report: BenchReport): string {
       rows,
     ),
     '',
-    "CPU per call is each process's over the measured window divided by the calls answered: the server's, and the load generator's (the calling side).",
+    "p50 vs raw: against the mean p50 of the raw echo's two runs of the level, one before the paths and one after them. CPU per call is each process's over the measured window divided by the calls answered: the server's, and the load generator's (the calling side).",
     ...(credential
       ? [
           '',

@@ -6,6 +6,7 @@ import type { LongConversationResult } from './measure-long-conversation.ts';
 import { probe } from './measure-overload.ts';
 import type { ToolScalingRow } from './measure-tool-scaling.ts';
 import type { OverloadLevel } from './overload-job.ts';
+import { rawP50Ms } from './tool-hop-baseline.ts';
 import { toolScalingBaseline } from './tool-scaling-baseline.ts';
 
 type Row = [target: string, aim: string, measured: string, met: string];
@@ -15,10 +16,10 @@ type Row = [target: string, aim: string, measured: string, met: string];
 function toolHopRow(report: BenchReport): Row[] {
   const hop = report.toolHop?.rows;
   return [1, 32].flatMap((concurrency): Row[] => {
-    const raw = hop?.find((r) => r.path.startsWith('raw') && r.result.concurrency === concurrency);
+    const raw = hop && rawP50Ms(hop, concurrency);
     const executor = hop?.find((r) => r.path.includes('executor') && r.result.concurrency === concurrency);
     if (!raw || !executor) return [];
-    const x = executor.result.latency.p50Ms / raw.result.latency.p50Ms;
+    const x = executor.result.latency.p50Ms / raw;
     return [
       [
         `tool hop p50 vs raw grpc-js (executor, c${concurrency})`,

@@ -28,6 +28,11 @@ export interface ToolHopRow {
    * Latency ratios mix both sides and the machine's scheduling; these say which side costs what.
    */
   cpuUsPerCall: { server: number; client: number };
+  /**
+   * The raw path measured again at the end of its level: the VM's speed drifts within minutes,
+   * so the paths are compared with the mean of the raw runs before and after them.
+   */
+  again?: boolean;
 }
 
 /** Results of {@link measureToolHop}. */
@@ -130,6 +135,7 @@ export async function measureToolHop(loops: LoopOptions[]): Promise<ToolHopResul
     const rows: ToolHopRow[] = [];
     for (const loop of loops) {
       for (const path of toolHopPaths) rows.push(await measure(path, loop));
+      rows.push({ ...(await measure(toolHopPaths[0], loop)), again: true });
     }
     const serial = loops.find((loop) => loop.concurrency === 1);
     const credential = serial
