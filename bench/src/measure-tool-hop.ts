@@ -53,7 +53,8 @@ export interface ToolHopResult {
  * Every call to the tool service carries a mesh credential signed with the orchestrator's
  * key, which the service verifies (keys made for the run); the rpc client and the executor
  * sign one per call, as the orchestrator does. Servers and load generator each run in a
- * process of their own. Then signing and verifying alone, for their share of the hop.
+ * process of their own. Each path's row also has the CPU per call of both sides; the raw echo
+ * runs again at the end of each level. Then signing and verifying alone, for their share of the hop.
  */
 export async function measureToolHop(loops: LoopOptions[]): Promise<ToolHopResult> {
   const argumentsJson = JSON.stringify(echoArguments);
