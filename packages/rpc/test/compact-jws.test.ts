@@ -10,7 +10,7 @@ import {
   meshIssuer,
 } from '../src/index.ts';
 
-// The mesh credential is signed and verified with node:crypto (see compact-jws.ts); these tests pin
+// The mesh credential is signed and verified by our own code (see compact-jws.ts); these tests pin
 // that it stays a standard JWT both ways, and that what jose would refuse is refused here too.
 
 const principal = { userId: 'u_1001', tenantId: 't_demo', permissions: ['order:read'] };
