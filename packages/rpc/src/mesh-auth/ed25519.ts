@@ -1,5 +1,4 @@
-import type { KeyObject } from 'node:crypto';
-import sodium from 'sodium-native';
+import { type KeyObject, sign, verify } from 'node:crypto';
 
 /*
  * Ed25519 (RFC 8032) through libsodium instead of node:crypto's OpenSSL. Every tool call signs
@@ -8,8 +7,20 @@ import sodium from 'sodium-native';
  * 21 µs and 54 µs. Ed25519 signatures are deterministic, so the bytes are the same as OpenSSL's
  * (a test holds both to it) and any verifier of another language accepts them. The keys stay
  * node:crypto KeyObjects everywhere else; their raw bytes are taken out once per key.
+ *
+ * sodium-native ships prebuilt binaries for glibc Linux, macOS and Windows. Where none loads
+ * (musl, say), signing and verifying stay on node:crypto: slower, the same signatures.
  */
+type Sodium = typeof import('sodium-native');
+const sodium: Sodium | undefined = await import('sodium-native').then(
+  (module) => module.default,
+  () => undefined,
+);
 
+/** Which library signs and verifies the mesh's Ed25519 credentials in this process. */
+export const ed25519Backend: 'libsodium' | 'openssl' = sodium ? 'libsodium' : 'openssl';
+
+const signatureBytes = 64;
 const rawPublicKeys = new WeakMap<KeyObject, Buffer>();
 const rawSecretKeys = new WeakMap<KeyObject, Buffer>();
 
@@ -19,16 +30,12 @@ function jwkPart(key: KeyObject, part: 'x' | 'd'): Buffer {
   return Buffer.from(value, 'base64url');
 }
 
-function secretKeyOf(key: KeyObject): Buffer {
+function secretKeyOf(lib: Sodium, key: KeyObject): Buffer {
   let secretKey = rawSecretKeys.get(key);
   if (!secretKey) {
     // libsodium's secret key is the 32-byte seed (the JWK's `d`) followed by the public key.
-    secretKey = Buffer.alloc(sodium.crypto_sign_SECRETKEYBYTES);
-    sodium.crypto_sign_seed_keypair(
-      Buffer.alloc(sodium.crypto_sign_PUBLICKEYBYTES),
-      secretKey,
-      jwkPart(key, 'd'),
-    );
+    secretKey = Buffer.alloc(lib.crypto_sign_SECRETKEYBYTES);
+    lib.crypto_sign_seed_keypair(Buffer.alloc(lib.crypto_sign_PUBLICKEYBYTES), secretKey, jwkPart(key, 'd'));
     rawSecretKeys.set(key, secretKey);
   }
   return secretKey;
@@ -45,16 +52,19 @@ function publicKeyOf(key: KeyObject): Buffer {
 
 /** The 64-byte Ed25519 signature of `message` with a private KeyObject of type ed25519. */
 export function ed25519Sign(message: Buffer, privateKey: KeyObject): Buffer {
-  const signature = Buffer.alloc(sodium.crypto_sign_BYTES);
-  sodium.crypto_sign_detached(signature, message, secretKeyOf(privateKey));
+  if (!sodium) return sign(null, message, privateKey);
+  const signature = Buffer.alloc(signatureBytes);
+  sodium.crypto_sign_detached(signature, message, secretKeyOf(sodium, privateKey));
   return signature;
 }
 
 /** Whether `signature` is `message`'s Ed25519 signature by a public KeyObject of type ed25519. */
 export function ed25519Verify(message: Buffer, publicKey: KeyObject, signature: Buffer): boolean {
+  if (signature.length !== signatureBytes) return false;
+  if (!sodium) return verify(null, message, publicKey, signature);
   const raw = publicKeyOf(publicKey);
-  if (signature.length !== sodium.crypto_sign_BYTES || raw.length !== sodium.crypto_sign_PUBLICKEYBYTES) {
-    return false;
-  }
-  return sodium.crypto_sign_verify_detached(signature, message, raw);
+  return (
+    raw.length === sodium.crypto_sign_PUBLICKEYBYTES &&
+    sodium.crypto_sign_verify_detached(signature, message, raw)
+  );
 }
