@@ -44,7 +44,11 @@ export interface ServerOptions {
   logger: Logger;
   /** Maps the service's domain errors to gRPC statuses. */
   mapError?: ErrorMapper;
-  /** Run inside the error boundary, outermost first. */
+  /**
+   * Run inside the error boundary, outermost first. On plain gRPC a unary method's chain is built
+   * once (`interceptor(next)` runs once per method, not per call): keep per-call state inside
+   * the function an interceptor returns.
+   */
   interceptors?: Interceptor[];
   /** Largest request message accepted; default 4 MiB, like grpc-go. */
   readMaxBytes?: number;

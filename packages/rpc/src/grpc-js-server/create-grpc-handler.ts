@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import { Code, ConnectError, type Interceptor, type MethodImplSpec } from '@connectrpc/connect';
-import { invokeUnaryImplementation, transformInvokeImplementation } from '@connectrpc/connect/protocol';
+import { transformInvokeImplementation } from '@connectrpc/connect/protocol';
 import type {
   handleBidiStreamingCall,
   handleClientStreamingCall,
@@ -12,6 +12,7 @@ import type { Clock } from '@toolmesh/clock';
 import { publicError, withErrorInfo } from '../error-details.ts';
 import { sanitizedErrorHeader } from '../sanitized-error.ts';
 import { type CallHandlerContext, callHandlerContext, type GrpcServerCall } from './call-handler-context.ts';
+import { createUnaryInvoker } from './create-unary-invoker.ts';
 import { grpcErrorResponse } from './grpc-error-response.ts';
 import { UndecodableRequest } from './grpc-service-definition.ts';
 import { metadataFromHeaders } from './metadata-from-headers.ts';
@@ -128,18 +129,20 @@ async function respondWithStream(
 
 /**
  * The grpc-js handler of one method: it builds the connect handler context and calls the
- * implementation through the same interceptors, in the same order, with connect's own
- * `invokeUnaryImplementation` / `transformInvokeImplementation`, then sends the response,
+ * implementation through the same interceptors, in the same order (unary calls through a chain
+ * built once per method, {@link createUnaryInvoker}; streams with connect's own
+ * `transformInvokeImplementation`), then sends the response,
  * the handler's headers and trailers, or the error's status with its details.
  */
 export function createGrpcHandler(spec: MethodImplSpec, options: GrpcHandlerOptions): UntypedHandleCall {
   const { interceptors, shutdownSignal, clock } = options;
   switch (spec.kind) {
     case 'unary': {
+      const invoke = createUnaryInvoker(spec, interceptors);
       const handler: handleUnaryCall<unknown, unknown> = (call, callback) => {
         if (call.request instanceof UndecodableRequest) return callback(undecodableStatus());
         const ctx = callHandlerContext(call, spec, shutdownSignal, clock);
-        invokeUnaryImplementation(spec, ctx, call.request as never, interceptors).then(
+        invoke(ctx, call.request).then(
           (message) => {
             sendHeader(call, ctx);
             callback(null, message, metadataFromHeaders(ctx.responseTrailer));
