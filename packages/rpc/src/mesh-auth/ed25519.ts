@@ -33,9 +33,12 @@ function jwkPart(key: KeyObject, part: 'x' | 'd'): Buffer {
 function secretKeyOf(lib: Sodium, key: KeyObject): Buffer {
   let secretKey = rawSecretKeys.get(key);
   if (!secretKey) {
-    // libsodium's secret key is the 32-byte seed (the JWK's `d`) followed by the public key.
-    secretKey = Buffer.alloc(lib.crypto_sign_SECRETKEYBYTES);
-    lib.crypto_sign_seed_keypair(Buffer.alloc(lib.crypto_sign_PUBLICKEYBYTES), secretKey, jwkPart(key, 'd'));
+    // libsodium's secret key is the 32-byte seed (the JWK's `d`) followed by the public key,
+    // kept in libsodium's guarded memory; the seed's copy is wiped once it is derived.
+    const seed = jwkPart(key, 'd');
+    secretKey = lib.sodium_malloc(lib.crypto_sign_SECRETKEYBYTES);
+    lib.crypto_sign_seed_keypair(Buffer.alloc(lib.crypto_sign_PUBLICKEYBYTES), secretKey, seed);
+    lib.sodium_memzero(seed);
     rawSecretKeys.set(key, secretKey);
   }
   return secretKey;
