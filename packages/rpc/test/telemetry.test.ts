@@ -1,11 +1,13 @@
 // The gRPC side of telemetry: go-grpc-prometheus series on both ends, the request id in
 // the response header, in outgoing calls and in log lines of unary and streaming handlers.
 import { Writable } from 'node:stream';
-import { Code, ConnectError } from '@connectrpc/connect';
+import type { DescService } from '@bufbuild/protobuf';
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { TaskService, ToolService } from '@toolmesh/proto';
 import { createLogger, createMetricsRegistry, type Registry, startTracing } from '@toolmesh/telemetry';
 import {
-  createGrpcClient,
+  type ClosableTransport,
+  createGrpcChannel,
   createServer,
   requestIdKey,
   type Server,
@@ -64,7 +66,16 @@ beforeAll(async () => {
   server.health.setAll(true);
 });
 
+// Each test's connections are closed at the end, so nothing outlives the file.
+const channels: ClosableTransport[] = [];
+const grpcClient = <T extends DescService>(service: T, metrics?: Registry) => {
+  const channel = createGrpcChannel({ address, ...(metrics ? { metrics } : {}) });
+  channels.push(channel);
+  return createClient(service, channel);
+};
+
 afterAll(async () => {
+  for (const channel of channels) channel.close();
   await server.shutdown(1_000);
 });
 
@@ -77,8 +88,8 @@ const metricLine = async (registry: Registry, name: string, labels: Record<strin
 };
 
 test('unary calls: counted on both ends with go-grpc-prometheus names, codes by name', async () => {
-  const tools = createGrpcClient(ToolService, { address, metrics: clientMetrics });
-  const tasks = createGrpcClient(TaskService, { address, metrics: clientMetrics });
+  const tools = grpcClient(ToolService, clientMetrics);
+  const tasks = grpcClient(TaskService, clientMetrics);
   let echoed: string | null = null;
   await tools.listTools(
     {},
@@ -108,7 +119,7 @@ test('unary calls: counted on both ends with go-grpc-prometheus names, codes by 
 });
 
 test('a call without x-request-id gets one, and a client passes the active one on', async () => {
-  const tools = createGrpcClient(ToolService, { address });
+  const tools = grpcClient(ToolService);
   let echoed: string | null = null;
   await tools.listTools({}, { onHeader: (h) => (echoed = h.get('x-request-id')) });
   expect(echoed).toMatch(/^[0-9a-f-]{36}$/);
@@ -121,7 +132,7 @@ test('a call without x-request-id gets one, and a client passes the active one o
 });
 
 test('server streams: each message counted, the end by its code, the context kept inside', async () => {
-  const tasks = createGrpcClient(TaskService, { address, metrics: clientMetrics });
+  const tasks = grpcClient(TaskService, clientMetrics);
   const received = [];
   for await (const message of tasks.watchTask(
     { taskId: 't' },

@@ -160,10 +160,13 @@ test('AssistantService and UsageService reach the orchestrator as the verified c
 
 test('a WatchTask without a deadline is not cut by a client default: it gets the server-side maximum', async () => {
   const deadlineOf = async (timeoutMs?: number) => {
+    // Read to the end: a connect client leaves a stream it stopped reading (and its deadline
+    // timer) open until the server ends it.
+    let deadline: number | undefined;
     for await (const res of chat.tasks.watchTask({ taskId: `task_${'a'.repeat(32)}` }, { timeoutMs })) {
-      return Number(res.task?.toolName);
+      deadline ??= Number(res.task?.toolName);
     }
-    return undefined;
+    return deadline;
   };
   // The caller's own deadline wins when shorter; none means the hour-long maximum, not 10 s or 30 s.
   expect(await deadlineOf(undefined)).toBeGreaterThan(30 * 60_000);
