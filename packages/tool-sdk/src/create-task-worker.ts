@@ -101,8 +101,11 @@ export function createTaskWorker(options: TaskWorkerOptions): TaskWorker {
     }
     polling = poll().finally(() => {
       polling = undefined;
-      schedule(pollAgain ? 0 : pollIntervalMs);
+      if (!pollAgain) return schedule(pollIntervalMs);
+      // Woken while polling (an enqueue this poll may have missed): look again now. Not
+      // through a timer: on an injected clock a timer runs only when the clock moves on.
       pollAgain = false;
+      nudge();
     });
   }
 

@@ -360,6 +360,38 @@ test('failures end the task: at once when not retryable, after max attempts othe
   expect(bug.errorMessage).not.toContain('10.0.0.7');
 });
 
+test('a task enqueued while the worker polls is claimed at once: the wake-up is not lost', async () => {
+  // The clock never moves here: only the enqueue's wake-up can make the worker look again.
+  const clock = createManualClock();
+  const schema = `tasks_test_${++schemaCounter}`;
+  await migrate(db.pool, { schema, migrations: taskMigrations(schema) });
+  // The worker's first claim runs, finds nothing, and its answer is held until the task is in.
+  const answer = gate();
+  const firstClaim = gate();
+  let claims = 0;
+  const pool = new Proxy(db.pool, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target);
+      if (key !== 'query') return typeof value === 'function' ? value.bind(target) : value;
+      return async (text: string, values?: unknown[]) => {
+        const result = await target.query(text, values);
+        if (text.includes('SKIP LOCKED') && ++claims === 1) {
+          firstClaim.open();
+          await answer.opened;
+        }
+        return result;
+      };
+    },
+  });
+  const tool = asyncTool('report_now', async () => ({ ok: true }));
+  const store = createTaskStore({ pool, schema, clock });
+  startWorker(schema, [tool], { pool, clock });
+  await firstClaim.opened;
+  const task = await enqueue(store, tool, {});
+  answer.open();
+  expect(await finished(store, task.taskId)).toMatchObject({ status: 'succeeded', attempts: 1 });
+});
+
 test('a task whose worker died is run again by another worker once its lease lapsed on the clock, once', async () => {
   const clock = createManualClock();
   const { schema, store } = await freshSchema(clock);
