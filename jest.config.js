@@ -17,9 +17,9 @@ export default {
   },
   testTimeout: 60_000,
   maxWorkers: 2,
-  // A worker that ran half the suite holds ~2 GiB (the module registries of ~70 files, PGlite's
-  // WASM memory) and, with no handle left open, takes longer than jest's default 500 ms to be
-  // torn down on a busy 2-core machine: jest then kills it and warns of a leak that is not
-  // there. A worker that really keeps its process alive is still killed and reported.
+  // A worker that ran half the suite holds ~2 GiB of RSS and, with no handle left open, takes
+  // longer than jest's default 500 ms to be torn down on a busy 2-core machine: jest then kills
+  // it and warns of a leak that is not there. A worker that really keeps its process alive is
+  // still killed and reported.
   workerGracefulExitTimeout: 5_000,
 };
