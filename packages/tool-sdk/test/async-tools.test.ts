@@ -363,8 +363,7 @@ test('failures end the task: at once when not retryable, after max attempts othe
 test('a task enqueued while the worker polls is claimed at once: the wake-up is not lost', async () => {
   // The clock never moves here: only the enqueue's wake-up can make the worker look again.
   const clock = createManualClock();
-  const schema = `tasks_test_${++schemaCounter}`;
-  await migrate(db.pool, { schema, migrations: taskMigrations(schema) });
+  const { schema } = await freshSchema(clock);
   // The worker's first claim runs, finds nothing, and its answer is held until the task is in.
   const answer = gate();
   const firstClaim = gate();
