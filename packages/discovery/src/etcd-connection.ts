@@ -39,6 +39,7 @@ export function openEtcd(connection: EtcdConnection): Etcd3 {
   return new Etcd3({
     hosts: [...connection.endpoints],
     dialTimeout: 2_000,
+    // etcd3 takes the first delay from next(), so this factory's own duration is never used.
     faultHandling: { watchBackoff: { duration: 0, next: () => watchBackoff(0) } },
   });
 }
