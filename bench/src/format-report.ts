@@ -9,6 +9,7 @@ import { formatTargets } from './format-targets.ts';
 import type { LoopJobResult } from './load-job.ts';
 import type { ChatRun } from './measure-chats.ts';
 import type { EndToEndResult } from './measure-end-to-end.ts';
+import { sliceMs } from './measure-tool-hop.ts';
 import { rawP50Ms } from './tool-hop-baseline.ts';
 
 function toolHopSection(report: BenchReport): string {
@@ -18,7 +19,7 @@ function toolHopSection(report: BenchReport): string {
     const raw = rawP50Ms(hop.rows, row.result.concurrency);
     const r = row.result;
     return [
-      row.again ? `${row.path} (again)` : row.path,
+      row.path,
       String(r.concurrency),
       num(r.perSecond),
       ms(r.latency.p50Ms),
@@ -50,7 +51,7 @@ function toolHopSection(report: BenchReport): string {
       rows,
     ),
     '',
-    "p50 vs raw: against the mean p50 of the raw echo's two runs of the level, one before the paths and one after them. CPU per call is each process's over the measured window divided by the calls answered: the server's, and the load generator's (the calling side).",
+    `The paths of a level take turns in ${sliceMs} ms slices in one load generator, round after round (each round starting one path further on), so p50 vs raw compares them over the same minutes. CPU per call is each process's over the path's slices divided by the calls answered: the server's, and the load generator's (the calling side).`,
     ...(credential
       ? [
           '',

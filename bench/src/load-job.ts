@@ -64,6 +64,35 @@ export interface LoopJob {
   loop: LoopOptions;
 }
 
+/** One path of an {@link InterleavedJob}: what to call, and the process that answers it. */
+export interface InterleavedPath {
+  name: string;
+  target: Target;
+  /** The server's pid: its CPU is read before and after each of the path's slices. */
+  serverPid: number;
+}
+
+/**
+ * Closed-loop load on several targets in turn, in short slices (round after round, each round
+ * starting one path further on), so every path samples the machine's speed over the same minutes.
+ */
+export interface InterleavedJob {
+  type: 'interleaved';
+  paths: InterleavedPath[];
+  concurrency: number;
+  /** Unrecorded load on each path before the first round. */
+  warmupMs: number;
+  sliceMs: number;
+  rounds: number;
+}
+
+/** One path's share of an {@link InterleavedJob}: its slices together, and its server's CPU over them. */
+export interface InterleavedPathResult {
+  name: string;
+  result: LoopJobResult;
+  serverCpuMs: number;
+}
+
 /** One long conversation, turn after turn, through the gateway. */
 export interface ConversationJob {
   type: 'conversation';
@@ -87,7 +116,7 @@ export interface IdleStreamsJob {
 }
 
 /** Every job the load generator runs. */
-export type LoadJob = LoopJob | ConversationJob | IdleStreamsJob;
+export type LoadJob = LoopJob | InterleavedJob | ConversationJob | IdleStreamsJob;
 
 /** A loop's result plus the target's own counters (e.g. cached tool calls). */
 export interface LoopJobResult extends LoopResult {

@@ -5,6 +5,7 @@ import { holdIdleStreams } from './hold-idle-streams.ts';
 import type { LoadJob, LoopJobResult, ParentMessage, WorkerMessage } from './load-job.ts';
 import { runClosedLoop } from './run-closed-loop.ts';
 import { runConversation } from './run-conversation.ts';
+import { runInterleaved } from './run-interleaved.ts';
 import { sendToParent, serveOneJob } from './serve-one-job.ts';
 
 const send = (message: WorkerMessage) => sendToParent(message);
@@ -30,6 +31,8 @@ async function run(job: LoadJob): Promise<unknown> {
         await target.close();
       }
     }
+    case 'interleaved':
+      return runInterleaved(job);
     case 'conversation':
       return runConversation(job);
     case 'idle-streams': {

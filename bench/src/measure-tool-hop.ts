@@ -2,9 +2,8 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { InvokeToolRequestSchema, InvokeToolResponseSchema } from '@toolmesh/proto';
 import { createBenchMeshKeys } from './bench-mesh-keys.ts';
 import { echoArguments } from './create-echo-tool.ts';
-import { forkLoadWorker, runInLoadWorker } from './fork-load-worker.ts';
-import type { LoopJobResult, Target } from './load-job.ts';
-import { readCpuMs } from './process-stats.ts';
+import { runInLoadWorker } from './fork-load-worker.ts';
+import type { InterleavedPathResult, LoopJobResult, Target } from './load-job.ts';
 import { echoPath, invokeToolPath } from './raw-echo-service.ts';
 import type { LoopOptions } from './run-closed-loop.ts';
 import { type ChildServer, startChild } from './start-child.ts';
@@ -18,6 +17,9 @@ export const toolHopPaths = [
   'tool hop: orchestrator executor → tool-sdk service',
 ] as const;
 
+/** How long each path runs at a time before the next one takes over, in ms. */
+export const sliceMs = 500;
+
 /** One row of the tool-hop table. */
 export interface ToolHopRow {
   path: (typeof toolHopPaths)[number];
@@ -28,11 +30,6 @@ export interface ToolHopRow {
    * Latency ratios mix both sides and the machine's scheduling; these say which side costs what.
    */
   cpuUsPerCall: { server: number; client: number };
-  /**
-   * The raw path measured again at the end of its level: the VM's speed drifts within minutes,
-   * so the paths are compared with the mean of the raw runs before and after them.
-   */
-  again?: boolean;
 }
 
 /** Results of {@link measureToolHop}. */
@@ -53,8 +50,9 @@ export interface ToolHopResult {
  * Every call to the tool service carries a mesh credential signed with the orchestrator's
  * key, which the service verifies (keys made for the run); the rpc client and the executor
  * sign one per call, as the orchestrator does. Servers and load generator each run in a
- * process of their own. Each path's row also has the CPU per call of both sides; the raw echo
- * runs again at the end of each level. Then signing and verifying alone, for their share of the hop.
+ * process of their own. The paths of a level take turns in slices of {@link sliceMs} in one load
+ * generator, so each is compared with the raw echo over the same minutes. Each path's row also
+ * has the CPU per call of both sides. Then signing and verifying alone, for their share of the hop.
  */
 export async function measureToolHop(loops: LoopOptions[]): Promise<ToolHopResult> {
   const argumentsJson = JSON.stringify(echoArguments);
@@ -118,26 +116,38 @@ export async function measureToolHop(loops: LoopOptions[]): Promise<ToolHopResul
         { type: 'loop', target, loop },
         loop.warmupMs + loop.durationMs + 30_000,
       );
-    // The server's CPU from the window's start (the worker says when) to the result; the
-    // load generator counts its own over the window.
-    const measure = async (path: ToolHopRow['path'], loop: LoopOptions): Promise<ToolHopRow> => {
-      const server = servers[path].pid;
-      let from: number | undefined;
-      const worker = forkLoadWorker(
-        { type: 'loop', target: targets[path], loop },
-        loop.warmupMs + loop.durationMs + 30_000,
-        { onWindow: () => (from = readCpuMs(server)) },
+    // All paths of a level in one load generator, taking turns in short slices: the VM's speed
+    // drifts within minutes, and windows run one after the other read that drift as a ratio.
+    const measureLevel = async (loop: LoopOptions): Promise<ToolHopRow[]> => {
+      const rounds = Math.max(1, Math.round(loop.durationMs / sliceMs));
+      const paths = toolHopPaths.map((path) => ({
+        name: path,
+        target: targets[path],
+        serverPid: servers[path].pid,
+      }));
+      const results = await runInLoadWorker<InterleavedPathResult[]>(
+        {
+          type: 'interleaved',
+          paths,
+          concurrency: loop.concurrency,
+          warmupMs: loop.warmupMs,
+          sliceMs,
+          rounds,
+        },
+        toolHopPaths.length * (loop.warmupMs + rounds * sliceMs) + 60_000,
       );
-      const result = (await worker.result) as LoopJobResult;
-      const serverMs = from === undefined ? 0 : readCpuMs(server) - from;
-      const perCall = (ms: number) => (ms * 1000) / Math.max(1, result.ok);
-      return { path, result, cpuUsPerCall: { server: perCall(serverMs), client: perCall(result.cpuMs) } };
+      return toolHopPaths.map((path, i): ToolHopRow => {
+        const { result, serverCpuMs } = results[i] as InterleavedPathResult;
+        const perCall = (ms: number) => (ms * 1000) / Math.max(1, result.ok);
+        return {
+          path,
+          result,
+          cpuUsPerCall: { server: perCall(serverCpuMs), client: perCall(result.cpuMs) },
+        };
+      });
     };
     const rows: ToolHopRow[] = [];
-    for (const loop of loops) {
-      for (const path of toolHopPaths) rows.push(await measure(path, loop));
-      rows.push({ ...(await measure(toolHopPaths[0], loop)), again: true });
-    }
+    for (const loop of loops) rows.push(...(await measureLevel(loop)));
     const serial = loops.find((loop) => loop.concurrency === 1);
     const credential = serial
       ? {

@@ -25,6 +25,56 @@ export interface LoopResult {
   latency: LatencySummary;
 }
 
+/** What {@link runCallers} saw in its window. */
+export interface CallersResult {
+  /** Calls started (answered or not). */
+  calls: number;
+  /** Latency of each successful call, in ms; empty when not recorded. */
+  latencies: number[];
+  errors: number;
+  firstError?: string;
+  elapsedMs: number;
+}
+
+/**
+ * `concurrency` callers, each sending its next call as soon as the previous one answered,
+ * until `windowMs` has passed; the calls in flight then finish. Latencies only when `record`.
+ */
+export async function runCallers(
+  call: () => Promise<void>,
+  concurrency: number,
+  windowMs: number,
+  record: boolean,
+): Promise<CallersResult> {
+  const latencies: number[] = [];
+  let calls = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  const started = performance.now();
+  const end = started + windowMs;
+  const caller = async () => {
+    while (performance.now() < end) {
+      const t0 = performance.now();
+      calls++;
+      try {
+        await call();
+        if (record) latencies.push(performance.now() - t0);
+      } catch (error) {
+        errors++;
+        firstError ??= error instanceof Error ? error.message : String(error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, caller));
+  return {
+    calls,
+    latencies,
+    errors,
+    ...(firstError ? { firstError } : {}),
+    elapsedMs: performance.now() - started,
+  };
+}
+
 /**
  * Closed-loop load: `concurrency` callers in a loop until the window ends. Only
  * successful calls count towards latency and throughput.
@@ -34,29 +84,7 @@ export async function runClosedLoop(
   options: LoopOptions,
   onWindowStart?: () => void,
 ): Promise<LoopResult> {
-  const run = async (windowMs: number, record: boolean) => {
-    const latencies: number[] = [];
-    let calls = 0;
-    let errors = 0;
-    let firstError: string | undefined;
-    const started = performance.now();
-    const end = started + windowMs;
-    const caller = async () => {
-      while (performance.now() < end) {
-        const t0 = performance.now();
-        calls++;
-        try {
-          await call();
-          if (record) latencies.push(performance.now() - t0);
-        } catch (error) {
-          errors++;
-          firstError ??= error instanceof Error ? error.message : String(error);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: options.concurrency }, caller));
-    return { calls, latencies, errors, firstError, elapsedMs: performance.now() - started };
-  };
+  const run = (windowMs: number, record: boolean) => runCallers(call, options.concurrency, windowMs, record);
   const warmup = options.warmupMs > 0 ? await run(options.warmupMs, false) : undefined;
   onWindowStart?.();
   const { latencies, errors, firstError, elapsedMs } = await run(options.durationMs, true);
