@@ -1,6 +1,6 @@
 import type { CallTarget } from './call-target.ts';
 import { createTarget } from './create-target.ts';
-import type { InterleavedJob, InterleavedPathResult } from './load-job.ts';
+import type { InterleavedJob, InterleavedPath, InterleavedPathResult } from './load-job.ts';
 import { readCpuMs } from './process-stats.ts';
 import { runCallers } from './run-closed-loop.ts';
 import { summarize } from './summarize.ts';
@@ -8,7 +8,6 @@ import { summarize } from './summarize.ts';
 // What one path gathered over its slices.
 interface Tally {
   latencies: number[];
-  calls: number;
   warmupCalls: number;
   errors: number;
   firstError?: string;
@@ -31,7 +30,6 @@ export async function runInterleaved(job: InterleavedJob): Promise<InterleavedPa
     for (const path of job.paths) targets.push(await createTarget(path.target));
     const tallies: Tally[] = job.paths.map(() => ({
       latencies: [],
-      calls: 0,
       warmupCalls: 0,
       errors: 0,
       elapsedMs: 0,
@@ -41,7 +39,7 @@ export async function runInterleaved(job: InterleavedJob): Promise<InterleavedPa
     const slice = async (i: number, windowMs: number, record: boolean) => {
       const target = targets[i] as CallTarget;
       const tally = tallies[i] as Tally;
-      const server = (job.paths[i] as InterleavedJob['paths'][number]).serverPid;
+      const server = (job.paths[i] as InterleavedPath).serverPid;
       const serverFrom = readCpuMs(server);
       const clientFrom = process.cpuUsage();
       const run = await runCallers(() => target.call(), job.concurrency, windowMs, record);
@@ -52,7 +50,6 @@ export async function runInterleaved(job: InterleavedJob): Promise<InterleavedPa
       tally.clientCpuMs += cpuMs(process.cpuUsage(clientFrom));
       tally.serverCpuMs += readCpuMs(server) - serverFrom;
       for (const latency of run.latencies) tally.latencies.push(latency);
-      tally.calls += run.calls;
       tally.errors += run.errors;
       tally.firstError ??= run.firstError;
       tally.elapsedMs += run.elapsedMs;
