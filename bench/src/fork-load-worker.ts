@@ -1,5 +1,5 @@
 import { fork } from 'node:child_process';
-import type { LoadJob, ParentMessage, WorkerMessage } from './load-job.ts';
+import type { LoadJob, ParentMessage, SlicePhase, WorkerMessage } from './load-job.ts';
 
 /** A running load generator. */
 export interface LoadWorker {
@@ -15,6 +15,8 @@ export interface WorkerEvents {
   onProgress?: (sent: number) => void;
   /** The measured window begins (loops). */
   onWindow?: () => void;
+  /** A recorded slice of an interleaved job starts or has ended (`announceSlices`). */
+  onSlice?: (path: number, phase: SlicePhase) => void;
 }
 
 /**
@@ -33,6 +35,7 @@ export function forkLoadWorker(job: LoadJob, timeoutMs: number, events: WorkerEv
     child.on('message', (message: WorkerMessage) => {
       if (message.type === 'progress') events.onProgress?.(message.sent);
       if (message.type === 'window') events.onWindow?.();
+      if (message.type === 'slice') events.onSlice?.(message.path, message.phase);
       if (message.type === 'result') resolve(message.result);
       if (message.type === 'failed') reject(new Error(`load generator failed: ${message.message}`));
     });

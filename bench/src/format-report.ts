@@ -8,7 +8,7 @@ import { formatTable, ms, num, pct, ratio } from './format-table.ts';
 import { formatTargets } from './format-targets.ts';
 import type { LoopJobResult } from './load-job.ts';
 import type { ChatRun } from './measure-chats.ts';
-import type { EndToEndResult } from './measure-end-to-end.ts';
+import { chatSliceMs, type EndToEndResult } from './measure-end-to-end.ts';
 import { sliceMs } from './measure-tool-hop.ts';
 import { rawP50Ms } from './tool-hop-baseline.ts';
 
@@ -68,12 +68,7 @@ function endToEndFacts(e: EndToEndResult): string[] {
   }, {});
   const toolCalls = counters.toolCalls ?? 0;
   const chats = counters.chats ?? 0;
-  const around = e.agentAround;
-  const agent = (run: ChatRun) => `${num(run.result.perSecond)} chats/s, ${ms(cpuPerChat(run).total)} ms`;
   const parts = [
-    around
-      ? `the agent at c32 right before: ${agent(around.before)}, right after: ${agent(around.after)}`
-      : '',
     toolCalls && e.system !== 'AI SDK in-process'
       ? `${pct((counters.cachedToolCalls ?? 0) / toolCalls)} of tool calls answered from the read cache`
       : '',
@@ -83,41 +78,55 @@ function endToEndFacts(e: EndToEndResult): string[] {
   return parts.length ? [`- ${e.system}: ${parts.join('; ')}.`] : [];
 }
 
+// Each system's runs, a mesh's followed by the agent's measured in turns with it.
+function systemRuns(results: EndToEndResult[]): { system: string; run: ChatRun; mesh?: EndToEndResult }[] {
+  return results.flatMap((e) => [
+    ...e.runs.map((run) => ({
+      system: e.system,
+      run,
+      ...(e.system === 'AI SDK in-process' ? {} : { mesh: e }),
+    })),
+    ...(e.agentInTurns ?? []).map((run) => ({ system: `AI SDK in-process, in turns with ${e.system}`, run })),
+  ]);
+}
+
 function endToEndSection(results: EndToEndResult[]): string {
   if (!results.length) return '';
-  const rows = results.flatMap((e) =>
-    e.runs.map((run) => {
-      const r = run.result;
-      const base =
-        e.system === 'AI SDK in-process' ? undefined : agentBaseline({ endToEnd: results }, e, r.concurrency);
-      return [
-        e.system,
-        String(r.concurrency),
-        num(r.perSecond),
-        ms(r.latency.p50Ms),
-        ms(r.latency.p99Ms),
-        base ? ratio(r.perSecond / base.perSecond) : '–',
-        ms(cpuPerChat(run).total),
-        pct(run.cpu.machineBusy),
-        String(r.errors),
-      ];
-    }),
-  );
-  const cpuRows = results.flatMap((e) =>
-    e.runs.map((run) => {
-      const c = cpuPerChat(run);
-      return [
-        e.system,
-        String(run.result.concurrency),
-        ms(c.gateway),
-        ms(c.orchestrator),
-        ms(c.tools),
-        ms(c.sql),
-        ms(c.model),
-        ms(c.load),
-      ];
-    }),
-  );
+  const all = systemRuns(results);
+  const rows = all.map(({ system, run, mesh }) => {
+    const r = run.result;
+    const base = mesh ? agentBaseline({ endToEnd: results }, mesh, r.concurrency) : undefined;
+    return [
+      system,
+      String(r.concurrency),
+      num(r.perSecond),
+      ms(r.latency.p50Ms),
+      ms(r.latency.p99Ms),
+      base ? ratio(r.perSecond / base.perSecond) : '–',
+      ms(cpuPerChat(run).total),
+      pct(run.cpu.machineBusy),
+      String(r.errors),
+    ];
+  });
+  const cpuRows = all.map(({ system, run }) => {
+    const c = cpuPerChat(run);
+    return [
+      system,
+      String(run.result.concurrency),
+      ms(c.gateway),
+      ms(c.orchestrator),
+      ms(c.tools),
+      ms(c.sql),
+      ms(c.model),
+      ms(c.load),
+    ];
+  });
+  const inTurns = results.some((e) => e.agentInTurns?.length)
+    ? [
+        '',
+        `A mesh and the agent "in turns with" it ran from one load generator, taking turns in ${num(chatSliceMs / 1000, 1)} s slices round after round at each level, so "vs AI SDK" compares them over the same minutes; each one's CPU is read around its own slices.`,
+      ]
+    : [];
   return [
     '## 2. End to end: the seed question (3 model calls, 3 tool calls)',
     '',
@@ -125,6 +134,7 @@ function endToEndSection(results: EndToEndResult[]): string {
       ['system', 'conc', 'chats/s', 'p50 ms', 'p99 ms', 'vs AI SDK', 'CPU ms/chat', 'machine busy', 'errors'],
       rows,
     ),
+    ...inTurns,
     '',
     'CPU milliseconds per chat by role (load generator: the client; for the AI SDK, the whole agent):',
     '',

@@ -41,7 +41,7 @@ function endToEndRows(report: BenchReport): Row[] {
       const x = run.result.perSecond / base.perSecond;
       const cpu = cpuPerChat(run).total;
       const byCpu = base.cpuPerChatMs / cpu;
-      const agent = base.source ? `; the agent ${base.source}: ${num(base.perSecond)} chats/s` : '';
+      const agent = `; the agent${base.inTurns ? ' in turns with it' : ''}: ${num(base.perSecond)} chats/s`;
       const rows: Row[] = [
         [
           `${mesh.system} vs AI SDK chats/s at c32`,

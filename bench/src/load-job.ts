@@ -68,8 +68,11 @@ export interface LoopJob {
 export interface InterleavedPath {
   name: string;
   target: Target;
-  /** The server's pid: its CPU is read before and after each of the path's slices. */
-  serverPid: number;
+  /**
+   * The server's pid: its CPU is read before and after each of the path's slices. Absent when the
+   * parent reads the CPU of the path's processes itself (`announceSlices`).
+   */
+  serverPid?: number;
 }
 
 /**
@@ -84,12 +87,18 @@ export interface InterleavedJob {
   warmupMs: number;
   sliceMs: number;
   rounds: number;
+  /**
+   * Tell the parent when each recorded slice starts and ends (`slice` messages, each sent before
+   * the next step), so it can read the CPU of processes only it knows around every slice.
+   */
+  announceSlices?: boolean;
 }
 
 /** One path's share of an {@link InterleavedJob}: its slices together, and its server's CPU over them. */
 export interface InterleavedPathResult {
   name: string;
   result: LoopJobResult;
+  /** Its server's CPU over its slices, in ms (0 without a `serverPid`). */
   serverCpuMs: number;
 }
 
@@ -153,7 +162,12 @@ export type WorkerMessage =
   | { type: 'failed'; message: string }
   | { type: 'progress'; sent: number }
   /** The measured window of a loop begins (warm-up is over). */
-  | { type: 'window' };
+  | { type: 'window' }
+  /** A recorded slice of an interleaved job's path (its index) starts or has ended. */
+  | { type: 'slice'; path: number; phase: SlicePhase };
+
+/** A slice's start, or its end once its last call answered. */
+export type SlicePhase = 'start' | 'end';
 
 /** Messages from the parent to the load generator. */
 export type ParentMessage = { type: 'job'; job: LoadJob } | { type: 'release' };

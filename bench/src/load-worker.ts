@@ -32,7 +32,10 @@ async function run(job: LoadJob): Promise<unknown> {
       }
     }
     case 'interleaved':
-      return runInterleaved(job);
+      return runInterleaved(
+        job,
+        job.announceSlices ? (path, phase) => send({ type: 'slice', path, phase }) : undefined,
+      );
     case 'conversation':
       return runConversation(job);
     case 'idle-streams': {

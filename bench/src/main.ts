@@ -5,14 +5,14 @@ import { availableParallelism, loadavg } from 'node:os';
 import type { BenchReport } from './bench-report.ts';
 import { type BenchName, loadBenchConfig } from './config.ts';
 import { formatReport } from './format-report.ts';
-import type { ChatRun } from './measure-chats.ts';
-import { type EndToEndResult, measureAiSdkEndToEnd, measureMeshEndToEnd } from './measure-end-to-end.ts';
+import { measureAiSdkEndToEnd, measureMeshEndToEnd } from './measure-end-to-end.ts';
 import { measureIdleStreams } from './measure-idle-streams.ts';
 import { measureLongConversation } from './measure-long-conversation.ts';
 import { measureOverload } from './measure-overload.ts';
 import { measureProfile } from './measure-profile.ts';
 import { measureToolHop } from './measure-tool-hop.ts';
 import { measureToolScaling } from './measure-tool-scaling.ts';
+import type { BenchDatabase } from './start-bench-mesh.ts';
 
 const config = loadBenchConfig();
 const resultsDir = new URL('../results/', import.meta.url).pathname;
@@ -49,29 +49,23 @@ log(`${config.mode} run: ${[...config.only].join(', ')}`);
 await step('tool-hop', async () => {
   report.toolHop = await measureToolHop(config.toolHop);
 });
-// The agent at c32, last measured: each mesh is compared with the agent right before and right
-// after it (measured again after each mesh), since the VM's speed drifts by the minute.
-const c32 = config.endToEnd.filter((loop) => loop.concurrency === 32);
-let agentAtC32: ChatRun | undefined;
-await step('ai-sdk', async () => {
-  const agent = await measureAiSdkEndToEnd(config.endToEnd);
-  agentAtC32 = agent.runs.find((run) => run.result.concurrency === 32);
-  report.endToEnd.push(agent);
-});
-async function meshEndToEnd(measure: () => Promise<EndToEndResult>): Promise<void> {
-  const before = agentAtC32;
-  const mesh = await measure();
-  report.endToEnd.push(mesh);
-  if (!before || !c32.length) return;
-  log('ai-sdk at c32 again …');
-  const after = (await measureAiSdkEndToEnd(c32)).runs[0];
-  if (!after) return;
-  mesh.agentAround = { before, after };
-  agentAtC32 = after;
+// The agent is measured in turns with each mesh (slices from one load generator), since the VM's
+// speed drifts by the minute; alone only when no mesh runs.
+const meshSteps: readonly BenchName[] = ['e2e', 'nosync', 'pglite'];
+const agentInTurns = config.only.has('ai-sdk');
+if (!meshSteps.some((name) => config.only.has(name))) {
+  await step('ai-sdk', async () => {
+    report.endToEnd.push(await measureAiSdkEndToEnd(config.endToEnd));
+  });
 }
-await step('e2e', () => meshEndToEnd(() => measureMeshEndToEnd(config.database, config.endToEnd)));
-await step('nosync', () => meshEndToEnd(() => measureMeshEndToEnd('postgres', config.endToEnd, false)));
-await step('pglite', () => meshEndToEnd(() => measureMeshEndToEnd('pglite', config.endToEnd)));
+async function meshEndToEnd(database: BenchDatabase, synchronousCommit = true): Promise<void> {
+  report.endToEnd.push(
+    await measureMeshEndToEnd(database, config.endToEnd, { synchronousCommit, agentInTurns }),
+  );
+}
+await step('e2e', () => meshEndToEnd(config.database));
+await step('nosync', () => meshEndToEnd('postgres', false));
+await step('pglite', () => meshEndToEnd('pglite'));
 await step('tools', async () => {
   report.toolScaling = await measureToolScaling(config.toolCounts, config.toolScaling, config.database);
 });

@@ -1,4 +1,5 @@
-import { type ChatRun, measureChats } from './measure-chats.ts';
+import { type ChatRun, type ChatRuns, measureChats } from './measure-chats.ts';
+import { type ChatSystemInTurns, measureChatsInTurns } from './measure-chats-in-turns.ts';
 import type { LoopOptions } from './run-closed-loop.ts';
 import { seedExpectation, seedQuestion } from './seed-question.ts';
 import { type BenchDatabase, benchApiKey, type SqlTotals, startBenchMesh } from './start-bench-mesh.ts';
@@ -17,10 +18,26 @@ export interface EndToEndResult {
   /** SQL transactions per chat over the whole run (postgres only). */
   sqlTransactionsPerChat?: number;
   /**
-   * The AI SDK agent at c32 measured right before and right after this mesh's runs: the VM's
-   * speed drifts by the minute, so a mesh is compared with the agent around it, not minutes away.
+   * The AI SDK agent's runs, one per level, measured in turns with this mesh's (slices of
+   * {@link chatSliceMs} from one load generator): the VM's speed drifts by the minute, so a mesh is
+   * compared with the agent over the same minutes, not with a run minutes away.
    */
-  agentAround?: { before: ChatRun; after: ChatRun };
+  agentInTurns?: ChatRun[];
+}
+
+/**
+ * How long the mesh and the agent each drive their chats before the other takes over, in ms. Each
+ * slice ends when its last chat has answered, with fewer callers in flight: long enough that this
+ * tail (a chat's latency or two, ~0.1–0.3 s for the mesh at c32) stays a small share of a slice.
+ */
+export const chatSliceMs = 2_500;
+
+/** Options of {@link measureMeshEndToEnd}. */
+export interface MeshEndToEndOptions {
+  /** false: `synchronous_commit=off` on the database (diagnostic). */
+  synchronousCommit?: boolean;
+  /** Measure the AI SDK agent in turns with the mesh, at every level. */
+  agentInTurns?: boolean;
 }
 
 const perChat = (sql: SqlTotals | undefined, chats: number) =>
@@ -34,8 +51,9 @@ const perChat = (sql: SqlTotals | undefined, chats: number) =>
 export async function measureMeshEndToEnd(
   database: BenchDatabase,
   loops: LoopOptions[],
-  synchronousCommit = true,
+  options: MeshEndToEndOptions = {},
 ): Promise<EndToEndResult> {
+  const synchronousCommit = options.synchronousCommit ?? true;
   const mesh = await startBenchMesh({ database, synchronousCommit });
   const target = {
     kind: 'gateway-chat' as const,
@@ -44,9 +62,22 @@ export async function measureMeshEndToEnd(
     message: seedQuestion,
     expect: seedExpectation,
   };
-  let measured: Awaited<ReturnType<typeof measureChats>>;
+  const subjects = { pids: mesh.pids(), sqlBackends: mesh.sqlBackends };
+  let measured: ChatRuns;
+  let agent: ChatRuns | undefined;
   try {
-    measured = await measureChats(target, loops, { pids: mesh.pids(), sqlBackends: mesh.sqlBackends });
+    if (options.agentInTurns) {
+      [measured, agent] = await withAgent(async (agentSystem) => {
+        const [meshRuns, agentRuns] = await measureChatsInTurns(
+          [{ name: 'mesh', target, subjects }, agentSystem],
+          loops,
+          chatSliceMs,
+        );
+        return [meshRuns as ChatRuns, agentRuns as ChatRuns] as const;
+      });
+    } else {
+      measured = await measureChats(target, loops, subjects);
+    }
   } catch (error) {
     await mesh.stop();
     throw error;
@@ -55,7 +86,12 @@ export async function measureMeshEndToEnd(
   const system: ChatSystem = synchronousCommit
     ? `toolmesh (${database})`
     : 'toolmesh (postgres, synchronous_commit=off)';
-  return { system, runs: measured.runs, ...perChat(sql, measured.totalCalls) };
+  return {
+    system,
+    runs: measured.runs,
+    ...perChat(sql, measured.totalCalls),
+    ...(agent ? { agentInTurns: agent.runs } : {}),
+  };
 }
 
 /**
@@ -63,17 +99,26 @@ export async function measureMeshEndToEnd(
  * in memory, asking the same scripted model (its own process) the same question.
  */
 export async function measureAiSdkEndToEnd(loops: LoopOptions[]): Promise<EndToEndResult> {
+  return withAgent(async ({ target, subjects }) => {
+    const { runs } = await measureChats(target, loops, subjects);
+    return { system: 'AI SDK in-process', runs };
+  });
+}
+
+// The agent with a scripted model process of its own, stopped when `use` is done.
+async function withAgent<T>(use: (agent: ChatSystemInTurns) => Promise<T>): Promise<T> {
   const model = await startScriptedModel();
   try {
-    const target = {
-      kind: 'ai-sdk-agent' as const,
-      baseUrl: model.baseUrl,
-      message: seedQuestion,
-      expect: seedExpectation,
-    };
-    const pids = { 'scripted-model': model.process.child.pid ?? 0 };
-    const { runs } = await measureChats(target, loops, { pids });
-    return { system: 'AI SDK in-process', runs };
+    return await use({
+      name: 'AI SDK in-process',
+      target: {
+        kind: 'ai-sdk-agent',
+        baseUrl: model.baseUrl,
+        message: seedQuestion,
+        expect: seedExpectation,
+      },
+      subjects: { pids: { 'scripted-model': model.process.child.pid ?? 0 } },
+    });
   } finally {
     await model.stop();
   }

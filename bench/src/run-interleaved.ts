@@ -1,6 +1,6 @@
 import type { CallTarget } from './call-target.ts';
 import { createTarget } from './create-target.ts';
-import type { InterleavedJob, InterleavedPath, InterleavedPathResult } from './load-job.ts';
+import type { InterleavedJob, InterleavedPathResult, SlicePhase } from './load-job.ts';
 import { readCpuMs } from './process-stats.ts';
 import { runCallers } from './run-closed-loop.ts';
 import { summarize } from './summarize.ts';
@@ -18,13 +18,20 @@ interface Tally {
 
 const cpuMs = (used: NodeJS.CpuUsage) => (used.user + used.system) / 1000;
 
+/** Told when a recorded slice starts and when it has ended; the slice waits for it each time. */
+export type OnSlice = (path: number, phase: SlicePhase) => Promise<void>;
+
 /**
  * Runs an {@link InterleavedJob} in this process: every target is built and warmed up, then
  * each round drives every path for one slice. A VM whose speed drifts by the minute slows
  * all paths alike, so their ratios hold where windows minutes apart would not. Each path's
  * result counts its own slices only, with this process's CPU and its server's over them.
+ * `onSlice` hears of each recorded slice's start and end (for CPU read by someone else).
  */
-export async function runInterleaved(job: InterleavedJob): Promise<InterleavedPathResult[]> {
+export async function runInterleaved(
+  job: InterleavedJob,
+  onSlice?: OnSlice,
+): Promise<InterleavedPathResult[]> {
   const targets: CallTarget[] = [];
   try {
     for (const path of job.paths) targets.push(await createTarget(path.target));
@@ -39,8 +46,9 @@ export async function runInterleaved(job: InterleavedJob): Promise<InterleavedPa
     const slice = async (i: number, windowMs: number, record: boolean) => {
       const target = targets[i] as CallTarget;
       const tally = tallies[i] as Tally;
-      const server = (job.paths[i] as InterleavedPath).serverPid;
-      const serverFrom = readCpuMs(server);
+      const server = job.paths[i]?.serverPid;
+      if (record) await onSlice?.(i, 'start');
+      const serverFrom = server === undefined ? 0 : readCpuMs(server);
       const clientFrom = process.cpuUsage();
       const run = await runCallers(() => target.call(), job.concurrency, windowMs, record);
       if (!record) {
@@ -48,7 +56,8 @@ export async function runInterleaved(job: InterleavedJob): Promise<InterleavedPa
         return;
       }
       tally.clientCpuMs += cpuMs(process.cpuUsage(clientFrom));
-      tally.serverCpuMs += readCpuMs(server) - serverFrom;
+      if (server !== undefined) tally.serverCpuMs += readCpuMs(server) - serverFrom;
+      await onSlice?.(i, 'end');
       for (const latency of run.latencies) tally.latencies.push(latency);
       tally.errors += run.errors;
       tally.firstError ??= run.firstError;
