@@ -9,6 +9,7 @@ export {
 export {
   addressList,
   databasePoolSize,
+  databasePreparedStatements,
   discoveryEnv,
   discoveryKind,
   discoverySettings,

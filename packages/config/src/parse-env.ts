@@ -33,6 +33,16 @@ export const postgresUrl = z.url({ protocol: /^postgres(ql)?$/ }).optional();
  */
 export const databasePoolSize = z.coerce.number().int().min(1).max(1_000).default(10);
 
+/**
+ * DATABASE_PREPARED_STATEMENTS: `on` (default) prepares each parameterized statement once per
+ * connection; `off` behind a pooler in transaction mode that cannot keep them (PgBouncer before
+ * 1.21, or without `max_prepared_statements`). Parsed to a boolean.
+ */
+export const databasePreparedStatements = z
+  .enum(['on', 'off'])
+  .default('on')
+  .transform((v) => v === 'on');
+
 /** pino levels. */
 export const logLevel = z
   .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { meshAuthEnv, meshAuthSettings } from './mesh-auth-env.ts';
 import {
   databasePoolSize,
+  databasePreparedStatements,
   discoveryEnv,
   discoverySettings,
   host,
@@ -14,7 +15,7 @@ import { tlsEnv, tlsSettings } from './tls-env.ts';
 
 /**
  * The variables every demo tool service reads, spread into its schema: `PORT`,
- * `HOST`, `DATABASE_URL`, `DATABASE_POOL_SIZE`, `LOG_LEVEL`, discovery (see `discoveryEnv`), telemetry
+ * `HOST`, `DATABASE_URL`, `DATABASE_POOL_SIZE`, `DATABASE_PREPARED_STATEMENTS`, `LOG_LEVEL`, discovery (see `discoveryEnv`), telemetry
  * (see `telemetryEnv`), the mesh's public keys (see `meshAuthEnv`) and mutual TLS
  * (see `tlsEnv`), with the service's default ports.
  */
@@ -25,6 +26,7 @@ export const toolServiceEnv = (defaults: { port: number; metricsPort: number }) 
   ...telemetryEnv(defaults.metricsPort),
   DATABASE_URL: postgresUrl,
   DATABASE_POOL_SIZE: databasePoolSize,
+  DATABASE_PREPARED_STATEMENTS: databasePreparedStatements,
   LOG_LEVEL: logLevel,
   ...meshAuthEnv,
   ...tlsEnv,
@@ -41,6 +43,8 @@ export function toolServiceSettings(c: ToolServiceEnv) {
     databaseUrl: c.DATABASE_URL,
     /** Connections this replica may open to the database. */
     databasePoolSize: c.DATABASE_POOL_SIZE,
+    /** Whether statements are prepared per connection (off behind a pooler that cannot keep them). */
+    databasePreparedStatements: c.DATABASE_PREPARED_STATEMENTS,
     logLevel: c.LOG_LEVEL,
     /** DISCOVERY=etcd makes the replica register itself. */
     discovery: discoverySettings(c),

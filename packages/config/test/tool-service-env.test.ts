@@ -16,3 +16,13 @@ test('DATABASE_POOL_SIZE sizes the pool of each replica: default 10, a positive 
     expect(() => settings({ DATABASE_POOL_SIZE: bad })).toThrow(/DATABASE_POOL_SIZE/);
   }
 });
+
+test('DATABASE_PREPARED_STATEMENTS: on unless set to off (a pooler that cannot keep prepared statements)', () => {
+  expect(settings({}).databasePreparedStatements).toBe(true);
+  expect(settings({ DATABASE_PREPARED_STATEMENTS: '' }).databasePreparedStatements).toBe(true);
+  expect(settings({ DATABASE_PREPARED_STATEMENTS: 'on' }).databasePreparedStatements).toBe(true);
+  expect(settings({ DATABASE_PREPARED_STATEMENTS: 'off' }).databasePreparedStatements).toBe(false);
+  for (const bad of ['no', 'false', '0']) {
+    expect(() => settings({ DATABASE_PREPARED_STATEMENTS: bad })).toThrow(/DATABASE_PREPARED_STATEMENTS/);
+  }
+});

@@ -1,13 +1,16 @@
 import {
   type Attributes,
+  type Context,
   context,
   errorType,
+  type Span,
   SpanKind,
   SpanStatusCode,
   trace,
   tracer,
 } from '@toolmesh/telemetry';
 import pg from 'pg';
+import { nameStatement } from './name-statement.ts';
 
 // The statement's operation and main table, for the span name: "SELECT orders.orders".
 // Only the shape of our own SQL is read; the text itself and the values never go in a span.
@@ -43,37 +46,41 @@ function describe(sql: string): { operation: string; table: string | undefined }
   return { operation, table: undefined };
 }
 
+function startSpan(client: pg.Client, text: string, parent: Context): Span {
+  const { operation, table } = describe(text);
+  const attributes: Attributes = {
+    'db.system.name': 'postgresql',
+    'db.operation.name': operation,
+    'db.namespace': client.database ?? '',
+    'server.address': client.host,
+    'server.port': client.port,
+  };
+  if (table) attributes['db.collection.name'] = table;
+  return tracer.startSpan(
+    table ? `${operation} ${table}` : operation,
+    { kind: SpanKind.CLIENT, attributes },
+    parent,
+  );
+}
+
 type QueryFn = (this: pg.Client, ...args: unknown[]) => unknown;
 const untracedQuery = pg.Client.prototype.query as unknown as QueryFn;
 
 // A CLIENT span per statement, inside the caller's trace only: a poller's queries outside
 // any request make no root spans. Callback (pg-pool) and promise forms are both covered;
-// submittables (cursors) pass untraced.
+// submittables (cursors) pass untraced. Parameterized statements are named (nameStatement).
 function tracedQuery(this: pg.Client, ...args: unknown[]): unknown {
   const first = args[0] as { text?: unknown; submit?: unknown } | string | undefined;
-  const parent = context.active();
-  if (
-    !trace.getSpan(parent)?.isRecording() ||
-    (typeof first === 'object' && typeof first?.submit === 'function')
-  ) {
+  if (typeof first === 'object' && typeof first?.submit === 'function')
     return untracedQuery.apply(this, args);
-  }
   const text = typeof first === 'string' ? first : typeof first?.text === 'string' ? first.text : '';
-  const { operation, table } = describe(text);
-  const attributes: Attributes = {
-    'db.system.name': 'postgresql',
-    'db.operation.name': operation,
-    'db.namespace': this.database ?? '',
-    'server.address': this.host,
-    'server.port': this.port,
-  };
-  if (table) attributes['db.collection.name'] = table;
-  const span = tracer.startSpan(
-    table ? `${operation} ${table}` : operation,
-    { kind: SpanKind.CLIENT, attributes },
-    parent,
-  );
+  const onNamedError = this instanceof UnpreparedTracedClient ? undefined : nameStatement(this, args);
+  const parent = context.active();
+  const span = trace.getSpan(parent)?.isRecording() ? startSpan(this, text, parent) : undefined;
+  if (!span && !onNamedError) return untracedQuery.apply(this, args);
   const end = (error?: unknown) => {
+    if (error) onNamedError?.(error);
+    if (!span) return;
     if (error) {
       // The SQLSTATE says what went wrong without repeating any data.
       const code = (error as { code?: unknown }).code;
@@ -106,15 +113,25 @@ Object.defineProperty(TracedClient.prototype, 'query', {
   writable: true,
   configurable: true,
 });
+// The same, its statements never named.
+class UnpreparedTracedClient extends TracedClient {}
+
+/** Options of {@link createTracedPool}. */
+export interface TracedPoolOptions {
+  /** Prepare each parameterized statement once per connection (nameStatement); default true. */
+  preparedStatements?: boolean;
+}
 
 /**
  * A pg pool whose statements are spans of the active trace (db.system.name, operation,
  * table, database, server; never the statement's text or values). pg-pool hands a client
  * to a waiting `pool.query` from whichever call released it; binding the callback to the
- * caller's context keeps each statement in its own request's trace.
+ * caller's context keeps each statement in its own request's trace. Its parameterized
+ * statements are prepared once per connection (see nameStatement) unless told otherwise.
  */
-export function createTracedPool(config: pg.PoolConfig): pg.Pool {
-  const pool = new pg.Pool({ ...config, Client: TracedClient });
+export function createTracedPool(config: pg.PoolConfig, options: TracedPoolOptions = {}): pg.Pool {
+  const Client = options.preparedStatements === false ? UnpreparedTracedClient : TracedClient;
+  const pool = new pg.Pool({ ...config, Client });
   const connect = pool.connect.bind(pool) as (callback?: (...args: unknown[]) => void) => unknown;
   Object.defineProperty(pool, 'connect', {
     value: (callback?: (...args: unknown[]) => void) =>

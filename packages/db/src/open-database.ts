@@ -16,6 +16,11 @@ export interface DatabaseOptions {
   applicationName?: string;
   /** Upper bound of any single statement; default 30 s. */
   statementTimeoutMs?: number;
+  /**
+   * Prepare each parameterized statement once per connection (default true); false behind a
+   * pooler in transaction mode that cannot keep prepared statements.
+   */
+  preparedStatements?: boolean;
   /** Times the connection breakers and the read pool's deadlines; default the system clock. */
   clock?: Clock;
 }
@@ -47,7 +52,13 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   }
   const max = options.maxConnections ?? 10;
   const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
-  const common = { url, applicationName: options.applicationName, statementTimeoutMs, clock: options.clock };
+  const common = {
+    url,
+    applicationName: options.applicationName,
+    statementTimeoutMs,
+    clock: options.clock,
+    preparedStatements: options.preparedStatements ?? true,
+  };
   const pool = openPool({ ...common, max });
   const readPool = createReadPool({ ...common, max: options.maxReadConnections ?? max });
   return {

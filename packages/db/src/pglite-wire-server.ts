@@ -1,5 +1,6 @@
 import net from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
+import { closeStatementMessage, scopeStatementName } from './scope-statement-name.ts';
 import { requestsReadOnly, startupParameters } from './startup-parameters.ts';
 import {
   encodeMessage,
@@ -41,7 +42,9 @@ type Job =
   /** Terminate: close the connection once everything it sent before has run. */
   | { kind: 'terminate'; conn: Connection }
   /** The owner of the session left: end its transaction so others can run. */
-  | { kind: 'release'; conn: Connection };
+  | { kind: 'release'; conn: Connection }
+  /** A connection left: close the statements it prepared (Close messages and a Sync). */
+  | { kind: 'forget'; conn: Connection; bytes: Buffer };
 
 const SYNC = encodeMessage('S');
 const ROLLBACK = queryMessage('ROLLBACK');
@@ -68,17 +71,25 @@ class Connection {
   closed = false;
   /** Started with default_transaction_read_only on: its transactions are read-only. */
   readOnly = false;
+  /** The session-wide names of the statements this connection prepared and has not closed. */
+  readonly statements = new Set<string>();
 
   readonly socket: net.Socket;
+  /** Prefixes this connection's statement names in the shared session. */
+  readonly #scope: string;
 
-  constructor(socket: net.Socket, maxMessageBytes: number) {
+  constructor(socket: net.Socket, maxMessageBytes: number, scope: string) {
     this.socket = socket;
     this.reader = new FrontendMessageReader(maxMessageBytes);
+    this.#scope = scope;
   }
 
   /** Adds a typed message; returns the unit it completes, if any. */
   add(type: string, bytes: Buffer): Job | undefined {
-    this.#unit.push(guardMessage(type, bytes));
+    const scoped = scopeStatementName(type, guardMessage(type, bytes), this.#scope);
+    if (scoped.created) this.statements.add(scoped.created);
+    if (scoped.closed) this.statements.delete(scoped.closed);
+    this.#unit.push(scoped.bytes);
     if (EXTENDED.has(type)) this.#framedExtendedOpen = true;
     else if (type === 'S') this.#framedExtendedOpen = false;
     if (!UNIT_END.has(type)) return undefined;
@@ -138,11 +149,19 @@ class Session {
     void this.#pump();
   }
 
-  /** Forgets a closed connection's queued work; an owner's transaction is rolled back by the pump. */
+  /**
+   * Forgets a closed connection's queued work; an owner's transaction is rolled back by the
+   * pump, and the statements it prepared are closed after that.
+   */
   dropConnection(conn: Connection): void {
     this.#queue = this.#queue.filter((job) => job.conn !== conn);
     conn.queuedBytes = 0;
-    if (this.#owner === conn) void this.#pump();
+    if (conn.statements.size > 0 && !this.#stopped) {
+      const closes = [...conn.statements].map(closeStatementMessage);
+      conn.statements.clear();
+      this.#queue.push({ kind: 'forget', conn, bytes: Buffer.concat([...closes, SYNC]) });
+      void this.#pump();
+    } else if (this.#owner === conn) void this.#pump();
   }
 
   stop(): Promise<void> {
@@ -227,6 +246,7 @@ class Session {
       this.#owner = undefined;
       return;
     }
+    if (job.kind === 'forget') return;
     if (refused) {
       // Never run a read-only connection's work in a session that may write.
       conn.send(errorResponse('XX000', 'could not set the session read-only for this connection'));
@@ -255,9 +275,12 @@ function hasErrorResponse(bytes: Buffer): boolean {
  * client's), and a client inside a transaction has the session to itself until it
  * commits, rolls back, or disconnects (then it is rolled back).
  *
- * All clients share one Postgres session: session-level SET, named prepared
- * statements and temporary tables are visible to every connection. Startup
- * parameters are ignored, except `default_transaction_read_only` (in `options` as
+ * All clients share one Postgres session: session-level SET, statements prepared with
+ * SQL's PREPARE and temporary tables are visible to every connection. Statements named in
+ * the extended protocol (Parse, as pg names them) are each connection's own, as in
+ * Postgres: their names are scoped to the connection, and they are closed when it goes;
+ * what would drop them all (DISCARD ALL, DEALLOCATE ALL) is refused. Startup parameters
+ * are ignored, except `default_transaction_read_only` (in `options` as
  * `-c default_transaction_read_only=on`, or on its own): the session takes that
  * connection's value whenever one of its units runs, so its transactions are read-only.
  */
@@ -270,6 +293,8 @@ export async function startPGliteWireServer(options: PGliteWireServerOptions): P
 
   const connections = new Set<Connection>();
   let closing = false;
+  // Connections accepted so far: each one's number scopes its statement names.
+  let opened = 0;
 
   // Sockets being ended gracefully, no longer counted as connections.
   const lingering = new Set<net.Socket>();
@@ -344,7 +369,7 @@ export async function startPGliteWireServer(options: PGliteWireServerOptions): P
       return;
     }
     socket.setNoDelay(true);
-    const conn = new Connection(socket, maxMessageBytes);
+    const conn = new Connection(socket, maxMessageBytes, `${(++opened).toString(36)}/`);
     connections.add(conn);
     socket.on('data', (chunk: Buffer) => onData(conn, chunk));
     socket.on('drain', () => conn.updateFlow());

@@ -141,34 +141,55 @@ export function errorResponse(sqlState: string, message: string, severity = 'FAT
   return encodeMessage('E', Buffer.from(body));
 }
 
-// COPY ... FROM STDIN makes the backend wait for CopyData the client sends only after
-// seeing CopyInResponse. PGlite cannot wait: it reads end-of-input, raises FATAL and its
-// runtime is gone for every connection. Such statements are swapped for one raising a
-// clean error, which the protocol then handles like any failed statement.
-const COPY_FROM_STDIN = /(?:^|;)(?:\s|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*copy\b[^;]*\bfrom\s+stdin\b/i;
-const COPY_REFUSED_SQL =
-  "DO $toolmesh$ BEGIN RAISE EXCEPTION USING ERRCODE = 'feature_not_supported', " +
-  "MESSAGE = 'COPY FROM STDIN is not supported by the embedded database'; END $toolmesh$";
+// SQL's leading blanks and comments, after the start or a semicolon.
+const STATEMENT_START = String.raw`(?:^|;)(?:\s|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*`;
+
+// Statements the embedded database refuses with SQLSTATE 0A000, swapped for one raising it,
+// which the protocol then handles like any failed statement.
+const REFUSED: readonly { pattern: RegExp; sql: string }[] = [
+  // COPY ... FROM STDIN makes the backend wait for CopyData the client sends only after
+  // seeing CopyInResponse. PGlite cannot wait: it reads end-of-input, raises FATAL and its
+  // runtime is gone for every connection.
+  {
+    pattern: new RegExp(`${STATEMENT_START}copy\\b[^;]*\\bfrom\\s+stdin\\b`, 'i'),
+    sql: refusal('COPY FROM STDIN is not supported by the embedded database'),
+  },
+  // The session is shared by every connection: these would drop the statements every other
+  // connection prepared, and pg would go on binding them (SQLSTATE 26000 ever after).
+  {
+    pattern: new RegExp(
+      `${STATEMENT_START}(?:discard\\s+(?:all|plans)|deallocate\\s+(?:prepare\\s+)?all)\\b`,
+      'i',
+    ),
+    sql: refusal('DISCARD ALL, DISCARD PLANS and DEALLOCATE ALL are not supported by the embedded database'),
+  },
+];
+
+function refusal(message: string): string {
+  return `DO $toolmesh$ BEGIN RAISE EXCEPTION USING ERRCODE = 'feature_not_supported', MESSAGE = '${message}'; END $toolmesh$`;
+}
+
+// The refusal replacing `sql`, if it is refused.
+const refusedSql = (sql: string) => REFUSED.find((r) => r.pattern.test(sql))?.sql;
 
 /**
  * Returns the message to hand to PGlite: the message itself, or for a Query or Parse
- * holding COPY FROM STDIN, one whose statement fails with SQLSTATE 0A000.
+ * holding a statement the embedded database refuses (COPY FROM STDIN, or what would reset
+ * the shared session's prepared statements), one whose statement fails with SQLSTATE 0A000.
  */
 export function guardMessage(type: string, bytes: Buffer): Buffer {
   if (type === 'Q') {
-    const sql = bytes.toString('utf8', 5, bytes.length - 1);
-    return COPY_FROM_STDIN.test(sql) ? queryMessage(COPY_REFUSED_SQL) : bytes;
+    const refused = refusedSql(bytes.toString('utf8', 5, bytes.length - 1));
+    return refused ? queryMessage(refused) : bytes;
   }
   if (type === 'P') {
     const nameEnd = bytes.indexOf(0, 5);
     const sqlEnd = nameEnd < 0 ? -1 : bytes.indexOf(0, nameEnd + 1);
     if (sqlEnd < 0) return bytes; // malformed: Postgres itself reports it
-    if (!COPY_FROM_STDIN.test(bytes.toString('utf8', nameEnd + 1, sqlEnd))) return bytes;
+    const refused = refusedSql(bytes.toString('utf8', nameEnd + 1, sqlEnd));
+    if (!refused) return bytes;
     const name = bytes.subarray(5, nameEnd + 1);
-    return encodeMessage(
-      'P',
-      Buffer.concat([name, Buffer.from(`${COPY_REFUSED_SQL}\0`), Buffer.from([0, 0])]),
-    );
+    return encodeMessage('P', Buffer.concat([name, Buffer.from(`${refused}\0`), Buffer.from([0, 0])]));
   }
   return bytes;
 }

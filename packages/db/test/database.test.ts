@@ -102,3 +102,75 @@ describe('queryWithDeadline on a pool that is not a read pool (real Postgres)', 
     expect(rows[0].statement_timeout).toBe('30s');
   });
 });
+
+describe('prepared statements (real Postgres)', () => {
+  let testDb: TestDatabase;
+  let db: Database;
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    // Statements one after the other reuse the one idle connection: each meets the statements
+    // prepared before it. A second is opened only while the last test holds the first.
+    db = await openDatabase({ url: testDb.url, maxConnections: 2 });
+  });
+  afterAll(async () => {
+    await db?.close();
+    await testDb?.drop();
+  });
+  const prepared = async () =>
+    (
+      await db.pool.query<{ name: string; statement: string }>(
+        'SELECT name, statement FROM pg_prepared_statements ORDER BY prepare_time',
+      )
+    ).rows;
+
+  test('a statement with values is prepared once per connection; one without stays unnamed', async () => {
+    const text = 'SELECT $1::int + 1 AS n';
+    for (const value of [1, 2, 3]) {
+      expect((await db.pool.query<{ n: number }>(text, [value])).rows[0]?.n).toBe(value + 1);
+    }
+    // The config form is named as well, and a caller's own name is kept.
+    expect((await db.pool.query({ text, values: [9] })).rows[0]?.n).toBe(10);
+    await db.pool.query({ name: 'mine', text: 'SELECT $1::text AS s', values: ['x'] });
+    await db.pool.query('SELECT 1 AS one');
+    const rows = await prepared();
+    expect(rows.filter((r) => r.statement === text)).toEqual([
+      { name: expect.stringMatching(/^toolmesh_\d+$/), statement: text },
+    ]);
+    expect(rows.some((r) => r.name === 'mine')).toBe(true);
+    expect(rows.some((r) => r.statement.includes('SELECT 1 AS one'))).toBe(false);
+  });
+
+  test('preparedStatements: false names nothing (a pooler in transaction mode that cannot keep them)', async () => {
+    const unprepared = await openDatabase({ url: testDb.url, maxConnections: 1, preparedStatements: false });
+    try {
+      for (const value of [1, 2]) {
+        expect((await unprepared.pool.query('SELECT $1::int AS n', [value])).rows[0]?.n).toBe(value);
+      }
+      const { rows } = await unprepared.pool.query('SELECT count(*)::int AS n FROM pg_prepared_statements');
+      expect(rows[0]?.n).toBe(0);
+    } finally {
+      await unprepared.close();
+    }
+  });
+
+  test('a statement whose result columns changed under it fails once, then runs unnamed on that connection', async () => {
+    await db.pool.query('CREATE TABLE widths (a int)');
+    await db.pool.query('INSERT INTO widths VALUES (1)');
+    const text = 'SELECT * FROM widths WHERE a = $1';
+    // A connection held across the failure (pool.query would discard it), as a transaction holds one.
+    const client = await db.pool.connect();
+    try {
+      expect((await client.query(text, [1])).rows).toEqual([{ a: 1 }]);
+      // A migration adds a column that the prepared `SELECT *` would now return.
+      await db.pool.query('ALTER TABLE widths ADD COLUMN b int');
+      await expect(client.query(text, [1])).rejects.toMatchObject({
+        code: '0A000',
+        message: 'cached plan must not change result type',
+      });
+      expect((await client.query(text, [1])).rows).toEqual([{ a: 1, b: null }]);
+      expect((await client.query(text, [1])).rows).toEqual([{ a: 1, b: null }]);
+    } finally {
+      client.release();
+    }
+  });
+});

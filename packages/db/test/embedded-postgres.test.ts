@@ -306,6 +306,48 @@ describe('embedded Postgres: one PGlite, many pg clients', () => {
     expect(rows[0]?.s).toBe('copy x from stdin');
   });
 
+  test("what would drop every connection's prepared statements is refused with 0A000", async () => {
+    const client = clientOn(server.url);
+    await client.connect();
+    const statement = { name: 'kept', text: 'SELECT $1::int AS n' };
+    expect((await client.query({ ...statement, values: [1] })).rows[0]?.n).toBe(1);
+    // From another connection (a pooled one), in the simple and the extended protocol.
+    for (const sql of ['DISCARD ALL', '/* reset */ deallocate prepare all', 'SELECT 1; DISCARD PLANS']) {
+      await expect(pool(0).query(sql)).rejects.toMatchObject({ code: '0A000' });
+    }
+    await expect(
+      pool(1).query({ text: 'DEALLOCATE ALL', queryMode: 'extended' } as pg.QueryConfig),
+    ).rejects.toMatchObject({ code: '0A000' });
+    // The statement this connection prepared is still there.
+    expect((await client.query({ ...statement, values: [2] })).rows[0]?.n).toBe(2);
+    await client.end();
+  });
+
+  test("statements named in the extended protocol are each connection's own, and closed when it goes", async () => {
+    const [first, second] = [clientOn(server.url), clientOn(server.url)];
+    await Promise.all([first.connect(), second.connect()]);
+    // One name, a different statement on each connection: in a shared session the second
+    // Parse would fail with 42P05 (already exists), or run the first one's statement.
+    const plusOne = { name: 'same', text: 'SELECT $1::int + 1 AS n' };
+    const timesTen = { name: 'same', text: 'SELECT $1::int * 10 AS n' };
+    for (const value of [1, 2]) {
+      // The second round runs the prepared statements again (Bind and Execute only).
+      expect((await first.query({ ...plusOne, values: [value] })).rows[0]?.n).toBe(value + 1);
+      expect((await second.query({ ...timesTen, values: [value] })).rows[0]?.n).toBe(value * 10);
+    }
+    const named = async () =>
+      (
+        await second.query<{ statement: string }>(
+          "SELECT statement FROM pg_prepared_statements WHERE name LIKE '%/same' ORDER BY statement",
+        )
+      ).rows.map((r) => r.statement);
+    expect(await named()).toEqual([timesTen.text, plusOne.text]);
+    // The first connection's Terminate runs before anything sent after its socket closed.
+    await first.end();
+    expect(await named()).toEqual([timesTen.text]);
+    await second.end();
+  });
+
   test('close() ends every connection and refuses new ones', async () => {
     const client = clientOn(server.url);
     await client.connect();

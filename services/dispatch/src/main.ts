@@ -23,6 +23,7 @@ try {
   const db = await openDatabase({
     url: config.databaseUrl,
     maxConnections: config.databasePoolSize,
+    preparedStatements: config.databasePreparedStatements,
     applicationName: 'toolmesh-dispatch',
   });
   await migrate(db.pool, { schema: dispatchSchema, migrations: dispatchMigrations });

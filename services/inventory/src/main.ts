@@ -23,6 +23,7 @@ try {
   const db = await openDatabase({
     url: config.databaseUrl,
     maxConnections: config.databasePoolSize,
+    preparedStatements: config.databasePreparedStatements,
     applicationName: 'toolmesh-inventory',
   });
   await migrate(db.pool, { schema: inventorySchema, migrations: inventoryMigrations });

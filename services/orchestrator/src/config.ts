@@ -1,5 +1,6 @@
 import {
   databasePoolSize,
+  databasePreparedStatements,
   discoveryEnv,
   discoverySettings,
   host,
@@ -42,6 +43,7 @@ const schema = z.object({
   ...tlsEnv,
   DATABASE_URL: postgresUrl,
   DATABASE_POOL_SIZE: databasePoolSize,
+  DATABASE_PREPARED_STATEMENTS: databasePreparedStatements,
   ...discoveryEnv,
   /**
    * DISCOVERY=static: the tool services' `[service=]host:port`; DISCOVERY=dns: names to resolve
@@ -154,6 +156,8 @@ export function loadConfig(env: NodeJS.ProcessEnv) {
     databaseUrl: c.DATABASE_URL,
     /** Connections this replica may open to the database. */
     databasePoolSize: c.DATABASE_POOL_SIZE,
+    /** Whether statements are prepared per connection (off behind a pooler that cannot keep them). */
+    databasePreparedStatements: c.DATABASE_PREPARED_STATEMENTS,
     toolServices: c.TOOL_SERVICES,
     discovery: discoverySettings(c),
     /** DISCOVERY=etcd: this replica's own registration, under which the gateways find it. */

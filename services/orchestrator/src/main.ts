@@ -75,6 +75,7 @@ const metrics = createOrchestratorMetrics(telemetry.metrics);
 const db = await openDatabase({
   url: config.databaseUrl,
   maxConnections: config.databasePoolSize,
+  preparedStatements: config.databasePreparedStatements,
   applicationName: 'toolmesh-orchestrator',
   clock,
 });

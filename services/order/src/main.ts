@@ -24,6 +24,7 @@ try {
   const db = await openDatabase({
     url: config.databaseUrl,
     maxConnections: config.databasePoolSize,
+    preparedStatements: config.databasePreparedStatements,
     applicationName: 'toolmesh-order',
   });
   await migrate(db.pool, { schema: orderSchema, migrations: orderMigrations });

@@ -24,6 +24,7 @@ try {
   const db = await openDatabase({
     url: config.databaseUrl,
     maxConnections: config.databasePoolSize,
+    preparedStatements: config.databasePreparedStatements,
     applicationName: 'toolmesh-ticket',
   });
   await migrate(db.pool, { schema: ticketSchema, migrations: ticketMigrations });
