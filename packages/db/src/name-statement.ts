@@ -29,9 +29,9 @@ function nameFor(text: string): string | undefined {
  * Names the parameterized statement among pg's query arguments (`text, values[, callback]` or
  * a config object), in place, so that pg prepares it once per connection and later runs only
  * bind and execute: Postgres then skips parsing and planning it, which for the mesh's
- * multi-row writes was a quarter to a third of the SQL CPU per chat (bench/README.md). Statements without
- * values (several commands in one text, DDL) stay unnamed, as do submittables (cursors),
- * statements named by the caller, and texts past the process's first 500.
+ * multi-row writes was a quarter to a third of the SQL CPU per chat (bench/README.md).
+ * Statements without values (several commands in one text, DDL) stay unnamed, as do
+ * submittables (cursors), statements named by the caller, and texts past the process's first 500.
  *
  * Returns a function to hand the statement's error, or undefined when nothing was named.
  * A prepared statement whose result columns changed under it (a migration added a column

@@ -33,17 +33,18 @@ export function scopeStatementName(type: string, bytes: Buffer, scope: string): 
   if (start === undefined || bytes[start] === 0) return { bytes };
   const end = bytes.indexOf(0, start);
   if (end < 0) return { bytes };
-  const name = `${scope}${bytes.toString('utf8', start, end)}`;
+  // The client's name bytes pass as they are; the string only keeps track of it.
+  const name = `${scope}${bytes.toString('latin1', start, end)}`;
   const scoped = encodeMessage(
     type,
-    Buffer.concat([bytes.subarray(5, start), Buffer.from(name), bytes.subarray(end)]),
+    Buffer.concat([bytes.subarray(5, start), Buffer.from(scope), bytes.subarray(start)]),
   );
   if (type === 'P') return { bytes: scoped, created: name };
   if (type === 'C') return { bytes: scoped, closed: name };
   return { bytes: scoped };
 }
 
-/** A Close message for the prepared statement `name` (already scoped). */
+/** A Close message for the prepared statement `name` (already scoped, as {@link ScopedMessage} tells it). */
 export function closeStatementMessage(name: string): Buffer {
-  return encodeMessage('C', Buffer.from(`S${name}\0`));
+  return encodeMessage('C', Buffer.from(`S${name}\0`, 'latin1'));
 }
