@@ -2,7 +2,13 @@ import { type ChatRun, type ChatRuns, measureChats } from './measure-chats.ts';
 import { type ChatSystemInTurns, measureChatsInTurns } from './measure-chats-in-turns.ts';
 import type { LoopOptions } from './run-closed-loop.ts';
 import { seedExpectation, seedQuestion } from './seed-question.ts';
-import { type BenchDatabase, benchApiKey, type SqlTotals, startBenchMesh } from './start-bench-mesh.ts';
+import {
+  type BenchDatabase,
+  type BenchMesh,
+  benchApiKey,
+  type SqlTotals,
+  startBenchMesh,
+} from './start-bench-mesh.ts';
 import { startScriptedModel } from './start-scripted-model.ts';
 
 /** The chat systems compared end to end. */
@@ -40,6 +46,21 @@ export interface MeshEndToEndOptions {
   agentInTurns?: boolean;
 }
 
+/** The seed question asked through `mesh`'s gateway, and the processes whose CPU its chats cost. */
+export function meshChatSystem(name: string, mesh: BenchMesh): ChatSystemInTurns {
+  return {
+    name,
+    target: {
+      kind: 'gateway-chat',
+      address: mesh.gateway,
+      apiKey: benchApiKey,
+      message: seedQuestion,
+      expect: seedExpectation,
+    },
+    subjects: { pids: mesh.pids(), sqlBackends: mesh.sqlBackends },
+  };
+}
+
 const perChat = (sql: SqlTotals | undefined, chats: number) =>
   sql && chats > 0 ? { sqlTransactionsPerChat: sql.transactions / chats } : {};
 
@@ -55,28 +76,21 @@ export async function measureMeshEndToEnd(
 ): Promise<EndToEndResult> {
   const synchronousCommit = options.synchronousCommit ?? true;
   const mesh = await startBenchMesh({ database, synchronousCommit });
-  const target = {
-    kind: 'gateway-chat' as const,
-    address: mesh.gateway,
-    apiKey: benchApiKey,
-    message: seedQuestion,
-    expect: seedExpectation,
-  };
-  const subjects = { pids: mesh.pids(), sqlBackends: mesh.sqlBackends };
+  const meshSystem = meshChatSystem('mesh', mesh);
   let measured: ChatRuns;
   let agent: ChatRuns | undefined;
   try {
     if (options.agentInTurns) {
       [measured, agent] = await withAgent(async (agentSystem) => {
         const [meshRuns, agentRuns] = await measureChatsInTurns(
-          [{ name: 'mesh', target, subjects }, agentSystem],
+          [meshSystem, agentSystem],
           loops,
           chatSliceMs,
         );
         return [meshRuns as ChatRuns, agentRuns as ChatRuns] as const;
       });
     } else {
-      measured = await measureChats(target, loops, subjects);
+      measured = await measureChats(meshSystem.target, loops, meshSystem.subjects);
     }
   } catch (error) {
     await mesh.stop();

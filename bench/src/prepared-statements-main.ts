@@ -6,9 +6,8 @@ import { parseArgs } from 'node:util';
 import { cpuPerChat } from './cpu-per-chat.ts';
 import { formatTable, ms, num } from './format-table.ts';
 import { measureChatsInTurns } from './measure-chats-in-turns.ts';
-import { chatSliceMs } from './measure-end-to-end.ts';
-import { seedExpectation, seedQuestion } from './seed-question.ts';
-import { type BenchDatabase, type BenchMesh, benchApiKey, startBenchMesh } from './start-bench-mesh.ts';
+import { chatSliceMs, meshChatSystem } from './measure-end-to-end.ts';
+import { type BenchDatabase, type BenchMesh, startBenchMesh } from './start-bench-mesh.ts';
 
 const args = parseArgs({
   options: {
@@ -30,18 +29,6 @@ console.error(
     `${chatSliceMs / 1000} s turns; ${availableParallelism()} cores, load ${loadavg()[0]?.toFixed(2)}`,
 );
 
-const system = (name: string, mesh: BenchMesh) => ({
-  name,
-  target: {
-    kind: 'gateway-chat' as const,
-    address: mesh.gateway,
-    apiKey: benchApiKey,
-    message: seedQuestion,
-    expect: seedExpectation,
-  },
-  subjects: { pids: mesh.pids(), sqlBackends: mesh.sqlBackends },
-});
-
 const rows: string[][] = [];
 let failed = false;
 for (const database of databases) {
@@ -52,7 +39,7 @@ for (const database of databases) {
     }
     const [on, off] = meshes as [BenchMesh, BenchMesh];
     const measured = await measureChatsInTurns(
-      [system('prepared', on), system('unnamed', off)],
+      [meshChatSystem('prepared', on), meshChatSystem('unnamed', off)],
       [loop],
       chatSliceMs,
     );
