@@ -1,6 +1,7 @@
 import { agentBaseline } from './agent-baseline.ts';
 import type { BenchReport } from './bench-report.ts';
 import { cpuPerChat } from './cpu-per-chat.ts';
+import { cpuRoleCells, cpuRoleHead } from './format-cpu-roles.ts';
 import { formatOverload } from './format-overload.ts';
 import { formatProfile } from './format-profile.ts';
 import { formatScaling } from './format-scaling.ts';
@@ -108,19 +109,11 @@ function endToEndSection(results: EndToEndResult[]): string {
       String(r.errors),
     ];
   });
-  const cpuRows = all.map(({ system, run }) => {
-    const c = cpuPerChat(run);
-    return [
-      system,
-      String(run.result.concurrency),
-      ms(c.gateway),
-      ms(c.orchestrator),
-      ms(c.tools),
-      ms(c.sql),
-      ms(c.model),
-      ms(c.load),
-    ];
-  });
+  const cpuRows = all.map(({ system, run }) => [
+    system,
+    String(run.result.concurrency),
+    ...cpuRoleCells(run),
+  ]);
   const inTurns = results.some((e) => e.agentInTurns?.length)
     ? [
         '',
@@ -138,10 +131,7 @@ function endToEndSection(results: EndToEndResult[]): string {
     '',
     'CPU milliseconds per chat by role (load generator: the client; for the AI SDK, the whole agent):',
     '',
-    formatTable(
-      ['system', 'conc', 'gateway', 'orchestrator', 'tool services', 'SQL', 'model', 'load generator'],
-      cpuRows,
-    ),
+    formatTable(['system', 'conc', ...cpuRoleHead], cpuRows),
     '',
     ...results.flatMap(endToEndFacts),
   ].join('\n');

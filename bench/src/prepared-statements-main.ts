@@ -4,6 +4,7 @@
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { cpuPerChat } from './cpu-per-chat.ts';
+import { cpuRoleCells, cpuRoleHead } from './format-cpu-roles.ts';
 import { formatTable, ms, num } from './format-table.ts';
 import { measureChatsInTurns } from './measure-chats-in-turns.ts';
 import { chatSliceMs, meshChatSystem } from './measure-end-to-end.ts';
@@ -47,19 +48,13 @@ for (const database of databases) {
       const run = m.runs[0];
       if (!run) return;
       if (run.result.errors) failed = true;
-      const c = cpuPerChat(run);
       rows.push([
         database,
         i === 0 ? 'on' : 'off',
         num(run.result.perSecond),
         ms(run.result.latency.p50Ms),
-        ms(c.total),
-        ms(c.gateway),
-        ms(c.orchestrator),
-        ms(c.tools),
-        ms(c.sql),
-        ms(c.model),
-        ms(c.load),
+        ms(cpuPerChat(run).total),
+        ...cpuRoleCells(run),
         String(run.result.errors),
       ]);
     });
@@ -69,20 +64,7 @@ for (const database of databases) {
 }
 process.stdout.write(
   `${formatTable(
-    [
-      'database',
-      'prepared',
-      'chats/s',
-      'p50 ms',
-      'CPU ms/chat',
-      'gateway',
-      'orchestrator',
-      'tool services',
-      'SQL',
-      'model',
-      'load generator',
-      'errors',
-    ],
+    ['database', 'prepared', 'chats/s', 'p50 ms', 'CPU ms/chat', ...cpuRoleHead, 'errors'],
     rows,
   )}\n`,
 );
