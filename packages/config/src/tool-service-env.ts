@@ -14,10 +14,10 @@ import { telemetryEnv, telemetrySettings } from './telemetry-env.ts';
 import { tlsEnv, tlsSettings } from './tls-env.ts';
 
 /**
- * The variables every demo tool service reads, spread into its schema: `PORT`,
- * `HOST`, `DATABASE_URL`, `DATABASE_POOL_SIZE`, `DATABASE_PREPARED_STATEMENTS`, `LOG_LEVEL`, discovery (see `discoveryEnv`), telemetry
- * (see `telemetryEnv`), the mesh's public keys (see `meshAuthEnv`) and mutual TLS
- * (see `tlsEnv`), with the service's default ports.
+ * The variables every demo tool service reads, spread into its schema: `PORT`, `HOST`,
+ * `DATABASE_URL`, `DATABASE_POOL_SIZE`, `DATABASE_PREPARED_STATEMENTS`, `LOG_LEVEL`, discovery
+ * (see `discoveryEnv`), telemetry (see `telemetryEnv`), the mesh's public keys (see
+ * `meshAuthEnv`) and mutual TLS (see `tlsEnv`), with the service's default ports.
  */
 export const toolServiceEnv = (defaults: { port: number; metricsPort: number }) => ({
   PORT: port(defaults.port),

@@ -156,12 +156,10 @@ const REFUSED: readonly { pattern: RegExp; sql: string }[] = [
   },
   // The session is shared by every connection: these would drop the statements every other
   // connection prepared, and pg would go on binding them (SQLSTATE 26000 ever after).
+  // (DISCARD PLANS only makes them be planned again.)
   {
-    pattern: new RegExp(
-      `${STATEMENT_START}(?:discard\\s+(?:all|plans)|deallocate\\s+(?:prepare\\s+)?all)\\b`,
-      'i',
-    ),
-    sql: refusal('DISCARD ALL, DISCARD PLANS and DEALLOCATE ALL are not supported by the embedded database'),
+    pattern: new RegExp(`${STATEMENT_START}(?:discard\\s+all|deallocate\\s+(?:prepare\\s+)?all)\\b`, 'i'),
+    sql: refusal('DISCARD ALL and DEALLOCATE ALL are not supported by the embedded database'),
   },
 ];
 
