@@ -2,9 +2,9 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { forkLoadWorker, runInLoadWorker } from './fork-load-worker.ts';
 import type { LoopJobResult } from './load-job.ts';
+import { meshChatSystem } from './measure-end-to-end.ts';
 import type { LoopOptions } from './run-closed-loop.ts';
-import { seedExpectation, seedQuestion } from './seed-question.ts';
-import { type BenchDatabase, benchApiKey, startBenchMesh } from './start-bench-mesh.ts';
+import { type BenchDatabase, startBenchMesh } from './start-bench-mesh.ts';
 import { type ProfileSummary, summarizeCpuProfile } from './summarize-cpu-profile.ts';
 
 /** The services whose CPU is profiled. */
@@ -38,13 +38,7 @@ export async function measureProfile(
     ]),
   );
   const mesh = await startBenchMesh({ database, serviceEnv });
-  const target = {
-    kind: 'gateway-chat' as const,
-    address: mesh.gateway,
-    apiKey: benchApiKey,
-    message: seedQuestion,
-    expect: seedExpectation,
-  };
+  const { target } = meshChatSystem('profiled', mesh);
   let window = { from: 0, to: 0 };
   let load: LoopJobResult;
   try {

@@ -57,7 +57,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     applicationName: options.applicationName,
     statementTimeoutMs,
     clock: options.clock,
-    preparedStatements: options.preparedStatements ?? true,
+    preparedStatements: options.preparedStatements,
   };
   const pool = openPool({ ...common, max });
   const readPool = createReadPool({ ...common, max: options.maxReadConnections ?? max });

@@ -28,7 +28,7 @@ export function openPool(options: PoolOptions): pg.Pool {
       statement_timeout: options.statementTimeoutMs,
       connectionTimeoutMillis: 10_000,
     },
-    { preparedStatements: options.preparedStatements ?? true },
+    { preparedStatements: options.preparedStatements },
   );
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {});
