@@ -126,6 +126,30 @@ function toolScalingRow(report: BenchReport): Row[] {
       `${pct(cost)} (by CPU per chat: ${pct(cpuCost)})`,
       last.extraTools >= 1_000 ? met : `${met} (quick: ${num(last.extraTools)} tools)`,
     ],
+    ...registryCostRow(rows, last),
+  ];
+}
+
+const promptTokensPerChat = (row: ToolScalingRow) =>
+  Math.round((row.run.result.counters.promptTokens ?? 0) / (row.run.result.counters.chats || 1));
+
+// Past MAX_OFFERED_TOOLS every level offers the model the same tools, so the same prompt: the
+// level below the largest with the same prompt tokens per chat differs from it only in the
+// tools registered. Against the first level the offered list itself grows too (13 tools
+// against 32 in the full run), and the model and the orchestrator pay per prompt token.
+function registryCostRow(rows: ToolScalingRow[], last: ToolScalingRow): Row[] {
+  const tokens = promptTokensPerChat(last);
+  const same = rows.find((row) => row.extraTools < last.extraTools && promptTokensPerChat(row) === tokens);
+  if (!same) return [];
+  const cost = 1 - last.run.result.perSecond / same.run.result.perSecond;
+  const cpuCost = 1 - cpuPerChat(same.run).total / cpuPerChat(last.run).total;
+  return [
+    [
+      `throughput cost of ${num(last.extraTools)} tools vs ${num(same.extraTools)}, the same tools offered (the registry's own)`,
+      '< 10 %',
+      `${pct(cost)} (by CPU per chat: ${pct(cpuCost)})`,
+      cost < 0.1 ? 'yes' : 'no',
+    ],
   ];
 }
 

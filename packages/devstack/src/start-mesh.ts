@@ -166,7 +166,7 @@ const entry = (path: string) => `${root}${path}`;
 const toolServices = ['order', 'inventory', 'dispatch', 'ticket'] as const;
 // The gateway's objects live for a call: a small young generation (V8 sizes it for throughput,
 // up to 64 MiB a semi-space) keeps each scavenge short, as its image starts it too. Measured:
-// half the event-loop stall time, no pause over 100 ms (bench/README, "The gateway's stalls").
+// half the event-loop stall time, no pause over 100 ms (bench/HISTORY.md, "The gateway's stalls").
 const gatewayNodeArgs = ['--max-semi-space-size=8'] as const;
 // "orchestrator#2" → "orchestrator": replicas of these share their first process's serviceEnv.
 const replicaOf = (name: string) => {
