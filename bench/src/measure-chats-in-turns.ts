@@ -1,8 +1,8 @@
 import { forkLoadWorker } from './fork-load-worker.ts';
 import type { InterleavedPathResult, Target } from './load-job.ts';
-import type { ChatRun, ChatRuns, CpuSubjects } from './measure-chats.ts';
+import { type ChatRun, type ChatRuns, type CpuSubjects, startChatCpuWindow } from './measure-chats.ts';
 import type { LoopOptions } from './run-closed-loop.ts';
-import { type CpuUsage, startCpuWindow } from './start-cpu-window.ts';
+import type { CpuUsage } from './start-cpu-window.ts';
 
 /** One chat system of {@link measureChatsInTurns}: what to call, and the processes that answer. */
 export interface ChatSystemInTurns {
@@ -54,11 +54,7 @@ export async function measureChatsInTurns(
           if (phase === 'start') {
             open = {
               started: performance.now(),
-              end: startCpuWindow({
-                ...subjects.pids,
-                ...(subjects.sqlBackends ? { 'postgres backends': subjects.sqlBackends } : {}),
-                'load generator': worker.pid,
-              }),
+              end: startChatCpuWindow(subjects, worker.pid),
             };
             return;
           }

@@ -20,6 +20,15 @@ export interface CpuSubjects {
   sqlBackends?: () => number[];
 }
 
+/** Starts reading the CPU of `subjects` and of the load generator `loadPid`, as every chat run counts it. */
+export function startChatCpuWindow(subjects: CpuSubjects, loadPid: number): () => CpuUsage {
+  return startCpuWindow({
+    ...subjects.pids,
+    ...(subjects.sqlBackends ? { 'postgres backends': subjects.sqlBackends } : {}),
+    'load generator': loadPid,
+  });
+}
+
 /** Every load level's run, and how many calls were made in all (warm-ups included). */
 export interface ChatRuns {
   runs: ChatRun[];
@@ -50,11 +59,7 @@ export async function measureChats(
     const measured = { ...loop, warmupMs: Math.min(500, loop.warmupMs) };
     const worker = forkLoadWorker({ type: 'loop', target, loop: measured }, loop.durationMs + 60_000, {
       onWindow: () => {
-        endWindow = startCpuWindow({
-          ...subjects.pids,
-          ...(subjects.sqlBackends ? { 'postgres backends': subjects.sqlBackends } : {}),
-          'load generator': worker.pid,
-        });
+        endWindow = startChatCpuWindow(subjects, worker.pid);
       },
     });
     const result = (await worker.result) as LoopJobResult;
